@@ -1,0 +1,124 @@
+/**
+ * IP address text ⇄ bytes, without node:net (the codec and the core stay pure).
+ *
+ * Text forms accepted: dotted-quad IPv4; IPv6 with `::` compression and an optional embedded
+ * dotted-quad tail. Output is canonical: RFC 5952 lower-case, longest zero run compressed.
+ */
+
+export type Family = 'ipv4' | 'ipv6'
+
+/** Parse dotted-quad IPv4; null when malformed. */
+export function parseIPv4 (text: string): Uint8Array | null {
+  const parts = text.split('.')
+  if (parts.length !== 4) return null
+  const out = new Uint8Array(4)
+  for (let i = 0; i < 4; i++) {
+    const p = parts[i] as string
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return null
+    const n = Number(p)
+    if (n > 255) return null
+    out[i] = n
+  }
+  return out
+}
+
+/** Parse IPv6 (RFC 4291 §2.2 text forms, no zone id); null when malformed. */
+export function parseIPv6 (text: string): Uint8Array | null {
+  if (text.length === 0 || text.length > 45) return null
+  let head = text
+  let v4tail: Uint8Array | null = null
+  const lastColon = text.lastIndexOf(':')
+  if (lastColon >= 0 && text.indexOf('.', lastColon) > lastColon) {
+    v4tail = parseIPv4(text.slice(lastColon + 1))
+    if (v4tail === null) return null
+    head = text.slice(0, lastColon + 1) + '0:0' // two placeholder groups, overwritten below
+  }
+  const halves = head.split('::')
+  if (halves.length > 2) return null
+  const parseGroups = (s: string): number[] | null => {
+    if (s === '') return []
+    const groups: number[] = []
+    for (const g of s.split(':')) {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null
+      groups.push(parseInt(g, 16))
+    }
+    return groups
+  }
+  const left = parseGroups(halves[0] as string)
+  const right = halves.length === 2 ? parseGroups(halves[1] as string) : []
+  if (left === null || right === null) return null
+  let groups: number[]
+  if (halves.length === 2) {
+    const fill = 8 - left.length - right.length
+    if (fill < 1) return null
+    groups = [...left, ...new Array<number>(fill).fill(0), ...right]
+  } else {
+    groups = left
+  }
+  if (groups.length !== 8) return null
+  const out = new Uint8Array(16)
+  groups.forEach((g, i) => { out[2 * i] = g >> 8; out[2 * i + 1] = g & 0xff })
+  if (v4tail !== null) out.set(v4tail, 12)
+  return out
+}
+
+/** Parse either family; the family is chosen by the presence of ':'. */
+export function parseIP (text: string): { family: Family, bytes: Uint8Array } | null {
+  if (text.includes(':')) {
+    const bytes = parseIPv6(text)
+    return bytes === null ? null : { family: 'ipv6', bytes }
+  }
+  const bytes = parseIPv4(text)
+  return bytes === null ? null : { family: 'ipv4', bytes }
+}
+
+export function formatIPv4 (b: Uint8Array, offset = 0): string {
+  return `${b[offset]}.${b[offset + 1]}.${b[offset + 2]}.${b[offset + 3]}`
+}
+
+/** RFC 5952 canonical text: lower case, leading zeros dropped, the longest run (≥2) of zero groups as `::`. */
+export function formatIPv6 (b: Uint8Array, offset = 0): string {
+  const groups: number[] = []
+  for (let i = 0; i < 8; i++) groups.push(((b[offset + 2 * i] as number) << 8) | (b[offset + 2 * i + 1] as number))
+  let bestStart = -1
+  let bestLen = 0
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) { i++; continue }
+    let j = i
+    while (j < 8 && groups[j] === 0) j++
+    if (j - i > bestLen) { bestStart = i; bestLen = j - i }
+    i = j
+  }
+  const hex = (gs: number[]): string => gs.map(g => g.toString(16)).join(':')
+  if (bestLen < 2) return hex(groups)
+  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLen))}`
+}
+
+export function formatIP (b: Uint8Array, offset = 0, family: Family = b.length - offset >= 16 ? 'ipv6' : 'ipv4'): string {
+  return family === 'ipv4' ? formatIPv4(b, offset) : formatIPv6(b, offset)
+}
+
+/** Canonical text of an address, or null when it does not parse. */
+export function canonicalIP (text: string): string | null {
+  const p = parseIP(text)
+  return p === null ? null : formatIP(p.bytes, 0, p.family)
+}
+
+/** Compare two addresses of one family as unsigned big-endian integers (RFC 5798 §6.4.3 tie-break). */
+export function compareIP (a: string, b: string): number {
+  const pa = parseIP(a)
+  const pb = parseIP(b)
+  if (pa === null || pb === null) throw new RangeError(`compareIP: not an IP address: ${pa === null ? a : b}`)
+  if (pa.family !== pb.family) throw new RangeError(`compareIP: mixed families: ${a} vs ${b}`)
+  for (let i = 0; i < pa.bytes.length; i++) {
+    const d = (pa.bytes[i] as number) - (pb.bytes[i] as number)
+    if (d !== 0) return d < 0 ? -1 : 1
+  }
+  return 0
+}
+
+/** True for fe80::/10 (VRRPv3 over IPv6 sources and first address, RFC 5798 §5.1.2.1, §5.2.9). */
+export function isIPv6LinkLocal (text: string): boolean {
+  const b = parseIPv6(text)
+  return b !== null && b[0] === 0xfe && ((b[1] as number) & 0xc0) === 0x80
+}
