@@ -23,10 +23,10 @@ export type Effect =
   | { readonly kind: 'vipAdd', readonly routerId: string, readonly vips: readonly Vip[] }
   /** Remove the router's virtual addresses from the interface (idempotent). */
   | { readonly kind: 'vipDel', readonly routerId: string, readonly vips: readonly Vip[] }
-  /** Gratuitous ARP for the IPv4 VIPs (RFC 5798 §6.4.1 (o)). */
-  | { readonly kind: 'garp', readonly routerId: string, readonly vips: readonly Vip[] }
-  /** Unsolicited Neighbor Advertisement for the IPv6 VIPs (RFC 5798 §6.4.1 (o), RFC 4861 §7.2.6). */
-  | { readonly kind: 'unsolicitedNa', readonly routerId: string, readonly vips: readonly Vip[] }
+  /** `count` gratuitous ARPs for each IPv4 VIP, one announce round (RFC 5798 §6.4.1 (o)). */
+  | { readonly kind: 'garp', readonly routerId: string, readonly vips: readonly Vip[], readonly count: number }
+  /** `count` unsolicited Neighbor Advertisements for each IPv6 VIP (RFC 5798 §6.4.1 (o), RFC 4861 §7.2.6). */
+  | { readonly kind: 'unsolicitedNa', readonly routerId: string, readonly vips: readonly Vip[], readonly count: number }
   // --- conntrack effects (executed by the conntrack module; ordered by core/orchestrator) ---
   /** Commit the external cache into the kernel table, bounded by a time budget. */
   | { readonly kind: 'ctCommit', readonly budgetMs: number }
