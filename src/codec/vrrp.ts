@@ -3,12 +3,12 @@
  * IPv6). Pure bytes ⇄ object; it knows nothing about VRIDs, priorities, intervals or passwords
  * configured locally — comparing those is the core's job (RFC 5798 §7.1 second half).
  *
- * Wire layout (both versions share the first 8 bytes):
+ * Wire layout (RFC 3768 §5.1, RFC 5798 §5.1; both versions share the first 4 bytes):
  *
- *    0                   1                   2                   3
- *   |Version| Type  | Virtual Rtr ID|   Priority    | Count IPvX Addr|
- *   v2: | Auth Type | Adver Int |   Checksum   |     v3: |(rsvd)| Max Adver Int (12 bits, cs) | Checksum |
- *   IPvX address(es) …, then for v2 only 8 bytes of authentication data.
+ *   byte 0: version (high nibble) | type (low nibble)   byte 1: VRID   byte 2: priority   byte 3: count
+ *   v2 bytes 4–7: auth type, Adver Int (seconds), checksum
+ *   v3 bytes 4–7: rsvd (4 bits) + Max Adver Int (12 bits, centiseconds), checksum
+ *   then count addresses (4 or 16 bytes each), then for v2 only 8 bytes of authentication data.
  *
  * decodeAdvert validation order (the first failing check throws a CodecError with that code):
  *  1. at least 8 bytes (the fixed header)                              → VRRP_TRUNCATED
@@ -23,6 +23,7 @@
  *     IPv4/IPv6 pseudo-header, RFC 5798 §5.2.8)                        → VRRP_BAD_CHECKSUM
  *  8. every address is a usable unicast address of the family          → VRRP_BAD_ADDRESS
  *  9. v2 authentication type is 0, 1 or 2 (RFC 3768 §5.3.6)            → VRRP_BAD_AUTH_TYPE
+ * Context addresses that do not parse are caller bugs and throw RangeError, never CodecError.
  * Reserved bits (v3 rsvd nibble) and v2 auth data for types 0 and 2 are ignored on receive, as
  * both RFCs require; they are sent as zeros.
  */
@@ -119,8 +120,8 @@ export interface VrrpPacketContext {
   /** IP destination address (text): the group (224.0.0.18 / ff02::12) or the unicast peer. */
   dst: string
   /**
-   * Compatibility: checksum VRRPv3 over IPv4 without the pseudo-header, as VRRPv2 does. Some
-   * implementations did so before RFC 5798 errata; keepalived 2.2.7 includes the pseudo-header.
+   * Compatibility for peers that checksum VRRPv3 over IPv4 like VRRPv2 (no pseudo-header).
+   * keepalived 2.2.7 includes the pseudo-header (verified in test/fixtures/captures/vrrp), so leave it off for it.
    */
   v3Ipv4ChecksumWithoutPseudoHeader?: boolean
 }
