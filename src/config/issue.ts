@@ -50,19 +50,22 @@ export function closest (word: string, candidates: readonly string[]): string | 
     const d = editDistance(word.toLowerCase(), c.toLowerCase())
     if (d < bestDist) { best = c; bestDist = d }
   }
-  const limit = Math.max(1, Math.min(3, Math.floor(word.length / 3)))
+  // Short words are within reach of anything; only hint when the typo is small relative to the word.
+  const limit = word.length < 3 ? 0 : Math.max(1, Math.min(3, Math.floor(word.length / 3)))
   return best !== null && bestDist <= limit ? best : null
 }
 
+/** Optimal string alignment distance: Levenshtein plus adjacent transpositions ("priorty"). */
 function editDistance (a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j)
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => i === 0 ? j : j === 0 ? i : 0))
+  const at = (i: number, j: number): number => (d[i] as number[])[j] as number
   for (let i = 1; i <= a.length; i++) {
-    const cur = [i]
     for (let j = 1; j <= b.length; j++) {
-      const sub = (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1)
-      cur.push(Math.min(sub, (prev[j] as number) + 1, (cur[j - 1] as number) + 1))
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      let v = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, at(i - 2, j - 2) + 1)
+      ;(d[i] as number[])[j] = v
     }
-    prev = cur
   }
-  return prev[b.length] as number
+  return at(a.length, b.length)
 }

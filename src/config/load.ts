@@ -1,0 +1,43 @@
+/**
+ * The impure edge of the config area: read the file, then hand the text to the pure modules.
+ * Used by `hafwd` at start-up, on reload, and by `hafwd --check-config FILE`.
+ */
+import { readFile } from 'node:fs/promises'
+import { formatIssues, type ConfigIssue } from './issue.js'
+import { normalize, type Model } from './normalize.js'
+import type { Config } from './schema.js'
+import { validateConfigText } from './validate.js'
+
+export { formatIssue, formatIssues, type ConfigIssue } from './issue.js'
+
+export type LoadResult =
+  | { readonly ok: true, readonly model: Model, readonly config: Config }
+  | { readonly ok: false, readonly issues: ConfigIssue[] }
+
+/** Read, validate and normalize a configuration file. Never throws for a bad or missing file. */
+export async function loadConfigFile (path: string): Promise<LoadResult> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException
+    return { ok: false, issues: [{ path: '', message: `cannot read the file: ${e.code ?? ''}${e.code === undefined ? '' : ' '}${e.message}`.trim() }] }
+  }
+  const r = validateConfigText(text)
+  if (!r.ok) return r
+  return { ok: true, model: normalize(r.config), config: r.config }
+}
+
+/** Keys whose values never appear in `--check-config` output. */
+const SECRET_KEYS: ReadonlySet<string> = new Set(['password', 'token'])
+
+/**
+ * `hafwd --check-config FILE`: exit 0 and the normalized model as JSON (secrets redacted), or
+ * exit 1 and every issue as `FILE:LINE:COL: path: message`.
+ */
+export async function checkConfig (path: string): Promise<{ exitCode: number, output: string }> {
+  const r = await loadConfigFile(path)
+  if (!r.ok) return { exitCode: 1, output: formatIssues(path, r.issues) }
+  const json = JSON.stringify(r.model, (key, value: unknown) => SECRET_KEYS.has(key) && typeof value === 'string' ? '<redacted>' : value, 2)
+  return { exitCode: 0, output: json + '\n' }
+}
