@@ -1,0 +1,69 @@
+/**
+ * Ports: the interfaces between the runtime and the outside world (architecture: "each io adapter
+ * implements a port interface; tests use fakes that pass the same contract suite").
+ *
+ * Adapters deliver raw, undecoded input: decoding (and counting what does not decode) is the
+ * runtime's ingress job, so one place owns the drop counters.
+ */
+import type { Vip } from '../core/effects.js'
+
+export type Family = 'ipv4' | 'ipv6'
+
+/** One VRRP packet as received on an interface. */
+export interface VrrpFrame {
+  readonly ifname: string
+  readonly family: Family
+  /** IPv4: the whole IP packet (raw IPv4 sockets deliver the header). IPv6: the VRRP payload only. */
+  readonly data: Buffer
+  /** Source address (the IPv6 kernel API gives no header, so this is the only source of it). */
+  readonly src: string
+}
+
+/** VRRP (IP protocol 112) on one interface and family. */
+export interface VrrpTransport {
+  readonly ifname: string
+  readonly family: Family
+  /** Send an encoded VRRP payload to `dst` (the VRRP group address or a unicast peer) with TTL/hop limit 255. */
+  send: (payload: Buffer, dst: string) => Promise<void>
+  onFrame: (handler: (frame: VrrpFrame) => void) => void
+  close: () => void
+}
+
+export interface LinkInfo {
+  readonly ifname: string
+  readonly index: number
+  readonly up: boolean
+  readonly mac: string | null
+}
+
+export interface AddressInfo {
+  readonly ifname: string
+  readonly index: number
+  readonly family: Family
+  readonly address: string
+  readonly prefix: number
+  /** Address scope from the kernel: 0 universe, 253 link. */
+  readonly scope: number
+}
+
+export type LinkEvent =
+  | { readonly kind: 'link', readonly link: LinkInfo }
+  | { readonly kind: 'addressAdded', readonly address: AddressInfo }
+  | { readonly kind: 'addressRemoved', readonly address: AddressInfo }
+
+/** Links and addresses (rtnetlink). Adding an address that exists, or removing one that does not, succeeds. */
+export interface LinkControl {
+  links: () => Promise<LinkInfo[]>
+  addresses: () => Promise<AddressInfo[]>
+  addVip: (ifname: string, vip: Vip) => Promise<void>
+  delVip: (ifname: string, vip: Vip) => Promise<void>
+  onEvent: (handler: (event: LinkEvent) => void) => void
+  close: () => void
+}
+
+/** Gratuitous ARP and unsolicited NA. */
+export interface Announcer {
+  garp: (ifname: string, address: string, count: number) => Promise<void>
+  unsolicitedNa: (ifname: string, address: string, count: number) => Promise<void>
+  close: () => void
+}

@@ -1,0 +1,95 @@
+/**
+ * VRRP transport on a raw socket, IP protocol 112, one socket per (interface, family).
+ *
+ * - Bound to the interface (SO_BINDTODEVICE) so a frame's interface is known and adverts leave
+ *   by the right link.
+ * - Joins the VRRP group: 224.0.0.18 (RFC 5798 §5.1.1.2) / ff02::12 (RFC 5798 §5.1.2.2).
+ * - TTL / hop limit 255 on send (RFC 5798 §5.1.1.3, §5.1.2.3), multicast loop off so we do not
+ *   read our own adverts back.
+ * - Receive: IPv4 raw sockets deliver the IP header, so the TTL check is the codec's (from the
+ *   header). IPv6 raw sockets deliver no header: IPV6_MINHOPCOUNT=255 makes the kernel drop
+ *   anything with a lower hop limit (RFC 5798 §7.1), and IPV6_CHECKSUM offset 6 makes the kernel
+ *   fill in the checksum on send and verify it on receive (those drops are the kernel's, not
+ *   counted here).
+ */
+import raw from 'raw-socket'
+import type { RawSocket } from 'raw-socket'
+import type { Family, VrrpFrame, VrrpTransport } from './ports.js'
+import * as so from './sockopt.js'
+import { parseIPv4, parseIPv6 } from '../codec/ip.js'
+
+export const VRRP_PROTOCOL = 112
+export const VRRP_GROUP_IPV4 = '224.0.0.18'
+export const VRRP_GROUP_IPV6 = 'ff02::12'
+
+export interface VrrpSocketOptions {
+  readonly ifname: string
+  readonly ifindex: number
+  readonly family: Family
+  /** Join the multicast group (off when only unicast peers are configured). */
+  readonly multicast: boolean
+}
+
+/** struct ip_mreqn { in_addr multiaddr; in_addr address; int ifindex } */
+function ipMreqn (group: string, ifindex: number): Buffer {
+  const b = Buffer.alloc(12)
+  b.set(parseIPv4(group) as Uint8Array, 0)
+  b.writeInt32LE(ifindex, 8)
+  return b
+}
+
+/** struct ipv6_mreq { in6_addr multiaddr; int ifindex } */
+function ipv6Mreq (group: string, ifindex: number): Buffer {
+  const b = Buffer.alloc(20)
+  b.set(parseIPv6(group) as Uint8Array, 0)
+  b.writeInt32LE(ifindex, 16)
+  return b
+}
+
+function int32 (v: number): Buffer {
+  const b = Buffer.alloc(4)
+  b.writeInt32LE(v, 0)
+  return b
+}
+
+export function openVrrpSocket (opts: VrrpSocketOptions): VrrpTransport {
+  const v4 = opts.family === 'ipv4'
+  const sock: RawSocket = raw.createSocket({
+    addressFamily: v4 ? raw.AddressFamily.IPv4 : raw.AddressFamily.IPv6,
+    protocol: VRRP_PROTOCOL,
+    bufferSize: 4096
+  })
+  const name = Buffer.from(opts.ifname + '\0')
+  sock.setOption(so.SOL_SOCKET, so.SO_BINDTODEVICE, name, name.length)
+  if (v4) {
+    sock.setOption(so.IPPROTO_IP, so.IP_TTL, int32(255), 4)
+    sock.setOption(so.IPPROTO_IP, so.IP_MULTICAST_TTL, int32(255), 4)
+    sock.setOption(so.IPPROTO_IP, so.IP_MULTICAST_LOOP, int32(0), 4)
+    sock.setOption(so.IPPROTO_IP, so.IP_MULTICAST_IF, ipMreqn('0.0.0.0', opts.ifindex), 12)
+    if (opts.multicast) sock.setOption(so.IPPROTO_IP, so.IP_ADD_MEMBERSHIP, ipMreqn(VRRP_GROUP_IPV4, opts.ifindex), 12)
+  } else {
+    sock.setOption(so.IPPROTO_IPV6, so.IPV6_CHECKSUM, int32(6), 4)
+    sock.setOption(so.IPPROTO_IPV6, so.IPV6_UNICAST_HOPS, int32(255), 4)
+    sock.setOption(so.IPPROTO_IPV6, so.IPV6_MULTICAST_HOPS, int32(255), 4)
+    sock.setOption(so.IPPROTO_IPV6, so.IPV6_MULTICAST_LOOP, int32(0), 4)
+    sock.setOption(so.IPPROTO_IPV6, so.IPV6_MULTICAST_IF, int32(opts.ifindex), 4)
+    sock.setOption(so.IPPROTO_IPV6, so.IPV6_MINHOPCOUNT, int32(255), 4)
+    if (opts.multicast) sock.setOption(so.IPPROTO_IPV6, so.IPV6_JOIN_GROUP, ipv6Mreq(VRRP_GROUP_IPV6, opts.ifindex), 20)
+  }
+  const handlers: Array<(f: VrrpFrame) => void> = []
+  sock.on('message', (data: Buffer, src: string) => {
+    // raw-socket reuses its receive buffer: copy before handing the bytes on.
+    const frame: VrrpFrame = { ifname: opts.ifname, family: opts.family, data: Buffer.from(data), src }
+    for (const h of handlers) h(frame)
+  })
+  sock.on('error', () => { /* send errors are reported through send()'s promise */ })
+  return {
+    ifname: opts.ifname,
+    family: opts.family,
+    send: async (payload, dst) => await new Promise<void>((resolve, reject) => {
+      sock.send(payload, 0, payload.length, dst, null, (err) => { if (err !== null) reject(err); else resolve() })
+    }),
+    onFrame: (h) => { handlers.push(h) },
+    close: () => { sock.close() }
+  }
+}
