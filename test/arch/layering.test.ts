@@ -1,0 +1,51 @@
+// Architecture decision 1: src/core and src/codec are pure. This test reads every module there and
+// fails on node:* / builtin imports, imports of the imperative layers, clocks, timers, process
+// access and module-level mutable state.
+import t from 'tap'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const BUILTINS = ['fs', 'path', 'os', 'net', 'dgram', 'child_process', 'events', 'crypto', 'timers', 'util', 'process', 'url', 'http', 'https', 'stream', 'worker_threads']
+
+function walk (dir: string): string[] {
+  return readdirSync(dir).flatMap(name => {
+    const p = join(dir, name)
+    return statSync(p).isDirectory() ? walk(p) : p.endsWith('.ts') ? [p] : []
+  })
+}
+
+/** Every rule broken by one module's source text; exported logic kept here so it is tested below. */
+function violations (src: string): string[] {
+  const found: string[] = []
+  const code = src.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:])\/\/.*$/gm, '$1')
+  for (const m of code.matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)) {
+    const spec = m[1] as string
+    if (spec.startsWith('node:') || BUILTINS.includes(spec)) found.push(`imports ${spec}`)
+    if (/(^|\/)(io|runtime|control|cli|main|config)\//.test(spec) && spec.startsWith('.')) found.push(`imports imperative layer ${spec}`)
+    if (!spec.startsWith('.') && !spec.startsWith('node:') && !BUILTINS.includes(spec)) found.push(`imports package ${spec}`)
+  }
+  if (/\bDate\.now\b|\bnew Date\b|\bperformance\.|\bprocess\.hrtime/.test(code)) found.push('reads a clock')
+  if (/\b(setTimeout|setInterval|setImmediate)\s*\(/.test(code)) found.push('arms a timer')
+  if (/\bprocess\./.test(code)) found.push('touches process')
+  if (/^let\s|^var\s/m.test(code)) found.push('module-level mutable binding')
+  return found
+}
+
+t.test('the checker catches what it must (it can fail)', async t => {
+  t.same(violations("import { readFileSync } from 'node:fs'"), ['imports node:fs'])
+  t.same(violations("import { x } from '../io/ports.js'"), ['imports imperative layer ../io/ports.js'])
+  t.same(violations('const n = Date.now()'), ['reads a clock'])
+  t.same(violations('setTimeout(f, 1)'), ['arms a timer'])
+  t.same(violations('let counter = 0'), ['module-level mutable binding'])
+  t.same(violations("import { x } from './ip.js'\n// Date.now is not read here\nexport const y = 1"), [])
+})
+
+for (const layer of ['src/core', 'src/codec']) {
+  t.test(`${layer} is pure`, async t => {
+    const files = walk(join(root, layer))
+    t.ok(files.length > 0, `${layer} has modules`)
+    for (const f of files) t.same(violations(readFileSync(f, 'utf8')), [], relative(root, f))
+  })
+}
