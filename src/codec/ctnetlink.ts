@@ -314,7 +314,10 @@ export function decodeFlowAttrs (root: Buffer, start: number, end: number, nfFam
   return flow
 }
 
-/** Decode one ctnetlink conntrack message (CT_NEW or CT_DELETE). */
+/**
+ * Decode one ctnetlink conntrack message (CT_NEW or CT_DELETE). `root`, when given, is the buffer `msg`
+ * was split from (splitMessages), so error offsets point into it.
+ */
 export function decodeConntrack (msg: NlMessage, root?: Buffer): CtFlowMessage {
   const { header } = msg
   const sub = header.type >> 8
