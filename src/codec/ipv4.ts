@@ -12,7 +12,7 @@
  * the kernel has already dropped datagrams whose header checksum is wrong.
  */
 import { CodecError } from './errors.js'
-import { formatIPv4 } from './ip.js'
+import { formatIPv4, parseIPv4 } from './ip.js'
 
 export const IPV4_ERROR_CODES = [
   'IPV4_TRUNCATED',
@@ -71,4 +71,35 @@ export function decodeIPv4Header (buf: Uint8Array): Ipv4Header {
     payloadOffset: headerLength,
     payloadLength: totalLength - headerLength
   }
+}
+
+/** What a sender chooses in an IPv4 header; the rest (id, checksum) the kernel fills in on an IP_HDRINCL socket. */
+export interface Ipv4HeaderInput {
+  tos: number
+  ttl: number
+  protocol: number
+  src: string
+  dst: string
+}
+
+/**
+ * A 20-byte IPv4 header followed by `payload`, for a raw socket with IP_HDRINCL (so the advert
+ * source is the router's primary address, which the VRRPv3 pseudo-header checksum was computed
+ * over, RFC 5798 §5.2.8). Identification 0 and checksum 0: Linux fills both (raw(7)). Don't
+ * Fragment is clear, as keepalived sends it.
+ */
+export function encodeIPv4Packet (h: Ipv4HeaderInput, payload: Uint8Array): Buffer {
+  const src = parseIPv4(h.src)
+  const dst = parseIPv4(h.dst)
+  if (src === null || dst === null) throw new RangeError(`encodeIPv4Packet: bad address ${src === null ? h.src : h.dst}`)
+  const out = Buffer.alloc(IPV4_MIN_HEADER_LENGTH + payload.length)
+  out[0] = 0x45
+  out[1] = h.tos
+  out.writeUInt16BE(out.length, 2)
+  out[8] = h.ttl
+  out[9] = h.protocol
+  out.set(src, 12)
+  out.set(dst, 16)
+  out.set(payload, IPV4_MIN_HEADER_LENGTH)
+  return out
 }

@@ -23,8 +23,11 @@ export interface VrrpFrame {
 export interface VrrpTransport {
   readonly ifname: string
   readonly family: Family
-  /** Send an encoded VRRP payload to `dst` (the VRRP group address or a unicast peer) with TTL/hop limit 255. */
-  send: (payload: Buffer, dst: string) => Promise<void>
+  /**
+   * Send an encoded VRRP payload from `src` to `dst` (the VRRP group or a unicast peer) with TTL /
+   * hop limit 255. IPv6: the kernel picks the source (link-local for ff02::12) and `src` is unused.
+   */
+  send: (payload: Buffer, src: string, dst: string) => Promise<void>
   onFrame: (handler: (frame: VrrpFrame) => void) => void
   close: () => void
 }

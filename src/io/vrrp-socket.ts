@@ -5,7 +5,7 @@
  *   by the right link.
  * - Joins the VRRP group: 224.0.0.18 (RFC 5798 §5.1.1.2) / ff02::12 (RFC 5798 §5.1.2.2).
  * - TTL / hop limit 255 on send (RFC 5798 §5.1.1.3, §5.1.2.3), multicast loop off so we do not
- *   read our own adverts back.
+ *   read our own adverts back. IPv4 is sent with IP_HDRINCL: we choose the source address.
  * - Receive: IPv4 raw sockets deliver the IP header, so the TTL check is the codec's (from the
  *   header). IPv6 raw sockets deliver no header: IPV6_MINHOPCOUNT=255 makes the kernel drop
  *   anything with a lower hop limit (RFC 5798 §7.1), and IPV6_CHECKSUM offset 6 makes the kernel
@@ -17,10 +17,13 @@ import type { RawSocket } from 'raw-socket'
 import type { Family, VrrpFrame, VrrpTransport } from './ports.js'
 import * as so from './sockopt.js'
 import { parseIPv4, parseIPv6 } from '../codec/ip.js'
+import { encodeIPv4Packet } from '../codec/ipv4.js'
 
 export const VRRP_PROTOCOL = 112
 export const VRRP_GROUP_IPV4 = '224.0.0.18'
 export const VRRP_GROUP_IPV6 = 'ff02::12'
+/** DSCP CS6 (network control), as keepalived marks adverts. */
+export const VRRP_TOS = 0xc0
 
 export interface VrrpSocketOptions {
   readonly ifname: string
@@ -62,8 +65,8 @@ export function openVrrpSocket (opts: VrrpSocketOptions): VrrpTransport {
   const name = Buffer.from(opts.ifname + '\0')
   sock.setOption(so.SOL_SOCKET, so.SO_BINDTODEVICE, name, name.length)
   if (v4) {
-    sock.setOption(so.IPPROTO_IP, so.IP_TTL, int32(255), 4)
-    sock.setOption(so.IPPROTO_IP, so.IP_MULTICAST_TTL, int32(255), 4)
+    // We write the IP header (IP_HDRINCL) so the source is the address the v3 checksum covers.
+    sock.setOption(so.IPPROTO_IP, so.IP_HDRINCL, int32(1), 4)
     sock.setOption(so.IPPROTO_IP, so.IP_MULTICAST_LOOP, int32(0), 4)
     sock.setOption(so.IPPROTO_IP, so.IP_MULTICAST_IF, ipMreqn('0.0.0.0', opts.ifindex), 12)
     if (opts.multicast) sock.setOption(so.IPPROTO_IP, so.IP_ADD_MEMBERSHIP, ipMreqn(VRRP_GROUP_IPV4, opts.ifindex), 12)
@@ -86,9 +89,12 @@ export function openVrrpSocket (opts: VrrpSocketOptions): VrrpTransport {
   return {
     ifname: opts.ifname,
     family: opts.family,
-    send: async (payload, dst) => await new Promise<void>((resolve, reject) => {
-      sock.send(payload, 0, payload.length, dst, null, (err) => { if (err !== null) reject(err); else resolve() })
-    }),
+    send: async (payload, src, dst) => {
+      const packet = v4 ? encodeIPv4Packet({ tos: VRRP_TOS, ttl: 255, protocol: VRRP_PROTOCOL, src, dst }, payload) : payload
+      await new Promise<void>((resolve, reject) => {
+        sock.send(packet, 0, packet.length, dst, null, (err) => { if (err !== null) reject(err); else resolve() })
+      })
+    },
     onFrame: (h) => { handlers.push(h) },
     close: () => { sock.close() }
   }

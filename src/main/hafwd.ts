@@ -1,0 +1,69 @@
+/**
+ * hafwd: the daemon entry. Parses argv, loads and validates the config (nothing is applied from an
+ * invalid file), starts the runtime, and owns the signals:
+ *   SIGTERM / SIGINT  priority-0 adverts, VIPs removed, exit 0 (RFC 5798 §6.4.3 Shutdown);
+ *   SIGHUP            reload (see runtime/reload.ts).
+ */
+import { checkConfig, formatIssues, loadConfigFile } from '../config/load.js'
+import { createLogger } from '../runtime/log.js'
+import { startDaemon, StartupError } from '../runtime/daemon.js'
+
+export const DEFAULT_CONFIG = '/etc/hafw/hafw.yaml'
+
+const USAGE = `usage: hafwd [-c|--config FILE]        run the daemon (default ${DEFAULT_CONFIG})
+       hafwd --check-config FILE         validate FILE, print the normalized model, exit 0 or 1
+       hafwd --help`
+
+interface Args { mode: 'run' | 'check' | 'help', config: string }
+
+export function parseArgs (argv: readonly string[]): Args | string {
+  const args: Args = { mode: 'run', config: DEFAULT_CONFIG }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string
+    const value = (): string | undefined => argv[++i]
+    if (a === '-h' || a === '--help') args.mode = 'help'
+    else if (a === '-c' || a === '--config') { const v = value(); if (v === undefined) return `${a} needs a file`; args.config = v }
+    else if (a === '--check-config') { const v = value(); if (v === undefined) return `${a} needs a file`; args.mode = 'check'; args.config = v }
+    else if (a.startsWith('--config=')) args.config = a.slice('--config='.length)
+    else if (a.startsWith('--check-config=')) { args.mode = 'check'; args.config = a.slice('--check-config='.length) }
+    else return `unknown argument: ${a}`
+  }
+  return args
+}
+
+export async function main (argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv)
+  if (typeof args === 'string') { process.stderr.write(`hafwd: ${args}\n${USAGE}\n`); return 2 }
+  if (args.mode === 'help') { process.stdout.write(`${USAGE}\n`); return 0 }
+  if (args.mode === 'check') {
+    const r = await checkConfig(args.config)
+    ;(r.exitCode === 0 ? process.stdout : process.stderr).write(r.output)
+    return r.exitCode
+  }
+  const loaded = await loadConfigFile(args.config)
+  if (!loaded.ok) {
+    process.stderr.write(formatIssues(args.config, loaded.issues))
+    process.stderr.write(`hafwd: ${loaded.issues.length} error(s) in ${args.config}; nothing applied\n`)
+    return 1
+  }
+  const log = createLogger(loaded.model.log.level)
+  let daemon
+  try {
+    daemon = await startDaemon({ model: loaded.model, log })
+  } catch (err) {
+    if (err instanceof StartupError) {
+      log.fatal({ err: err.message }, 'refusing to start')
+      process.stderr.write(`hafwd: refusing to start: ${err.message}\n`)
+      return 1
+    }
+    throw err
+  }
+  return await new Promise<number>((resolve) => {
+    const stop = (signal: string): void => {
+      log.info({ signal }, 'stopping: priority-0 adverts, removing VIPs')
+      daemon.stop().then(() => { log.info('stopped'); resolve(0) }, (err: unknown) => { log.error({ err: String(err) }, 'stop failed'); resolve(1) })
+    }
+    process.once('SIGTERM', () => { stop('SIGTERM') })
+    process.once('SIGINT', () => { stop('SIGINT') })
+  })
+}

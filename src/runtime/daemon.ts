@@ -1,0 +1,174 @@
+/**
+ * hafwd wiring: config model → adapters → core node → runner. Everything that can be refused is
+ * checked before anything is changed on the system (no VIP is touched, no advert sent), so a bad
+ * start leaves the box as it was.
+ */
+import { arpingAvailable } from '../io/arping.js'
+import { createAnnouncer } from '../io/announcer.js'
+import { RtnlLinkControl } from '../io/rtnl.js'
+import { openVrrpSocket } from '../io/vrrp-socket.js'
+import type { LinkControl, LinkInfo, VrrpTransport } from '../io/ports.js'
+import type { Model } from '../config/normalize.js'
+import { createNode } from '../core/node.js'
+import type { Vip } from '../core/effects.js'
+import { assemble } from './assemble.js'
+import type { Assembly } from './assemble.js'
+import { monotonicClock } from './clock.js'
+import type { Clock } from './clock.js'
+import { Executor } from './executor.js'
+import type { Logger } from './log.js'
+import { Runner } from './runner.js'
+import { Counters } from './stats.js'
+import { egress, indexRouters, ingress } from './vrrp-wire.js'
+import type { RouterWire } from './vrrp-wire.js'
+
+export class StartupError extends Error {
+  override readonly name = 'StartupError'
+}
+
+export interface Daemon {
+  readonly runner: Runner
+  readonly counters: Counters
+  readonly assembly: Assembly
+  stop: () => Promise<void>
+}
+
+export interface DaemonOptions {
+  readonly model: Model
+  readonly log: Logger
+  readonly clock?: Clock
+}
+
+function transportKey (ifname: string, family: string): string { return `${ifname}/${family}` }
+
+export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
+  const { model, log } = opts
+  const clock = opts.clock ?? monotonicClock
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    throw new StartupError('hafwd needs root (or CAP_NET_RAW + CAP_NET_ADMIN): it opens raw sockets and changes interface addresses')
+  }
+  const needsArp = model.routers.some(r => r.family === 'ipv4')
+  if (needsArp && !(await arpingAvailable())) {
+    throw new StartupError('arping from iputils is not installed (Debian: apt-get install iputils-arping); it sends the gratuitous ARPs for IPv4 VIPs')
+  }
+  const links: LinkControl = new RtnlLinkControl()
+  let linkList: LinkInfo[]
+  let assembly: Assembly
+  try {
+    linkList = await links.links()
+    assembly = assemble(model, linkList, await links.addresses())
+  } catch (err) {
+    links.close()
+    throw new StartupError(err instanceof Error ? err.message : String(err))
+  }
+  const counters = new Counters()
+  const wires = new Map<string, RouterWire>(assembly.wires.map(w => [w.id, w]))
+  const primary = new Map<string, string>(assembly.routers.map(r => [r.id, r.primaryAddress]))
+  const byIndex = indexRouters(assembly.wires)
+
+  // One raw socket per (interface, family) in use.
+  const transports = new Map<string, VrrpTransport>()
+  try {
+    for (const w of assembly.wires) {
+      const key = transportKey(w.ifname, w.family)
+      if (transports.has(key)) continue
+      const link = linkList.find(l => l.ifname === w.ifname) as LinkInfo
+      const multicast = assembly.wires.some(o => o.ifname === w.ifname && o.family === w.family && o.unicastPeers === null)
+      transports.set(key, openVrrpSocket({ ifname: w.ifname, ifindex: link.index, family: w.family, multicast }))
+    }
+  } catch (err) {
+    for (const t of transports.values()) t.close()
+    links.close()
+    throw new StartupError(`cannot open the VRRP raw socket: ${String(err)}`)
+  }
+
+  const announcer = createAnnouncer({
+    router: true,
+    link: async (ifname) => (await links.links()).find(l => l.ifname === ifname)
+  })
+  const wireOf = (id: string): RouterWire => {
+    const w = wires.get(id)
+    if (w === undefined) throw new Error(`no router ${id}`)
+    return w
+  }
+  const eachVip = async (vips: readonly Vip[], f: (v: Vip) => Promise<void>): Promise<void> => {
+    const errors: unknown[] = []
+    for (const v of vips) await f(v).catch((e: unknown) => { errors.push(e) })
+    if (errors.length > 0) throw new AggregateError(errors, errors.map(String).join('; '))
+  }
+  const executor = new Executor({
+    sendAdvert: async (e) => {
+      const w = wireOf(e.routerId)
+      const t = transports.get(transportKey(w.ifname, w.family)) as VrrpTransport
+      const src = primary.get(e.routerId) as string
+      for (const p of egress(w, e.priority, src)) await t.send(p.payload, src, p.dst)
+    },
+    vipAdd: async (e) => { const w = wireOf(e.routerId); await eachVip(e.vips, async v => await links.addVip(w.ifname, v)) },
+    vipDel: async (e) => { const w = wireOf(e.routerId); await eachVip(e.vips, async v => await links.delVip(w.ifname, v)) },
+    garp: async (e) => { const w = wireOf(e.routerId); await eachVip(e.vips, async v => await announcer.garp(v.dev ?? w.ifname, v.address, e.count)) },
+    unsolicitedNa: async (e) => { const w = wireOf(e.routerId); await eachVip(e.vips, async v => await announcer.unsolicitedNa(v.dev ?? w.ifname, v.address, e.count)) }
+  }, counters, log.child({ component: 'executor' }), clock)
+
+  const runner = new Runner(createNode(assembly.routers, assembly.groups), clock, executor, log.child({ component: 'vrrp' }), counters)
+
+  for (const t of transports.values()) {
+    t.onFrame(frame => {
+      counters.inc('rx.frames')
+      const r = ingress(frame, byIndex)
+      if (!r.ok) {
+        counters.inc(`rx.drop.${r.reason}`)
+        log.debug({ ifname: frame.ifname, src: frame.src, reason: r.reason, detail: r.detail }, 'advert dropped')
+        return
+      }
+      void runner.dispatch({ kind: 'router', routerId: r.routerId, input: r.input })
+    })
+  }
+
+  // Link and address events: interface state, tracked interfaces, and VIPs someone else removed.
+  const tracked = new Set(model.routers.flatMap(r => r.track.interfaces.map(i => i.name)))
+  const lastUp = new Map(linkList.map(l => [l.ifname, l.up]))
+  links.onEvent(ev => {
+    if (ev.kind === 'link') {
+      if (lastUp.get(ev.link.ifname) === ev.link.up) return
+      lastUp.set(ev.link.ifname, ev.link.up)
+      log.info({ ifname: ev.link.ifname, up: ev.link.up }, `link ${ev.link.ifname} ${ev.link.up ? 'up' : 'down'}`)
+      void runner.dispatch({ kind: 'interface', ifname: ev.link.ifname, up: ev.link.up })
+      if (tracked.has(ev.link.ifname)) void runner.dispatch({ kind: 'track', name: `if:${ev.link.ifname}`, up: ev.link.up })
+    } else if (ev.kind === 'addressRemoved') {
+      for (const r of Object.values(runner.state.routers)) {
+        if (r.state !== 'master') continue
+        const vip = r.config.vips.find(v => v.address === ev.address.address && (v.dev ?? r.config.ifname) === ev.address.ifname)
+        if (vip === undefined) continue
+        counters.inc('vip.restored')
+        log.warn({ routerId: r.config.id, vip: vip.address }, 'a VIP was removed behind our back while MASTER: putting it back')
+        links.addVip(r.config.ifname, vip).catch((e: unknown) => { log.error({ err: String(e) }, 'cannot restore VIP') })
+      }
+    }
+  })
+
+  // Interfaces already down at start: tell the core before the Startup event.
+  for (const l of linkList) {
+    if (!l.up) {
+      await runner.dispatch({ kind: 'interface', ifname: l.ifname, up: false })
+      if (tracked.has(l.ifname)) await runner.dispatch({ kind: 'track', name: `if:${l.ifname}`, up: false })
+    }
+  }
+  await runner.dispatch({ kind: 'all', input: { kind: 'startup' } })
+  log.info({ routers: assembly.routers.map(r => r.id), groups: assembly.groups.map(g => g.name) }, 'hafwd started')
+
+  let stopping: Promise<void> | null = null
+  return {
+    runner,
+    counters,
+    assembly,
+    stop: async () => {
+      stopping ??= (async () => {
+        await runner.shutdown()
+        for (const t of transports.values()) t.close()
+        announcer.close()
+        links.close()
+      })()
+      await stopping
+    }
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Runs the core's effects, in order, one plan after another (architecture decision 2).
+ *
+ * Plans are queued: the effects of step N all start before any effect of step N+1, so a
+ * sendAdvert can never overtake the vipDel of an earlier step. Within a plan each effect is
+ * awaited before the next starts, which is what makes "commit before the VIPs are added" true on
+ * the wire; announcements (GARP/NA rounds that linger for seconds in arping) are started in
+ * order but not awaited, so they never hold back the next advert.
+ *
+ * A failed effect is logged and counted by kind and never stops the plan: the effects after it
+ * are independent (a failed GARP must not keep the VIPs from being removed later).
+ */
+import type { Effect, EffectKind } from '../core/effects.js'
+import type { Logger } from './log.js'
+import type { Counters } from './stats.js'
+import type { Clock } from './clock.js'
+
+/** One handler per effect kind; a kind with no handler is counted as skipped (e.g. no conntrack module). */
+export type EffectHandlers = { [K in EffectKind]?: (effect: Extract<Effect, { kind: K }>) => Promise<void> }
+
+/** Kinds started but not awaited (see the module comment). */
+const BACKGROUND: ReadonlySet<EffectKind> = new Set(['garp', 'unsolicitedNa'])
+
+export class Executor {
+  private tail: Promise<void> = Promise.resolve()
+  private readonly background = new Set<Promise<void>>()
+
+  constructor (
+    private readonly handlers: EffectHandlers,
+    private readonly counters: Counters,
+    private readonly log: Logger,
+    private readonly clock: Clock
+  ) {}
+
+  /** Queue a plan; resolves when every effect of it has run (background ones: started). */
+  run (effects: readonly Effect[]): Promise<void> {
+    if (effects.length === 0) return this.tail
+    this.tail = this.tail.then(async () => { for (const e of effects) await this.one(e) })
+    return this.tail
+  }
+
+  /** Resolves when everything queued so far, background announcements included, has finished. */
+  async drain (): Promise<void> {
+    await this.tail
+    await Promise.allSettled([...this.background])
+  }
+
+  private async one (effect: Effect): Promise<void> {
+    const handler = this.handlers[effect.kind] as ((e: Effect) => Promise<void>) | undefined
+    if (handler === undefined) {
+      this.counters.inc(`effect.${effect.kind}.skipped`)
+      return
+    }
+    const started = this.clock()
+    const done = handler(effect).then(
+      () => {
+        this.counters.inc(`effect.${effect.kind}.ok`)
+        this.log.debug({ effect, ms: round(this.clock() - started) }, 'effect done')
+      },
+      (err: unknown) => {
+        this.counters.inc(`effect.${effect.kind}.failed`)
+        this.log.warn({ effect, err: String(err), ms: round(this.clock() - started) }, 'effect failed')
+      })
+    if (BACKGROUND.has(effect.kind)) {
+      this.background.add(done)
+      void done.finally(() => this.background.delete(done))
+      return
+    }
+    await done
+  }
+}
+
+function round (ms: number): number {
+  return Math.round(ms * 1000) / 1000
+}

@@ -1,0 +1,85 @@
+/**
+ * The loop (str0m's model): input → stepNode(node, input, now) → executor(effects) → one timer at
+ * the earliest deadline. The runner is the only place that holds the node state and arms a timer.
+ *
+ * Every transition is logged as one structured line {routerId, from, to, reason} and handed to
+ * observers (status API); drops are counted by reason.
+ */
+import { nodeSnapshot, stepNode } from '../core/node.js'
+import type { NodeInput, NodeSnapshot, NodeState, NodeStepResult } from '../core/node.js'
+import type { Deadline } from '../core/time.js'
+import type { Clock } from './clock.js'
+import type { Executor } from './executor.js'
+import type { Logger } from './log.js'
+import type { Counters } from './stats.js'
+
+export type StepObserver = (result: NodeStepResult, input: NodeInput) => void
+
+export class Runner {
+  private node: NodeState
+  private timer: NodeJS.Timeout | null = null
+  private armedFor: Deadline = null
+  private stopped = false
+  private readonly observers: StepObserver[] = []
+
+  constructor (
+    node: NodeState,
+    private readonly clock: Clock,
+    private readonly executor: Executor,
+    private readonly log: Logger,
+    private readonly counters: Counters
+  ) {
+    this.node = node
+  }
+
+  onStep (o: StepObserver): void { this.observers.push(o) }
+
+  get state (): NodeState { return this.node }
+
+  snapshot (): NodeSnapshot { return nodeSnapshot(this.node) }
+
+  /** Step the node with one input at the current time; returns when its effects are queued. */
+  dispatch (input: NodeInput): Promise<void> {
+    if (this.stopped && input.kind !== 'all') return Promise.resolve()
+    const now = this.clock()
+    const r = stepNode(this.node, input, now)
+    this.node = r.node
+    for (const t of r.transitions) {
+      this.counters.inc(`transition.${t.to}`)
+      this.log.info({ routerId: t.routerId, from: t.from, to: t.to, reason: t.reason, priority: t.priority }, `${t.routerId}: ${t.from} -> ${t.to} (${t.reason})`)
+    }
+    for (const g of r.groupTransitions) {
+      this.log.info({ group: g.group, from: g.from, to: g.to, reason: g.reason }, `sync group ${g.group}: ${g.from} -> ${g.to} (${g.reason})`)
+    }
+    for (const d of r.drops) this.counters.inc(`drop.${d.reason}`)
+    for (const o of this.observers) o(r, input)
+    const queued = this.executor.run(r.effects)
+    this.arm(r.deadline)
+    return queued
+  }
+
+  /** One timer, re-armed at the node's earliest deadline after every step. */
+  private arm (deadline: Deadline): void {
+    if (this.stopped) return
+    if (deadline === this.armedFor && this.timer !== null) return
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timer = null
+    this.armedFor = deadline
+    if (deadline === null) return
+    const delay = Math.max(0, deadline - this.clock())
+    this.timer = setTimeout(() => {
+      this.timer = null
+      this.armedFor = null
+      void this.dispatch({ kind: 'timeout' })
+    }, Math.ceil(delay))
+  }
+
+  /** Shut every router down (priority-0 adverts, VIPs removed), wait for the effects, stop the timer. */
+  async shutdown (): Promise<void> {
+    await this.dispatch({ kind: 'all', input: { kind: 'shutdown' } })
+    this.stopped = true
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timer = null
+    await this.executor.drain()
+  }
+}
