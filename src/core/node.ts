@@ -17,6 +17,7 @@
 import type { Effect } from './effects.js'
 import { earliest, isDue, type Deadline, type Millis } from './time.js'
 import { changeGroupState, createSyncGroup, decideGroup, type GroupState, type GroupTransitionEvent, type SyncGroup, type SyncGroupConfig } from './group/sync-group.js'
+import { DROP_SEVERITY, type DropSeverity } from './vrrp/drops.js'
 import { createRouter, routerDeadline, routerSnapshot, stepRouterPhased } from './vrrp/router.js'
 import type { MasterEntryPlan, Router, RouterConfig, RouterDropReason, RouterInput, RouterSnapshot, TransitionEvent } from './vrrp/types.js'
 
@@ -47,6 +48,13 @@ export type NodeInput =
   | { readonly kind: 'timeout' }
 
 export type NodeDropReason = RouterDropReason | 'unknownRouter' | 'reservedInput'
+
+/** Log level for a node drop: the router table (vrrp/drops.ts) plus the two node-level reasons. */
+export function nodeDropSeverity (reason: NodeDropReason): DropSeverity {
+  if (reason === 'unknownRouter') return 'warn' // the runtime dispatched to a router the node does not have
+  if (reason === 'reservedInput') return 'error' // groupDecision from outside: a caller bug
+  return DROP_SEVERITY[reason]
+}
 
 export interface NodeDrop {
   readonly routerId: string | null

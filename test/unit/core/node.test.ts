@@ -1,5 +1,6 @@
 import t from 'tap'
-import { createNode, nodeDeadline, nodeSnapshot, stepNode, type NodeState } from '../../../src/core/node.js'
+import { createNode, nodeDeadline, nodeDropSeverity, nodeSnapshot, stepNode, type NodeState } from '../../../src/core/node.js'
+import { ROUTER_DROP_REASONS } from '../../../src/core/vrrp/drops.js'
 import { routerConfig } from '../../helpers/netsim.js'
 
 function twoRouters (): NodeState {
@@ -103,4 +104,13 @@ t.test('node: snapshot carries state, priorities, last master, counters, last tr
     lastTransition: { group: 'g', from: 'initialize', to: 'backup', reason: 'memberWantsBackup', member: 'A', at: 0 }
   }])
   t.equal(snap.deadline, 1814)
+})
+
+t.test('drop severities: every reason has one; bugs are errors', async t => {
+  t.equal(ROUTER_DROP_REASONS.length, 14)
+  for (const r of ROUTER_DROP_REASONS) t.ok(['debug', 'info', 'warn', 'error'].includes(nodeDropSeverity(r)), r)
+  t.equal(nodeDropSeverity('bugTimerInWrongState'), 'error')
+  t.equal(nodeDropSeverity('intervalMismatch'), 'warn')
+  t.equal(nodeDropSeverity('reservedInput'), 'error')
+  t.equal(nodeDropSeverity('unknownRouter'), 'warn')
 })
