@@ -59,11 +59,16 @@ export async function main (argv: readonly string[]): Promise<number> {
     throw err
   }
   return await new Promise<number>((resolve) => {
+    let stopping = false
     const stop = (signal: string): void => {
+      if (stopping) return
+      stopping = true
       log.info({ signal }, 'stopping: priority-0 adverts, removing VIPs')
       daemon.stop().then(() => { log.info('stopped'); resolve(0) }, (err: unknown) => { log.error({ err: String(err) }, 'stop failed'); resolve(1) })
     }
-    process.once('SIGTERM', () => { stop('SIGTERM') })
-    process.once('SIGINT', () => { stop('SIGINT') })
+    // `on`, not `once`: execa's exit handler (signal-exit) re-raises the signal when it sees no
+    // other listener left, which would kill us before the priority-0 adverts are out.
+    process.on('SIGTERM', () => { stop('SIGTERM') })
+    process.on('SIGINT', () => { stop('SIGINT') })
   })
 }

@@ -82,10 +82,10 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     throw new StartupError(`cannot open the VRRP raw socket: ${String(err)}`)
   }
 
-  const announcer = createAnnouncer({
-    router: true,
-    link: async (ifname) => (await links.links()).find(l => l.ifname === ifname)
-  })
+  // Link facts (index, MAC) for the NA sockets come from the start-up list and link events:
+  // concurrent rtnetlink dumps on one socket confuse the netlink package.
+  const linkByName = new Map(linkList.map(l => [l.ifname, l]))
+  const announcer = createAnnouncer({ router: true, link: async (ifname) => linkByName.get(ifname) })
   const wireOf = (id: string): RouterWire => {
     const w = wires.get(id)
     if (w === undefined) throw new Error(`no router ${id}`)
@@ -129,6 +129,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
   const lastUp = new Map(linkList.map(l => [l.ifname, l.up]))
   links.onEvent(ev => {
     if (ev.kind === 'link') {
+      linkByName.set(ev.link.ifname, ev.link)
       if (lastUp.get(ev.link.ifname) === ev.link.up) return
       lastUp.set(ev.link.ifname, ev.link.up)
       log.info({ ifname: ev.link.ifname, up: ev.link.up }, `link ${ev.link.ifname} ${ev.link.up ? 'up' : 'down'}`)
@@ -145,6 +146,15 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
       }
     }
   })
+
+  // A previous hafwd that was killed (SIGKILL, crash) leaves its VIPs behind. A router starts in
+  // Backup (RFC 5798 §6.4.1), which owns no VIP, so clear them before the Startup event; the
+  // address owner (255) goes to Master at once and adds them back.
+  for (const w of assembly.wires) {
+    for (const v of w.vips) {
+      await links.delVip(w.ifname, v).catch((e: unknown) => { log.warn({ routerId: w.id, vip: v.address, err: String(e) }, 'cannot clear a stale VIP') })
+    }
+  }
 
   // Interfaces already down at start: tell the core before the Startup event.
   for (const l of linkList) {
