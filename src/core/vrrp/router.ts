@@ -279,13 +279,13 @@ function changeState (d: Draft, out: Out, to: RouterState, reason: TransitionRea
 }
 
 /** After a member changed state: what it wants now on its own. */
-function settleGroupWant (d: Draft, now: RouterState, reason: TransitionReason): void {
-  if (now === 'initialize') { d.want = 'initialize'; d.wantReason = reason; return }
+function settleGroupWant (d: Draft, entered: RouterState, reason: TransitionReason): void {
+  if (entered === 'initialize') { d.want = 'initialize'; d.wantReason = reason; return }
   const causes = faultCauses(d.config, d.interfaceUp, d.trackUp)
   if (causes.length > 0) { d.want = 'fault'; d.wantReason = faultReason(d); return }
-  if (now === 'master') { d.want = 'master'; d.wantReason = reason; return }
+  if (entered === 'master') { d.want = 'master'; d.wantReason = reason; return }
   // Backup, or Fault held by the group: what it would do alone from here.
-  if (now === 'backup') { settleBackupWant(d); return }
+  if (entered === 'backup') { settleBackupWant(d); return }
   d.want = serviceState(d)
   d.wantReason = 'faultCleared'
 }
