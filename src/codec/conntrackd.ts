@@ -351,8 +351,8 @@ export function encodeMessage (m: CtdMessage): Buffer {
   out.writeUInt16BE(size, 2)
   out.writeUInt32BE(checkU32(m.seq, 'seq'), 4)
   if (m.kind === 'ack' || m.kind === 'nack' || m.kind === 'resync') {
-    out.writeUInt32BE(checkU32(m.from, 'from'), 8)
-    out.writeUInt32BE(checkU32(m.to, 'to'), 12)
+    out.writeUInt32BE(checkU32(m.from, 'range start (from)'), 8)
+    out.writeUInt32BE(checkU32(m.to, 'range end (to)'), 12)
   }
   let off = NETHDR_SIZE
   for (const b of body) { out.set(b, off); off += b.length }
