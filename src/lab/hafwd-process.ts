@@ -4,11 +4,27 @@
  */
 import { execa } from 'execa'
 import type { ResultPromise } from 'execa'
-import { mkdirSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-const HAFWD = fileURLToPath(new URL('../main/hafwd-bin.js', import.meta.url))
+/** The repository root (the nearest folder with package.json), from src/ or dist/ alike. */
+export function repoRoot (): string {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir)
+    if (up === dir) throw new Error('cannot find the hafw repository root')
+    dir = up
+  }
+  return dir
+}
+
+/** The built daemon (npm run build); tests and the lab run what users run. */
+export function hafwdEntry (): string {
+  const entry = join(repoRoot(), 'dist', 'main', 'hafwd-bin.js')
+  if (!existsSync(entry)) throw new Error(`${entry} is missing: run npm run build`)
+  return entry
+}
 
 export interface HafwdProcess {
   readonly pid: number
@@ -23,7 +39,7 @@ export function startHafwd (ns: string, configText: string, dir: string, name: s
   const configFile = join(dir, `${name}.yaml`)
   const logFile = join(dir, `${name}.log`)
   writeFileSync(configFile, configText)
-  const proc = execa('ip', ['netns', 'exec', ns, process.execPath, HAFWD, '-c', configFile], {
+  const proc = execa('ip', ['netns', 'exec', ns, process.execPath, hafwdEntry(), '-c', configFile], {
     reject: false,
     stdin: 'ignore',
     stdout: { file: logFile, append: true },

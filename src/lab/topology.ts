@@ -144,9 +144,9 @@ export async function applyRuleset (t: Topology, opts: { syncPort?: number } = {
   }
 }
 
-/** Addresses on an interface of a namespace, as `ip -j addr` reports them. */
+/** Addresses on an interface of a namespace, as `ip -j addr` reports them; none while the link is down. */
 export async function addressesOf (ns: string, ifname: string): Promise<string[]> {
-  const out = await nsExec(ns, 'ip', ['-j', 'addr', 'show', 'dev', ifname], { allowFail: true })
+  const out = await nsExec(ns, 'ip', ['-j', 'addr', 'show', 'dev', ifname, 'up'], { allowFail: true })
   if (out.trim() === '') return []
   const parsed = JSON.parse(out) as Array<{ addr_info?: Array<{ local: string }> }>
   return parsed.flatMap(l => (l.addr_info ?? []).map(a => a.local))
