@@ -70,5 +70,19 @@ export async function main (argv: readonly string[]): Promise<number> {
     // other listener left, which would kill us before the priority-0 adverts are out.
     process.on('SIGTERM', () => { stop('SIGTERM') })
     process.on('SIGINT', () => { stop('SIGINT') })
+    // SIGHUP: reload as a diff. An invalid file, or one that does not fit the system, is refused
+    // as a whole and the running configuration stays.
+    let reloading = Promise.resolve()
+    process.on('SIGHUP', () => {
+      reloading = reloading.then(async () => {
+        const next = await loadConfigFile(args.config)
+        if (!next.ok) {
+          log.error({ file: args.config, issues: next.issues }, `reload refused: ${next.issues.length} error(s); running configuration kept`)
+          return
+        }
+        const r = await daemon.reload(next.model)
+        if (!r.ok) log.error({ file: args.config, err: r.error }, 'reload refused; running configuration kept')
+      }).catch((err: unknown) => { log.error({ err: String(err) }, 'reload failed') })
+    })
   })
 }

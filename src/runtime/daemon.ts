@@ -7,7 +7,7 @@ import { arpingAvailable } from '../io/arping.js'
 import { createAnnouncer } from '../io/announcer.js'
 import { RtnlLinkControl } from '../io/rtnl.js'
 import { openVrrpSocket } from '../io/vrrp-socket.js'
-import type { LinkControl, LinkInfo, VrrpTransport } from '../io/ports.js'
+import type { LinkControl, LinkInfo, VrrpFrame, VrrpTransport } from '../io/ports.js'
 import type { Model } from '../config/normalize.js'
 import { createNode } from '../core/node.js'
 import type { Vip } from '../core/effects.js'
@@ -29,7 +29,13 @@ export class StartupError extends Error {
 export interface Daemon {
   readonly runner: Runner
   readonly counters: Counters
-  readonly assembly: Assembly
+  /** The running assembly (replaced by a successful reload). */
+  readonly assembly: () => Assembly
+  /**
+   * Apply a new, already validated model as a diff. Refused (running config kept, nothing
+   * changed) when it does not fit the system, e.g. a missing interface; the error says why.
+   */
+  reload: (model: Model) => Promise<{ ok: true, changes: Record<string, string> } | { ok: false, error: string }>
   stop: () => Promise<void>
 }
 
@@ -62,20 +68,33 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     throw new StartupError(err instanceof Error ? err.message : String(err))
   }
   const counters = new Counters()
-  const wires = new Map<string, RouterWire>(assembly.wires.map(w => [w.id, w]))
-  const primary = new Map<string, string>(assembly.routers.map(r => [r.id, r.primaryAddress]))
-  const byIndex = indexRouters(assembly.wires)
+  // The wiring of the running assembly; a reload swaps it as a whole.
+  let wires = new Map<string, RouterWire>()
+  let primary = new Map<string, string>()
+  let byIndex = indexRouters([])
+  const adopt = (a: Assembly): void => {
+    assembly = a
+    wires = new Map(a.wires.map(w => [w.id, w]))
+    primary = new Map(a.routers.map(r => [r.id, r.primaryAddress]))
+    byIndex = indexRouters(a.wires)
+  }
+  adopt(assembly)
 
   // One raw socket per (interface, family) in use.
   const transports = new Map<string, VrrpTransport>()
-  try {
-    for (const w of assembly.wires) {
+  const openTransports = (a: Assembly, known: readonly LinkInfo[]): void => {
+    for (const w of a.wires) {
       const key = transportKey(w.ifname, w.family)
       if (transports.has(key)) continue
-      const link = linkList.find(l => l.ifname === w.ifname) as LinkInfo
-      const multicast = assembly.wires.some(o => o.ifname === w.ifname && o.family === w.family && o.unicastPeers === null)
-      transports.set(key, openVrrpSocket({ ifname: w.ifname, ifindex: link.index, family: w.family, multicast }))
+      const link = known.find(l => l.ifname === w.ifname) as LinkInfo
+      const multicast = a.wires.some(o => o.ifname === w.ifname && o.family === w.family && o.unicastPeers === null)
+      const t = openVrrpSocket({ ifname: w.ifname, ifindex: link.index, family: w.family, multicast })
+      t.onFrame(frame => { onFrame(frame) })
+      transports.set(key, t)
     }
+  }
+  try {
+    openTransports(assembly, linkList)
   } catch (err) {
     for (const t of transports.values()) t.close()
     links.close()
@@ -111,21 +130,19 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
 
   const runner = new Runner(createNode(assembly.routers, assembly.groups), clock, executor, log.child({ component: 'vrrp' }), counters)
 
-  for (const t of transports.values()) {
-    t.onFrame(frame => {
-      counters.inc('rx.frames')
-      const r = ingress(frame, byIndex)
-      if (!r.ok) {
-        counters.inc(`rx.drop.${r.reason}`)
-        log.debug({ ifname: frame.ifname, src: frame.src, reason: r.reason, detail: r.detail }, 'advert dropped')
-        return
-      }
-      void runner.dispatch({ kind: 'router', routerId: r.routerId, input: r.input })
-    })
+  function onFrame (frame: VrrpFrame): void {
+    counters.inc('rx.frames')
+    const r = ingress(frame, byIndex)
+    if (!r.ok) {
+      counters.inc(`rx.drop.${r.reason}`)
+      log.debug({ ifname: frame.ifname, src: frame.src, reason: r.reason, detail: r.detail }, 'advert dropped')
+      return
+    }
+    void runner.dispatch({ kind: 'router', routerId: r.routerId, input: r.input })
   }
 
   // Link and address events: interface state, tracked interfaces, and VIPs someone else removed.
-  const tracked = new Set(model.routers.flatMap(r => r.track.interfaces.map(i => i.name)))
+  let tracked = new Set(model.routers.flatMap(r => r.track.interfaces.map(i => i.name)))
   const lastUp = new Map(linkList.map(l => [l.ifname, l.up]))
   links.onEvent(ev => {
     if (ev.kind === 'link') {
@@ -166,11 +183,43 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
   await runner.dispatch({ kind: 'all', input: { kind: 'startup' } })
   log.info({ routers: assembly.routers.map(r => r.id), groups: assembly.groups.map(g => g.name) }, 'hafwd started')
 
+  const reload = async (next: Model): Promise<{ ok: true, changes: Record<string, string> } | { ok: false, error: string }> => {
+    let a: Assembly
+    try {
+      const known = await links.links()
+      a = assemble(next, known, await links.addresses())
+      openTransports(a, known)
+    } catch (err) {
+      return { ok: false, error: err instanceof Error ? err.message : String(err) }
+    }
+    let outcome
+    try {
+      outcome = runner.reconfigure(a.routers, a.groups)
+    } catch (err) {
+      return { ok: false, error: err instanceof Error ? err.message : String(err) }
+    }
+    // Adopt the new wiring before the effects run: the shutdown adverts of removed routers were
+    // encoded from the old wiring in the executor's queue order, so keep both until they ran.
+    const oldWires = wires
+    const oldPrimary = primary
+    adopt(a)
+    for (const [id, w] of oldWires) if (!wires.has(id)) wires.set(id, w)
+    for (const [id, p] of oldPrimary) if (!primary.has(id)) primary.set(id, p)
+    tracked = new Set(next.routers.flatMap(r => r.track.interfaces.map(i => i.name)))
+    await outcome.done
+    wires = new Map(a.wires.map(w => [w.id, w]))
+    primary = new Map(a.routers.map(r => [r.id, r.primaryAddress]))
+    const changes = outcome.result.changes
+    log.info({ changes }, 'configuration reloaded')
+    return { ok: true, changes }
+  }
+
   let stopping: Promise<void> | null = null
   return {
     runner,
     counters,
-    assembly,
+    assembly: () => assembly,
+    reload,
     stop: async () => {
       stopping ??= (async () => {
         await runner.shutdown()

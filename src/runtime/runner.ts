@@ -7,13 +7,20 @@
  */
 import { nodeSnapshot, stepNode } from '../core/node.js'
 import type { NodeInput, NodeSnapshot, NodeState, NodeStepResult } from '../core/node.js'
+import { reconfigureNode } from '../core/reconfigure.js'
+import type { ReconfigureResult } from '../core/reconfigure.js'
+import type { SyncGroupConfig } from '../core/group/sync-group.js'
+import type { RouterConfig } from '../core/vrrp/types.js'
 import type { Deadline } from '../core/time.js'
 import type { Clock } from './clock.js'
 import type { Executor } from './executor.js'
 import type { Logger } from './log.js'
 import type { Counters } from './stats.js'
 
-export type StepObserver = (result: NodeStepResult, input: NodeInput) => void
+/** What caused a step: a node input, or a configuration reload. */
+export type StepCause = NodeInput | { readonly kind: 'reconfigure' }
+
+export type StepObserver = (result: NodeStepResult, cause: StepCause) => void
 
 export class Runner {
   private node: NodeState
@@ -41,8 +48,19 @@ export class Runner {
   /** Step the node with one input at the current time; returns when its effects are queued. */
   dispatch (input: NodeInput): Promise<void> {
     if (this.stopped && input.kind !== 'all') return Promise.resolve()
-    const now = this.clock()
-    const r = stepNode(this.node, input, now)
+    return this.apply(stepNode(this.node, input, this.clock()), input)
+  }
+
+  /**
+   * Apply a new configuration as a diff (core/reconfigure.ts). Throws RangeError, before any
+   * change, when the new set is inconsistent.
+   */
+  reconfigure (routers: readonly RouterConfig[], groups: readonly SyncGroupConfig[]): { result: ReconfigureResult, done: Promise<void> } {
+    const result = reconfigureNode(this.node, routers, groups, this.clock())
+    return { result, done: this.apply(result, { kind: 'reconfigure' }) }
+  }
+
+  private apply (r: NodeStepResult, cause: StepCause): Promise<void> {
     this.node = r.node
     for (const t of r.transitions) {
       this.counters.inc(`transition.${t.to}`)
@@ -52,7 +70,7 @@ export class Runner {
       this.log.info({ group: g.group, from: g.from, to: g.to, reason: g.reason }, `sync group ${g.group}: ${g.from} -> ${g.to} (${g.reason})`)
     }
     for (const d of r.drops) this.counters.inc(`drop.${d.reason}`)
-    for (const o of this.observers) o(r, input)
+    for (const o of this.observers) o(r, cause)
     const queued = this.executor.run(r.effects)
     this.arm(r.deadline)
     return queued
