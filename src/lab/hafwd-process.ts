@@ -29,7 +29,10 @@ export function hafwdEntry (): string {
 export interface HafwdProcess {
   readonly pid: number
   readonly logFile: string
+  readonly configFile: string
   readonly proc: ResultPromise
+  /** Send a signal without waiting (e.g. SIGHUP to reload). */
+  signal: (signal: NodeJS.Signals) => void
   /** Signal and wait for exit; resolves with the exit code (null when killed by a signal). */
   stop: (signal?: NodeJS.Signals) => Promise<number | null>
 }
@@ -50,7 +53,9 @@ export function startHafwd (ns: string, configText: string, dir: string, name: s
   return {
     pid,
     logFile,
+    configFile,
     proc,
+    signal: (signal) => { proc.kill(signal) },
     stop: async (signal = 'SIGTERM') => {
       // `ip netns exec` execs the command, so this PID is hafwd itself.
       if (proc.exitCode === undefined || proc.exitCode === null) proc.kill(signal)
