@@ -21,11 +21,15 @@ export class AssemblyError extends Error {
   override readonly name = 'AssemblyError'
 }
 
-/** Track names the core sees: `if:NAME` for tracked interfaces, `file:PATH`, `script:NAME`. */
+/**
+ * Track names the core sees: `if:NAME` for tracked interfaces, `script:NAME`, and `file:PATH` for
+ * files with weight 0 (FAULT while non-zero). Files with a weight scale their number into a
+ * priorityOffset instead (runtime/trackers.ts), so they are not up/down tracks.
+ */
 export function trackWeights (r: RouterModel): Record<string, number> {
   const out: Record<string, number> = {}
   for (const i of r.track.interfaces) out[`if:${i.name}`] = i.weight
-  for (const f of r.track.files) out[`file:${f.path}`] = f.weight
+  for (const f of r.track.files) if (f.weight === 0) out[`file:${f.path}`] = 0
   for (const s of r.track.scripts) out[`script:${s.name}`] = s.weight
   return out
 }

@@ -18,6 +18,7 @@ import type { Clock } from './clock.js'
 import { Executor } from './executor.js'
 import type { Logger } from './log.js'
 import { Runner } from './runner.js'
+import { startTrackers } from './trackers.js'
 import { Counters } from './stats.js'
 import { egress, indexRouters, ingress } from './vrrp-wire.js'
 import type { RouterWire } from './vrrp-wire.js'
@@ -181,6 +182,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     }
   }
   await runner.dispatch({ kind: 'all', input: { kind: 'startup' } })
+  let trackers = startTrackers(model, input => { void runner.dispatch(input) }, log.child({ component: 'track' }), counters)
   log.info({ routers: assembly.routers.map(r => r.id), groups: assembly.groups.map(g => g.name) }, 'hafwd started')
 
   const reload = async (next: Model): Promise<{ ok: true, changes: Record<string, string> } | { ok: false, error: string }> => {
@@ -206,6 +208,8 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     for (const [id, w] of oldWires) if (!wires.has(id)) wires.set(id, w)
     for (const [id, p] of oldPrimary) if (!primary.has(id)) primary.set(id, p)
     tracked = new Set(next.routers.flatMap(r => r.track.interfaces.map(i => i.name)))
+    trackers.stop()
+    trackers = startTrackers(next, input => { void runner.dispatch(input) }, log.child({ component: 'track' }), counters)
     await outcome.done
     wires = new Map(a.wires.map(w => [w.id, w]))
     primary = new Map(a.routers.map(r => [r.id, r.primaryAddress]))
@@ -222,6 +226,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     reload,
     stop: async () => {
       stopping ??= (async () => {
+        trackers.stop()
         await runner.shutdown()
         for (const t of transports.values()) t.close()
         announcer.close()
