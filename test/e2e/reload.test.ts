@@ -1,5 +1,6 @@
 // SIGHUP reload on a running master: an in-place change (priority, a new VIP) applies without a
-// transition; a broken file is refused and the daemon keeps running with its old config.
+// transition; a broken file is refused and the daemon keeps running with its old config; a VIP
+// removed by hand while master is put back.
 import t from 'tap'
 import { join } from 'node:path'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
@@ -9,6 +10,7 @@ import { hafwConfig } from '../../src/lab/configs.js'
 import { startHafwd } from '../../src/lab/hafwd-process.js'
 import { waitFor, whoIsMaster } from '../../src/lab/observe.js'
 import { addressesOf } from '../../src/lab/topology.js'
+import { nsExec } from '../../src/lab/sh.js'
 
 const skip = skipUnlessRoot()
 
@@ -41,4 +43,9 @@ t.test('SIGHUP reload', { skip }, async t => {
   t.equal(p.proc.exitCode, null, 'hafwd still running')
   t.ok((await addressesOf(fw1.ns, 'eth1')).includes('10.1.0.50'), 'VIPs of the running config kept')
   t.equal(transitions(p.logFile).length, before, 'still no transition')
+
+  // Someone removes a VIP behind our back while we are master: it is put back and logged.
+  await nsExec(fw1.ns, 'ip', ['addr', 'del', `${lab.vip.inside4}/24`, 'dev', 'eth1'])
+  t.not(await waitFor(async () => (await addressesOf(fw1.ns, 'eth1')).includes(lab.vip.inside4), 3000, 10), null, 'the VIP is restored')
+  t.match(readFileSync(p.logFile, 'utf8'), /removed behind our back/, 'restoration logged')
 })
