@@ -70,3 +70,10 @@ export interface Announcer {
   unsolicitedNa: (ifname: string, address: string, count: number) => Promise<void>
   close: () => void
 }
+
+/** The conntrack state-sync channel (conntrackd FTFW datagrams over UDP unicast or multicast). */
+export interface SyncTransport {
+  send: (datagram: Buffer) => Promise<void>
+  onDatagram: (handler: (datagram: Buffer, from: string) => void) => void
+  close: () => Promise<void>
+}
