@@ -58,6 +58,12 @@ export async function main (argv: readonly string[]): Promise<number> {
     }
     throw err
   }
+  // systemd Type=notify: report readiness once the routers have started (NotifyAccess=all lets
+  // the systemd-notify helper speak for us).
+  if (process.env.NOTIFY_SOCKET !== undefined) {
+    const { execa } = await import('execa')
+    await execa('systemd-notify', ['--ready', `--pid=${process.pid}`], { reject: false, timeout: 5000 })
+  }
   return await new Promise<number>((resolve) => {
     let stopping = false
     const stop = (signal: string): void => {
