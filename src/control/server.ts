@@ -1,0 +1,299 @@
+/**
+ * The control server (architecture decision 9: local only). A WebSocket on a unix socket, which
+ * the file system protects (mode 0600, owned by the daemon's user, root in production), and
+ * optionally on a loopback TCP port protected by a bearer token. It answers the requests of
+ * protocol.ts and pushes transition events to subscribers.
+ *
+ * Nothing a client sends can change the daemon's state or stop it: every bad request gets an
+ * `error` reply and the connection keeps serving. Limits: MAX_REQUEST_BYTES per request (error
+ * reply above it), HARD_MAX_PAYLOAD per frame (the connection is closed above it, 1009), a
+ * bounded number of clients, and a bounded send buffer per subscriber (a client that does not
+ * read its events is disconnected instead of growing the daemon's memory).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { connect } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
+import { dirname } from 'node:path'
+import pino from 'pino'
+import { WebSocketServer, WebSocket } from 'ws'
+import type { RawData } from 'ws'
+import { isLoopback } from '../config/net.js'
+import type { HostPort } from '../config/net.js'
+import type { Logger } from '../runtime/log.js'
+import { encodeMessage, errorReply, MAX_REQUEST_BYTES, parseRequest, PROTOCOL_VERSION } from './protocol.js'
+import type { ControlEvent, ServerMessage } from './protocol.js'
+import type { StatusSource } from './source.js'
+
+/** Frames above this close the connection (ws code 1009) instead of getting an error reply. */
+export const HARD_MAX_PAYLOAD = 4 * MAX_REQUEST_BYTES
+export const DEFAULT_MAX_CLIENTS = 64
+/** Unsent bytes a subscriber may hold before it is disconnected as too slow. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024
+/** How long close() waits for clients to finish the WebSocket closing handshake. */
+const CLOSE_GRACE_MS = 500
+
+export class ControlServerError extends Error {
+  override readonly name = 'ControlServerError'
+}
+
+export interface ControlServerOptions {
+  /** Path of the unix socket. */
+  readonly socket: string
+  /** Also listen on this loopback address; clients must present the token. */
+  readonly tcp?: { readonly listen: HostPort, readonly token: string } | null
+  readonly source: StatusSource
+  readonly log?: Logger
+  readonly maxClients?: number
+  readonly maxBufferedBytes?: number
+}
+
+export interface ControlServer {
+  readonly socketPath: string
+  /** The TCP address actually bound (port 0 in the options picks a free port), or null. */
+  readonly tcpAddress: AddressInfo | null
+  clientCount: () => number
+  /** Stop listening, close every connection (1001), remove the socket file. */
+  close: () => Promise<void>
+}
+
+/**
+ * A socket file left by a daemon that died is removed; a socket someone still serves is not
+ * (a second hafwd on the same socket is refused), and nothing that is not a socket is touched.
+ */
+async function prepareSocketPath (path: string): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o755 })
+  let st
+  try {
+    st = lstatSync(path)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw err
+  }
+  if (!st.isSocket()) throw new ControlServerError(`${path} exists and is not a socket; refusing to replace it`)
+  const inUse = await new Promise<boolean>((resolve, reject) => {
+    const s = connect(path)
+    s.once('connect', () => { s.destroy(); resolve(true) })
+    s.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNREFUSED') resolve(false)
+      else reject(new ControlServerError(`cannot check the existing socket ${path}: ${err.message}`))
+    })
+  })
+  if (inUse) throw new ControlServerError(`another process serves ${path} (is hafwd already running?)`)
+  unlinkSync(path)
+}
+
+async function listen (server: Server, bind: () => void): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => { reject(err) }
+    server.once('error', onError)
+    server.once('listening', () => { server.off('error', onError); resolve() })
+    bind()
+  })
+}
+
+function digest (s: string): Buffer { return createHash('sha256').update(s).digest() }
+
+/** Bearer token from the Authorization header or the `token` query parameter, compared in constant time. */
+function authorized (req: IncomingMessage, expected: Buffer): boolean {
+  const header = req.headers.authorization
+  let token: string | null = null
+  if (typeof header === 'string' && /^Bearer\s+/i.test(header)) token = header.replace(/^Bearer\s+/i, '').trim()
+  if (token === null) {
+    try {
+      token = new URL(req.url ?? '/', 'http://localhost').searchParams.get('token')
+    } catch {
+      token = null
+    }
+  }
+  return token !== null && timingSafeEqual(digest(token), expected)
+}
+
+function refuseUpgrade (socket: Socket, status: string, body: string): void {
+  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+}
+
+function plainHttp (_req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket', Connection: 'Upgrade' })
+  res.end('hafwd control API: connect with a WebSocket (hafwctl)\n')
+}
+
+export async function startControlServer (opts: ControlServerOptions): Promise<ControlServer> {
+  const log = opts.log ?? pino({ level: 'silent' })
+  const maxClients = opts.maxClients ?? DEFAULT_MAX_CLIENTS
+  const maxBuffered = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES
+  if (opts.tcp != null && !isLoopback(opts.tcp.listen.host)) {
+    throw new ControlServerError(`control.tcp.listen ${opts.tcp.listen.host} is not a loopback address: the control plane is local only`)
+  }
+  const wss = new WebSocketServer({ noServer: true, maxPayload: HARD_MAX_PAYLOAD, perMessageDeflate: false, clientTracking: true })
+  const subscribers = new Set<WebSocket>()
+
+  const send = (ws: WebSocket, m: ServerMessage): void => {
+    if (ws.readyState === WebSocket.OPEN) ws.send(encodeMessage(m))
+  }
+
+  const onMessage = (ws: WebSocket, data: RawData, isBinary: boolean): void => {
+    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer)
+    if (isBinary) {
+      send(ws, errorReply(null, 'badJson', 'binary frames are not accepted: send JSON text'))
+      return
+    }
+    // The size is checked before the bytes are decoded (protocol.ts check 1).
+    const parsed = parseRequest(buf.length > MAX_REQUEST_BYTES ? '' : buf.toString('utf8'), buf.length)
+    if (!parsed.ok) {
+      log.debug({ code: parsed.reply.code, detail: parsed.reply.message }, 'control request refused')
+      send(ws, parsed.reply)
+      return
+    }
+    const { request } = parsed
+    const id = request.id ?? null
+    try {
+      switch (request.type) {
+        case 'status':
+          send(ws, { v: PROTOCOL_VERSION, id, type: 'status', status: opts.source.status() })
+          break
+        case 'counters':
+          send(ws, { v: PROTOCOL_VERSION, id, type: 'counters', counters: opts.source.counters() })
+          break
+        case 'subscribe':
+          subscribers.add(ws)
+          send(ws, { v: PROTOCOL_VERSION, id, type: 'subscribed' })
+          break
+        case 'unsubscribe':
+          subscribers.delete(ws)
+          send(ws, { v: PROTOCOL_VERSION, id, type: 'unsubscribed' })
+          break
+      }
+    } catch (err) {
+      log.error({ err: String(err), type: request.type }, 'control request failed')
+      send(ws, errorReply(id, 'internal', `hafwd could not answer "${request.type}": ${err instanceof Error ? err.message : String(err)}`))
+    }
+  }
+
+  const onEvent = (event: ControlEvent): void => {
+    const text = encodeMessage({ v: PROTOCOL_VERSION, type: 'event', event })
+    for (const ws of subscribers) {
+      if (ws.readyState !== WebSocket.OPEN) continue
+      if (ws.bufferedAmount > maxBuffered) {
+        subscribers.delete(ws)
+        log.warn({ buffered: ws.bufferedAmount }, 'control subscriber does not read its events: disconnected')
+        ws.close(1008, 'tooSlow')
+        continue
+      }
+      ws.send(text)
+    }
+  }
+  const stopEvents = opts.source.onEvent(onEvent)
+
+  const accept = (transport: 'unix' | 'tcp', req: IncomingMessage, socket: Socket, head: Buffer): void => {
+    if (wss.clients.size >= maxClients) {
+      refuseUpgrade(socket, '503 Service Unavailable', `too many control clients (${maxClients})\n`)
+      return
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      log.debug({ transport, clients: wss.clients.size }, 'control client connected')
+      ws.on('message', (data, isBinary) => { onMessage(ws, data, isBinary) })
+      ws.on('close', () => { subscribers.delete(ws) })
+      // A client that breaks the WebSocket framing (e.g. a frame above HARD_MAX_PAYLOAD) is
+      // closed by ws; the error is only logged.
+      ws.on('error', (err) => { log.debug({ err: err.message }, 'control client error') })
+    })
+  }
+
+  const servers: Server[] = []
+  const closeAll = async (): Promise<void> => {
+    stopEvents()
+    const closed = servers.map(async s => await new Promise<void>(resolve => { s.close(() => { resolve() }) }))
+    const clients = [...wss.clients]
+    const gone = clients.map(async ws => await new Promise<void>(resolve => {
+      if (ws.readyState === WebSocket.CLOSED) resolve()
+      else ws.once('close', () => { resolve() })
+    }))
+    for (const ws of clients) ws.close(1001, 'hafwd stopping')
+    // Clients that do not finish the closing handshake soon are cut.
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([Promise.all(gone), new Promise<void>(resolve => { timer = setTimeout(resolve, CLOSE_GRACE_MS) })])
+    clearTimeout(timer)
+    for (const ws of clients) ws.terminate()
+    for (const s of servers) s.closeAllConnections()
+    wss.close()
+    await Promise.all(closed)
+  }
+
+  // Unix socket.
+  const path = opts.socket
+  const unixServer = createServer(plainHttp)
+  unixServer.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => { accept('unix', req, socket, head) })
+  unixServer.on('clientError', (_err, socket) => { socket.destroy() })
+  let socketId: { dev: number, ino: number } | null = null
+  try {
+    await prepareSocketPath(path)
+    // The socket file is created by bind() with mode 0600 already (umask), then chmod'ed for
+    // good measure: there is no instant at which another user may connect.
+    await listen(unixServer, () => {
+      const old = process.umask(0o177)
+      try { unixServer.listen(path) } finally { process.umask(old) }
+    })
+    servers.push(unixServer)
+    chmodSync(path, 0o600)
+    const st = statSync(path)
+    socketId = { dev: st.dev, ino: st.ino }
+  } catch (err) {
+    await closeAll()
+    if (err instanceof ControlServerError) throw err
+    throw new ControlServerError(`cannot listen on the control socket ${path}: ${err instanceof Error ? err.message : String(err)}`)
+  }
+
+  // Optional loopback TCP listener with a bearer token.
+  let tcpAddress: AddressInfo | null = null
+  if (opts.tcp != null) {
+    const expected = digest(opts.tcp.token)
+    const tcpServer = createServer(plainHttp)
+    tcpServer.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      if (!authorized(req, expected)) {
+        log.warn({ remote: socket.remoteAddress }, 'control TCP client without a valid token refused')
+        refuseUpgrade(socket, '401 Unauthorized', 'a valid bearer token is required\n')
+        return
+      }
+      accept('tcp', req, socket, head)
+    })
+    tcpServer.on('clientError', (_err, socket) => { socket.destroy() })
+    const { host, port } = opts.tcp.listen
+    try {
+      await listen(tcpServer, () => { tcpServer.listen(port, host) })
+      servers.push(tcpServer)
+      tcpAddress = tcpServer.address() as AddressInfo
+    } catch (err) {
+      await closeAll()
+      removeSocket(path, socketId)
+      throw new ControlServerError(`cannot listen on ${host}:${port} for the control API: ${err instanceof Error ? err.message : String(err)}`)
+    }
+  }
+  log.info({ socket: path, tcp: tcpAddress === null ? null : `${tcpAddress.address}:${tcpAddress.port}` }, 'control API listening')
+
+  let closing: Promise<void> | null = null
+  return {
+    socketPath: path,
+    tcpAddress,
+    clientCount: () => wss.clients.size,
+    close: async () => {
+      closing ??= (async () => {
+        await closeAll()
+        removeSocket(path, socketId)
+      })()
+      await closing
+    }
+  }
+}
+
+/** Remove the socket file only if it is still the one this server created. */
+function removeSocket (path: string, id: { dev: number, ino: number } | null): void {
+  if (id === null) return
+  try {
+    const st = lstatSync(path)
+    if (st.dev === id.dev && st.ino === id.ino) unlinkSync(path)
+  } catch {
+    // Already gone.
+  }
+}
