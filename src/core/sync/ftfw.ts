@@ -1,0 +1,475 @@
+/**
+ * conntrackd FTFW, the reliable sync protocol, as one sans-IO state machine (specs/conntrackd-ftfw.md §3).
+ *
+ *   createFtfw(config, initialSeq, now) → state
+ *   stepFtfw(state, input, now) → { state, datagrams, deliver, resyncRequested, peerRestarted, resyncAcked,
+ *                                   nacksOutstanding, deadline, counters }
+ *
+ * The runtime arms one timer at `deadline` and feeds `{ kind: 'timeout' }` when it fires. No clock is read here.
+ *
+ * Transmit rounds. conntrackd drains its tx queue in a main-loop iteration right after the input that filled it
+ * (§1.1), so changes made by one batch of kernel events share a round and coalesce. Here a round runs on
+ * `{ kind: 'flush' }`, or on `{ kind: 'timeout' }` at the deadline, which is "now" whenever something is
+ * queued (a zero-delay deadline). A runtime may therefore feed a batch of inputs and then `flush`, or simply
+ * honour the deadline: both give the batching conntrackd has.
+ *
+ * Ownership. The resend queue holds up to 131072 entries and a sync link carries thousands of messages per
+ * second, so the queues are mutated in place: `stepFtfw` advances `state` and returns it. Like str0m's `Rtc`,
+ * the state is owned by one caller, which must continue with the returned value and never share it.
+ *
+ * Hardenings over conntrackd 1.4.7 that change nothing on the wire (all in `receiveOne`):
+ * - conntrackd flushes its resend queue on EVERY message that carries HELLO, and a peer says HELLO until our
+ *   HELLO_BACK reaches it. Under loss that flushes the answer to the peer's startup RESYNC while the peer may
+ *   still NACK parts of it (its own comment: "we are unreliable until the helloing finishes"). We flush once per
+ *   restart: at the first HELLO of a handshake, when everything we had sent predates the new peer.
+ * - conntrackd skips the sequence check on every HELLO message, so a duplicated or reordered HELLO message is
+ *   applied again (an older flow state over a newer one) and taken for a restart. We bypass the check only for
+ *   the HELLO that opens a handshake (or one before it: a second restart); later HELLO messages of the same
+ *   handshake are sequenced normally, and a copy of a HELLO message already accepted is dropped as stale.
+ * - On a HELLO that opens a handshake we also drop a pending acknowledgement of the old peer instance instead of
+ *   stretching it over the new one's numbers (conntrackd may then ACK messages of the new peer it never got).
+ */
+import { CodecError } from '../../codec/errors.js'
+import {
+  decodeDatagram, encodeMessage, packDatagram, NetFlag, type CtdMalformed, type CtdMessage, type NetHeader
+} from '../../codec/conntrackd.js'
+import { earliest, isDue, type Deadline, type Millis } from '../time.js'
+import { seq as toSeq, seqAfter, seqBetween, seqBefore, seqDistance, seqNext, type Seq } from './seq.js'
+import {
+  ackRange, createQueues, enqueueCtl, enqueueObject, flushResend, nackRange, recordSent, releaseNode, takeTx,
+  type QueueNode, type Queues
+} from './txqueue.js'
+import {
+  FTFW_DROP_REASONS, type FtfwConfig, type FtfwCounters, type FtfwDelivery, type FtfwDropReason, type FtfwInput,
+  type FtfwStepResult
+} from './types.js'
+
+export * from './types.js'
+
+/** Our side of the HELLO handshake (§3.6): INIT until the first send, SAY until a HELLO_BACK arrives. */
+export type HelloState = 'init' | 'say' | 'done'
+
+/** Receiver state (§3.2). One peer: FTFW is a two-node protocol (§3.9). */
+export interface FtfwReceiver {
+  /** `local_seq_set`: a message has been accepted. */
+  seqSet: boolean
+  /** `last_seq_recv` */
+  lastSeq: Seq
+  /** `ack_from` / `ack_from_set`: first sequence of the range not yet acknowledged. */
+  ackFrom: Seq
+  ackPending: boolean
+  /** Messages left before a window ACK. */
+  window: number
+  /** The peer is saying HELLO: a handshake we accepted is not finished (its messages still carry HELLO). */
+  handshake: boolean
+  /** Sequence numbers of the HELLO messages accepted in the latest handshake (valid once `helloSeen`). */
+  helloSeen: boolean
+  helloBase: Seq
+  helloLast: Seq
+}
+
+export interface FtfwState {
+  readonly config: FtfwConfig
+  /** Sequence number of our next message (post-incremented for every message sent, §3.1). */
+  nextSeq: Seq
+  hello: HelloState
+  /** A HELLO was received: put HELLO_BACK on our next message, once (§3.6). */
+  sayHelloBack: boolean
+  readonly rx: FtfwReceiver
+  readonly queues: Queues
+  /** When the oldest queued tx item was queued: the transmit round is due from then (null: nothing queued). */
+  txSince: Millis | null
+  /** ALIVE / idle-ACK timer (§3.5): re-armed after every transmit round. */
+  aliveAt: Millis
+  readonly counters: FtfwCounters
+}
+
+export class FtfwConfigError extends RangeError {}
+
+function checkConfig (c: FtfwConfig): void {
+  const int = (v: number, min: number, name: string): void => {
+    if (!Number.isInteger(v) || v < min) throw new FtfwConfigError(`ftfw: ${name} must be an integer ≥ ${min}, got ${v}`)
+  }
+  int(c.ackWindowSize, 1, 'ackWindowSize')
+  int(c.resendQueueSize, 1, 'resendQueueSize')
+  int(c.aliveIntervalMs, 1, 'aliveIntervalMs')
+  // Room for one 16-byte control message after the 28 bytes of IP + UDP headers (§1.1).
+  int(c.mtu, 28 + 16 + 1, 'mtu')
+}
+
+function zeroCounters (): FtfwCounters {
+  const drops = Object.fromEntries(FTFW_DROP_REASONS.map(r => [r, 0])) as Record<FtfwDropReason, number>
+  return {
+    localEvents: 0,
+    coalesced: 0,
+    txMessages: 0,
+    txData: 0,
+    txAck: 0,
+    txNack: 0,
+    txResync: 0,
+    txAlive: 0,
+    txRetransmits: 0,
+    txDatagrams: 0,
+    txBytes: 0,
+    rxDatagrams: 0,
+    rxMessages: 0,
+    rxData: 0,
+    rxAck: 0,
+    rxNack: 0,
+    rxResync: 0,
+    rxAlive: 0,
+    rxHello: 0,
+    rxHelloBack: 0,
+    peerRestarts: 0,
+    gaps: 0,
+    lost: 0,
+    ackReleased: 0,
+    nackRequeued: 0,
+    helloFlushed: 0,
+    delivered: 0,
+    drops
+  }
+}
+
+/**
+ * A fresh FTFW endpoint. `initialSeq` is the first sequence number we send (conntrackd uses the Unix time at
+ * startup, §3.1; the runtime passes it). The ALIVE timer is armed at `now + aliveIntervalMs`, as conntrackd arms
+ * it at init: a lone node announces itself (ALIVE + HELLO) one interval after start.
+ */
+export function createFtfw (config: FtfwConfig, initialSeq: Seq, now: Millis): FtfwState {
+  checkConfig(config)
+  if (!Number.isInteger(initialSeq) || initialSeq < 0 || initialSeq > 0xffffffff) {
+    throw new FtfwConfigError(`ftfw: initialSeq must be a u32, got ${initialSeq}`)
+  }
+  return {
+    config,
+    nextSeq: initialSeq,
+    hello: 'init',
+    sayHelloBack: false,
+    rx: { seqSet: false, lastSeq: 0, ackFrom: 0, ackPending: false, window: config.ackWindowSize, handshake: false, helloSeen: false, helloBase: 0, helloLast: 0 },
+    queues: createQueues(),
+    txSince: null,
+    aliveAt: now + config.aliveIntervalMs,
+    counters: zeroCounters()
+  }
+}
+
+/** The instant the state wants to be stepped with `timeout`: a queued transmit round, else the ALIVE timer. */
+export function ftfwDeadline (s: FtfwState): Deadline {
+  return earliest(s.txSince, s.aliveAt)
+}
+
+/** What one step produced, filled as it goes. */
+interface StepOutput {
+  datagrams: Buffer[]
+  deliver: FtfwDelivery[]
+  resyncRequested: boolean
+  peerRestarted: boolean
+  resyncAcked: boolean
+}
+
+/** Advance `state` by one input at `now` (mutates and returns it, see "Ownership" above). */
+export function stepFtfw (state: FtfwState, input: FtfwInput, now: Millis): FtfwStepResult<FtfwState> {
+  const out: StepOutput = { datagrams: [], deliver: [], resyncRequested: false, peerRestarted: false, resyncAcked: false }
+  switch (input.kind) {
+    case 'local':
+      state.counters.localEvents++
+      if (enqueueObject(state.queues, input.key, input.event, input.attrs)) state.counters.coalesced++
+      markQueued(state, now)
+      break
+    case 'requestResync':
+      // §3.7: RESYNC with from = to = 0; the peer answers with a bulk of ordinary data messages.
+      enqueueCtl(state.queues, 'resync')
+      markQueued(state, now)
+      break
+    case 'datagram':
+      receive(state, input.buf, now, out)
+      break
+    case 'flush':
+      transmit(state, now, out)
+      break
+    case 'timeout':
+      if (isDue(state.aliveAt, now)) fireAlive(state, now)
+      if (state.queues.tx.length > 0) transmit(state, now, out)
+      break
+  }
+  return {
+    state,
+    ...out,
+    nacksOutstanding: state.queues.nacks,
+    deadline: ftfwDeadline(state),
+    counters: { ...state.counters, drops: { ...state.counters.drops } }
+  }
+}
+
+function markQueued (s: FtfwState, now: Millis): void {
+  if (s.txSince === null && s.queues.tx.length > 0) s.txSince = now
+}
+
+/**
+ * ALIVE timer (§3.5): acknowledge what is pending up to the last sequence received, or say ALIVE. conntrackd
+ * re-arms it here and again after the transmit round that follows at once.
+ */
+function fireAlive (s: FtfwState, now: Millis): void {
+  const rx = s.rx
+  if (rx.ackPending && rx.seqSet) {
+    enqueueCtl(s.queues, 'ack', rx.ackFrom, rx.lastSeq)
+    rx.ackPending = false
+  } else {
+    enqueueCtl(s.queues, 'alive')
+  }
+  s.aliveAt = now + s.config.aliveIntervalMs
+  markQueued(s, now)
+}
+
+// ---------------------------------------------------------------------------------------------- transmit
+
+function messageOf (node: QueueNode, seq: Seq, hello: boolean, helloBack: boolean): CtdMessage {
+  if (node.type === 'obj') return { kind: 'ct', event: node.event, attrs: node.attrs, seq, hello, helloBack }
+  if (node.kind === 'alive') return { kind: 'alive', seq, hello, helloBack }
+  return { kind: node.kind, from: node.from, to: node.to, seq, hello, helloBack }
+}
+
+const TX_COUNTER = { obj: 'txData', ack: 'txAck', nack: 'txNack', resync: 'txResync', alive: 'txAlive' } as const
+
+/**
+ * One transmit round (§3.5): every queued node in order gets the next sequence number, HELLO while we are not
+ * DONE, HELLO_BACK on the first message after a received HELLO; the messages are packed into datagrams
+ * (§1.1) and the ALIVE timer is re-armed.
+ */
+function transmit (s: FtfwState, now: Millis, out: StepOutput): void {
+  const nodes = takeTx(s.queues)
+  s.txSince = null
+  const c = s.counters
+  const encoded: Buffer[] = []
+  for (const node of nodes) {
+    const msg = messageOf(node, s.nextSeq, s.hello !== 'done', s.sayHelloBack)
+    let bytes: Buffer
+    try {
+      bytes = encodeMessage(msg)
+    } catch (e) {
+      // Only a local object can be unencodable (controls are u32 ranges): drop it, spend no sequence number.
+      if (!(e instanceof CodecError)) throw e
+      c.drops[e.code as FtfwDropReason]++
+      releaseNode(s.queues, node)
+      continue
+    }
+    if (s.hello === 'init') s.hello = 'say'
+    s.sayHelloBack = false
+    if (node.sent > 0) c.txRetransmits++
+    c.txMessages++
+    c[TX_COUNTER[node.type === 'obj' ? 'obj' : node.kind]]++
+    encoded.push(bytes)
+    if (recordSent(s.queues, node, s.nextSeq, s.config.resendQueueSize) !== null) c.drops.resendQueueFull++
+    s.nextSeq = seqNext(s.nextSeq)
+  }
+  if (encoded.length === 0) return
+  const datagrams = packDatagram(encoded, s.config.mtu)
+  c.txDatagrams += datagrams.length
+  for (const d of datagrams) c.txBytes += d.length
+  out.datagrams.push(...datagrams)
+  s.aliveAt = now + s.config.aliveIntervalMs
+}
+
+// ----------------------------------------------------------------------------------------------- receive
+
+/** What digesting a message found (§3.4): conntrackd's MSG_DATA, MSG_CTL, MSG_BAD. */
+type Digest = 'data' | 'ctl' | 'bad'
+
+/** The header facts sequencing needs, from a decoded message or from the header of a malformed one. */
+interface Seen {
+  seq: Seq
+  hello: boolean
+  helloBack: boolean
+}
+
+/**
+ * A received datagram: messages in wire order (§1.1), each through the receive algorithm (§3.3). Malformed
+ * entries are counted by code; those with a valid header are still sequenced as conntrackd does: a bad payload
+ * is acknowledged and lost (§3.4), a bad type or flags is MSG_BAD, a bad version never reaches FTFW.
+ */
+function receive (s: FtfwState, buf: Uint8Array, now: Millis, out: StepOutput): void {
+  s.counters.rxDatagrams++
+  const { messages, malformed } = decodeDatagram(buf)
+  let m = 0
+  for (let i = 0; i <= messages.length; i++) {
+    for (let bad = malformed[m]; bad !== undefined && bad.index === i; bad = malformed[++m]) receiveMalformed(s, bad, out)
+    const msg = messages[i]
+    if (msg === undefined) continue
+    s.counters.rxMessages++
+    receiveOne(s, msg, () => digest(s, msg, out), out)
+  }
+  markQueued(s, now)
+}
+
+function receiveMalformed (s: FtfwState, bad: CtdMalformed, out: StepOutput): void {
+  s.counters.drops[bad.code]++
+  const h: NetHeader | undefined = bad.header
+  // Framing errors have no trustworthy header; a bad version is dropped before FTFW (`do_channel_handler_step`).
+  if (h === undefined || bad.code === 'CTD_BAD_VERSION') return
+  s.counters.rxMessages++
+  const seen = { seq: h.seq, hello: (h.flags & NetFlag.HELLO) !== 0, helloBack: (h.flags & NetFlag.HELLO_BACK) !== 0 }
+  // Type or flags conntrackd cannot classify: MSG_BAD. Otherwise a data message whose payload failed to parse.
+  const kind: Digest = bad.code === 'CTD_BAD_TYPE' || bad.code === 'CTD_BAD_FLAGS' ? 'bad' : 'data'
+  receiveOne(s, seen, () => kind, out)
+}
+
+/**
+ * `digest_msg` (§3.4): data is delivered; ACK releases and NACK re-queues resend entries in [from, to];
+ * RESYNC asks the runtime for a bulk; ALIVE does nothing. A range with `to` before `from` is MSG_BAD.
+ */
+function digest (s: FtfwState, msg: CtdMessage, out: StepOutput): Digest {
+  const c = s.counters
+  switch (msg.kind) {
+    case 'ct':
+    case 'exp':
+      c.rxData++
+      c.delivered++
+      out.deliver.push(msg.kind === 'ct'
+        ? { kind: 'ct', event: msg.event, attrs: msg.attrs }
+        : { kind: 'exp', event: msg.event, attrs: msg.attrs })
+      return 'data'
+    case 'ack': {
+      if (seqBefore(msg.to, msg.from)) { c.drops.badAckRange++; return 'bad' }
+      c.rxAck++
+      const r = ackRange(s.queues, msg.from, msg.to)
+      c.ackReleased += r.released
+      if (r.resyncs > 0) out.resyncAcked = true
+      return 'ctl'
+    }
+    case 'nack':
+      if (seqBefore(msg.to, msg.from)) { c.drops.badAckRange++; return 'bad' }
+      c.rxNack++
+      c.nackRequeued += nackRange(s.queues, msg.from, msg.to)
+      return 'ctl'
+    case 'resync':
+      c.rxResync++
+      out.resyncRequested = true
+      return 'ctl'
+    case 'alive':
+      c.rxAlive++
+      return 'ctl'
+  }
+}
+
+/** `nethdr_track_seq` (§3.2). */
+function track (rx: FtfwReceiver, seq: Seq): 'unset' | 'inSync' | 'after' | 'before' {
+  if (!rx.seqSet) return 'unset'
+  const exp = seqNext(rx.lastSeq)
+  if (seq === exp) return 'inSync'
+  return seqAfter(seq, exp) ? 'after' : 'before'
+}
+
+/** `ftfw_recv` (§3.3), with the two handshake hardenings described at the top of this file. */
+function receiveOne (s: FtfwState, seen: Seen, digestFn: () => Digest, out: StepOutput): void {
+  const rx = s.rx
+  const c = s.counters
+  const W = s.config.ackWindowSize
+  if (seen.helloBack) {
+    c.rxHelloBack++
+    if (s.hello === 'say') s.hello = 'done'
+  }
+  let opensHandshake = false
+  if (seen.hello) {
+    c.rxHello++
+    if (rx.helloSeen && seqBetween(seen.seq, rx.helloBase, rx.helloLast)) {
+      // A duplicate or late copy of a HELLO message we already accepted: not a restart. Not answered either;
+      // a peer that really restarted onto these numbers keeps saying HELLO and gets past them.
+      c.drops.staleSeq++
+      return
+    }
+    // §3.6: answer every HELLO with HELLO_BACK on our next message.
+    s.sayHelloBack = true
+    opensHandshake = !rx.handshake || seqBefore(seen.seq, rx.helloBase)
+  }
+
+  let kind: Digest
+  if (opensHandshake) {
+    // §3.3 (a): the peer (re)started and knows nothing of what we sent: release our resend queue, accept its
+    // sequence base. Its old instance's unacknowledged range is forgotten too (it cannot take an ACK for it).
+    c.peerRestarts++
+    out.peerRestarted = true
+    c.helloFlushed += flushResend(s.queues)
+    rx.ackPending = false
+    rx.window = W
+    kind = digestInSync(s, seen.seq, digestFn)
+  } else {
+    const t = track(rx, seen.seq)
+    if (t === 'before') {
+      // §3.3 (c): stale, duplicate or reordered: dropped, not acknowledged, the sequence is not moved.
+      c.drops.staleSeq++
+      return
+    }
+    if (t === 'after') {
+      // §3.3 (b): a gap. The message itself is applied (nothing is buffered); the gap is NACKed.
+      const exp = seqNext(rx.lastSeq)
+      c.gaps++
+      c.lost += seqDistance(exp, seen.seq)
+      kind = digestFn()
+      if (kind !== 'bad') {
+        if (rx.ackPending) enqueueCtl(s.queues, 'ack', rx.ackFrom, rx.lastSeq)
+        enqueueCtl(s.queues, 'nack', exp, toSeq(seen.seq - 1))
+        rx.window = W - 1
+        rx.ackFrom = seen.seq
+        rx.ackPending = true
+      }
+    } else {
+      kind = digestInSync(s, seen.seq, digestFn)
+    }
+  }
+  if (kind === 'bad') return
+  // §3.3 (e)
+  rx.lastSeq = seen.seq
+  rx.seqSet = true
+  if (opensHandshake) {
+    rx.handshake = true
+    rx.helloSeen = true
+    rx.helloBase = seen.seq
+  }
+  if (seen.hello) rx.helloLast = seen.seq
+  else rx.handshake = false
+}
+
+/** §3.3 (d): SEQ_UNSET / SEQ_IN_SYNC (and the HELLO bypass): count toward the window, ACK when it is full. */
+function digestInSync (s: FtfwState, seq: Seq, digestFn: () => Digest): Digest {
+  const rx = s.rx
+  const kind = digestFn()
+  if (kind === 'bad') return kind
+  if (!rx.ackPending) {
+    rx.ackFrom = seq
+    rx.ackPending = true
+  }
+  if (--rx.window <= 0) {
+    enqueueCtl(s.queues, 'ack', rx.ackFrom, seq)
+    rx.window = s.config.ackWindowSize
+    rx.ackPending = false
+  }
+  return kind
+}
+
+/** Status view (hafwctl show sync). */
+export interface FtfwSnapshot {
+  readonly nextSeq: Seq
+  readonly hello: HelloState
+  readonly lastSeqReceived: Seq | null
+  readonly txQueued: number
+  readonly resendQueued: number
+  readonly objectsQueued: number
+  readonly nacksOutstanding: number
+  readonly deadline: Deadline
+  readonly counters: Readonly<FtfwCounters>
+}
+
+export function ftfwSnapshot (s: FtfwState): FtfwSnapshot {
+  return {
+    nextSeq: s.nextSeq,
+    hello: s.hello,
+    lastSeqReceived: s.rx.seqSet ? s.rx.lastSeq : null,
+    txQueued: s.queues.tx.length,
+    resendQueued: s.queues.rs.size,
+    objectsQueued: s.queues.objects.size,
+    nacksOutstanding: s.queues.nacks,
+    deadline: ftfwDeadline(s),
+    counters: { ...s.counters, drops: { ...s.counters.drops } }
+  }
+}

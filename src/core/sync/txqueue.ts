@@ -1,0 +1,180 @@
+/**
+ * FTFW transmit and resend queues (specs/conntrackd-ftfw.md §3.4, §3.5; `src/sync-ftfw.c`, `src/queue_tx.c`).
+ *
+ * - The tx queue is FIFO and drained whole by each transmit round. It holds flow objects and control messages.
+ * - A flow has at most one node (one per key), on the tx queue or on the resend queue: a new change of a
+ *   flow that is waiting for transmission merges into its node in place; one that was sent and not yet
+ *   acknowledged is moved from the resend queue back to the tx tail. So repeated changes coalesce.
+ * - The resend queue holds what was sent and may be NACKed: objects and ACK/NACK/RESYNC (never ALIVE), in
+ *   transmission order, which is sequence order (each transmission takes the next sequence number). It is bounded;
+ *   when full, the oldest entry is dropped.
+ *
+ * For O(1) work per message the queues are mutable; they live inside an FtfwState owned by its caller.
+ */
+import { seqAfter, seqBefore, type Seq } from './seq.js'
+import type { CtAttrs, CtEvent } from './types.js'
+
+export type CtlKind = 'ack' | 'nack' | 'resync' | 'alive'
+
+interface NodeBase {
+  /** Where the node is now. */
+  where: 'tx' | 'rs'
+  /** Sequence number of its last transmission (meaningful while on the resend queue). */
+  seq: Seq
+  /** Times transmitted so far (> 0 at transmit time means a retransmission). */
+  sent: number
+}
+
+/** One flow (one queue node per object, §3.5). The message type is decided at transmit time from `event`. */
+export interface ObjectNode extends NodeBase {
+  readonly type: 'obj'
+  readonly key: string
+  event: CtEvent
+  attrs: CtAttrs
+}
+
+/** A control message; ACK/NACK keep their range across retransmissions (RESYNC: 0, 0; ALIVE: unused). */
+export interface CtlNode extends NodeBase {
+  readonly type: 'ctl'
+  readonly kind: CtlKind
+  readonly from: Seq
+  readonly to: Seq
+}
+
+export type QueueNode = ObjectNode | CtlNode
+
+export interface Queues {
+  /** FIFO, drained whole by each transmit round. */
+  tx: QueueNode[]
+  /** Resend queue by sequence number, in insertion (= transmission = sequence) order. */
+  readonly rs: Map<Seq, QueueNode>
+  /** Flow key → its node, while it is on either queue. */
+  readonly objects: Map<string, ObjectNode>
+  /** NACKs on either queue: re-requests the peer has not acknowledged yet. */
+  nacks: number
+}
+
+export function createQueues (): Queues {
+  return { tx: [], rs: new Map(), objects: new Map(), nacks: 0 }
+}
+
+/**
+ * The type a flow is sent as after a further change (one node per object, §1.7, §3.5):
+ * - NEW wins over a later UPD: the peer has not been told about the flow yet (or its NEW is unacknowledged), and
+ *   NEW replaces whatever the peer holds for the tuple, which is right for a flow it may have never seen;
+ * - DEL wins over everything before it (the flow is gone);
+ * - NEW after DEL is a new flow with a reused tuple; UPD after DEL likewise (its NEW event was not seen);
+ * - otherwise the later event.
+ * Attributes: NEW replaces (a new flow), UPD and DEL merge over the last known state, so a DEL that carries only
+ * the tuple still travels with the last full state as conntrackd's does (§1.7); a flow reborn after a DEL
+ * starts from its new attributes only.
+ */
+export function coalesce (prev: { event: CtEvent, attrs: CtAttrs }, next: { event: CtEvent, attrs: CtAttrs }): { event: CtEvent, attrs: CtAttrs } {
+  if (next.event === 'new') return { event: 'new', attrs: next.attrs }
+  if (prev.event === 'del') return { event: next.event, attrs: next.attrs }
+  if (next.event === 'del') return { event: 'del', attrs: { ...prev.attrs, ...next.attrs } }
+  return { event: prev.event, attrs: { ...prev.attrs, ...next.attrs } }
+}
+
+/** Queue a local change of flow `key`. Returns true when it merged into a node already queued. */
+export function enqueueObject (q: Queues, key: string, event: CtEvent, attrs: CtAttrs): boolean {
+  const node = q.objects.get(key)
+  if (node === undefined) {
+    const fresh: ObjectNode = { type: 'obj', key, event, attrs, where: 'tx', seq: 0, sent: 0 }
+    q.objects.set(key, fresh)
+    q.tx.push(fresh)
+    return false
+  }
+  const merged = coalesce(node, { event, attrs })
+  node.event = merged.event
+  node.attrs = merged.attrs
+  if (node.where === 'rs') {
+    // Sent but unacknowledged: its latest state goes out again with a new seq; the old entry is obsolete.
+    q.rs.delete(node.seq)
+    node.where = 'tx'
+    q.tx.push(node)
+  }
+  return true
+}
+
+/** Queue a control message (§3.5: controls and objects share the tx queue, in order). */
+export function enqueueCtl (q: Queues, kind: CtlKind, from: Seq = 0, to: Seq = 0): void {
+  q.tx.push({ type: 'ctl', kind, from, to, where: 'tx', seq: 0, sent: 0 })
+  if (kind === 'nack') q.nacks++
+}
+
+/** Take the whole tx queue for a transmit round. */
+export function takeTx (q: Queues): QueueNode[] {
+  const nodes = q.tx
+  q.tx = []
+  return nodes
+}
+
+/** Forget a node for good (acknowledged, flushed, overflowed, or unencodable). */
+export function releaseNode (q: Queues, node: QueueNode): void {
+  if (node.where === 'rs') q.rs.delete(node.seq)
+  if (node.type === 'obj') q.objects.delete(node.key)
+  else if (node.kind === 'nack') q.nacks--
+}
+
+/**
+ * After transmitting `node` with `seq`: objects and ACK/NACK/RESYNC go to the resend queue (§3.5), ALIVE is
+ * forgotten. When the queue is full the oldest entry is dropped first; it is returned so the caller counts it.
+ */
+export function recordSent (q: Queues, node: QueueNode, seq: Seq, capacity: number): QueueNode | null {
+  node.seq = seq
+  node.sent++
+  if (node.type === 'ctl' && node.kind === 'alive') return null
+  let dropped: QueueNode | null = null
+  if (q.rs.size >= capacity) {
+    const oldest = q.rs.values().next().value as QueueNode
+    releaseNode(q, oldest)
+    dropped = oldest
+  }
+  node.where = 'rs'
+  q.rs.set(seq, node)
+  return dropped
+}
+
+/**
+ * Walk the resend queue oldest first over [from, to] (§3.4): entries before `from` are skipped, entries in the
+ * range are passed to `visit` (which may remove them), the walk stops at the first entry after `to`.
+ */
+function walkRange (q: Queues, from: Seq, to: Seq, visit: (node: QueueNode) => void): void {
+  for (const node of q.rs.values()) {
+    if (seqBefore(node.seq, from)) continue
+    if (seqAfter(node.seq, to)) break
+    visit(node)
+  }
+}
+
+/** ACK[from, to]: release the entries in the range. Returns how many, and how many of them were RESYNCs. */
+export function ackRange (q: Queues, from: Seq, to: Seq): { released: number, resyncs: number } {
+  let released = 0
+  let resyncs = 0
+  walkRange(q, from, to, node => {
+    releaseNode(q, node)
+    released++
+    if (node.type === 'ctl' && node.kind === 'resync') resyncs++
+  })
+  return { released, resyncs }
+}
+
+/** NACK[from, to]: move the entries in the range back to the tx queue, to be resent with new seqs (§3.4). */
+export function nackRange (q: Queues, from: Seq, to: Seq): number {
+  let moved = 0
+  walkRange(q, from, to, node => {
+    q.rs.delete(node.seq)
+    node.where = 'tx'
+    q.tx.push(node)
+    moved++
+  })
+  return moved
+}
+
+/** Release the whole resend queue (peer HELLO, §3.3 a). Returns how many entries. */
+export function flushResend (q: Queues): number {
+  const n = q.rs.size
+  for (const node of [...q.rs.values()]) releaseNode(q, node)
+  return n
+}

@@ -1,0 +1,118 @@
+/**
+ * Types of the FTFW reliability machine (src/core/sync/ftfw.ts). Wire facts: specs/conntrackd-ftfw.md §3.
+ */
+import { CTD_ERROR_CODES, type CtAttrs, type CtEvent, type ExpAttr } from '../../codec/conntrackd.js'
+import type { Deadline, Millis } from '../time.js'
+
+export interface FtfwConfig {
+  /** `ACKWindowSize`: acknowledge after this many in-sequence messages (§3.8, conntrackd default 300). */
+  readonly ackWindowSize: number
+  /** `ResendQueueSize`: sent objects and ACK/NACK/RESYNC kept for retransmission (§3.5, default 131072). */
+  readonly resendQueueSize: number
+  /** ALIVE / idle-ACK interval after the last transmit round (§3.5; conntrackd hard-codes 1 s). */
+  readonly aliveIntervalMs: number
+  /** MTU of the sync interface: datagrams carry at most `mtu − 28` bytes of messages (§1.1). */
+  readonly mtu: number
+}
+
+/** conntrackd's defaults (§3.8) and a 1500-byte Ethernet MTU. */
+export const FTFW_DEFAULTS: FtfwConfig = {
+  ackWindowSize: 300,
+  resendQueueSize: 131072,
+  aliveIntervalMs: 1000,
+  mtu: 1500
+}
+
+/**
+ * Inputs of `stepFtfw`:
+ * - `local`: a change of our internal cache to replicate. `key` identifies the flow (one queue node per key,
+ *   §3.5); `attrs` is the flow's current state (a DEL may carry only the tuple: the last known state is kept).
+ *   Changes coalesce until the next transmit round (see `coalesce` in txqueue.ts).
+ * - `flush`: run a transmit round now (everything queued goes out, packed into datagrams).
+ * - `datagram`: bytes received on the sync channel (source not checked, like conntrackd, §1.1).
+ * - `requestResync`: queue a RESYNC (from = to = 0): the peer answers with its whole internal cache (§3.7).
+ * - `timeout`: the deadline was reached: fire the ALIVE/idle-ACK timer if due and transmit what is queued.
+ */
+export type FtfwInput =
+  | { readonly kind: 'local', readonly key: string, readonly event: CtEvent, readonly attrs: CtAttrs }
+  | { readonly kind: 'flush' }
+  | { readonly kind: 'datagram', readonly buf: Uint8Array }
+  | { readonly kind: 'requestResync' }
+  | { readonly kind: 'timeout' }
+
+/** A peer update for our external cache, in wire order. Expectations are passed through undecoded. */
+export type FtfwDelivery =
+  | { readonly kind: 'ct', readonly event: CtEvent, readonly attrs: CtAttrs }
+  | { readonly kind: 'exp', readonly event: CtEvent, readonly attrs: readonly ExpAttr[] }
+
+/**
+ * Reasons a message (or a queued object) is dropped, one counter each: every codec code (CTD_ENCODE_INVALID: a
+ * local object whose attributes the encoder refused; it is not sent and uses no sequence number), plus
+ * - `staleSeq`: SEQ_BEFORE (§3.3 c): a duplicate, reordered or stale message, or a repeat of a HELLO already seen;
+ * - `badAckRange`: an ACK or NACK whose `to` is before `from`, conntrackd's MSG_BAD (§3.4);
+ * - `resendQueueFull`: the resend queue was full, its oldest entry was dropped and cannot be retransmitted (§3.5).
+ */
+export const FTFW_DROP_REASONS = [...CTD_ERROR_CODES, 'staleSeq', 'badAckRange', 'resendQueueFull'] as const
+export type FtfwDropReason = (typeof FTFW_DROP_REASONS)[number]
+
+/** Cumulative counters (status API, metrics). */
+export interface FtfwCounters {
+  /** Local changes accepted, and how many of them merged into an object already queued. */
+  localEvents: number
+  coalesced: number
+  /** Messages sent, by kind, and the datagrams/bytes carrying them. */
+  txMessages: number
+  txData: number
+  txAck: number
+  txNack: number
+  txResync: number
+  txAlive: number
+  /** Messages sent again after a NACK (with a new sequence number, §3.1). */
+  txRetransmits: number
+  txDatagrams: number
+  txBytes: number
+  /** Received datagrams and well-framed messages, by kind. */
+  rxDatagrams: number
+  rxMessages: number
+  rxData: number
+  rxAck: number
+  rxNack: number
+  rxResync: number
+  rxAlive: number
+  rxHello: number
+  rxHelloBack: number
+  /** Peer (re)starts: a HELLO that opened a new handshake (§3.6). */
+  peerRestarts: number
+  /** Sequence gaps seen (each one NACKed) and the number of messages they span (conntrackd `msg_rcv_lost`). */
+  gaps: number
+  lost: number
+  /** Resend queue entries released by ACK, re-queued by NACK, flushed by a peer HELLO. */
+  ackReleased: number
+  nackRequeued: number
+  helloFlushed: number
+  /** Data messages decoded and handed to `deliver`. */
+  delivered: number
+  drops: Record<FtfwDropReason, number>
+}
+
+export interface FtfwStepResult<S> {
+  /** The successor state (the same object, advanced: see `stepFtfw`). */
+  readonly state: S
+  /** Datagrams to send to the peer, in order (one transmit round packed as conntrackd does, §1.1). */
+  readonly datagrams: readonly Buffer[]
+  /** Peer updates to apply to our external cache, in order. */
+  readonly deliver: readonly FtfwDelivery[]
+  /** The peer sent RESYNC: feed our whole internal cache back as `local` inputs (§3.4). */
+  readonly resyncRequested: boolean
+  /** A peer HELLO opened a new handshake: the peer (re)started and knows nothing of our past (§3.6). */
+  readonly peerRestarted: boolean
+  /** An ACK released a RESYNC we sent: the peer queued its whole bulk before this ACK (see core/sync/bulk.ts). */
+  readonly resyncAcked: boolean
+  /** NACKs we queued or sent that the peer has not acknowledged yet (0 = nothing re-requested is in flight). */
+  readonly nacksOutstanding: number
+  readonly deadline: Deadline
+  /** Snapshot of the cumulative counters after this step. */
+  readonly counters: Readonly<FtfwCounters>
+}
+
+export type { CtAttrs, CtEvent, ExpAttr, Millis }
