@@ -20,8 +20,12 @@ function walk (dir: string): string[] {
 function violations (src: string): string[] {
   const found: string[] = []
   const code = src.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:])\/\/.*$/gm, '$1')
-  for (const m of code.matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)) {
-    const spec = m[1] as string
+  const specs = [
+    ...code.matchAll(/^\s*(?:import|export)\b[^;]*?\bfrom\s*['"]([^'"]+)['"]/gm),
+    ...code.matchAll(/^\s*import\s*['"]([^'"]+)['"]/gm),
+    ...code.matchAll(/\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g)
+  ].map(m => m[1] as string)
+  for (const spec of specs) {
     if (spec.startsWith('node:') || BUILTINS.includes(spec)) found.push(`imports ${spec}`)
     if (/(^|\/)(io|runtime|control|cli|main|config)\//.test(spec) && spec.startsWith('.')) found.push(`imports imperative layer ${spec}`)
     if (!spec.startsWith('.') && !spec.startsWith('node:') && !BUILTINS.includes(spec)) found.push(`imports package ${spec}`)
@@ -40,6 +44,9 @@ t.test('the checker catches what it must (it can fail)', async t => {
   t.same(violations('setTimeout(f, 1)'), ['arms a timer'])
   t.same(violations('let counter = 0'), ['module-level mutable binding'])
   t.same(violations("import { x } from './ip.js'\n// Date.now is not read here\nexport const y = 1"), [])
+  t.same(violations("const label = { from: 'x' }\nconst m = `a from'b'`"), [], 'the word from in code is not an import')
+  t.same(violations("export { a } from 'node:fs'"), ['imports node:fs'], 're-exports count')
+  t.same(violations("const fs = await import('fs')"), ['imports fs'], 'dynamic imports count')
 })
 
 for (const layer of ['src/core', 'src/codec']) {
