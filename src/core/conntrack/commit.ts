@@ -1,0 +1,307 @@
+/**
+ * Commit planner: the external cache → kernel requests, in batches (conntrackd `-c`,
+ * `cache_ct_commit` in src/cache-ct.c, spec §4.3). Pure: it hands out requests and folds results
+ * back; the runtime sends them, measures time and decides when to ask for the next batch.
+ *
+ * Order: a first pass creates every entry WITHOUT a master, a second pass the RELATED entries (with a
+ * master tuple), so the masters exist when their expectations' children are created (the kernel
+ * answers ENOENT otherwise).
+ *
+ * Per entry (cache_ct_commit_step):
+ *   create (CT_NEW, CREATE|EXCL) with NAT, master and helper;
+ *   on EEXIST, conntrackd 1.4.7 deletes the existing kernel entry (ENOENT on that delete is fine)
+ *   and creates once more (`onExists: 'replace'`, the default). `onExists: 'update'` instead
+ *   updates the existing entry in place (CT_NEW without CREATE; the codec leaves out NAT, master,
+ *   helper and the NAT status bits, which the kernel refuses on update), which keeps the kernel's
+ *   own NAT binding. Any other error, or a second failure, counts as failed for that entry.
+ *
+ * Budget: `batchSize` caps the entries handed out per batch. The runtime runs batches until its
+ * clock says `ctCommit.budgetMs` is spent, then lets the transition plan go on (VIPs up) and keeps
+ * calling nextCommitBatch in the background until commitDone. The cursor lives here.
+ *
+ * What is sent for each entry (conntrackd's nl_create_conntrack + cache_ct_commit_step):
+ *   - timeout: CommitTimeout if configured; otherwise the last received NTA_TIMEOUT minus the whole
+ *     seconds since the entry's last update; below 0 → 60 s; exactly 0 → the stored value
+ *     (conntrackd leaves the attribute as it was). With no stored timeout at all conntrackd sends
+ *     none and the kernel says EINVAL; we send 60 s instead;
+ *   - status without EXPECTED (the codec also ORs in CONFIRMED and drops DYING, spec §5.3);
+ *   - reply tuple = the exact inverse of the original, NAT as CTA_NAT_SRC/DST ranges: the kernel
+ *     derives the mangled reply itself;
+ *   - unless TCPWindowTracking, TCP flags BE_LIBERAL (mask BE_LIBERAL) in both directions, so the
+ *     kernel does not drop the picked-up session's packets as out of window;
+ *   - never the peer's conntrack id, use or counters.
+ */
+import type { CtRequest } from '../../codec/ctnetlink-request.js'
+import type { Millis } from '../time.js'
+import type { CacheEntry } from './cache.js'
+import { IPS, L4Proto, TCP_FLAG_BE_LIBERAL, deriveNat, invertTuple, type Flow } from './flow.js'
+
+export interface CommitOptions {
+  /** Entries handed out per batch (≥ 1). */
+  readonly batchSize: number
+  /** conntrackd CommitTimeout in seconds; null/absent = derive from the received timeout. */
+  readonly commitTimeoutS?: number | null
+  /** conntrackd TCPWindowTracking; false (default) = commit TCP entries BE_LIBERAL. */
+  readonly tcpWindowTracking?: boolean
+  /** What to do when the kernel already has the entry (module comment). Default 'replace'. */
+  readonly onExists?: 'replace' | 'update'
+}
+
+/** conntrackd's fallback timeout for an entry whose remaining time cannot be estimated (seconds). */
+export const COMMIT_FALLBACK_TIMEOUT_S = 60
+
+export const ERRNO = { ENOENT: 2, EEXIST: 17, EINVAL: 22, EBUSY: 16, EOPNOTSUPP: 95, ENOMEM: 12, EPERM: 1, ENOBUFS: 105 } as const
+const ERRNO_NAME: Readonly<Record<number, string>> = Object.fromEntries(Object.entries(ERRNO).map(([k, v]) => [v, k]))
+
+/** Counter name for an errno (e.g. 'EEXIST'), `errno<N>` for the rest. */
+export function errnoName (errno: number): string {
+  return ERRNO_NAME[errno] ?? `errno${errno}`
+}
+
+/** What a request does for its entry: first create, the EEXIST follow-ups, or the update variant. */
+export type CommitStep = 'create' | 'deleteExisting' | 'recreate' | 'update'
+
+export interface CommitRequest {
+  /** Unique within this commit; the runtime returns it with the result. */
+  readonly id: number
+  readonly key: string
+  readonly step: CommitStep
+  readonly request: CtRequest
+}
+
+/**
+ * The kernel's answer to one request: errno 0 = ACK, otherwise the positive errno of NLMSG_ERROR.
+ * `encodeError` when the codec refused to build the request (CodecError code); nothing was sent.
+ */
+export type CommitResult =
+  | { readonly id: number, readonly errno: number }
+  | { readonly id: number, readonly encodeError: string }
+
+export interface CommitFailure {
+  readonly key: string
+  readonly step: CommitStep
+  /** errnoName(errno) or the codec error code. */
+  readonly error: string
+}
+
+export interface CommitCounters {
+  /** Entries in the snapshot. */
+  readonly total: number
+  /** Entries that are in the kernel now (created, replaced or updated). */
+  readonly ok: number
+  /** Entries the kernel already had (EEXIST on the first create). */
+  readonly exists: number
+  /** Of those, replaced by delete + create. */
+  readonly replaced: number
+  /** Of those, updated in place (onExists 'update'). */
+  readonly updatedInPlace: number
+  /** Entries that could not be committed ... */
+  readonly failed: number
+  /** ... by error name (errnoName / codec code). */
+  readonly failedBy: Readonly<Record<string, number>>
+  /** Results whose id matched no request in flight (a runtime bug or a duplicate answer). */
+  readonly unmatched: number
+}
+
+/** Keep the first failures for logs and the status API; counters carry the totals. */
+export const COMMIT_FAILURES_KEPT = 100
+
+/** One step of one entry, queued or in flight. */
+export interface PendingStep {
+  readonly entry: CacheEntry
+  readonly step: CommitStep
+}
+
+export interface CommitState {
+  readonly options: Required<Pick<CommitOptions, 'batchSize' | 'onExists' | 'tcpWindowTracking'>> & { readonly commitTimeoutS: number | null }
+  /** Masters first, then related entries. */
+  readonly order: readonly CacheEntry[]
+  /** Next index of `order` to hand out. */
+  readonly cursor: number
+  /** Follow-up steps (EEXIST handling) to hand out before new entries. */
+  readonly queued: readonly PendingStep[]
+  /** Requests handed out and not answered yet, by request id. */
+  readonly inFlight: Readonly<Record<number, PendingStep>>
+  readonly nextId: number
+  readonly counters: CommitCounters
+  readonly failures: readonly CommitFailure[]
+  readonly startedAt: Millis
+  readonly batches: number
+}
+
+/** Start a commit of this snapshot (cacheSnapshot of the external cache). */
+export function planCommit (snapshot: readonly CacheEntry[], now: Millis, opts: CommitOptions): CommitState {
+  if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new RangeError(`planCommit: batchSize must be a positive integer, got ${opts.batchSize}`)
+  const masters = snapshot.filter(e => e.flow.master === undefined)
+  const related = snapshot.filter(e => e.flow.master !== undefined)
+  return {
+    options: {
+      batchSize: opts.batchSize,
+      onExists: opts.onExists ?? 'replace',
+      tcpWindowTracking: opts.tcpWindowTracking ?? false,
+      commitTimeoutS: opts.commitTimeoutS ?? null
+    },
+    order: [...masters, ...related],
+    cursor: 0,
+    queued: [],
+    inFlight: {},
+    nextId: 1,
+    counters: { total: snapshot.length, ok: 0, exists: 0, replaced: 0, updatedInPlace: 0, failed: 0, failedBy: {}, unmatched: 0 },
+    failures: [],
+    startedAt: now,
+    batches: 0
+  }
+}
+
+/** Remaining timeout to commit with (module comment), in seconds. */
+export function commitTimeout (entry: CacheEntry, now: Millis, commitTimeoutS: number | null): number {
+  if (commitTimeoutS !== null) return commitTimeoutS
+  const stored = entry.flow.timeout
+  if (stored === undefined) return COMMIT_FALLBACK_TIMEOUT_S
+  const elapsed = Math.max(0, Math.floor((now - entry.lastUpdate) / 1000))
+  const left = stored - elapsed
+  if (left < 0) return COMMIT_FALLBACK_TIMEOUT_S
+  return left === 0 ? stored : left
+}
+
+/** The flow to create in the kernel for a cached entry (module comment). */
+export function commitFlow (entry: CacheEntry, now: Millis, opts: { commitTimeoutS: number | null, tcpWindowTracking: boolean }): Flow {
+  const f = entry.flow
+  const status = (f.status ?? 0) & ~IPS.EXPECTED
+  const out: Flow = { family: f.family, orig: f.orig, reply: invertTuple(f.orig), status, timeout: commitTimeout(entry, now, opts.commitTimeoutS) }
+  if (f.mark !== undefined) out.mark = f.mark
+  if (f.zone !== undefined) out.zone = f.zone
+  if (f.tcp !== undefined || (f.orig.l4proto === L4Proto.TCP && !opts.tcpWindowTracking)) {
+    out.tcp = { ...(f.tcp ?? {}) }
+    if (!opts.tcpWindowTracking) {
+      const liberal = { flags: TCP_FLAG_BE_LIBERAL, mask: TCP_FLAG_BE_LIBERAL }
+      out.tcp.flagsOrig = liberal
+      out.tcp.flagsReply = liberal
+    }
+  }
+  if (f.sctp !== undefined) out.sctp = f.sctp
+  if (f.dccp !== undefined) out.dccp = f.dccp
+  const nat = f.nat ?? deriveNat(f.orig, f.reply, f.status ?? 0)
+  if (nat !== undefined) out.nat = nat
+  if (f.seqAdj !== undefined) out.seqAdj = f.seqAdj
+  if (f.helper !== undefined) out.helper = f.helper
+  if (f.labels !== undefined) out.labels = f.labels
+  if (f.master !== undefined) out.master = f.master
+  if (f.synproxy !== undefined) out.synproxy = f.synproxy
+  return out
+}
+
+function requestFor (entry: CacheEntry, step: CommitStep, now: Millis, s: CommitState): CtRequest {
+  switch (step) {
+    case 'create':
+    case 'recreate':
+      return { op: 'create', flow: commitFlow(entry, now, s.options) }
+    case 'update':
+      return { op: 'update', flow: commitFlow(entry, now, s.options) }
+    case 'deleteExisting': {
+      // The tuple only: the peer's conntrack id means nothing in this kernel.
+      const f = entry.flow
+      return { op: 'delete', flow: f.zone === undefined ? { family: f.family, orig: f.orig } : { family: f.family, orig: f.orig, zone: f.zone } }
+    }
+  }
+}
+
+export interface CommitBatch {
+  readonly state: CommitState
+  /** Send these in order, one at a time or pipelined, and report every answer. Empty when nothing is left to hand out. */
+  readonly requests: readonly CommitRequest[]
+}
+
+/**
+ * The next batch at `now` (timeouts are computed when the request is built): queued follow-ups
+ * first, then new entries, `batchSize` requests at most.
+ */
+export function nextCommitBatch (state: CommitState, now: Millis): CommitBatch {
+  const requests: CommitRequest[] = []
+  const inFlight = { ...state.inFlight }
+  let nextId = state.nextId
+  const queued = [...state.queued]
+  let cursor = state.cursor
+  const take = (p: PendingStep): void => {
+    const id = nextId++
+    requests.push({ id, key: p.entry.key, step: p.step, request: requestFor(p.entry, p.step, now, state) })
+    inFlight[id] = p
+  }
+  while (requests.length < state.options.batchSize && queued.length > 0) take(queued.shift() as PendingStep)
+  while (requests.length < state.options.batchSize && cursor < state.order.length) {
+    take({ entry: state.order[cursor++] as CacheEntry, step: 'create' })
+  }
+  const batches = requests.length > 0 ? state.batches + 1 : state.batches
+  return { state: { ...state, queued, cursor, inFlight, nextId, batches }, requests }
+}
+
+type MutableCounters = { -readonly [K in keyof CommitCounters]: CommitCounters[K] }
+
+/** Fold the kernel's answers back into the commit (EEXIST handling in the module comment). */
+export function applyCommitResults (state: CommitState, results: readonly CommitResult[]): CommitState {
+  const inFlight = { ...state.inFlight }
+  const queued = [...state.queued]
+  const c: MutableCounters = { ...state.counters, failedBy: { ...state.counters.failedBy } }
+  const failedBy = c.failedBy as Record<string, number>
+  const failures = [...state.failures]
+  const fail = (key: string, step: CommitStep, error: string): void => {
+    c.failed++
+    failedBy[error] = (failedBy[error] ?? 0) + 1
+    if (failures.length < COMMIT_FAILURES_KEPT) failures.push({ key, step, error })
+  }
+  const follow = (entry: CacheEntry, step: CommitStep): void => { queued.push({ entry, step }) }
+  for (const r of results) {
+    const req = inFlight[r.id]
+    if (req === undefined) { c.unmatched++; continue }
+    delete inFlight[r.id]
+    const key = req.entry.key
+    if ('encodeError' in r) { fail(key, req.step, r.encodeError); continue }
+    const { errno } = r
+    switch (req.step) {
+      case 'create':
+        if (errno === 0) c.ok++
+        else if (errno === ERRNO.EEXIST) {
+          c.exists++
+          follow(req.entry, state.options.onExists === 'update' ? 'update' : 'deleteExisting')
+        } else fail(key, req.step, errnoName(errno))
+        break
+      case 'deleteExisting':
+        // conntrackd: a delete that finds nothing (ENOENT) is as good as a delete.
+        if (errno === 0 || errno === ERRNO.ENOENT) follow(req.entry, 'recreate')
+        else fail(key, req.step, errnoName(errno))
+        break
+      case 'recreate':
+        if (errno === 0) { c.ok++; c.replaced++ } else fail(key, req.step, errnoName(errno))
+        break
+      case 'update':
+        if (errno === 0) { c.ok++; c.updatedInPlace++ } else fail(key, req.step, errnoName(errno))
+        break
+    }
+  }
+  return { ...state, inFlight, queued, counters: c, failures }
+}
+
+/** Every entry handed out and answered, nothing queued. */
+export function commitDone (state: CommitState): boolean {
+  return state.cursor >= state.order.length && state.queued.length === 0 && Object.keys(state.inFlight).length === 0
+}
+
+export interface CommitProgress extends CommitCounters {
+  /** Entries not handed out yet (continue in the background once the budget is spent). */
+  readonly remaining: number
+  readonly inFlight: number
+  readonly queued: number
+  readonly batches: number
+  readonly done: boolean
+}
+
+export function commitProgress (state: CommitState): CommitProgress {
+  return {
+    ...state.counters,
+    remaining: state.order.length - state.cursor,
+    inFlight: Object.keys(state.inFlight).length,
+    queued: state.queued.length,
+    batches: state.batches,
+    done: commitDone(state)
+  }
+}
