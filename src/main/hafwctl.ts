@@ -1,0 +1,65 @@
+/**
+ * hafwctl: the command line client of hafwd's control API (architecture decision 9). argv →
+ * one request over the unix socket → text for a person (or --json) and an exit code for scripts.
+ */
+import { parseArgs, DEFAULT_SOCKET } from '../cli/args.js'
+import type { Command } from '../cli/args.js'
+import { runCommand } from '../cli/commands.js'
+import type { CliIo } from '../cli/commands.js'
+import { EXIT } from '../cli/health.js'
+import { formatIssues, loadConfigFile } from '../config/load.js'
+import { DEFAULT_TIMEOUT_MS } from '../control/client.js'
+
+export type { CliIo }
+
+export const USAGE = `usage: hafwctl [-s SOCKET | -c CONFIG] [-t MS] COMMAND
+
+commands:
+  state [--json] [--watch]  this node at a glance: sync groups and routers (state, priority,
+                            master, advert interval, VIPs, last transition), faults, drops.
+                            --json prints the raw status snapshot; --watch then prints one line
+                            per state change until Ctrl-C (with --json: one JSON per line).
+  show vrrp [--json]        every VRRP router in detail, with all its counters
+  counters [--json]         the daemon's runtime counters (frames, drops by reason, effects)
+  help                      this text
+
+options:
+  -s, --socket PATH   control socket of hafwd (default ${DEFAULT_SOCKET})
+  -c, --config FILE   use the control.socket of this hafwd config file
+  -t, --timeout MS    give up on an unresponsive hafwd after MS ms (default ${DEFAULT_TIMEOUT_MS})
+  -h, --help
+
+exit status of state (for health checks; with --watch, of the last state seen):
+  0   every sync group and router of this node is MASTER
+  1   all are BACKUP, none in FAULT
+  2   at least one is in FAULT
+  3   mixed: some MASTER and some BACKUP, or not started yet
+  4   hafwd unreachable: not running, permission denied (run as root), no answer
+  64  usage error (bad arguments, or an invalid -c config file)
+other commands exit 0, 4 or 64.
+`
+
+async function socketOf (cmd: Command, io: CliIo): Promise<string | null> {
+  if (cmd.socket !== null) return cmd.socket
+  if (cmd.config === null) return DEFAULT_SOCKET
+  const loaded = await loadConfigFile(cmd.config)
+  if (loaded.ok) return loaded.model.control.socket
+  io.err(formatIssues(cmd.config, loaded.issues))
+  io.err(`hafwctl: cannot take control.socket from ${cmd.config}: the file is not a valid hafwd configuration\n`)
+  return null
+}
+
+export async function main (argv: readonly string[], io: CliIo): Promise<number> {
+  const cmd = parseArgs(argv)
+  if (typeof cmd === 'string') {
+    io.err(`hafwctl: ${cmd}\n${USAGE.split('\n')[0] ?? ''}\nhafwctl --help for the commands and exit codes\n`)
+    return EXIT.usage
+  }
+  if (cmd.name === 'help') {
+    io.out(USAGE)
+    return 0
+  }
+  const socket = await socketOf(cmd, io)
+  if (socket === null) return EXIT.usage
+  return await runCommand(cmd, socket, io)
+}
