@@ -20,6 +20,8 @@ import type { Logger } from './log.js'
 import { Runner } from './runner.js'
 import { startTrackers } from './trackers.js'
 import { Counters } from './stats.js'
+import { startControlServer } from '../control/server.js'
+import { runnerStatusSource } from '../control/source.js'
 import { egress, indexRouters, ingress } from './vrrp-wire.js'
 import type { RouterWire } from './vrrp-wire.js'
 
@@ -130,6 +132,14 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
   }, counters, log.child({ component: 'executor' }), clock)
 
   const runner = new Runner(createNode(assembly.routers, assembly.groups), clock, executor, log.child({ component: 'vrrp' }), counters)
+  // Control API (hafwctl) up before the Startup event, so a watcher sees the first transitions.
+  const control = await startControlServer({ socket: model.control.socket, tcp: model.control.tcp, log: log.child({ component: 'control' }), source: runnerStatusSource({ runner, counters, nodeName: model.node.name, clock }) })
+    .catch((err: unknown) => {
+      for (const t of transports.values()) t.close()
+      announcer.close()
+      links.close()
+      throw new StartupError(err instanceof Error ? err.message : String(err))
+    })
 
   function onFrame (frame: VrrpFrame): void {
     counters.inc('rx.frames')
@@ -228,6 +238,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
       stopping ??= (async () => {
         trackers.stop()
         await runner.shutdown()
+        await control.close()
         for (const t of transports.values()) t.close()
         announcer.close()
         links.close()
