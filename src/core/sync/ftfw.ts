@@ -36,7 +36,7 @@ import {
 import { earliest, isDue, type Deadline, type Millis } from '../time.js'
 import { seq as toSeq, seqAfter, seqBetween, seqBefore, seqDistance, seqNext, type Seq } from './seq.js'
 import {
-  ackRange, createQueues, enqueueCtl, enqueueObject, flushResend, nackRange, recordSent, releaseNode, takeTx,
+  ackRange, createQueues, enqueueBulk, enqueueCtl, enqueueObject, flushResend, nackRange, recordSent, releaseNode, takeTx,
   type QueueNode, type Queues
 } from './txqueue.js'
 import {
@@ -84,7 +84,9 @@ export interface FtfwState {
   readonly counters: FtfwCounters
 }
 
-export class FtfwConfigError extends RangeError {}
+export class FtfwConfigError extends RangeError {
+  override name = 'FtfwConfigError'
+}
 
 function checkConfig (c: FtfwConfig): void {
   const int = (v: number, min: number, name: string): void => {
@@ -175,6 +177,11 @@ export function stepFtfw (state: FtfwState, input: FtfwInput, now: Millis): Ftfw
     case 'local':
       state.counters.localEvents++
       if (enqueueObject(state.queues, input.key, input.event, input.attrs)) state.counters.coalesced++
+      markQueued(state, now)
+      break
+    case 'bulk':
+      state.counters.localEvents += input.entries.length
+      state.counters.coalesced += enqueueBulk(state.queues, input.entries)
       markQueued(state, now)
       break
     case 'requestResync':

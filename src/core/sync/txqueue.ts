@@ -97,6 +97,21 @@ export function enqueueObject (q: Queues, key: string, event: CtEvent, attrs: Ct
   return true
 }
 
+/**
+ * Queue a bulk (answer to a RESYNC) ahead of the control messages waiting in the tx queue: conntrackd queues its
+ * bulk while digesting the RESYNC, before any ACK that covers it, and the requester's completion rule relies on
+ * that order (core/sync/bulk.ts). Objects keep their order; controls keep theirs, behind. Returns how many
+ * entries merged into a node already queued.
+ */
+export function enqueueBulk (q: Queues, entries: ReadonlyArray<{ key: string, event: CtEvent, attrs: CtAttrs }>): number {
+  const controls = q.tx.filter(n => n.type === 'ctl')
+  if (controls.length > 0) q.tx = q.tx.filter(n => n.type === 'obj')
+  let merged = 0
+  for (const e of entries) if (enqueueObject(q, e.key, e.event, e.attrs)) merged++
+  if (controls.length > 0) q.tx.push(...controls)
+  return merged
+}
+
 /** Queue a control message (§3.5: controls and objects share the tx queue, in order). */
 export function enqueueCtl (q: Queues, kind: CtlKind, from: Seq = 0, to: Seq = 0): void {
   q.tx.push({ type: 'ctl', kind, from, to, where: 'tx', seq: 0, sent: 0 })

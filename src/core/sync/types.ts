@@ -23,11 +23,23 @@ export const FTFW_DEFAULTS: FtfwConfig = {
   mtu: 1500
 }
 
+/** One flow of our internal cache to replicate. */
+export interface FtfwLocalChange {
+  readonly key: string
+  readonly event: CtEvent
+  readonly attrs: CtAttrs
+}
+
 /**
  * Inputs of `stepFtfw`:
  * - `local`: a change of our internal cache to replicate. `key` identifies the flow (one queue node per key,
  *   §3.5); `attrs` is the flow's current state (a DEL may carry only the tuple: the last known state is kept).
  *   Changes coalesce until the next transmit round (see `coalesce` in txqueue.ts).
+ * - `bulk`: our whole internal cache, in answer to `resyncRequested` (or pushed unsolicited, like `conntrackd -B`).
+ *   Each entry is queued like `local`, but ahead of the control messages waiting in the tx queue: an ACK that
+ *   covers the peer's RESYNC must leave after the bulk, as with conntrackd (§3.4, §3.5), because the peer's
+ *   completion rule relies on it (core/sync/bulk.ts). Feed it in the same tick as the step that reported
+ *   `resyncRequested`, before any `flush` or `timeout`.
  * - `flush`: run a transmit round now (everything queued goes out, packed into datagrams).
  * - `datagram`: bytes received on the sync channel (source not checked, like conntrackd, §1.1).
  * - `requestResync`: queue a RESYNC (from = to = 0): the peer answers with its whole internal cache (§3.7).
@@ -35,6 +47,7 @@ export const FTFW_DEFAULTS: FtfwConfig = {
  */
 export type FtfwInput =
   | { readonly kind: 'local', readonly key: string, readonly event: CtEvent, readonly attrs: CtAttrs }
+  | { readonly kind: 'bulk', readonly entries: ReadonlyArray<FtfwLocalChange> }
   | { readonly kind: 'flush' }
   | { readonly kind: 'datagram', readonly buf: Uint8Array }
   | { readonly kind: 'requestResync' }
@@ -102,7 +115,7 @@ export interface FtfwStepResult<S> {
   readonly datagrams: readonly Buffer[]
   /** Peer updates to apply to our external cache, in order. */
   readonly deliver: readonly FtfwDelivery[]
-  /** The peer sent RESYNC: feed our whole internal cache back as `local` inputs (§3.4). */
+  /** The peer sent RESYNC: feed our whole internal cache back as one `bulk` input, in the same tick (§3.4). */
   readonly resyncRequested: boolean
   /** A peer HELLO opened a new handshake: the peer (re)started and knows nothing of our past (§3.6). */
   readonly peerRestarted: boolean
