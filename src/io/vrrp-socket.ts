@@ -76,6 +76,8 @@ export function openVrrpSocket (opts: VrrpSocketOptions): VrrpTransport {
     sock.setOption(so.IPPROTO_IPV6, so.IPV6_MULTICAST_HOPS, int32(255), 4)
     sock.setOption(so.IPPROTO_IPV6, so.IPV6_MULTICAST_LOOP, int32(0), 4)
     sock.setOption(so.IPPROTO_IPV6, so.IPV6_MULTICAST_IF, int32(opts.ifindex), 4)
+    // Traffic class CS6 like the IPv4 TOS byte (and keepalived's IPv6 adverts), so QoS treats adverts as network control.
+    sock.setOption(so.IPPROTO_IPV6, so.IPV6_TCLASS, int32(VRRP_TOS), 4)
     sock.setOption(so.IPPROTO_IPV6, so.IPV6_MINHOPCOUNT, int32(255), 4)
     if (opts.multicast) sock.setOption(so.IPPROTO_IPV6, so.IPV6_JOIN_GROUP, ipv6Mreq(VRRP_GROUP_IPV6, opts.ifindex), 20)
   }
