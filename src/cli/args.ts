@@ -69,7 +69,7 @@ export function parseArgs (argv: readonly string[]): Command | string {
   if (help || words.length === 0 || (words.length === 1 && words[0] === 'help')) return { ...base, name: 'help' }
   const line = words.join(' ')
   let name: CommandName
-  if (line === 'state' || line === 'status') name = 'state'
+  if (line === 'state') name = 'state'
   else if (line === 'show vrrp') name = 'showVrrp'
   else if (line === 'counters') name = 'counters'
   else return `unknown command "${line}"`

@@ -27,8 +27,8 @@
  *   6. notAvailable  a PLANNED_REQUEST_TYPES command: named, documented, not served yet
  *   7. unknownType   any other type
  *   8. badMessage    the fields of the known type do not validate (extra fields are refused too)
- * Server-side codes outside parsing: `tooSlow` (a subscriber that does not read its events is
- * disconnected), `internal` (the status source threw).
+ * Codes outside parsing: `internal` (an error reply: the status source threw) and `tooSlow` (the
+ * WebSocket close reason, code 1008, for a subscriber that does not read its events).
  */
 import { z } from 'zod'
 import type { GroupSnapshot } from '../core/node.js'

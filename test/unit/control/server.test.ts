@@ -229,6 +229,23 @@ t.test('close(): clients see 1001, pending requests fail, listeners removed', as
   await t.rejects(c.status(), { code: 'closed' })
 })
 
+t.test('a subscriber over its send-buffer budget is disconnected (1008 tooSlow), others keep theirs', async t => {
+  const source = new FakeSource(status)
+  const path = sockPath()
+  // A budget below zero makes every subscriber "too slow" at the first event: the path a stuck
+  // `--watch` takes once its unread events pass the real budget.
+  const server = await startControlServer({ socket: path, source, maxBufferedBytes: -1 })
+  t.teardown(server.close)
+  const c = await ControlClient.connect({ socket: path })
+  const other = await ControlClient.connect({ socket: path })
+  await c.subscribe(() => {})
+  const closed = new Promise<ControlClientError>(resolve => { c.onClose(resolve) })
+  source.emit({ kind: 'transition', routerId: 'VI_IN/ipv4', from: 'backup', to: 'master', reason: 'masterDown', priority: 100, at: 1, time: 't' })
+  t.match(await closed, { message: 'hafwd closed the connection (1008 tooSlow)' })
+  t.equal((await other.status()).node, 'fw1', 'a client that did not subscribe is untouched')
+  await other.close()
+})
+
 t.test('too many clients are refused at the upgrade', async t => {
   const path = sockPath()
   const server = await startControlServer({ socket: path, source: new FakeSource(status), maxClients: 1 })
