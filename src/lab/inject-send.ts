@@ -25,6 +25,8 @@ function int32 (v: number): Buffer {
 function open (p: WirePacket): RawSocket {
   const v4 = p.family === 'ipv4'
   const sock = raw.createSocket({ addressFamily: v4 ? raw.AddressFamily.IPv4 : raw.AddressFamily.IPv6, protocol: 112 })
+  // A raw socket for protocol 112 also receives every advert on the segment: this one only sends.
+  sock.pauseRecv()
   const name = Buffer.from(p.ifname + '\0')
   sock.setOption(so.SOL_SOCKET, so.SO_BINDTODEVICE, name, name.length)
   if (v4) {
@@ -35,19 +37,38 @@ function open (p: WirePacket): RawSocket {
     sock.setOption(so.IPPROTO_IPV6, so.IPV6_UNICAST_HOPS, int32(hops), 4)
     if (p.kernelChecksum === true) sock.setOption(so.IPPROTO_IPV6, so.IPV6_CHECKSUM, int32(6), 4)
   }
-  sock.on('error', () => { /* reported through send's callback */ })
   return sock
 }
 
-async function sendOne (p: WirePacket): Promise<void> {
+/**
+ * One packet on a fresh socket. raw-socket reports a failed send as an 'error' event (and closes
+ * the socket) instead of calling back, so listen for both, with a deadline in case neither comes.
+ */
+async function sendOnce (p: WirePacket): Promise<void> {
   const sock = open(p)
   const bytes = Buffer.from(p.hex, 'hex')
   try {
     await new Promise<void>((resolve, reject) => {
-      sock.send(bytes, 0, bytes.length, p.dst, null, (err) => { if (err !== null) reject(err); else resolve() })
+      const timer = setTimeout(() => { reject(new Error('no send completion within 2 s')) }, 2000)
+      sock.on('error', (err) => { clearTimeout(timer); reject(err) })
+      sock.send(bytes, 0, bytes.length, p.dst, null, (err) => { clearTimeout(timer); if (err !== null) reject(err); else resolve() })
     })
   } finally {
     sock.close()
+  }
+}
+
+/** Transient failures (ENOBUFS on a busy machine) are retried; a packet that never leaves is an error. */
+async function sendOne (p: WirePacket): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await sendOnce(p)
+      return
+    } catch (err) {
+      if (attempt >= 3) throw err
+      process.stderr.write(`inject: retrying after ${String(err)}\n`)
+      await new Promise(resolve => setTimeout(resolve, 20 * attempt))
+    }
   }
 }
 

@@ -74,6 +74,9 @@ export async function inject (ns: string, packets: readonly WirePacket[], opts: 
   const r = await execa('ip', ['netns', 'exec', ns, process.execPath, senderEntry(), String(opts.gapMs ?? 5)], {
     input: JSON.stringify(packets), reject: false, timeout: 60_000
   })
-  if (r.exitCode !== 0) throw new Error(`inject in ${ns} failed (${String(r.exitCode)}): ${String(r.stderr).trim()}`)
-  return Number(String(r.stdout).trim())
+  const sent = Number.parseInt(String(r.stdout).trim(), 10)
+  if (r.exitCode !== 0 || Number.isNaN(sent)) {
+    throw new Error(`inject in ${ns} failed (exit ${String(r.exitCode)}, stdout ${JSON.stringify(r.stdout)}): ${String(r.stderr).trim()}`)
+  }
+  return sent
 }
