@@ -3,8 +3,9 @@
  * `progress()` model, code-models §3). Each peer has an internal cache (what its kernel holds: the test
  * changes it) and an external cache (what the other peer told it: deliveries applied as conntrackd does, §4.1).
  *
- * The link loses, duplicates and delays each datagram independently (seeded mulberry32); a random extra delay
- * (jitter) reorders them. Packets due at the same instant go before timers. Nothing sleeps.
+ * The link loses, duplicates and holds back each datagram independently (seeded mulberry32); a held-back datagram
+ * is overtaken by later ones (reordering). Otherwise datagrams keep their order, as on one link: a transmit
+ * round's burst is not shuffled. Packets due at the same instant go before timers. Nothing sleeps.
  *
  * The runtime glue modelled here is the one hafwd's runtime should have:
  * - every FTFW step's datagrams go on the link, deliveries go into the external cache;
@@ -70,10 +71,11 @@ export function applyDelivery (cache: Map<string, CtAttrs>, event: CtEvent, attr
 }
 
 export interface LinkModel {
-  /** One-way base delay. */
+  /** One-way base delay (datagrams otherwise arrive in the order they were sent, as on one link). */
   readonly delayMs: number
-  /** Extra random delay in [0, jitterMs): reorders datagrams. */
-  readonly jitterMs: number
+  /** Probability a datagram is held back by an extra 1..reorderMs ms, so later ones overtake it. */
+  readonly reorder: number
+  readonly reorderMs: number
   /** Probability a datagram is lost. */
   readonly loss: number
   /** Probability a datagram is delivered twice. */
@@ -138,10 +140,12 @@ export class SyncSim {
   duplicated = 0
   /** Record every FTFW step result (memory heavy: only for small tests). */
   record = false
+  /** Every datagram put on the link, with its fate (when `record` is set). */
+  readonly trace: Array<{ at: Millis, to: PeerName, buf: Buffer, fate: 'lost' | 'sent' | 'duplicated' }> = []
 
   constructor (opts: SyncSimOptions) {
     this.rng = mulberry32(opts.seed)
-    this.link = { delayMs: 1, jitterMs: 0, loss: 0, duplicate: 0, ...opts.link }
+    this.link = { delayMs: 1, reorder: 0, reorderMs: 5, loss: 0, duplicate: 0, ...opts.link }
     this.a = new SimPeer('a', opts.a)
     this.b = new SimPeer('b', opts.b)
   }
@@ -229,11 +233,17 @@ export class SyncSim {
   }
 
   private send (to: PeerName, buf: Buffer): void {
-    if (this.rng() < this.link.loss) { this.lost++; return }
+    if (this.rng() < this.link.loss) {
+      this.lost++
+      if (this.record) this.trace.push({ at: this.now, to, buf, fate: 'lost' })
+      return
+    }
     const copies = this.rng() < this.link.duplicate ? 2 : 1
     if (copies === 2) this.duplicated++
+    if (this.record) this.trace.push({ at: this.now, to, buf, fate: copies === 2 ? 'duplicated' : 'sent' })
     for (let i = 0; i < copies; i++) {
-      const at = this.now + this.link.delayMs + Math.floor(this.rng() * this.link.jitterMs)
+      const late = this.rng() < this.link.reorder ? 1 + Math.floor(this.rng() * this.link.reorderMs) : 0
+      const at = this.now + this.link.delayMs + late
       const pkt: Packet = { at, order: this.order++, to, buf }
       // Keep the flight list sorted by (at, order).
       let lo = 0

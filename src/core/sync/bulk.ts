@@ -20,11 +20,17 @@
  *    them is NACKed again. So once no NACK of ours is outstanding (`nacksOutstanding === 0`: every NACK we
  *    queued has been acknowledged), every bulk message has been received.
  * Hence: complete = our RESYNC acknowledged (state receiving) and then no NACK outstanding (event settled).
+ * `nacksOutstanding` counts only NACKs sent after the acknowledged RESYNC: every NACK about the bulk is, and an
+ * older one may be an orphan, lost before the peer accepted our sequence base, which it will never acknowledge.
+ * The FTFW endpoint also holds a RESYNC until it has accepted a first message from the peer, so that the whole
+ * bulk arrives after our receive sequence base and every loss in it is seen as a gap.
  * With a conntrackd peer this takes about one ALIVE interval after its bulk, when its idle ACK comes.
  * Limits: a peer whose resend queue overflowed (§3.5) cannot retransmit and we would not know; a peer that
- * restarts in between makes us ask again (peerRestarted). A RESYNC that is never acknowledged (no peer, or
- * the request lost before a handshake) is sent again after `requestTimeoutMs`, up to `retries` times; the whole
- * wait is bounded by `startupResyncTimeoutMs`, after which we give up and lift the demotion, as pfsync does.
+ * restarts in between makes us ask again (peerRestarted); a bulk carries no deletions, so entries our previous
+ * instance knew are not cleaned (the external cache starts empty after a restart, so there are none). A RESYNC
+ * that is never acknowledged (no peer, or the request lost) is sent again after `requestTimeoutMs`, up to
+ * `retries` times (a peer restart also asks again and counts); the whole wait is bounded by
+ * `startupResyncTimeoutMs`, after which we give up and lift the demotion, as pfsync does.
  */
 import { earliest, isDue, type Deadline, type Millis } from '../time.js'
 

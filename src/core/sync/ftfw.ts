@@ -13,6 +13,10 @@
  * queued (a zero-delay deadline). A runtime may therefore feed a batch of inputs and then `flush`, or simply
  * honour the deadline: both give the batching conntrackd has.
  *
+ * RESYNC and bulk. `requestResync` is held until a first message from the peer has been accepted (see there);
+ * when the peer asks (`resyncRequested`), the runtime answers with one `bulk` input in the same tick, which goes
+ * ahead of any ACK already queued, as conntrackd's bulk does. core/sync/bulk.ts relies on both.
+ *
  * Ownership. The resend queue holds up to 131072 entries and a sync link carries thousands of messages per
  * second, so the queues are mutated in place: `stepFtfw` advances `state` and returns it. Like str0m's `Rtc`,
  * the state is owned by one caller, which must continue with the returned value and never share it.
@@ -36,7 +40,7 @@ import {
 import { earliest, isDue, type Deadline, type Millis } from '../time.js'
 import { seq as toSeq, seqAfter, seqBetween, seqBefore, seqDistance, seqNext, type Seq } from './seq.js'
 import {
-  ackRange, createQueues, enqueueBulk, enqueueCtl, enqueueObject, flushResend, nackRange, recordSent, releaseNode, takeTx,
+  ackRange, createQueues, enqueueBulk, enqueueCtl, enqueueObject, flushResend, nackRange, nacksAfter, recordSent, releaseNode, takeTx,
   type QueueNode, type Queues
 } from './txqueue.js'
 import {
@@ -62,10 +66,12 @@ export interface FtfwReceiver {
   window: number
   /** The peer is saying HELLO: a handshake we accepted is not finished (its messages still carry HELLO). */
   handshake: boolean
-  /** Sequence numbers of the HELLO messages accepted in the latest handshake (valid once `helloSeen`). */
+  /** The latest handshake (valid once `helloSeen`): its first HELLO, and the first message after it without HELLO. */
   helloSeen: boolean
   helloBase: Seq
-  helloLast: Seq
+  helloEnd: Seq
+  /** When that handshake was opened. */
+  helloAt: Millis
 }
 
 export interface FtfwState {
@@ -79,6 +85,10 @@ export interface FtfwState {
   readonly queues: Queues
   /** When the oldest queued tx item was queued: the transmit round is due from then (null: nothing queued). */
   txSince: Millis | null
+  /** A RESYNC was asked for before any message from the peer was accepted: sent once one is. */
+  resyncDeferred: boolean
+  /** Sequence number of our latest RESYNC the peer acknowledged (null: none yet). */
+  resyncAckedSeq: Seq | null
   /** ALIVE / idle-ACK timer (§3.5): re-armed after every transmit round. */
   aliveAt: Millis
   readonly counters: FtfwCounters
@@ -148,9 +158,11 @@ export function createFtfw (config: FtfwConfig, initialSeq: Seq, now: Millis): F
     nextSeq: initialSeq,
     hello: 'init',
     sayHelloBack: false,
-    rx: { seqSet: false, lastSeq: 0, ackFrom: 0, ackPending: false, window: config.ackWindowSize, handshake: false, helloSeen: false, helloBase: 0, helloLast: 0 },
+    rx: { seqSet: false, lastSeq: 0, ackFrom: 0, ackPending: false, window: config.ackWindowSize, handshake: false, helloSeen: false, helloBase: 0, helloEnd: 0, helloAt: now },
     queues: createQueues(),
     txSince: null,
+    resyncDeferred: false,
+    resyncAckedSeq: null,
     aliveAt: now + config.aliveIntervalMs,
     counters: zeroCounters()
   }
@@ -185,8 +197,12 @@ export function stepFtfw (state: FtfwState, input: FtfwInput, now: Millis): Ftfw
       markQueued(state, now)
       break
     case 'requestResync':
-      // §3.7: RESYNC with from = to = 0; the peer answers with a bulk of ordinary data messages.
-      enqueueCtl(state.queues, 'resync')
+      // §3.7: RESYNC with from = to = 0; the peer answers with a bulk of ordinary data messages. Held until we
+      // have accepted a first message from the peer: a receiver without a sequence base takes whatever arrives
+      // first as its base, so bulk messages lost before that would never be NACKed. The peer sends at least
+      // one message per ALIVE interval, so the wait is at most about one interval.
+      if (state.rx.seqSet) enqueueCtl(state.queues, 'resync')
+      else state.resyncDeferred = true
       markQueued(state, now)
       break
     case 'datagram':
@@ -203,7 +219,7 @@ export function stepFtfw (state: FtfwState, input: FtfwInput, now: Millis): Ftfw
   return {
     state,
     ...out,
-    nacksOutstanding: state.queues.nacks,
+    nacksOutstanding: nacksAfter(state.queues, state.resyncAckedSeq),
     deadline: ftfwDeadline(state),
     counters: { ...state.counters, drops: { ...state.counters.drops } }
   }
@@ -300,16 +316,16 @@ function receive (s: FtfwState, buf: Uint8Array, now: Millis, out: StepOutput): 
   const { messages, malformed } = decodeDatagram(buf)
   let m = 0
   for (let i = 0; i <= messages.length; i++) {
-    for (let bad = malformed[m]; bad !== undefined && bad.index === i; bad = malformed[++m]) receiveMalformed(s, bad, out)
+    for (let bad = malformed[m]; bad !== undefined && bad.index === i; bad = malformed[++m]) receiveMalformed(s, bad, now, out)
     const msg = messages[i]
     if (msg === undefined) continue
     s.counters.rxMessages++
-    receiveOne(s, msg, () => digest(s, msg, out), out)
+    receiveOne(s, msg, () => digest(s, msg, out), now, out)
   }
   markQueued(s, now)
 }
 
-function receiveMalformed (s: FtfwState, bad: CtdMalformed, out: StepOutput): void {
+function receiveMalformed (s: FtfwState, bad: CtdMalformed, now: Millis, out: StepOutput): void {
   s.counters.drops[bad.code]++
   const h: NetHeader | undefined = bad.header
   // Framing errors have no trustworthy header; a bad version is dropped before FTFW (`do_channel_handler_step`).
@@ -318,7 +334,7 @@ function receiveMalformed (s: FtfwState, bad: CtdMalformed, out: StepOutput): vo
   const seen = { seq: h.seq, hello: (h.flags & NetFlag.HELLO) !== 0, helloBack: (h.flags & NetFlag.HELLO_BACK) !== 0 }
   // Type or flags conntrackd cannot classify: MSG_BAD. Otherwise a data message whose payload failed to parse.
   const kind: Digest = bad.code === 'CTD_BAD_TYPE' || bad.code === 'CTD_BAD_FLAGS' ? 'bad' : 'data'
-  receiveOne(s, seen, () => kind, out)
+  receiveOne(s, seen, () => kind, now, out)
 }
 
 /**
@@ -341,7 +357,10 @@ function digest (s: FtfwState, msg: CtdMessage, out: StepOutput): Digest {
       c.rxAck++
       const r = ackRange(s.queues, msg.from, msg.to)
       c.ackReleased += r.released
-      if (r.resyncs > 0) out.resyncAcked = true
+      if (r.resync !== null) {
+        out.resyncAcked = true
+        s.resyncAckedSeq = r.resync
+      }
       return 'ctl'
     }
     case 'nack':
@@ -368,7 +387,7 @@ function track (rx: FtfwReceiver, seq: Seq): 'unset' | 'inSync' | 'after' | 'bef
 }
 
 /** `ftfw_recv` (§3.3), with the two handshake hardenings described at the top of this file. */
-function receiveOne (s: FtfwState, seen: Seen, digestFn: () => Digest, out: StepOutput): void {
+function receiveOne (s: FtfwState, seen: Seen, digestFn: () => Digest, now: Millis, out: StepOutput): void {
   const rx = s.rx
   const c = s.counters
   const W = s.config.ackWindowSize
@@ -379,9 +398,9 @@ function receiveOne (s: FtfwState, seen: Seen, digestFn: () => Digest, out: Step
   let opensHandshake = false
   if (seen.hello) {
     c.rxHello++
-    if (rx.helloSeen && seqBetween(seen.seq, rx.helloBase, rx.helloLast)) {
-      // A duplicate or late copy of a HELLO message we already accepted: not a restart. Not answered either;
-      // a peer that really restarted onto these numbers keeps saying HELLO and gets past them.
+    if (isStaleHello(rx, seen.seq, now, s.config.aliveIntervalMs)) {
+      // A duplicate or late copy of a HELLO message of a handshake we already accepted: not a restart. Not
+      // answered either; a peer that really restarted onto these numbers keeps saying HELLO and gets past them.
       c.drops.staleSeq++
       return
     }
@@ -428,13 +447,38 @@ function receiveOne (s: FtfwState, seen: Seen, digestFn: () => Digest, out: Step
   // §3.3 (e)
   rx.lastSeq = seen.seq
   rx.seqSet = true
+  if (s.resyncDeferred) {
+    s.resyncDeferred = false
+    enqueueCtl(s.queues, 'resync')
+  }
   if (opensHandshake) {
     rx.handshake = true
     rx.helloSeen = true
     rx.helloBase = seen.seq
+    rx.helloAt = now
   }
-  if (seen.hello) rx.helloLast = seen.seq
-  else rx.handshake = false
+  if (!seen.hello && rx.handshake) {
+    // The peer got our HELLO_BACK: every HELLO message of this instance has a sequence number before this one.
+    rx.handshake = false
+    rx.helloEnd = seen.seq
+  }
+}
+
+/**
+ * A HELLO message that belongs to the latest handshake we accepted, not a new restart:
+ * - between its first HELLO and, while it lasts, the last sequence received, or, once it is over, the first
+ *   message without HELLO (every HELLO message of that instance comes before it);
+ * - or before its first HELLO but arriving within one ALIVE interval of it: a late copy of the burst that
+ *   opened it (the first messages of a restarted peer, reordered on the way). A peer that restarts again that
+ *   fast keeps saying HELLO and is accepted one interval later.
+ * A restarted peer's new base (its Unix start time) lands in the first range only if it restarts within as many
+ * seconds as its handshake took messages; it then passes the range within as many messages.
+ */
+function isStaleHello (rx: FtfwReceiver, seq: Seq, now: Millis, lateMs: Millis): boolean {
+  if (!rx.helloSeen) return false
+  const last = rx.handshake ? rx.lastSeq : toSeq(rx.helloEnd - 1)
+  if (seqBetween(seq, rx.helloBase, last)) return true
+  return seqBefore(seq, rx.helloBase) && now - rx.helloAt < lateMs
 }
 
 /** §3.3 (d): SEQ_UNSET / SEQ_IN_SYNC (and the HELLO bypass): count toward the window, ACK when it is full. */
@@ -463,6 +507,7 @@ export interface FtfwSnapshot {
   readonly resendQueued: number
   readonly objectsQueued: number
   readonly nacksOutstanding: number
+  readonly resyncDeferred: boolean
   readonly deadline: Deadline
   readonly counters: Readonly<FtfwCounters>
 }
@@ -475,7 +520,8 @@ export function ftfwSnapshot (s: FtfwState): FtfwSnapshot {
     txQueued: s.queues.tx.length,
     resendQueued: s.queues.rs.size,
     objectsQueued: s.queues.objects.size,
-    nacksOutstanding: s.queues.nacks,
+    nacksOutstanding: s.queues.nacks.size,
+    resyncDeferred: s.resyncDeferred,
     deadline: ftfwDeadline(s),
     counters: { ...s.counters, drops: { ...s.counters.drops } }
   }

@@ -50,12 +50,12 @@ export interface Queues {
   readonly rs: Map<Seq, QueueNode>
   /** Flow key → its node, while it is on either queue. */
   readonly objects: Map<string, ObjectNode>
-  /** NACKs on either queue: re-requests the peer has not acknowledged yet. */
-  nacks: number
+  /** NACKs on either queue: re-requests the peer has not acknowledged yet (few: one per gap). */
+  readonly nacks: Set<CtlNode>
 }
 
 export function createQueues (): Queues {
-  return { tx: [], rs: new Map(), objects: new Map(), nacks: 0 }
+  return { tx: [], rs: new Map(), objects: new Map(), nacks: new Set() }
 }
 
 /**
@@ -114,8 +114,9 @@ export function enqueueBulk (q: Queues, entries: ReadonlyArray<{ key: string, ev
 
 /** Queue a control message (§3.5: controls and objects share the tx queue, in order). */
 export function enqueueCtl (q: Queues, kind: CtlKind, from: Seq = 0, to: Seq = 0): void {
-  q.tx.push({ type: 'ctl', kind, from, to, where: 'tx', seq: 0, sent: 0 })
-  if (kind === 'nack') q.nacks++
+  const node: CtlNode = { type: 'ctl', kind, from, to, where: 'tx', seq: 0, sent: 0 }
+  q.tx.push(node)
+  if (kind === 'nack') q.nacks.add(node)
 }
 
 /** Take the whole tx queue for a transmit round. */
@@ -129,7 +130,7 @@ export function takeTx (q: Queues): QueueNode[] {
 export function releaseNode (q: Queues, node: QueueNode): void {
   if (node.where === 'rs') q.rs.delete(node.seq)
   if (node.type === 'obj') q.objects.delete(node.key)
-  else if (node.kind === 'nack') q.nacks--
+  else if (node.kind === 'nack') q.nacks.delete(node)
 }
 
 /**
@@ -163,16 +164,27 @@ function walkRange (q: Queues, from: Seq, to: Seq, visit: (node: QueueNode) => v
   }
 }
 
-/** ACK[from, to]: release the entries in the range. Returns how many, and how many of them were RESYNCs. */
-export function ackRange (q: Queues, from: Seq, to: Seq): { released: number, resyncs: number } {
+/** ACK[from, to]: release the entries in the range. Returns how many, and the seq of the newest RESYNC among them. */
+export function ackRange (q: Queues, from: Seq, to: Seq): { released: number, resync: Seq | null } {
   let released = 0
-  let resyncs = 0
+  let resync: Seq | null = null
   walkRange(q, from, to, node => {
     releaseNode(q, node)
     released++
-    if (node.type === 'ctl' && node.kind === 'resync') resyncs++
+    if (node.type === 'ctl' && node.kind === 'resync') resync = node.seq
   })
-  return { released, resyncs }
+  return { released, resync }
+}
+
+/**
+ * NACKs not yet acknowledged that were (or will be) sent after `since`: those waiting in the tx queue, and those
+ * on the resend queue with a later sequence number. All of them when `since` is null.
+ */
+export function nacksAfter (q: Queues, since: Seq | null): number {
+  if (since === null) return q.nacks.size
+  let n = 0
+  for (const node of q.nacks) if (node.where === 'tx' || seqAfter(node.seq, since)) n++
+  return n
 }
 
 /** NACK[from, to]: move the entries in the range back to the tx queue, to be resent with new seqs (§3.4). */

@@ -121,7 +121,11 @@ export interface FtfwStepResult<S> {
   readonly peerRestarted: boolean
   /** An ACK released a RESYNC we sent: the peer queued its whole bulk before this ACK (see core/sync/bulk.ts). */
   readonly resyncAcked: boolean
-  /** NACKs we queued or sent that the peer has not acknowledged yet (0 = nothing re-requested is in flight). */
+  /**
+   * NACKs we queued or sent after our latest acknowledged RESYNC (all of them before one is acknowledged) that the
+   * peer has not acknowledged yet: 0 = nothing we re-requested since is still in flight. Older ones are left out:
+   * a NACK lost before the peer accepted our sequence base (right after a restart) is never acknowledged.
+   */
   readonly nacksOutstanding: number
   readonly deadline: Deadline
   /** Snapshot of the cumulative counters after this step. */

@@ -275,6 +275,19 @@ t.test('RESYNC: request bytes, the peer is told to bulk, the bulk leaves before 
   t.end()
 })
 
+t.test('a RESYNC waits for a first accepted message from the peer (so the bulk lands after our sequence base)', t => {
+  const { a, b } = fresh()
+  a.step({ kind: 'requestResync' }, 10)
+  t.same(a.step({ kind: 'flush' }, 10).datagrams, [], 'nothing to send yet')
+  t.ok(a.s.resyncDeferred)
+  const r = a.step({ kind: 'datagram', buf: b.timeout(1000)[0]! }, 1001)
+  t.ok(r.deadline !== null && r.deadline <= 1001, 'queued as soon as the peer is heard (due now)')
+  t.equal(ftfwSnapshot(a.s).txQueued, 1)
+  t.same(kinds([...a.step({ kind: 'flush' }, 1001).datagrams]), ['resync'])
+  t.notOk(a.s.resyncDeferred)
+  t.end()
+})
+
 t.test('resend queue is bounded: the oldest entry is dropped and counted (§3.5)', t => {
   const { a } = fresh(1000, 5000, { resendQueueSize: 4 })
   const now = 10
