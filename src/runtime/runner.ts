@@ -8,6 +8,8 @@
 import { nodeSnapshot, stepNode } from '../core/node.js'
 import type { NodeInput, NodeSnapshot, NodeState, NodeStepResult } from '../core/node.js'
 import { reconfigureNode } from '../core/reconfigure.js'
+import { createOrchestrator, orchestrate } from '../core/orchestrator.js'
+import type { ConntrackPlanConfig, NodeRole, OrchestratorState } from '../core/orchestrator.js'
 import type { ReconfigureResult } from '../core/reconfigure.js'
 import type { SyncGroupConfig } from '../core/group/sync-group.js'
 import type { RouterConfig } from '../core/vrrp/types.js'
@@ -28,6 +30,8 @@ export class Runner {
   private armedFor: Deadline = null
   private stopped = false
   private readonly observers: StepObserver[] = []
+  private orchestrator: OrchestratorState = createOrchestrator()
+  private conntrackPlan: ConntrackPlanConfig | null = null
 
   constructor (
     node: NodeState,
@@ -40,6 +44,12 @@ export class Runner {
   }
 
   onStep (o: StepObserver): void { this.observers.push(o) }
+
+  /** The conntrack plan settings (null: conntrack off, the VRRP effects run as they are). */
+  setConntrackPlan (cfg: ConntrackPlanConfig | null): void { this.conntrackPlan = cfg }
+
+  /** The node's role as the orchestrator last saw it. */
+  get role (): NodeRole { return this.orchestrator.role }
 
   get state (): NodeState { return this.node }
 
@@ -71,7 +81,15 @@ export class Runner {
     }
     for (const d of r.drops) this.counters.inc(`drop.${d.reason}`)
     for (const o of this.observers) o(r, cause)
-    const queued = this.executor.run(r.effects)
+    // The conntrack steps follow the node's role (core/orchestrator.ts): spliced in here, once.
+    const plan = orchestrate(this.orchestrator, r, this.conntrackPlan)
+    this.orchestrator = plan.state
+    if (plan.roleChange !== null) {
+      const c = plan.roleChange
+      this.counters.inc(`role.${c.to}`)
+      this.log.info({ from: c.from, to: c.to, units: c.units }, `node role ${c.from} -> ${c.to}`)
+    }
+    const queued = this.executor.run(plan.effects)
     this.arm(r.deadline)
     return queued
   }
