@@ -111,6 +111,10 @@ export interface Status {
   readonly groups: readonly GroupSnapshot[]
   /** Runtime counters (rx.frames, rx.drop.<reason>, effect.<kind>.ok|failed|skipped, transition.<state>, …). */
   readonly counters: Readonly<Record<string, number>>
+  /** The node's conntrack role (core/orchestrator.ts). */
+  readonly role?: string
+  /** Conntrack caches, sync peer and commit state (runtime/conntrack.ts ConntrackStatus); absent when conntrack is off. */
+  readonly conntrack?: unknown
 }
 
 // Enumerations a newer daemon may extend are checked as strings, so an older client still reads

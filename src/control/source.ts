@@ -44,6 +44,8 @@ export interface RunnerSourceOptions {
   /** node.name from the model; null: the host name. */
   readonly nodeName: string | null
   readonly clock: Clock
+  /** Conntrack status, when the module runs. */
+  readonly conntrack?: () => unknown
 }
 
 export function runnerStatusSource (opts: RunnerSourceOptions): StatusSource {
@@ -75,7 +77,9 @@ export function runnerStatusSource (opts: RunnerSourceOptions): StatusSource {
         time: new Date().toISOString(),
         routers,
         groups: snap.groups,
-        counters: counters.toJSON()
+        counters: counters.toJSON(),
+        role: runner.role,
+        ...(opts.conntrack !== undefined ? { conntrack: opts.conntrack() } : {})
       }
     },
     counters: () => counters.toJSON(),

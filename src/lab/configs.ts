@@ -14,6 +14,12 @@ export interface LabVrrpOptions {
   readonly controlSocket?: string
   readonly logLevel?: string
   readonly priority?: number
+  /** Conntrack sync over the eth2 link (FTFW, UDP 3780); off by default in tests that only test VRRP. */
+  readonly conntrack?: boolean
+  /** conntrack.purgeTimeout (default 60s as conntrackd). */
+  readonly purgeTimeout?: string
+  /** conntrack.startupResyncTimeout (default 5s). */
+  readonly startupResyncTimeout?: string
 }
 
 export function hafwConfig (t: Topology, fw: FwNode, o: LabVrrpOptions = {}): string {
@@ -44,5 +50,18 @@ vrrp:
   syncGroups:
     G_FW:
       members: [VI_OUT, VI_IN]
-`
+${o.conntrack === true ? `conntrack:
+  sync:
+    transport: udp
+    interface: eth2
+    udp:
+      address: ${fw.sync}
+      peer: ${fw.peerSync}
+      port: 3780
+  purgeTimeout: ${o.purgeTimeout ?? '60s'}
+  startupResyncTimeout: ${o.startupResyncTimeout ?? '5s'}
+  filter:
+    protocols:
+      accept: [tcp, udp, sctp, dccp, icmp, icmpv6]
+` : ''}`
 }

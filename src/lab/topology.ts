@@ -120,6 +120,10 @@ export async function create (t: Topology): Promise<void> {
     await nsExec(fw.ns, 'ip', ['addr', 'add', `2001:db8:0:1::${host}/64`, 'dev', 'eth0'])
     await nsExec(fw.ns, 'ip', ['addr', 'add', `${fw.sync}/24`, 'dev', 'eth2'])
     await nsSysctl(fw.ns, 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1')
+    // A firewall must not pick up a connection from the middle: without a conntrack entry a
+    // mid-stream segment is INVALID (dropped), not a NEW connection. This is what makes the
+    // replicated state necessary, and what the session tests prove.
+    await nsExec(fw.ns, 'modprobe', ['nf_conntrack'], { allowFail: true })
   }
 }
 
@@ -141,6 +145,8 @@ export async function applyRuleset (t: Topology, opts: { syncPort?: number } = {
       await run('-A', 'FORWARD', '-i', 'eth1', '-o', 'eth0', '-m', 'conntrack', '--ctstate', 'NEW', '-j', 'ACCEPT')
     }
     await nsExec(fw.ns, 'iptables', ['-t', 'nat', '-A', 'POSTROUTING', '-o', 'eth0', '-s', '10.1.0.0/24', '-j', 'SNAT', '--to-source', t.vip.outside4])
+    // conntrack exists in the namespace now (the rules above use it): no mid-stream pickup.
+    await nsSysctl(fw.ns, 'net.netfilter.nf_conntrack_tcp_loose=0')
   }
 }
 

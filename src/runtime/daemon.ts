@@ -19,6 +19,9 @@ import { Executor } from './executor.js'
 import type { Logger } from './log.js'
 import { Runner } from './runner.js'
 import { startTrackers } from './trackers.js'
+import { localCidrs, openConntrack } from './conntrack-wiring.js'
+import type { ConntrackWiring } from './conntrack-wiring.js'
+import { BULK_SYNC_SOURCE } from './conntrack.js'
 import { Counters } from './stats.js'
 import { startControlServer } from '../control/server.js'
 import { runnerStatusSource } from '../control/source.js'
@@ -118,7 +121,24 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     for (const v of vips) await f(v).catch((e: unknown) => { errors.push(e) })
     if (errors.length > 0) throw new AggregateError(errors, errors.map(String).join('; '))
   }
+  // The conntrack module (null when conntrack is off). Its ports open before anything changes.
+  const addressList = new Map((await links.addresses()).map(a => [`${a.ifname}/${a.address}`, a]))
+  let conntrack: ConntrackWiring | null
+  try {
+    conntrack = await openConntrack(model, {
+      clock,
+      log: log.child({ component: 'conntrack' }),
+      counters,
+      addresses: [...addressList.values()],
+      setDemotion: (offset) => { void runner.dispatch({ kind: 'all', input: { kind: 'priorityOffset', source: BULK_SYNC_SOURCE, offset } }) }
+    })
+  } catch (err) {
+    for (const t of transports.values()) t.close()
+    links.close()
+    throw new StartupError(err instanceof Error ? err.message : String(err))
+  }
   const executor = new Executor({
+    ...(conntrack?.runtime.handlers() ?? {}),
     sendAdvert: async (e) => {
       const w = wireOf(e.routerId)
       const t = transports.get(transportKey(w.ifname, w.family)) as VrrpTransport
@@ -132,12 +152,14 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
   }, counters, log.child({ component: 'executor' }), clock)
 
   const runner = new Runner(createNode(assembly.routers, assembly.groups), clock, executor, log.child({ component: 'vrrp' }), counters)
+  if (model.conntrack !== null) runner.setConntrackPlan(model.conntrack)
   // Control API (hafwctl) up before the Startup event, so a watcher sees the first transitions.
-  const control = await startControlServer({ socket: model.control.socket, tcp: model.control.tcp, log: log.child({ component: 'control' }), source: runnerStatusSource({ runner, counters, nodeName: model.node.name, clock }) })
+  const control = await startControlServer({ socket: model.control.socket, tcp: model.control.tcp, log: log.child({ component: 'control' }), source: runnerStatusSource({ runner, counters, nodeName: model.node.name, clock, ...(conntrack !== null ? { conntrack: () => conntrack?.runtime.status() } : {}) }) })
     .catch((err: unknown) => {
       for (const t of transports.values()) t.close()
       announcer.close()
       links.close()
+      void conntrack?.close()
       throw new StartupError(err instanceof Error ? err.message : String(err))
     })
 
@@ -163,7 +185,12 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
       log.info({ ifname: ev.link.ifname, up: ev.link.up }, `link ${ev.link.ifname} ${ev.link.up ? 'up' : 'down'}`)
       void runner.dispatch({ kind: 'interface', ifname: ev.link.ifname, up: ev.link.up })
       if (tracked.has(ev.link.ifname)) void runner.dispatch({ kind: 'track', name: `if:${ev.link.ifname}`, up: ev.link.up })
+    } else if (ev.kind === 'addressAdded') {
+      addressList.set(`${ev.address.ifname}/${ev.address.address}`, ev.address)
+      conntrack?.runtime.setLocalAddresses(localCidrs([...addressList.values()]))
     } else if (ev.kind === 'addressRemoved') {
+      addressList.delete(`${ev.address.ifname}/${ev.address.address}`)
+      conntrack?.runtime.setLocalAddresses(localCidrs([...addressList.values()]))
       for (const r of Object.values(runner.state.routers)) {
         if (r.state !== 'master') continue
         const vip = r.config.vips.find(v => v.address === ev.address.address && (v.dev ?? r.config.ifname) === ev.address.ifname)
@@ -191,6 +218,9 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
       if (tracked.has(l.ifname)) await runner.dispatch({ kind: 'track', name: `if:${l.ifname}`, up: false })
     }
   }
+  // Conntrack first: the internal cache from the kernel, and the startup resync request whose
+  // demotion must be in place before the first advert (architecture decision 5).
+  await conntrack?.runtime.start()
   await runner.dispatch({ kind: 'all', input: { kind: 'startup' } })
   let trackers = startTrackers(model, input => { void runner.dispatch(input) }, log.child({ component: 'track' }), counters)
   log.info({ routers: assembly.routers.map(r => r.id), groups: assembly.groups.map(g => g.name) }, 'hafwd started')
@@ -238,6 +268,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
       stopping ??= (async () => {
         trackers.stop()
         await runner.shutdown()
+        await conntrack?.close()
         await control.close()
         for (const t of transports.values()) t.close()
         announcer.close()

@@ -1,0 +1,84 @@
+/**
+ * Long-lived sessions through the firewall pair, for the field's acceptance test and the lab:
+ *
+ *   node dist/lab/sessions.js serve PORT                       (in the server namespace)
+ *   node dist/lab/sessions.js run HOST PORT N DURATION_MS      (in the client namespace)
+ *
+ * `run` opens N TCP connections and a UDP flow per connection; every 50 ms each sends a line and
+ * the server echoes it. At the end it prints one JSON line: per protocol, how many sessions
+ * survived (no error, no echo gap over the stall limit) and the longest echo gap seen — what a
+ * user of the firewall would call "my download hung". Bounded in count and time; it only talks
+ * to HOST, an address inside the lab's namespaces.
+ */
+import { createServer, connect } from 'node:net'
+import type { Socket } from 'node:net'
+import { createSocket } from 'node:dgram'
+
+export const TICK_MS = 50
+/** A session whose echoes stop for longer than this is counted as broken. */
+export const STALL_MS = 3000
+
+export interface SessionReport {
+  readonly tcp: { readonly total: number, readonly survived: number, readonly errors: number, readonly maxGapMs: number }
+  readonly udp: { readonly total: number, readonly survived: number, readonly maxGapMs: number }
+}
+
+function serve (port: number): void {
+  createServer(sock => {
+    sock.on('data', d => { sock.write(d) })
+    sock.on('error', () => { sock.destroy() })
+  }).listen(port)
+  const udp = createSocket('udp4')
+  udp.on('message', (msg, rinfo) => { udp.send(msg, rinfo.port, rinfo.address) })
+  udp.bind(port)
+}
+
+async function run (host: string, port: number, n: number, durationMs: number): Promise<SessionReport> {
+  const start = performance.now()
+  const tcp = Array.from({ length: n }, () => ({ last: start, maxGap: 0, error: false, sock: null as Socket | null }))
+  const udp = Array.from({ length: n }, () => ({ last: start, maxGap: 0 }))
+  await Promise.all(tcp.map(async s => await new Promise<void>((resolve) => {
+    const sock = connect({ host, port }, () => { resolve() })
+    s.sock = sock
+    sock.setNoDelay(true)
+    sock.on('data', () => { const now = performance.now(); s.maxGap = Math.max(s.maxGap, now - s.last); s.last = now })
+    sock.on('error', () => { s.error = true; resolve() })
+    sock.on('close', () => { s.error = true })
+  })))
+  const udpSocks = udp.map(u => {
+    const sock = createSocket('udp4')
+    sock.on('message', () => { const now = performance.now(); u.maxGap = Math.max(u.maxGap, now - u.last); u.last = now })
+    sock.on('error', () => { /* counted as a gap */ })
+    return sock
+  })
+  const tick = setInterval(() => {
+    for (const s of tcp) if (s.sock !== null && !s.error) s.sock.write('x')
+    for (const u of udpSocks) u.send('x', port, host)
+  }, TICK_MS)
+  await new Promise(resolve => setTimeout(resolve, durationMs))
+  clearInterval(tick)
+  const end = performance.now()
+  const gap = (s: { last: number, maxGap: number }): number => Math.max(s.maxGap, end - s.last)
+  const report: SessionReport = {
+    tcp: {
+      total: n,
+      survived: tcp.filter(s => !s.error && gap(s) < STALL_MS).length,
+      errors: tcp.filter(s => s.error).length,
+      maxGapMs: Math.round(Math.max(...tcp.map(gap)))
+    },
+    udp: { total: n, survived: udp.filter(u => gap(u) < STALL_MS).length, maxGapMs: Math.round(Math.max(...udp.map(gap))) }
+  }
+  for (const s of tcp) s.sock?.destroy()
+  for (const u of udpSocks) u.close()
+  return report
+}
+
+const [cmd, ...args] = process.argv.slice(2)
+if (cmd === 'serve') serve(Number(args[0]))
+else if (cmd === 'run') {
+  const [host, port, n, ms] = args
+  run(host as string, Number(port), Math.min(1000, Number(n)), Math.min(600_000, Number(ms))).then(r => {
+    process.stdout.write(`${JSON.stringify(r)}\n`)
+    process.exit(0)
+  }, (err: unknown) => { process.stderr.write(String(err)); process.exit(1) })
+}
