@@ -55,7 +55,9 @@ export class Executor {
     const done = handler(effect).then(
       () => {
         this.counters.inc(`effect.${effect.kind}.ok`)
-        this.log.debug({ effect, ms: round(this.clock() - started) }, 'effect done')
+        // Every step of a transition plan is logged with its duration; periodic adverts only in debug.
+        const level = effect.kind === 'sendAdvert' ? 'debug' : 'info'
+        this.log[level]({ effect, ms: round(this.clock() - started) }, `${effect.kind} done`)
       },
       (err: unknown) => {
         this.counters.inc(`effect.${effect.kind}.failed`)
