@@ -17,6 +17,9 @@ export interface AnnouncerOptions extends ArpingOptions {
 
 export function createAnnouncer (opts: AnnouncerOptions): Announcer {
   const naSenders = new Map<string, NaSender>()
+  // Running GARP rounds by address: a VIP that is removed (or a daemon that stops) must not keep
+  // announcing itself while the peer already owns it.
+  const rounds = new Map<string, Set<AbortController>>()
   const naFor = async (ifname: string): Promise<NaSender> => {
     const open = naSenders.get(ifname)
     if (open !== undefined) return open
@@ -27,8 +30,23 @@ export function createAnnouncer (opts: AnnouncerOptions): Announcer {
     return sender
   }
   return {
-    garp: async (ifname, address, count) => { await garpWithArping(ifname, address, count, opts) },
+    garp: async (ifname, address, count) => {
+      const ac = new AbortController()
+      const set = rounds.get(address) ?? new Set<AbortController>()
+      rounds.set(address, set.add(ac))
+      try {
+        await garpWithArping(ifname, address, count, { ...opts, signal: ac.signal })
+      } finally {
+        set.delete(ac)
+        if (set.size === 0) rounds.delete(address)
+      }
+    },
     unsolicitedNa: async (ifname, address, count) => { await (await naFor(ifname)).send(address, count) },
-    close: () => { for (const s of naSenders.values()) s.close(); naSenders.clear() }
+    cancel: (address) => { for (const ac of rounds.get(address) ?? []) ac.abort() },
+    close: () => {
+      for (const set of rounds.values()) for (const ac of set) ac.abort()
+      for (const s of naSenders.values()) s.close()
+      naSenders.clear()
+    }
   }
 }

@@ -20,6 +20,8 @@ export interface ArpingOptions {
   readonly binary?: string
   /** Gap between repeated packets in whole seconds (iputils `-i` takes integers only); default 1. */
   readonly intervalS?: number
+  /** Abort the round (the VIP was removed): arping is killed, no further GARP leaves. */
+  readonly signal?: AbortSignal
 }
 
 /** Argument vector for one announce round; exported so tests can check it without running arping. */
@@ -34,7 +36,8 @@ export async function garpWithArping (ifname: string, address: string, count: nu
     // The first packet leaves at once; arping then lingers one interval per further packet, so
     // the round runs in the background of the executor. Only a signal, a timeout, or a message on
     // stderr means failure: the exit status in -U mode says nothing about replies we never expect.
-    const r = await execa(opts.binary ?? 'arping', arpingArgs(ifname, address, count, intervalS), { timeout: timeoutMs, reject: false })
+    const r = await execa(opts.binary ?? 'arping', arpingArgs(ifname, address, count, intervalS), { timeout: timeoutMs, reject: false, ...(opts.signal !== undefined ? { cancelSignal: opts.signal } : {}) })
+    if (r.isCanceled === true) return
     if (r.timedOut === true) throw new ArpingError('ARPING_TIMEOUT', `arping for ${address} on ${ifname} took over ${timeoutMs} ms`)
     if ((r as { code?: string }).code === 'ENOENT') throw new ArpingError('ARPING_NOT_INSTALLED', 'arping not found (install iputils-arping)')
     const stderr = String(r.stderr ?? '').trim()

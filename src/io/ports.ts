@@ -68,6 +68,8 @@ export interface LinkControl {
 export interface Announcer {
   garp: (ifname: string, address: string, count: number) => Promise<void>
   unsolicitedNa: (ifname: string, address: string, count: number) => Promise<void>
+  /** Stop the running announce rounds of an address (its VIP is being removed). */
+  cancel: (address: string) => void
   close: () => void
 }
 

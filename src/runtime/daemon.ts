@@ -146,7 +146,11 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
       for (const p of egress(w, e.priority, src)) await t.send(p.payload, src, p.dst)
     },
     vipAdd: async (e) => { const w = wireOf(e.routerId); await eachVip(e.vips, async v => await links.addVip(w.ifname, v)) },
-    vipDel: async (e) => { const w = wireOf(e.routerId); await eachVip(e.vips, async v => await links.delVip(w.ifname, v)) },
+    vipDel: async (e) => {
+      const w = wireOf(e.routerId)
+      for (const v of e.vips) announcer.cancel(v.address)
+      await eachVip(e.vips, async v => await links.delVip(w.ifname, v))
+    },
     garp: async (e) => { const w = wireOf(e.routerId); await eachVip(e.vips, async v => await announcer.garp(v.dev ?? w.ifname, v.address, e.count)) },
     unsolicitedNa: async (e) => { const w = wireOf(e.routerId); await eachVip(e.vips, async v => await announcer.unsolicitedNa(v.dev ?? w.ifname, v.address, e.count)) }
   }, counters, log.child({ component: 'executor' }), clock)
