@@ -378,13 +378,14 @@ async function main (): Promise<void> {
         for (const rate of rates) {
           const ns = await freshNs(`hct-bench-e-${tag}`)
           const r = await runWorker<{ target: number, achieved: number, created: number, received: number, overruns: number, rcvbuf: number }>(ns, { kind: 'events', rate, durationMs: 1000, recvBuffer })
-          await delNs(ns)
+            .finally(async () => { await delNs(ns) })
           console.log(`| ${r.rcvbuf} | ${r.target} | ${r.achieved} | ${r.created} | ${r.received} | ${r.overruns} |`)
         }
       }
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })
+    for (const name of ['c', 'd', 'f', 'e', 'ca', 'cb']) await delNs(`hct-bench-${name}-${tag}`)
   }
 }
 
