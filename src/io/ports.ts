@@ -17,6 +17,10 @@ export interface VrrpFrame {
   readonly data: Buffer
   /** Source address (the IPv6 kernel API gives no header, so this is the only source of it). */
   readonly src: string
+  /** IPv6: the hop limit from recvmsg ancillary data, when the receiver can read it. */
+  readonly hopLimit?: number
+  /** IPv6: the destination address (group or our unicast address), when known. */
+  readonly dst?: string
 }
 
 /** VRRP (IP protocol 112) on one interface and family. */
@@ -29,6 +33,8 @@ export interface VrrpTransport {
    */
   send: (payload: Buffer, src: string, dst: string) => Promise<void>
   onFrame: (handler: (frame: VrrpFrame) => void) => void
+  /** False when IPv6 frames arrive without their hop limit (RFC 5798 §7.1 check impossible). */
+  readonly ipv6HopLimitChecked: boolean
   close: () => void
 }
 

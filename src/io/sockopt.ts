@@ -19,5 +19,3 @@ export const IPV6_MULTICAST_HOPS = 18
 export const IPV6_MULTICAST_LOOP = 19
 export const IPV6_JOIN_GROUP = 20
 export const IPV6_TCLASS = 67
-/** Kernel drops IPv6 packets with a lower hop limit before we see them (Linux ≥ 4.? , "IPV6_MINHOPCOUNT"). */
-export const IPV6_MINHOPCOUNT = 73

@@ -7,10 +7,13 @@
  * - TTL / hop limit 255 on send (RFC 5798 §5.1.1.3, §5.1.2.3), multicast loop off so we do not
  *   read our own adverts back. IPv4 is sent with IP_HDRINCL: we choose the source address.
  * - Receive: IPv4 raw sockets deliver the IP header, so the TTL check is the codec's (from the
- *   header). IPv6 raw sockets deliver no header: IPV6_MINHOPCOUNT=255 makes the kernel drop
- *   anything with a lower hop limit (RFC 5798 §7.1), and IPV6_CHECKSUM offset 6 makes the kernel
- *   fill in the checksum on send and verify it on receive (those drops are the kernel's, not
- *   counted here).
+ *   header). IPv6 raw sockets deliver no header and Linux enforces IPV6_MINHOPCOUNT for TCP only,
+ *   so IPv6 is received through our small addon (native/vrrp6) with recvmsg(): it reports the
+ *   hop limit (IPV6_HOPLIMIT) and the destination (IPV6_PKTINFO), and the codec checks the hop
+ *   limit like the IPv4 TTL (RFC 5798 §7.1). IPV6_CHECKSUM offset 6 makes the kernel fill in
+ *   the checksum on send and verify it on receive (those drops are the kernel's, not counted
+ *   here). Without the addon (not built), IPv6 falls back to raw-socket receive and the hop
+ *   limit is NOT checked: `ipv6HopLimitChecked` says which, and the daemon logs it.
  */
 import raw from 'raw-socket'
 import type { RawSocket } from 'raw-socket'
@@ -18,6 +21,7 @@ import type { Family, VrrpFrame, VrrpTransport } from './ports.js'
 import * as so from './sockopt.js'
 import { parseIPv4, parseIPv6 } from '../codec/ip.js'
 import { encodeIPv4Packet } from '../codec/ipv4.js'
+import { loadVrrp6 } from './vrrp6.js'
 
 export const VRRP_PROTOCOL = 112
 export const VRRP_GROUP_IPV4 = '224.0.0.18'
@@ -78,15 +82,25 @@ export function openVrrpSocket (opts: VrrpSocketOptions): VrrpTransport {
     sock.setOption(so.IPPROTO_IPV6, so.IPV6_MULTICAST_IF, int32(opts.ifindex), 4)
     // Traffic class CS6 like the IPv4 TOS byte (and keepalived's IPv6 adverts), so QoS treats adverts as network control.
     sock.setOption(so.IPPROTO_IPV6, so.IPV6_TCLASS, int32(VRRP_TOS), 4)
-    sock.setOption(so.IPPROTO_IPV6, so.IPV6_MINHOPCOUNT, int32(255), 4)
-    if (opts.multicast) sock.setOption(so.IPPROTO_IPV6, so.IPV6_JOIN_GROUP, ipv6Mreq(VRRP_GROUP_IPV6, opts.ifindex), 20)
   }
   const handlers: Array<(f: VrrpFrame) => void> = []
-  sock.on('message', (data: Buffer, src: string) => {
-    // raw-socket reuses its receive buffer: copy before handing the bytes on.
-    const frame: VrrpFrame = { ifname: opts.ifname, family: opts.family, data: Buffer.from(data), src }
-    for (const h of handlers) h(frame)
-  })
+  const vrrp6 = v4 ? null : loadVrrp6()
+  let rx6: unknown = null
+  if (vrrp6 !== null) {
+    // Receive through the addon; raw-socket only sends.
+    sock.pauseRecv()
+    rx6 = vrrp6.open(opts.ifname, opts.ifindex, opts.multicast, (data, src, dst, hopLimit) => {
+      const frame: VrrpFrame = { ifname: opts.ifname, family: 'ipv6', data, src, hopLimit, ...(dst !== '' ? { dst } : {}) }
+      for (const h of handlers) h(frame)
+    })
+  } else {
+    if (!v4 && opts.multicast) sock.setOption(so.IPPROTO_IPV6, so.IPV6_JOIN_GROUP, ipv6Mreq(VRRP_GROUP_IPV6, opts.ifindex), 20)
+    sock.on('message', (data: Buffer, src: string) => {
+      // raw-socket reuses its receive buffer: copy before handing the bytes on.
+      const frame: VrrpFrame = { ifname: opts.ifname, family: opts.family, data: Buffer.from(data), src }
+      for (const h of handlers) h(frame)
+    })
+  }
   sock.on('error', () => { /* send errors are reported through send()'s promise */ })
   return {
     ifname: opts.ifname,
@@ -98,6 +112,7 @@ export function openVrrpSocket (opts: VrrpSocketOptions): VrrpTransport {
       })
     },
     onFrame: (h) => { handlers.push(h) },
-    close: () => { sock.close() }
+    ipv6HopLimitChecked: v4 || rx6 !== null,
+    close: () => { sock.close(); if (rx6 !== null) vrrp6?.close(rx6) }
   }
 }

@@ -2,7 +2,8 @@
  * tcpdump inside a lab namespace, for tests that must see what went on the wire (GARP, NA,
  * priority-0 adverts). Started and stopped by PID; the capture file is read back with tcpdump.
  * `-Z root`: Debian's tcpdump otherwise drops to its own user and cannot write into a private
- * (0700) test directory.
+ * (0700) test directory. `--immediate-mode`: without it packets wait in the kernel ring for up to
+ * a second and are lost when the capture is stopped.
  */
 import { execa } from 'execa'
 import type { ResultPromise } from 'execa'
@@ -14,7 +15,7 @@ export interface Capture {
 }
 
 export async function startCapture (ns: string, ifname: string, filter: string, file: string): Promise<Capture> {
-  const proc: ResultPromise = execa('ip', ['netns', 'exec', ns, 'tcpdump', '-Z', 'root', '-i', ifname, '-n', '-U', '-w', file, filter], { reject: false, stdin: 'ignore' })
+  const proc: ResultPromise = execa('ip', ['netns', 'exec', ns, 'tcpdump', '-Z', 'root', '--immediate-mode', '-B', '16384', '-i', ifname, '-n', '-U', '-w', file, filter], { reject: false, stdin: 'ignore' })
   // tcpdump says "listening on" on stderr once the capture is armed.
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => { reject(new Error(`tcpdump in ${ns} did not start`)) }, 5000)

@@ -57,8 +57,15 @@ export function ingress (frame: VrrpFrame, routers: ReadonlyMap<string, RouterWi
       // that is only known after the VRID is read, so try the RFC way first.
       advert = decodeIPv4Packet(frame.data).advert
     } else {
-      // The kernel verified the checksum (IPV6_CHECKSUM) and the hop limit (IPV6_MINHOPCOUNT).
-      advert = decodeAdvert(frame.data, { family: 'ipv6', src: frame.src, dst: VRRP_IPV6_GROUP, checksumVerified: true })
+      // The kernel verified the checksum (IPV6_CHECKSUM); the hop limit comes from recvmsg
+      // (io/vrrp6.ts) and the codec checks it as it checks the IPv4 TTL (RFC 5798 §7.1).
+      advert = decodeAdvert(frame.data, {
+        family: 'ipv6',
+        src: frame.src,
+        dst: frame.dst ?? VRRP_IPV6_GROUP,
+        checksumVerified: true,
+        ...(frame.hopLimit !== undefined && frame.hopLimit >= 0 ? { ttl: frame.hopLimit } : {})
+      })
     }
   } catch (err) {
     if (isCodecError(err)) {
