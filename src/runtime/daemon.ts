@@ -96,6 +96,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
       const multicast = a.wires.some(o => o.ifname === w.ifname && o.family === w.family && o.unicastPeers === null)
       const t = openVrrpSocket({ ifname: w.ifname, ifindex: link.index, family: w.family, multicast })
       t.onFrame(frame => { onFrame(frame) })
+      if (!t.ipv6HopLimitChecked) log.warn({ ifname: w.ifname }, 'the vrrp6 addon is not built (npm ci builds it): IPv6 adverts are accepted without the RFC 5798 §7.1 hop-limit check')
       transports.set(key, t)
     }
   }
