@@ -3,7 +3,7 @@
  *
  * Plans are queued: the effects of step N all start before any effect of step N+1, so a
  * sendAdvert can never overtake the vipDel of an earlier step. Within a plan each effect is
- * awaited before the next starts, which is what makes "commit before the VIPs are added" true on
+ * awaited before the next starts (a run of adverts is sent together), which is what makes "commit before the VIPs are added" true on
  * the wire; announcements (GARP/NA rounds that linger for seconds in arping) are started in
  * order but not awaited, so they never hold back the next advert.
  *
@@ -35,7 +35,21 @@ export class Executor {
   /** Queue a plan; resolves when every effect of it has run (background ones: started). */
   run (effects: readonly Effect[]): Promise<void> {
     if (effects.length === 0) return this.tail
-    this.tail = this.tail.then(async () => { for (const e of effects) await this.one(e) })
+    this.tail = this.tail.then(async () => {
+      for (let i = 0; i < effects.length;) {
+        // Consecutive adverts (a sync group's members) leave together: their relative order
+        // carries no meaning, and awaiting each send would delay the VIPs by the sum.
+        let j = i
+        while (j < effects.length && (effects[j] as Effect).kind === 'sendAdvert') j++
+        if (j > i + 1) {
+          await Promise.all(effects.slice(i, j).map(async e => { await this.one(e) }))
+          i = j
+        } else {
+          await this.one(effects[i] as Effect)
+          i++
+        }
+      }
+    })
     return this.tail
   }
 
