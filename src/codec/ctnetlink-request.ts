@@ -7,11 +7,8 @@
  * code, type, id}, zone.
  */
 import { CodecError } from './errors.js'
-import { parseIPv4, parseIPv6 } from './ip.js'
-import {
-  attrBe16, attrBe32, attrBe64, attrBytes, attrCString, attrNest, attrU8, attrsLength, writeAttrs,
-  type AttrNode
-} from './nlattr.js'
+import { parseIPv4, parseIPv4Into, parseIPv6 } from './ip.js'
+import { NLA_HDRLEN, NLA_F_NESTED, NLA_TYPE_MASK, nlAlign } from './nlattr.js'
 import { NLMSG_HDRLEN, NFGENMSG_LEN, NlmF, AF, NFNETLINK_V0, writeNlMsgHeader, writeNfGenMsg } from './netlink.js'
 import {
   CTA, CTA_TUPLE, CTA_IP, CTA_PROTO, CTA_PROTOINFO, CTA_PROTOINFO_TCP, CTA_PROTOINFO_SCTP, CTA_PROTOINFO_DCCP,
@@ -44,66 +41,215 @@ export type CtRequest =
   /** Set the remaining timeout of one entry, in seconds (shorten timers). */
   | { op: 'setTimeout', flow: FlowRef, timeout: number }
 
-interface Plan { msg: number, flags: number, family: number, attrs: AttrNode[] }
+// ---------------------------------------------------------------------------------------------
+// Encoding: one pass over the request that either measures (`buf` null) or writes into a buffer of
+// exactly the measured size. encodeRequest measures, allocates once and writes; there is no
+// attribute tree and no per-attribute Buffer (100k creates per commit; the tree cost ~6 µs each).
+// Both passes run the same code, so the attribute order lives in one place. Validation errors
+// (bad address, be64 out of range) are raised by both passes in attribute order, as the tree
+// builder did; nla_len overflow (a programming error, RangeError) only when writing.
+
+/**
+ * Where a pass writes: a Buffer; `null` = measure and validate (encodingLength); `undefined` = measure
+ * only (encodeRequest, whose write pass validates).
+ */
+type Out = Buffer | null | undefined
 
 const afOf = (f: FlowFamily | undefined): number => f === 'ipv4' ? AF.INET : f === 'ipv6' ? AF.INET6 : AF.UNSPEC
 
-function addr (family: FlowFamily, text: string): Uint8Array {
-  const b = family === 'ipv4' ? parseIPv4(text) : parseIPv6(text)
-  if (b === null) throw new CodecError('CT_ENCODE_BAD_ADDRESS', `not an ${family} address: ${text}`)
-  return b
+function checkLen (type: number, len: number): void {
+  // encoding our own data: a programming error, not wire input, hence not a CodecError
+  if (len > 0xffff) throw new RangeError(`attribute ${type} too long for nla_len: ${len}`)
 }
 
-function tupleAttrs (family: FlowFamily, t: FlowTuple): AttrNode[] {
-  const v4 = family === 'ipv4'
-  const ip = attrNest(CTA_TUPLE.IP, [
-    attrBytes(v4 ? CTA_IP.V4_SRC : CTA_IP.V6_SRC, addr(family, t.src)),
-    attrBytes(v4 ? CTA_IP.V4_DST : CTA_IP.V6_DST, addr(family, t.dst))
-  ])
-  const proto: AttrNode[] = [attrU8(CTA_PROTO.NUM, t.l4proto)]
+/** nlattr header, host (little-endian) order as in nlattr.ts. */
+function attrHeader (buf: Buffer, o: number, len: number, type: number): void {
+  buf[o] = len
+  buf[o + 1] = len >>> 8
+  buf[o + 2] = type
+  buf[o + 3] = type >>> 8
+}
+
+/** Close a nest opened at `start` (4 header bytes reserved); flagged NLA_F_NESTED like the kernel. */
+function endNest (buf: Out, start: number, end: number, type: number): number {
+  if (buf != null) {
+    checkLen(type, end - start)
+    attrHeader(buf, start, end - start, (type & NLA_TYPE_MASK) | NLA_F_NESTED)
+  }
+  return end
+}
+
+/** u8 payload (low 8 bits), 3 bytes of padding. */
+function putU8 (buf: Out, o: number, type: number, n: number): number {
+  if (buf != null) {
+    attrHeader(buf, o, 5, type)
+    buf[o + 4] = n & 0xff
+    buf[o + 5] = 0
+    buf[o + 6] = 0
+    buf[o + 7] = 0
+  }
+  return o + 8
+}
+
+/** Two raw bytes (struct nf_ct_tcp_flags), 2 bytes of padding. */
+function putU8Pair (buf: Out, o: number, type: number, a: number, b: number): number {
+  if (buf != null) {
+    attrHeader(buf, o, 6, type)
+    buf[o + 4] = a
+    buf[o + 5] = b
+    buf[o + 6] = 0
+    buf[o + 7] = 0
+  }
+  return o + 8
+}
+
+function putBe16 (buf: Out, o: number, type: number, n: number): number {
+  if (buf != null) {
+    const v = n & 0xffff
+    attrHeader(buf, o, 6, type)
+    buf[o + 4] = v >>> 8
+    buf[o + 5] = v
+    buf[o + 6] = 0
+    buf[o + 7] = 0
+  }
+  return o + 8
+}
+
+function putBe32 (buf: Out, o: number, type: number, n: number): number {
+  if (buf != null) {
+    const v = n >>> 0
+    attrHeader(buf, o, 8, type)
+    buf[o + 4] = v >>> 24
+    buf[o + 5] = v >>> 16
+    buf[o + 6] = v >>> 8
+    buf[o + 7] = v
+  }
+  return o + 8
+}
+
+/** be64 through BigInt, so out-of-range and fractional values fail as they always did. */
+function putBe64 (buf: Out, o: number, type: number, n: number): number {
+  if (buf != null) {
+    attrHeader(buf, o, 12, type)
+    buf.writeBigUInt64BE(BigInt(n), o + 4)
+  } else if (buf === null) {
+    Buffer.alloc(8).writeBigUInt64BE(BigInt(n))
+  }
+  return o + 12
+}
+
+function putBytes (buf: Out, o: number, type: number, value: Uint8Array): number {
+  const len = NLA_HDRLEN + value.length
+  const end = o + nlAlign(len)
+  if (buf != null) {
+    buf.set(value, o + NLA_HDRLEN)
+    checkLen(type, len)
+    attrHeader(buf, o, len, type)
+    buf.fill(0, o + len, end)
+  }
+  return end
+}
+
+/** NUL-terminated latin1 string (one byte per UTF-16 unit, as Buffer.from(…, 'latin1')). */
+function putCString (buf: Out, o: number, type: number, s: string): number {
+  const len = NLA_HDRLEN + s.length + 1
+  const end = o + nlAlign(len)
+  if (buf != null) {
+    buf.write(s, o + NLA_HDRLEN, s.length, 'latin1')
+    buf[o + len - 1] = 0
+    checkLen(type, len)
+    attrHeader(buf, o, len, type)
+    buf.fill(0, o + len, end)
+  }
+  return end
+}
+
+function badAddress (family: FlowFamily, text: string): CodecError {
+  return new CodecError('CT_ENCODE_BAD_ADDRESS', `not an ${family} address: ${text}`)
+}
+
+/** An address of the flow's family (anything but 'ipv4' is IPv6), parsed straight into the buffer. */
+function putAddr (buf: Out, o: number, family: FlowFamily, v4Type: number, v6Type: number, text: string): number {
+  if (family === 'ipv4') {
+    if (buf != null) {
+      if (!parseIPv4Into(text, buf, o + NLA_HDRLEN)) throw badAddress(family, text)
+      attrHeader(buf, o, 8, v4Type)
+    } else if (buf === null && parseIPv4(text) === null) {
+      throw badAddress(family, text)
+    }
+    return o + 8
+  }
+  if (buf !== undefined) {
+    const b = parseIPv6(text)
+    if (b === null) throw badAddress(family, text)
+    if (buf !== null) {
+      attrHeader(buf, o, 20, v6Type)
+      buf.set(b, o + NLA_HDRLEN)
+    }
+  }
+  return o + 20
+}
+
+/** A tuple nest: IP {src, dst}, PROTO {num, ICMP code/type/id or ports}, zone. */
+function putTuple (buf: Out, o: number, type: number, family: FlowFamily, t: FlowTuple): number {
+  const start = o
+  o += NLA_HDRLEN
+  const ip = o
+  o += NLA_HDRLEN
+  o = putAddr(buf, o, family, CTA_IP.V4_SRC, CTA_IP.V6_SRC, t.src)
+  o = putAddr(buf, o, family, CTA_IP.V4_DST, CTA_IP.V6_DST, t.dst)
+  o = endNest(buf, ip, o, CTA_TUPLE.IP)
+  const proto = o
+  o += NLA_HDRLEN
+  o = putU8(buf, o, CTA_PROTO.NUM, t.l4proto)
   if (isIcmp(t.l4proto)) {
     const v6 = t.l4proto === L4Proto.ICMPV6
-    if (t.icmpCode !== undefined) proto.push(attrU8(v6 ? CTA_PROTO.ICMPV6_CODE : CTA_PROTO.ICMP_CODE, t.icmpCode))
-    if (t.icmpType !== undefined) proto.push(attrU8(v6 ? CTA_PROTO.ICMPV6_TYPE : CTA_PROTO.ICMP_TYPE, t.icmpType))
-    if (t.icmpId !== undefined) proto.push(attrBe16(v6 ? CTA_PROTO.ICMPV6_ID : CTA_PROTO.ICMP_ID, t.icmpId))
+    if (t.icmpCode !== undefined) o = putU8(buf, o, v6 ? CTA_PROTO.ICMPV6_CODE : CTA_PROTO.ICMP_CODE, t.icmpCode)
+    if (t.icmpType !== undefined) o = putU8(buf, o, v6 ? CTA_PROTO.ICMPV6_TYPE : CTA_PROTO.ICMP_TYPE, t.icmpType)
+    if (t.icmpId !== undefined) o = putBe16(buf, o, v6 ? CTA_PROTO.ICMPV6_ID : CTA_PROTO.ICMP_ID, t.icmpId)
   } else {
-    if (t.sport !== undefined) proto.push(attrBe16(CTA_PROTO.SRC_PORT, t.sport))
-    if (t.dport !== undefined) proto.push(attrBe16(CTA_PROTO.DST_PORT, t.dport))
+    if (t.sport !== undefined) o = putBe16(buf, o, CTA_PROTO.SRC_PORT, t.sport)
+    if (t.dport !== undefined) o = putBe16(buf, o, CTA_PROTO.DST_PORT, t.dport)
   }
-  const out = [ip, attrNest(CTA_TUPLE.PROTO, proto)]
-  if (t.zone !== undefined) out.push(attrBe16(CTA_TUPLE.ZONE, t.zone))
-  return out
+  o = endNest(buf, proto, o, CTA_TUPLE.PROTO)
+  if (t.zone !== undefined) o = putBe16(buf, o, CTA_TUPLE.ZONE, t.zone)
+  return endNest(buf, start, o, type)
 }
 
-function protoinfoAttrs (flow: Flow): AttrNode[] {
-  const out: AttrNode[] = []
+function putProtoinfo (buf: Out, o: number, flow: Flow): number {
+  if (flow.tcp === undefined && flow.sctp === undefined && flow.dccp === undefined) return o
+  const start = o
+  o += NLA_HDRLEN
   if (flow.tcp !== undefined) {
     const t = flow.tcp
-    const n: AttrNode[] = []
-    if (t.state !== undefined) n.push(attrU8(CTA_PROTOINFO_TCP.STATE, t.state))
-    if (t.flagsOrig !== undefined) n.push(attrBytes(CTA_PROTOINFO_TCP.FLAGS_ORIGINAL, Uint8Array.of(t.flagsOrig.flags, t.flagsOrig.mask)))
-    if (t.flagsReply !== undefined) n.push(attrBytes(CTA_PROTOINFO_TCP.FLAGS_REPLY, Uint8Array.of(t.flagsReply.flags, t.flagsReply.mask)))
-    if (t.wscaleOrig !== undefined) n.push(attrU8(CTA_PROTOINFO_TCP.WSCALE_ORIGINAL, t.wscaleOrig))
-    if (t.wscaleReply !== undefined) n.push(attrU8(CTA_PROTOINFO_TCP.WSCALE_REPLY, t.wscaleReply))
-    out.push(attrNest(CTA_PROTOINFO.TCP, n))
+    const n = o
+    o += NLA_HDRLEN
+    if (t.state !== undefined) o = putU8(buf, o, CTA_PROTOINFO_TCP.STATE, t.state)
+    if (t.flagsOrig !== undefined) o = putU8Pair(buf, o, CTA_PROTOINFO_TCP.FLAGS_ORIGINAL, t.flagsOrig.flags, t.flagsOrig.mask)
+    if (t.flagsReply !== undefined) o = putU8Pair(buf, o, CTA_PROTOINFO_TCP.FLAGS_REPLY, t.flagsReply.flags, t.flagsReply.mask)
+    if (t.wscaleOrig !== undefined) o = putU8(buf, o, CTA_PROTOINFO_TCP.WSCALE_ORIGINAL, t.wscaleOrig)
+    if (t.wscaleReply !== undefined) o = putU8(buf, o, CTA_PROTOINFO_TCP.WSCALE_REPLY, t.wscaleReply)
+    o = endNest(buf, n, o, CTA_PROTOINFO.TCP)
   }
   if (flow.sctp !== undefined) {
     const s = flow.sctp
-    const n: AttrNode[] = []
-    if (s.state !== undefined) n.push(attrU8(CTA_PROTOINFO_SCTP.STATE, s.state))
-    if (s.vtagOrig !== undefined) n.push(attrBe32(CTA_PROTOINFO_SCTP.VTAG_ORIGINAL, s.vtagOrig))
-    if (s.vtagReply !== undefined) n.push(attrBe32(CTA_PROTOINFO_SCTP.VTAG_REPLY, s.vtagReply))
-    out.push(attrNest(CTA_PROTOINFO.SCTP, n))
+    const n = o
+    o += NLA_HDRLEN
+    if (s.state !== undefined) o = putU8(buf, o, CTA_PROTOINFO_SCTP.STATE, s.state)
+    if (s.vtagOrig !== undefined) o = putBe32(buf, o, CTA_PROTOINFO_SCTP.VTAG_ORIGINAL, s.vtagOrig)
+    if (s.vtagReply !== undefined) o = putBe32(buf, o, CTA_PROTOINFO_SCTP.VTAG_REPLY, s.vtagReply)
+    o = endNest(buf, n, o, CTA_PROTOINFO.SCTP)
   }
   if (flow.dccp !== undefined) {
     const s = flow.dccp
-    const n: AttrNode[] = []
-    if (s.state !== undefined) n.push(attrU8(CTA_PROTOINFO_DCCP.STATE, s.state))
-    if (s.role !== undefined) n.push(attrU8(CTA_PROTOINFO_DCCP.ROLE, s.role))
-    if (s.handshakeSeq !== undefined) n.push(attrBe64(CTA_PROTOINFO_DCCP.HANDSHAKE_SEQ, s.handshakeSeq))
-    out.push(attrNest(CTA_PROTOINFO.DCCP, n))
+    const n = o
+    o += NLA_HDRLEN
+    if (s.state !== undefined) o = putU8(buf, o, CTA_PROTOINFO_DCCP.STATE, s.state)
+    if (s.role !== undefined) o = putU8(buf, o, CTA_PROTOINFO_DCCP.ROLE, s.role)
+    if (s.handshakeSeq !== undefined) o = putBe64(buf, o, CTA_PROTOINFO_DCCP.HANDSHAKE_SEQ, s.handshakeSeq)
+    o = endNest(buf, n, o, CTA_PROTOINFO.DCCP)
   }
-  return out.length === 0 ? [] : [attrNest(CTA.PROTOINFO, out)]
+  return endNest(buf, start, o, CTA.PROTOINFO)
 }
 
 /**
@@ -111,23 +257,29 @@ function protoinfoAttrs (flow: Flow): AttrNode[] {
  * and a PROTO nest with PORT_MIN = PORT_MAX for TCP and UDP (empty for other protocols) when a
  * port is known.
  */
-function natAttrs (type: number, family: FlowFamily, l4proto: number, b: NatBinding): AttrNode {
-  const n: AttrNode[] = []
-  if (b.ip !== undefined) n.push(attrBytes(family === 'ipv4' ? CTA_NAT.V4_MINIP : CTA_NAT.V6_MINIP, addr(family, b.ip)))
+function putNat (buf: Out, o: number, type: number, family: FlowFamily, l4proto: number, b: NatBinding): number {
+  const start = o
+  o += NLA_HDRLEN
+  if (b.ip !== undefined) o = putAddr(buf, o, family, CTA_NAT.V4_MINIP, CTA_NAT.V6_MINIP, b.ip)
   if (b.port !== undefined) {
-    const ports = l4proto === L4Proto.TCP || l4proto === L4Proto.UDP
-      ? [attrBe16(CTA_PROTONAT.PORT_MIN, b.port), attrBe16(CTA_PROTONAT.PORT_MAX, b.port)]
-      : []
-    n.push(attrNest(CTA_NAT.PROTO, ports))
+    const p = o
+    o += NLA_HDRLEN
+    if (l4proto === L4Proto.TCP || l4proto === L4Proto.UDP) {
+      o = putBe16(buf, o, CTA_PROTONAT.PORT_MIN, b.port)
+      o = putBe16(buf, o, CTA_PROTONAT.PORT_MAX, b.port)
+    }
+    o = endNest(buf, p, o, CTA_NAT.PROTO)
   }
-  return attrNest(type, n)
+  return endNest(buf, start, o, type)
 }
 
-const seqAdjAttrs = (type: number, s: SeqAdj): AttrNode => attrNest(type, [
-  attrBe32(CTA_SEQADJ.CORRECTION_POS, s.correctionPos),
-  attrBe32(CTA_SEQADJ.OFFSET_BEFORE, s.offsetBefore),
-  attrBe32(CTA_SEQADJ.OFFSET_AFTER, s.offsetAfter)
-])
+function putSeqAdj (buf: Out, o: number, type: number, s: SeqAdj): number {
+  const start = o
+  o = putBe32(buf, o + NLA_HDRLEN, CTA_SEQADJ.CORRECTION_POS, s.correctionPos)
+  o = putBe32(buf, o, CTA_SEQADJ.OFFSET_BEFORE, s.offsetBefore)
+  o = putBe32(buf, o, CTA_SEQADJ.OFFSET_AFTER, s.offsetAfter)
+  return endNest(buf, start, o, type)
+}
 
 /**
  * Status for create/update (spec §5.3): any change of EXPECTED, CONFIRMED or DYING is EBUSY, and the
@@ -138,94 +290,107 @@ export function requestStatus (status: number): number {
   return ((status | IPS.CONFIRMED) & ~(IPS.EXPECTED | IPS.DYING)) >>> 0
 }
 
-/** All attributes of a create (`withNat`) or update (no NAT, master or helper) request. */
-function flowAttrs (flow: Flow, mode: 'create' | 'update'): AttrNode[] {
+/** All attributes of a create (with NAT, master, helper) or update (without) request. */
+function putFlow (buf: Out, o: number, flow: Flow, create: boolean): number {
   const { family } = flow
-  const out: AttrNode[] = [
-    attrNest(CTA.TUPLE_ORIG, tupleAttrs(family, flow.orig)),
-    attrNest(CTA.TUPLE_REPLY, tupleAttrs(family, flow.reply))
-  ]
-  if (mode === 'create' && flow.master !== undefined) out.push(attrNest(CTA.TUPLE_MASTER, tupleAttrs(family, flow.master)))
+  o = putTuple(buf, o, CTA.TUPLE_ORIG, family, flow.orig)
+  o = putTuple(buf, o, CTA.TUPLE_REPLY, family, flow.reply)
+  if (create && flow.master !== undefined) o = putTuple(buf, o, CTA.TUPLE_MASTER, family, flow.master)
   if (flow.status !== undefined) {
-    const status = mode === 'update' ? flow.status & ~IPS_NAT_MASK : flow.status
-    out.push(attrBe32(CTA.STATUS, requestStatus(status)))
+    const status = create ? flow.status : flow.status & ~IPS_NAT_MASK
+    o = putBe32(buf, o, CTA.STATUS, requestStatus(status))
   }
-  if (flow.timeout !== undefined) out.push(attrBe32(CTA.TIMEOUT, flow.timeout))
-  if (flow.mark !== undefined) out.push(attrBe32(CTA.MARK, flow.mark))
-  out.push(...protoinfoAttrs(flow))
-  if (mode === 'create' && flow.nat?.src !== undefined) out.push(natAttrs(CTA.NAT_SRC, family, flow.orig.l4proto, flow.nat.src))
-  if (mode === 'create' && flow.nat?.dst !== undefined) out.push(natAttrs(CTA.NAT_DST, family, flow.orig.l4proto, flow.nat.dst))
-  if (flow.seqAdj?.orig !== undefined) out.push(seqAdjAttrs(CTA.SEQ_ADJ_ORIG, flow.seqAdj.orig))
-  if (flow.seqAdj?.reply !== undefined) out.push(seqAdjAttrs(CTA.SEQ_ADJ_REPLY, flow.seqAdj.reply))
-  if (mode === 'create' && flow.helper !== undefined) out.push(attrNest(CTA.HELP, [attrCString(CTA_HELP.NAME, flow.helper)]))
-  if (flow.zone !== undefined) out.push(attrBe16(CTA.ZONE, flow.zone))
-  if (flow.labels !== undefined) out.push(attrBytes(CTA.LABELS, flow.labels))
+  if (flow.timeout !== undefined) o = putBe32(buf, o, CTA.TIMEOUT, flow.timeout)
+  if (flow.mark !== undefined) o = putBe32(buf, o, CTA.MARK, flow.mark)
+  o = putProtoinfo(buf, o, flow)
+  if (create && flow.nat?.src !== undefined) o = putNat(buf, o, CTA.NAT_SRC, family, flow.orig.l4proto, flow.nat.src)
+  if (create && flow.nat?.dst !== undefined) o = putNat(buf, o, CTA.NAT_DST, family, flow.orig.l4proto, flow.nat.dst)
+  if (flow.seqAdj?.orig !== undefined) o = putSeqAdj(buf, o, CTA.SEQ_ADJ_ORIG, flow.seqAdj.orig)
+  if (flow.seqAdj?.reply !== undefined) o = putSeqAdj(buf, o, CTA.SEQ_ADJ_REPLY, flow.seqAdj.reply)
+  if (create && flow.helper !== undefined) {
+    const start = o
+    o = putCString(buf, o + NLA_HDRLEN, CTA_HELP.NAME, flow.helper)
+    o = endNest(buf, start, o, CTA.HELP)
+  }
+  if (flow.zone !== undefined) o = putBe16(buf, o, CTA.ZONE, flow.zone)
+  if (flow.labels !== undefined) o = putBytes(buf, o, CTA.LABELS, flow.labels)
   if (flow.synproxy !== undefined) {
-    out.push(attrNest(CTA.SYNPROXY, [
-      attrBe32(CTA_SYNPROXY.ISN, flow.synproxy.isn),
-      attrBe32(CTA_SYNPROXY.ITS, flow.synproxy.its),
-      attrBe32(CTA_SYNPROXY.TSOFF, flow.synproxy.tsoff)
-    ]))
+    const start = o
+    o = putBe32(buf, o + NLA_HDRLEN, CTA_SYNPROXY.ISN, flow.synproxy.isn)
+    o = putBe32(buf, o, CTA_SYNPROXY.ITS, flow.synproxy.its)
+    o = putBe32(buf, o, CTA_SYNPROXY.TSOFF, flow.synproxy.tsoff)
+    o = endNest(buf, start, o, CTA.SYNPROXY)
   }
-  return out
+  return o
 }
 
-function refAttrs (ref: FlowRef, withId: boolean): AttrNode[] {
-  const out = [attrNest(CTA.TUPLE_ORIG, tupleAttrs(ref.family, ref.orig))]
-  if (withId && ref.id !== undefined) out.push(attrBe32(CTA.ID, ref.id))
-  if (ref.zone !== undefined) out.push(attrBe16(CTA.ZONE, ref.zone))
-  return out
+/** A flow named by its original tuple: tuple, then (delete only) CTA_ID, then CTA_ZONE. */
+function putRef (buf: Out, o: number, ref: FlowRef, withId: boolean, timeout: number | undefined): number {
+  o = putTuple(buf, o, CTA.TUPLE_ORIG, ref.family, ref.orig)
+  if (timeout !== undefined) o = putBe32(buf, o, CTA.TIMEOUT, timeout)
+  if (withId && ref.id !== undefined) o = putBe32(buf, o, CTA.ID, ref.id)
+  if (ref.zone !== undefined) o = putBe16(buf, o, CTA.ZONE, ref.zone)
+  return o
 }
 
 const { REQUEST, ACK, DUMP, CREATE, EXCL } = NlmF
 
-function plan (req: CtRequest): Plan {
+/** The attributes of `req` from offset `o`; returns the offset after them. */
+function putBody (buf: Out, o: number, req: CtRequest): number {
   switch (req.op) {
     case 'dump':
-      return { msg: IPCTNL_MSG.CT_GET, flags: REQUEST | DUMP, family: afOf(req.family), attrs: [] }
+    case 'flush':
+      return o
     case 'create':
       if (req.flow.timeout === undefined) {
         // the kernel answers EINVAL without CTA_TIMEOUT (spec §5.3); refuse before sending
         throw new CodecError('CT_ENCODE_NO_TIMEOUT', 'create needs flow.timeout')
       }
-      return {
-        msg: IPCTNL_MSG.CT_NEW,
-        flags: REQUEST | CREATE | ACK | (req.exclusive === false ? 0 : EXCL),
-        family: afOf(req.flow.family),
-        attrs: flowAttrs(req.flow, 'create')
-      }
+      return putFlow(buf, o, req.flow, true)
     case 'update':
-      return { msg: IPCTNL_MSG.CT_NEW, flags: REQUEST | ACK, family: afOf(req.flow.family), attrs: flowAttrs(req.flow, 'update') }
+      return putFlow(buf, o, req.flow, false)
     case 'delete':
-      return { msg: IPCTNL_MSG.CT_DELETE, flags: REQUEST | ACK, family: afOf(req.flow.family), attrs: refAttrs(req.flow, true) }
+      return putRef(buf, o, req.flow, true, undefined)
     case 'get':
-      return { msg: IPCTNL_MSG.CT_GET, flags: REQUEST | ACK, family: afOf(req.flow.family), attrs: refAttrs(req.flow, false) }
-    case 'flush':
-      return { msg: IPCTNL_MSG.CT_DELETE, flags: REQUEST | ACK, family: afOf(req.family), attrs: [] }
-    case 'setTimeout': {
-      const [tuple, ...rest] = refAttrs(req.flow, false)
-      return {
-        msg: IPCTNL_MSG.CT_NEW,
-        flags: REQUEST | ACK,
-        family: afOf(req.flow.family),
-        attrs: [...(tuple === undefined ? [] : [tuple]), attrBe32(CTA.TIMEOUT, req.timeout), ...rest]
-      }
-    }
+      return putRef(buf, o, req.flow, false, undefined)
+    case 'setTimeout':
+      return putRef(buf, o, req.flow, false, req.timeout)
   }
 }
 
+/** nlmsg_type low byte (IPCTNL_MSG), nlmsg_flags and nfgen_family of a request. */
+function messageOf (req: CtRequest): number {
+  switch (req.op) {
+    case 'dump': return IPCTNL_MSG.CT_GET
+    case 'create': case 'update': case 'setTimeout': return IPCTNL_MSG.CT_NEW
+    case 'delete': case 'flush': return IPCTNL_MSG.CT_DELETE
+    case 'get': return IPCTNL_MSG.CT_GET
+  }
+}
+
+function flagsOf (req: CtRequest): number {
+  switch (req.op) {
+    case 'dump': return REQUEST | DUMP
+    case 'create': return REQUEST | CREATE | ACK | (req.exclusive === false ? 0 : EXCL)
+    default: return REQUEST | ACK
+  }
+}
+
+const familyOf = (req: CtRequest): number => afOf(req.op === 'dump' || req.op === 'flush' ? req.family : req.flow.family)
+
 /** Bytes the request takes (nlmsghdr + nfgenmsg + attributes). */
 export function encodingLength (req: CtRequest): number {
-  return NLMSG_HDRLEN + NFGENMSG_LEN + attrsLength(plan(req).attrs)
+  return putBody(null, NLMSG_HDRLEN + NFGENMSG_LEN, req)
 }
 
 /** Encode a request. `pid` 0 lets the kernel route by socket; `seq` matches the ACK/error. */
 export function encodeRequest (req: CtRequest, seq: number, pid = 0): Buffer {
-  const p = plan(req)
-  const len = NLMSG_HDRLEN + NFGENMSG_LEN + attrsLength(p.attrs)
-  const buf = Buffer.alloc(len)
-  writeNlMsgHeader(buf, 0, { len, type: ctMsgType(p.msg), flags: p.flags, seq, pid })
-  writeNfGenMsg(buf, NLMSG_HDRLEN, { family: p.family, version: NFNETLINK_V0, resId: 0 })
-  writeAttrs(buf, NLMSG_HDRLEN + NFGENMSG_LEN, p.attrs)
+  const len = putBody(undefined, NLMSG_HDRLEN + NFGENMSG_LEN, req)
+  // every byte is written below (padding included), so the pooled unzeroed allocation is safe
+  const buf = Buffer.allocUnsafe(len)
+  writeNlMsgHeader(buf, 0, { len, type: ctMsgType(messageOf(req)), flags: flagsOf(req), seq, pid })
+  writeNfGenMsg(buf, NLMSG_HDRLEN, { family: familyOf(req), version: NFNETLINK_V0, resId: 0 })
+  const end = putBody(buf, NLMSG_HDRLEN + NFGENMSG_LEN, req)
+  if (end !== len) throw new RangeError(`ctnetlink encoder: wrote ${end} bytes of ${len}`)
   return buf
 }
