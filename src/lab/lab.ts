@@ -10,10 +10,14 @@
  *
  * Needs root (network namespaces). Everything it creates is prefixed `hafwlab-`; Ctrl-C cleans up.
  */
-import { rmSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { execa } from 'execa'
+import type { ResultPromise } from 'execa'
+import type { SessionReport } from './sessions.js'
 import { topology, create, destroy, applyRuleset } from './topology.js'
 import { hafwConfig } from './configs.js'
-import { startHafwd } from './hafwd-process.js'
+import { repoRoot, startHafwd } from './hafwd-process.js'
 import type { HafwdProcess } from './hafwd-process.js'
 import { clientReachesServer, holdsVips, waitFor, whoIsMaster } from './observe.js'
 import { nsExec } from './sh.js'
@@ -37,6 +41,15 @@ function parse (argv: readonly string[]): LabArgs {
 }
 
 const say = (s: string): void => { process.stdout.write(`${s}\n`) }
+const indent = (s: string): string => s.trimEnd().split('\n').map(l => `     ${l}`).join('\n')
+const readLog = (f: string): string => existsSync(f) ? readFileSync(f, 'utf8') : ''
+const SESSIONS = join(repoRoot(), 'dist', 'lab', 'sessions.js')
+
+/** `hafwctl -s SOCKET …` of this build; its output, whatever the exit code (it encodes the state). */
+async function hafwctl (socket: string, args: string[]): Promise<string> {
+  const r = await execa(process.execPath, [join(repoRoot(), 'dist', 'main', 'hafwctl-bin.js'), '-s', socket, ...args], { reject: false })
+  return String(r.stdout) + String(r.stderr)
+}
 const ms = (v: number | null): string => v === null ? 'timeout' : `${v.toFixed(0)} ms`
 
 async function main (): Promise<number> {
@@ -53,11 +66,13 @@ async function main (): Promise<number> {
     return 1
   }
   const procs: HafwdProcess[] = []
+  const servers: ResultPromise[] = []
   let cleaning = false
   const cleanup = async (): Promise<void> => {
     if (cleaning) return
     cleaning = true
     for (const p of procs) await p.stop('SIGKILL').catch(() => null)
+    for (const s of servers) { s.kill('SIGKILL'); await s }
     await destroy(t)
   }
   process.on('SIGINT', () => { void cleanup().then(() => process.exit(130)) })
@@ -67,9 +82,9 @@ async function main (): Promise<number> {
     await create(t)
     await applyRuleset(t)
     say('   ruleset: INPUT/FORWARD policy DROP, NEW only from inside, ESTABLISHED/RELATED back, SNAT to the outside VIP')
-    say(`2. starting hafwd on fw1 (priority 100) and fw2 (priority 50): VRRPv${args.version}, adverts every ${args.interval}, sync group G_FW = VI_OUT (eth0) + VI_IN (eth1)`)
+    say(`2. starting hafwd on fw1 (priority 100) and fw2 (priority 50): VRRPv${args.version}, adverts every ${args.interval}, sync group G_FW = VI_OUT (eth0) + VI_IN (eth1), conntrack sync (FTFW) over eth2`)
     rmSync(DIR, { recursive: true, force: true })
-    const opts = { version: args.version, advertInterval: args.interval }
+    const opts = { version: args.version, advertInterval: args.interval, conntrack: true }
     // fw1 first, then fw2 once fw1 is master: daemons started at the same instant may both be
     // master for one Master_Down_Interval before the higher priority wins.
     const started = performance.now()
@@ -82,8 +97,18 @@ async function main (): Promise<number> {
     const masters = await whoIsMaster(t)
     say(`   elected after ${ms(elected)}: master = ${masters.join(', ') || 'none'} (VIPs ${t.vip.outside4}, ${t.vip.inside4}, ${t.vip.outside6}, ${t.vip.inside6})`)
     if (masters.length !== 1) throw new Error('no single master was elected; logs in ' + DIR)
+    await waitFor(async () => /startup resync receiving -> done/.test(readLog(`${DIR}/fw2.log`)), 20_000, 50)
     const reach = await clientReachesServer(t, 1)
     say(`   client ${t.client.v4} → server ${t.server.v4} through the pair: ${reach ? 'ok' : 'FAILED'}`)
+    for (const fw of t.fw) say(indent(await hafwctl(`${DIR}/${fw.name}.sock`, ['state'])))
+
+    // Long-lived sessions through the pair while the master dies: the point of the product.
+    const server = execa('ip', ['netns', 'exec', t.ns.server, process.execPath, SESSIONS, 'serve', '5001'], { reject: false })
+    servers.push(server)
+    await new Promise(resolve => setTimeout(resolve, 300))
+    const client = execa('ip', ['netns', 'exec', t.ns.client, process.execPath, SESSIONS, 'run', t.server.v4, '5001', '50', '10000'], { reject: false })
+    say(`   client opens 50 TCP sessions and 50 UDP flows to ${t.server.v4}:5001 (a message every 50 ms each)`)
+    await new Promise(resolve => setTimeout(resolve, 3000))
 
     const victim = t.fw.find(f => f.name === masters[0]) ?? t.fw[0]
     const survivor = t.fw.find(f => f !== victim) ?? t.fw[1]
@@ -96,7 +121,11 @@ async function main (): Promise<number> {
     const trafficBack = await waitFor(async () => await clientReachesServer(t, 0.1), 15_000, 0)
     const total = performance.now() - killedAt
     say(`   ${survivor.name} holds the VIPs ${ms(vipsMoved)} after the kill; client traffic flows again after ${ms(trafficBack === null ? null : total)}`)
-    say(`   master now: ${(await whoIsMaster(t)).join(', ') || 'none'}`)
+    const sessions = JSON.parse(String((await client).stdout).trim() || '{}') as Partial<SessionReport>
+    const invalid = await nsExec(survivor.ns, 'iptables', ['-nvxL', 'FORWARD'])
+    const invalidDrops = (invalid.split('\n').find(l => /ctstate INVALID/.test(l)) ?? '0').trim().split(/\s+/)[0]
+    say(`   sessions after the failover: TCP ${sessions.tcp?.survived ?? '?'}/${sessions.tcp?.total ?? '?'} alive (longest stall ${sessions.tcp?.maxGapMs ?? '?'} ms), UDP ${sessions.udp?.survived ?? '?'}/${sessions.udp?.total ?? '?'}; packets dropped as INVALID on ${survivor.name}: ${invalidDrops ?? '?'}`)
+    say(indent(await hafwctl(`${DIR}/${survivor.name}.sock`, ['state'])))
     say(`   logs: ${DIR}/fw1.log, ${DIR}/fw2.log`)
     if (args.keep) {
       say(`lab left running (remove with: npm run lab -- down). Try: ip netns exec ${t.ns.client} ping ${t.server.v4}`)

@@ -86,6 +86,8 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
   }
   adopt(assembly)
 
+  let running: Runner | null = null
+
   // One raw socket per (interface, family) in use.
   const transports = new Map<string, VrrpTransport>()
   const openTransports = (a: Assembly, known: readonly LinkInfo[]): void => {
@@ -157,6 +159,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
   }, counters, log.child({ component: 'executor' }), clock)
 
   const runner = new Runner(createNode(assembly.routers, assembly.groups), clock, executor, log.child({ component: 'vrrp' }), counters)
+  running = runner
   if (model.conntrack !== null) runner.setConntrackPlan(model.conntrack)
   // Control API (hafwctl) up before the Startup event, so a watcher sees the first transitions.
   const control = await startControlServer({ socket: model.control.socket, tcp: model.control.tcp, log: log.child({ component: 'control' }), source: runnerStatusSource({ runner, counters, nodeName: model.node.name, clock, ...(conntrack !== null ? { conntrack: () => conntrack?.runtime.status() } : {}) }) })
@@ -170,6 +173,9 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
 
   function onFrame (frame: VrrpFrame): void {
     counters.inc('rx.frames')
+    // The sockets open before the node exists (everything that can fail is opened first): a
+    // peer's advert arriving in between is counted and dropped, never dereferenced.
+    if (running === null) { counters.inc('rx.drop.beforeStart'); return }
     const r = ingress(frame, byIndex)
     if (!r.ok) {
       counters.inc(`rx.drop.${r.reason}`)
