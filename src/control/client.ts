@@ -5,7 +5,7 @@
  */
 import WebSocket from 'ws'
 import { encodeMessage, parseServerMessage, PROTOCOL_VERSION } from './protocol.js'
-import type { ControlEvent, ErrorCode, RequestType, ServerMessage, Status } from './protocol.js'
+import type { CacheName, ControlEvent, CtEntryView, ErrorCode, IssueView, RequestBody, RequestType, ServerMessage, Status } from './protocol.js'
 
 export type ClientErrorCode =
   /** No socket file: the daemon is not running (or uses another socket). */
@@ -24,7 +24,7 @@ export type ClientErrorCode =
 
 export class ControlClientError extends Error {
   override readonly name = 'ControlClientError'
-  constructor (readonly code: ClientErrorCode, message: string, readonly serverCode: ErrorCode | null = null) {
+  constructor (readonly code: ClientErrorCode, message: string, readonly serverCode: ErrorCode | null = null, readonly issues: readonly IssueView[] = []) {
     super(message)
   }
 }
@@ -67,7 +67,8 @@ function connectError (target: ControlTarget, err: NodeJS.ErrnoException): Contr
   }
 }
 
-type Pending = { resolve: (m: ServerMessage) => void, reject: (e: Error) => void, timer: NodeJS.Timeout }
+/** A request waiting for replies; `take` returns true when the reply it got was the last one. */
+type Pending = { take: (m: ServerMessage) => boolean, reject: (e: Error) => void, timer: NodeJS.Timeout | undefined, arm: () => void }
 
 export class ControlClient {
   private nextId = 1
@@ -135,23 +136,64 @@ export class ControlClient {
     }
     const p = typeof m.id === 'number' ? this.pending.get(m.id) : undefined
     if (p === undefined) return
-    this.pending.delete(m.id as number)
     clearTimeout(p.timer)
-    if (m.type === 'error') p.reject(new ControlClientError('server', `hafwd refused the request: ${m.message} (${m.code})`, m.code))
-    else p.resolve(m)
+    if (m.type === 'error') {
+      this.pending.delete(m.id as number)
+      p.reject(new ControlClientError('server', `hafwd refused the request: ${m.message} (${m.code})`, m.code, m.issues ?? []))
+      return
+    }
+    if (p.take(m)) this.pending.delete(m.id as number)
+    else p.arm()
   }
 
-  /** Send one request; resolves with its reply, rejects on an `error` reply, a timeout or a close. */
-  async request (type: RequestType): Promise<ServerMessage> {
+  /**
+   * Send one request and take its replies until `take` says the last one came (a stream); the
+   * timeout applies to each reply. Rejects on an `error` reply, a timeout or a close.
+   */
+  private async exchange<T> (body: RequestBody, timeoutMs: number, take: (m: ServerMessage, done: (v: T) => void, fail: (e: Error) => void) => boolean): Promise<T> {
     if (this.closedBy !== null) throw this.closedBy
     const id = this.nextId++
-    return await new Promise<ServerMessage>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id)
-        reject(new ControlClientError('timeout', `no answer from hafwd on ${this.where} within ${this.timeoutMs} ms`))
-      }, this.timeoutMs)
-      this.pending.set(id, { resolve, reject, timer })
-      this.ws.send(encodeMessage({ v: PROTOCOL_VERSION, id, type }))
+    return await new Promise<T>((resolve, reject) => {
+      const p: Pending = {
+        take: (m) => take(m, resolve, (e) => { reject(e); p.take = () => true }),
+        reject,
+        timer: undefined,
+        arm: () => {
+          clearTimeout(p.timer)
+          p.timer = setTimeout(() => {
+            this.pending.delete(id)
+            reject(new ControlClientError('timeout', `no answer from hafwd on ${this.where} within ${timeoutMs} ms`))
+          }, timeoutMs)
+        }
+      }
+      p.arm()
+      this.pending.set(id, p)
+      this.ws.send(encodeMessage({ v: PROTOCOL_VERSION, id, ...body }))
+    })
+  }
+
+  /**
+   * Send one request; resolves with its reply, rejects on an `error` reply, a timeout or a close.
+   * `timeoutMs` overrides the connection's timeout (a commit may take longer than a status).
+   */
+  async request (req: RequestType | RequestBody, timeoutMs = this.timeoutMs): Promise<ServerMessage> {
+    const body = (typeof req === 'string' ? { type: req } : req) as RequestBody
+    return await this.exchange<ServerMessage>(body, timeoutMs, (m, done) => { done(m); return true })
+  }
+
+  /** A whole conntrack cache (the `dump` stream, reassembled in order). */
+  async dump (cache: CacheName): Promise<CtEntryView[]> {
+    const entries: CtEntryView[] = []
+    let expected = 0
+    return await this.exchange<CtEntryView[]>({ type: 'dump', cache }, this.timeoutMs, (m, done, fail) => {
+      if (m.type !== 'dump' || m.chunk !== expected) {
+        fail(new ControlClientError('protocol', `expected dump chunk ${expected}, got ${m.type === 'dump' ? `chunk ${m.chunk}` : m.type}`))
+        return true
+      }
+      expected++
+      entries.push(...m.entries)
+      if (m.last) done(entries)
+      return m.last
     })
   }
 

@@ -7,15 +7,32 @@
  *
  *   client → daemon (requests; `id` is optional, a string ≤ 64 characters or a safe integer,
  *   echoed in the reply so a client can match replies to requests):
- *     status        → status      the whole snapshot: node, routers, groups, runtime counters
- *     counters      → counters    the runtime counters only
- *     subscribe     → subscribed  then `event` messages are pushed until unsubscribe / close
- *     unsubscribe   → unsubscribed
+ *     status              → status      the whole snapshot: node, routers, groups, runtime counters
+ *     counters            → counters    the runtime counters only
+ *     subscribe           → subscribed  then `event` messages are pushed until unsubscribe / close
+ *     unsubscribe         → unsubscribed
+ *   commands (COMMAND_TYPES; a daemon without a command handler answers `notAvailable`):
+ *     reload              → reloaded    re-read the config file, apply it as a diff; an invalid
+ *                                       file is an `invalidConfig` error carrying the issues
+ *                                       (key path, line), and nothing is applied
+ *     maintenance {on}    → maintenance on: every router goes to FAULT (priority-0 advert if it
+ *                                       was MASTER, so the peer takes over after Skew_Time);
+ *                                       off: back to service
+ *     commit {waitMs?}    → done        commit the external conntrack cache into the kernel
+ *     flush {caches?}     → done        flush internal / external / both conntrack caches
+ *     resync              → done        resync the internal cache from the kernel table
+ *     bulk                → done        send the whole internal cache to the peer
+ *     requestResync       → done        ask the peer for its whole state (RESYNC)
+ *     dump {cache}        → dump × n    a conntrack cache, streamed in chunks of at most
+ *                                       DUMP_CHUNK_ENTRIES entries; the last one has last: true
+ *     stats               → stats       conntrack caches, sync and commit state, ct/sync counters
+ *   The conntrack commands answer `notAvailable` when the conntrack module is off.
  *
  *   daemon → client:
- *     status, counters, subscribed, unsubscribed   replies (carry the request's id, or null)
- *     error { code, message }                      a refused request (carries its id when readable)
- *     event { event }                              pushed, no id: a router or sync group transition
+ *     the replies above (carry the request's id, or null)
+ *     error { code, message, issues? }             a refused request (carries its id when readable)
+ *     event { event }                              pushed, no id: a router or sync group
+ *                                                  transition, a node role change, maintenance
  *
  * A bad request never crashes the daemon nor changes any state: it gets an `error` reply and the
  * connection keeps serving. Checks, in this order (the first failing one is the code):
@@ -24,11 +41,13 @@
  *   3. badMessage    not a JSON object
  *   4. badVersion    `v` missing or not PROTOCOL_VERSION
  *   5. badMessage    `type` missing or not a string
- *   6. notAvailable  a PLANNED_REQUEST_TYPES command: named, documented, not served yet
- *   7. unknownType   any other type
- *   8. badMessage    the fields of the known type do not validate (extra fields are refused too)
- * Codes outside parsing: `internal` (an error reply: the status source threw) and `tooSlow` (the
- * WebSocket close reason, code 1008, for a subscriber that does not read its events).
+ *   6. unknownType   not a REQUEST_TYPES type
+ *   7. badMessage    the fields of the known type do not validate (extra fields are refused too)
+ * Codes outside parsing: `notAvailable` (a command this daemon cannot serve: no command handler,
+ * or conntrack off), `invalidConfig` (reload: the file is invalid, `issues` says where),
+ * `failed` (a command that could not be carried out, e.g. a reload that does not fit the system),
+ * `internal` (the status source or a handler threw) and `tooSlow` (the WebSocket close reason,
+ * code 1008, for a subscriber that does not read its events).
  */
 import { z } from 'zod'
 import type { GroupSnapshot } from '../core/node.js'
@@ -41,45 +60,64 @@ export const PROTOCOL_VERSION = 1
 /** Requests are a few dozen bytes; anything above this is refused with `tooLarge` (and the connection kept). */
 export const MAX_REQUEST_BYTES = 64 * 1024
 
-export const REQUEST_TYPES = ['status', 'counters', 'subscribe', 'unsubscribe'] as const
+/** Commands: served when the daemon has a command handler (control/commands.ts), else `notAvailable`. */
+export const COMMAND_TYPES = ['reload', 'maintenance', 'commit', 'flush', 'resync', 'bulk', 'requestResync', 'dump', 'stats'] as const
+export type CommandType = typeof COMMAND_TYPES[number]
+
+export const REQUEST_TYPES = ['status', 'counters', 'subscribe', 'unsubscribe', ...COMMAND_TYPES] as const
 export type RequestType = typeof REQUEST_TYPES[number]
 
-/**
- * Commands that belong to this protocol but are not served yet; each is answered with a
- * `notAvailable` error, never with a pretend success. Closed list:
- *   reload       re-read the configuration file (today: SIGHUP)
- *   maintenance  leave MASTER on purpose (priority 0) and stay BACKUP until cleared
- *   commit       commit the external conntrack cache into the kernel
- *   flush        flush the internal/external conntrack caches
- *   resync       resync the internal cache from the kernel table
- *   bulk         send a bulk update of the internal cache to the peers
- *   dump         dump a conntrack cache
- */
-export const PLANNED_REQUEST_TYPES = ['reload', 'maintenance', 'commit', 'flush', 'resync', 'bulk', 'dump'] as const
-export type PlannedRequestType = typeof PLANNED_REQUEST_TYPES[number]
+/** The conntrack commands (conntrackd -c, -f, -R, -B, -n, -i/-e, -s): `notAvailable` when conntrack is off. */
+export const CONNTRACK_COMMANDS = ['commit', 'flush', 'resync', 'bulk', 'requestResync', 'dump', 'stats'] as const satisfies readonly CommandType[]
 
-/** Why a request was refused. Closed set; see the module comment for the order of the checks. */
-export const ERROR_CODES = ['tooLarge', 'badJson', 'badMessage', 'badVersion', 'notAvailable', 'unknownType', 'tooSlow', 'internal'] as const
+/** Why a request was refused. Closed set; see the module comment. */
+export const ERROR_CODES = ['tooLarge', 'badJson', 'badMessage', 'badVersion', 'notAvailable', 'unknownType', 'invalidConfig', 'failed', 'tooSlow', 'internal'] as const
 export type ErrorCode = typeof ERROR_CODES[number]
 
 export type RequestId = string | number
 
+/** Entries per `dump` reply message: a 100k-entry cache is ~100 messages of ~300 KiB. */
+export const DUMP_CHUNK_ENTRIES = 1000
+/** Upper bound of `commit.waitMs`: the commit goes on in the background after it. */
+export const MAX_COMMIT_WAIT_MS = 600_000
+export const DEFAULT_COMMIT_WAIT_MS = 30_000
+
 const requestId = z.union([z.string().max(64), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)])
 
 const envelope = { v: z.literal(PROTOCOL_VERSION), id: requestId.optional() }
+const cacheName = z.enum(['internal', 'external'])
 
-/** Requests carry nothing but the envelope today; strict, so a misspelt field is an error, not ignored. */
+/** Strict, so a misspelt field is an error, not ignored. */
+const bare = <T extends RequestType>(type: T) => z.strictObject({ ...envelope, type: z.literal(type) })
 const requestSchemas: Record<RequestType, z.ZodType> = {
-  status: z.strictObject({ ...envelope, type: z.literal('status') }),
-  counters: z.strictObject({ ...envelope, type: z.literal('counters') }),
-  subscribe: z.strictObject({ ...envelope, type: z.literal('subscribe') }),
-  unsubscribe: z.strictObject({ ...envelope, type: z.literal('unsubscribe') })
+  status: bare('status'),
+  counters: bare('counters'),
+  subscribe: bare('subscribe'),
+  unsubscribe: bare('unsubscribe'),
+  reload: bare('reload'),
+  maintenance: z.strictObject({ ...envelope, type: z.literal('maintenance'), on: z.boolean() }),
+  commit: z.strictObject({ ...envelope, type: z.literal('commit'), waitMs: z.number().int().min(0).max(MAX_COMMIT_WAIT_MS).optional() }),
+  flush: z.strictObject({ ...envelope, type: z.literal('flush'), caches: z.enum(['internal', 'external', 'both']).optional() }),
+  resync: bare('resync'),
+  bulk: bare('bulk'),
+  requestResync: bare('requestResync'),
+  dump: z.strictObject({ ...envelope, type: z.literal('dump'), cache: cacheName }),
+  stats: bare('stats')
 }
 
-export interface Request {
+export type CacheName = 'internal' | 'external'
+
+/** A request without its envelope: what a client asks for. */
+export type RequestBody =
+  | { readonly type: Exclude<RequestType, 'maintenance' | 'commit' | 'flush' | 'dump'> }
+  | { readonly type: 'maintenance', readonly on: boolean }
+  | { readonly type: 'commit', readonly waitMs?: number }
+  | { readonly type: 'flush', readonly caches?: 'internal' | 'external' | 'both' }
+  | { readonly type: 'dump', readonly cache: CacheName }
+
+export type Request = RequestBody & {
   readonly v: typeof PROTOCOL_VERSION
   readonly id?: RequestId
-  readonly type: RequestType
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -115,6 +153,8 @@ export interface Status {
   readonly role?: string
   /** Conntrack caches, sync peer and commit state (runtime/conntrack.ts ConntrackStatus); absent when conntrack is off. */
   readonly conntrack?: unknown
+  /** `hafwctl maintenance on` is in force: every router is held in FAULT (track `maintenance`). */
+  readonly maintenance?: boolean
 }
 
 // Enumerations a newer daemon may extend are checked as strings, so an older client still reads
@@ -194,14 +234,19 @@ export const statusSchema: z.ZodType<Status> = z.looseObject({
   time: z.string(),
   routers: z.array(routerStatusSchema),
   groups: z.array(groupStatusSchema),
-  counters: counterMap
+  counters: counterMap,
+  role: z.string().optional(),
+  maintenance: z.boolean().optional()
 })
 
 // ---------------------------------------------------------------------------------------------
 // Events and replies
 // ---------------------------------------------------------------------------------------------
 
-/** A pushed event: one router or one sync group changed state. `at` is on the daemon's monotonic clock. */
+/**
+ * A pushed event: one router or one sync group changed state, the node's conntrack role changed
+ * (core/orchestrator.ts), or maintenance was switched. `at` is on the daemon's monotonic clock.
+ */
 export type ControlEvent =
   | {
     readonly kind: 'transition'
@@ -224,11 +269,89 @@ export type ControlEvent =
     readonly at: number
     readonly time: string
   }
+  | { readonly kind: 'role', readonly from: string, readonly to: string, readonly at: number, readonly time: string }
+  | { readonly kind: 'maintenance', readonly on: boolean, readonly at: number, readonly time: string }
 
 const eventSchema: z.ZodType<ControlEvent> = z.discriminatedUnion('kind', [
   transitionSchema.extend({ kind: z.literal('transition'), time: z.string() }),
-  groupTransitionSchema.extend({ kind: z.literal('groupTransition'), time: z.string() })
+  groupTransitionSchema.extend({ kind: z.literal('groupTransition'), time: z.string() }),
+  z.looseObject({ kind: z.literal('role'), from: z.string(), to: z.string(), at: millis, time: z.string() }),
+  z.looseObject({ kind: z.literal('maintenance'), on: z.boolean(), at: millis, time: z.string() })
 ])
+
+// ---------------------------------------------------------------------------------------------
+// Command replies
+// ---------------------------------------------------------------------------------------------
+
+/** One direction of a conntrack entry as `dump` shows it: ports for TCP/UDP/SCTP/DCCP/GRE, type/code/id for ICMP. */
+export interface CtTupleView {
+  readonly src: string
+  readonly dst: string
+  readonly sport?: number
+  readonly dport?: number
+  readonly icmpType?: number
+  readonly icmpCode?: number
+  readonly icmpId?: number
+}
+
+/** One conntrack cache entry as `dump` sends it (control/ct-view.ts builds it from a cache row). */
+export interface CtEntryView {
+  readonly family: 'ipv4' | 'ipv6'
+  /** IP protocol number. */
+  readonly proto: number
+  readonly orig: CtTupleView
+  readonly reply: CtTupleView
+  /** TCP / SCTP / DCCP state name, when known. */
+  readonly state?: string
+  /** Seconds left, as last told by the kernel or the peer. */
+  readonly timeout?: number
+  readonly mark?: number
+  readonly zone?: number
+  /** IPS_* bits. */
+  readonly statusBits?: number
+  readonly nat?: { readonly src?: { readonly ip?: string, readonly port?: number }, readonly dst?: { readonly ip?: string, readonly port?: number } }
+  readonly helper?: string
+  /** conntrackd's object status: 'new' until its first update. */
+  readonly status: 'new' | 'alive'
+  readonly activeSinceS: number
+  readonly idleS: number
+}
+
+const port = z.number().int().min(0).max(65535)
+const tupleView = z.looseObject({
+  src: z.string(),
+  dst: z.string(),
+  sport: port.optional(),
+  dport: port.optional(),
+  icmpType: z.number().int().optional(),
+  icmpCode: z.number().int().optional(),
+  icmpId: z.number().int().optional()
+})
+const natBinding = z.looseObject({ ip: z.string().optional(), port: port.optional() })
+const ctEntrySchema: z.ZodType<CtEntryView> = z.looseObject({
+  family: z.enum(['ipv4', 'ipv6']),
+  proto: z.number().int().min(0).max(255),
+  orig: tupleView,
+  reply: tupleView,
+  state: z.string().optional(),
+  timeout: z.number().optional(),
+  mark: z.number().int().optional(),
+  zone: z.number().int().optional(),
+  statusBits: z.number().int().optional(),
+  nat: z.looseObject({ src: natBinding.optional(), dst: natBinding.optional() }).optional(),
+  helper: z.string().optional(),
+  status: z.enum(['new', 'alive']),
+  activeSinceS: count,
+  idleS: count
+})
+
+/** What a reload did to each router (core/reconfigure.ts RouterChangeKind). */
+export interface ReloadChange { readonly id: string, readonly change: string }
+
+/** A config problem as `invalidConfig` carries it (config/issue.ts ConfigIssue). */
+export interface IssueView { readonly path: string, readonly line?: number, readonly column?: number, readonly message: string }
+
+const issueSchema: z.ZodType<IssueView> = z.looseObject({ path: z.string(), line: z.number().int().optional(), column: z.number().int().optional(), message: z.string() })
 
 export type ReplyId = RequestId | null
 
@@ -237,20 +360,35 @@ export type ServerMessage =
   | { readonly v: 1, readonly id: ReplyId, readonly type: 'counters', readonly counters: Readonly<Record<string, number>> }
   | { readonly v: 1, readonly id: ReplyId, readonly type: 'subscribed' }
   | { readonly v: 1, readonly id: ReplyId, readonly type: 'unsubscribed' }
-  | { readonly v: 1, readonly id: ReplyId, readonly type: 'error', readonly code: ErrorCode, readonly message: string }
+  /** `reload` applied: what happened to each router, and notes (e.g. sections that need a restart). */
+  | { readonly v: 1, readonly id: ReplyId, readonly type: 'reloaded', readonly file: string, readonly changes: readonly ReloadChange[], readonly notes: readonly string[] }
+  /** `maintenance`: the mode now, and whether this request changed it. */
+  | { readonly v: 1, readonly id: ReplyId, readonly type: 'maintenance', readonly on: boolean, readonly changed: boolean }
+  /** A conntrack command carried out; `data` holds command-specific facts (e.g. the commit's result). */
+  | { readonly v: 1, readonly id: ReplyId, readonly type: 'done', readonly command: CommandType, readonly message: string, readonly data?: Readonly<Record<string, unknown>> }
+  | { readonly v: 1, readonly id: ReplyId, readonly type: 'stats', readonly conntrack: unknown, readonly counters: Readonly<Record<string, number>> }
+  /** One chunk of a `dump`: `chunk` counts from 0, `total` is the cache size at the snapshot. */
+  | { readonly v: 1, readonly id: ReplyId, readonly type: 'dump', readonly cache: CacheName, readonly chunk: number, readonly total: number, readonly last: boolean, readonly entries: readonly CtEntryView[] }
+  | { readonly v: 1, readonly id: ReplyId, readonly type: 'error', readonly code: ErrorCode, readonly message: string, readonly issues?: readonly IssueView[] }
   | { readonly v: 1, readonly type: 'event', readonly event: ControlEvent }
 
 export type ErrorReply = Extract<ServerMessage, { type: 'error' }>
 
 const replyEnvelope = { v: z.literal(PROTOCOL_VERSION), id: requestId.nullable() }
 const errorCode = z.custom<ErrorCode>(v => typeof v === 'string')
+const commandType = z.custom<CommandType>(v => typeof v === 'string')
 
 const serverMessageSchema: z.ZodType<ServerMessage> = z.discriminatedUnion('type', [
   z.looseObject({ ...replyEnvelope, type: z.literal('status'), status: statusSchema }),
   z.looseObject({ ...replyEnvelope, type: z.literal('counters'), counters: counterMap }),
   z.looseObject({ ...replyEnvelope, type: z.literal('subscribed') }),
   z.looseObject({ ...replyEnvelope, type: z.literal('unsubscribed') }),
-  z.looseObject({ ...replyEnvelope, type: z.literal('error'), code: errorCode, message: z.string() }),
+  z.looseObject({ ...replyEnvelope, type: z.literal('reloaded'), file: z.string(), changes: z.array(z.looseObject({ id: z.string(), change: z.string() })), notes: z.array(z.string()) }),
+  z.looseObject({ ...replyEnvelope, type: z.literal('maintenance'), on: z.boolean(), changed: z.boolean() }),
+  z.looseObject({ ...replyEnvelope, type: z.literal('done'), command: commandType, message: z.string(), data: z.record(z.string(), z.unknown()).optional() }),
+  z.looseObject({ ...replyEnvelope, type: z.literal('stats'), conntrack: z.unknown(), counters: counterMap }),
+  z.looseObject({ ...replyEnvelope, type: z.literal('dump'), cache: cacheName, chunk: count, total: count, last: z.boolean(), entries: z.array(ctEntrySchema).max(DUMP_CHUNK_ENTRIES) }),
+  z.looseObject({ ...replyEnvelope, type: z.literal('error'), code: errorCode, message: z.string(), issues: z.array(issueSchema).optional() }),
   z.looseObject({ v: z.literal(PROTOCOL_VERSION), type: z.literal('event'), event: eventSchema })
 ])
 
@@ -258,8 +396,8 @@ const serverMessageSchema: z.ZodType<ServerMessage> = z.discriminatedUnion('type
 // Parsing and building
 // ---------------------------------------------------------------------------------------------
 
-export function errorReply (id: ReplyId, code: ErrorCode, message: string): ErrorReply {
-  return { v: PROTOCOL_VERSION, id, type: 'error', code, message }
+export function errorReply (id: ReplyId, code: ErrorCode, message: string, issues?: readonly IssueView[]): ErrorReply {
+  return issues === undefined ? { v: PROTOCOL_VERSION, id, type: 'error', code, message } : { v: PROTOCOL_VERSION, id, type: 'error', code, message, issues }
 }
 
 export type ParsedRequest =
@@ -299,9 +437,6 @@ export function parseRequest (text: string, byteLength: number): ParsedRequest {
   }
   const type = data.type
   if (typeof type !== 'string') return fail(id, 'badMessage', '"type" must be a string')
-  if ((PLANNED_REQUEST_TYPES as readonly string[]).includes(type)) {
-    return fail(id, 'notAvailable', `"${type}" is not available in this version of hafwd`)
-  }
   if (!(REQUEST_TYPES as readonly string[]).includes(type)) {
     return fail(id, 'unknownType', `unknown request type "${type.slice(0, 64)}"; known: ${REQUEST_TYPES.join(', ')}`)
   }

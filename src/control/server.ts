@@ -22,8 +22,10 @@ import type { RawData } from 'ws'
 import { isLoopback } from '../config/net.js'
 import type { HostPort } from '../config/net.js'
 import type { Logger } from '../runtime/log.js'
-import { encodeMessage, errorReply, MAX_REQUEST_BYTES, parseRequest, PROTOCOL_VERSION } from './protocol.js'
-import type { ControlEvent, ServerMessage } from './protocol.js'
+import { DEFAULT_COMMIT_WAIT_MS, DUMP_CHUNK_ENTRIES, encodeMessage, errorReply, MAX_REQUEST_BYTES, parseRequest, PROTOCOL_VERSION } from './protocol.js'
+import type { CacheName, ControlEvent, ReplyId, Request, ServerMessage } from './protocol.js'
+import { CommandError } from './commands.js'
+import type { CommandHandler } from './commands.js'
 import type { StatusSource } from './source.js'
 
 /** Frames above this close the connection (ws code 1009) instead of getting an error reply. */
@@ -44,6 +46,8 @@ export interface ControlServerOptions {
   /** Also listen on this loopback address; clients must present the token. */
   readonly tcp?: { readonly listen: HostPort, readonly token: string } | null
   readonly source: StatusSource
+  /** The commands (reload, maintenance, conntrack); absent: every command answers `notAvailable`. */
+  readonly commands?: CommandHandler
   readonly log?: Logger
   readonly maxClients?: number
   readonly maxBufferedBytes?: number
@@ -148,6 +152,10 @@ export async function startControlServer (opts: ControlServerOptions): Promise<C
     }
     const { request } = parsed
     const id = request.id ?? null
+    if (isCommand(request)) {
+      void runCommand(ws, request, id)
+      return
+    }
     try {
       switch (request.type) {
         case 'status':
@@ -168,6 +176,79 @@ export async function startControlServer (opts: ControlServerOptions): Promise<C
     } catch (err) {
       log.error({ err: String(err), type: request.type }, 'control request failed')
       send(ws, errorReply(id, 'internal', `hafwd could not answer "${request.type}": ${err instanceof Error ? err.message : String(err)}`))
+    }
+  }
+
+  const failed = (id: ReplyId, type: string, err: unknown): ServerMessage => {
+    if (err instanceof CommandError) {
+      log.info({ type, code: err.code, err: err.message }, 'control command refused')
+      return errorReply(id, err.code, err.message, err.issues)
+    }
+    log.error({ err: String(err), type }, 'control command failed')
+    return errorReply(id, 'internal', `hafwd could not carry out "${type}": ${err instanceof Error ? err.message : String(err)}`)
+  }
+
+  /** Commands run asynchronously; replies keep the request's id, so concurrent requests stay matched. */
+  const runCommand = async (ws: WebSocket, request: Request, id: ReplyId): Promise<void> => {
+    const h = opts.commands
+    if (h === undefined) {
+      send(ws, errorReply(id, 'notAvailable', `"${request.type}" is not available: this hafwd serves no commands`))
+      return
+    }
+    const base = { v: PROTOCOL_VERSION, id } as const
+    try {
+      log.info({ type: request.type }, 'control command')
+      switch (request.type) {
+        case 'reload': {
+          const r = await h.reload()
+          send(ws, { ...base, type: 'reloaded', file: r.file, changes: r.changes, notes: r.notes })
+          break
+        }
+        case 'maintenance': {
+          const r = await h.maintenance(request.on)
+          send(ws, { ...base, type: 'maintenance', on: r.on, changed: r.changed })
+          break
+        }
+        case 'commit':
+          send(ws, { ...base, type: 'done', command: 'commit', ...await h.commit(request.waitMs ?? DEFAULT_COMMIT_WAIT_MS) })
+          break
+        case 'flush':
+          send(ws, { ...base, type: 'done', command: 'flush', ...await h.flush(request.caches ?? 'both') })
+          break
+        case 'resync':
+        case 'bulk':
+        case 'requestResync':
+          send(ws, { ...base, type: 'done', command: request.type, ...await h[request.type]() })
+          break
+        case 'stats': {
+          const r = h.stats()
+          send(ws, { ...base, type: 'stats', conntrack: r.conntrack, counters: r.counters })
+          break
+        }
+        case 'dump':
+          await streamDump(ws, id, request.cache, await h.dump(request.cache))
+          break
+        default:
+          break
+      }
+    } catch (err) {
+      send(ws, failed(id, request.type, err))
+    }
+  }
+
+  /**
+   * A dump in chunks of DUMP_CHUNK_ENTRIES, yielding to the event loop between chunks (adverts
+   * go on during a 100k-entry dump) and waiting while the client's send buffer is full, so a
+   * slow reader costs a bounded amount of memory; a client that goes away ends the stream.
+   */
+  const streamDump = async (ws: WebSocket, id: ReplyId, cache: CacheName, entries: readonly unknown[]): Promise<void> => {
+    const chunks = Math.max(1, Math.ceil(entries.length / DUMP_CHUNK_ENTRIES))
+    for (let chunk = 0; chunk < chunks; chunk++) {
+      while (ws.readyState === WebSocket.OPEN && ws.bufferedAmount > maxBuffered) await new Promise(resolve => setTimeout(resolve, 5))
+      if (ws.readyState !== WebSocket.OPEN) return
+      const slice = entries.slice(chunk * DUMP_CHUNK_ENTRIES, (chunk + 1) * DUMP_CHUNK_ENTRIES)
+      send(ws, { v: PROTOCOL_VERSION, id, type: 'dump', cache, chunk, total: entries.length, last: chunk === chunks - 1, entries: slice as never })
+      if (chunk < chunks - 1) await new Promise(resolve => setImmediate(resolve))
     }
   }
 
@@ -285,6 +366,10 @@ export async function startControlServer (opts: ControlServerOptions): Promise<C
       await closing
     }
   }
+}
+
+function isCommand (r: Request): boolean {
+  return r.type !== 'status' && r.type !== 'counters' && r.type !== 'subscribe' && r.type !== 'unsubscribe'
 }
 
 /** Remove the socket file only if it is still the one this server created. */

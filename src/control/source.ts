@@ -46,6 +46,13 @@ export interface RunnerSourceOptions {
   readonly clock: Clock
   /** Conntrack status, when the module runs. */
   readonly conntrack?: () => unknown
+  /** Maintenance mode (runtime/commands.ts): shown in the status, changes pushed as events. */
+  readonly maintenance?: MaintenanceView
+}
+
+export interface MaintenanceView {
+  on: () => boolean
+  onChange: (listener: (on: boolean) => void) => void
 }
 
 export function runnerStatusSource (opts: RunnerSourceOptions): StatusSource {
@@ -55,11 +62,20 @@ export function runnerStatusSource (opts: RunnerSourceOptions): StatusSource {
   const startedAt = clock()
   const listeners = new Set<EventListener>()
   // The runner has no way to remove an observer, so one observer fans out to the listeners.
+  const emit = (events: readonly ControlEvent[]): void => { for (const l of listeners) for (const e of events) l(e) }
+  let role: string = runner.role
   runner.onStep((result) => {
+    // The runner updates its role after the observers ran (runtime/runner.ts): look once the step is over.
+    queueMicrotask(() => {
+      if (runner.role === role) return
+      const from = role
+      role = runner.role
+      emit([{ kind: 'role', from, to: role, at: clock(), time: new Date().toISOString() }])
+    })
     if (listeners.size === 0 || (result.transitions.length === 0 && result.groupTransitions.length === 0)) return
-    const events = stepEvents(result, new Date().toISOString())
-    for (const l of listeners) for (const e of events) l(e)
+    emit(stepEvents(result, new Date().toISOString()))
   })
+  opts.maintenance?.onChange(on => { emit([{ kind: 'maintenance', on, at: clock(), time: new Date().toISOString() }]) })
   return {
     status: () => {
       const now = clock()
@@ -79,6 +95,7 @@ export function runnerStatusSource (opts: RunnerSourceOptions): StatusSource {
         groups: snap.groups,
         counters: counters.toJSON(),
         role: runner.role,
+        ...(opts.maintenance !== undefined ? { maintenance: opts.maintenance.on() } : {}),
         ...(opts.conntrack !== undefined ? { conntrack: opts.conntrack() } : {})
       }
     },

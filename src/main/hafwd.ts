@@ -2,7 +2,7 @@
  * hafwd: the daemon entry. Parses argv, loads and validates the config (nothing is applied from an
  * invalid file), starts the runtime, and owns the signals:
  *   SIGTERM / SIGINT  priority-0 adverts, VIPs removed, exit 0 (RFC 5798 §6.4.3 Shutdown);
- *   SIGHUP            reload (see runtime/reload.ts).
+ *   SIGHUP            reload (runtime/commands.ts, as `hafwctl reload`).
  */
 import { checkConfig, formatIssues, loadConfigFile } from '../config/load.js'
 import { createLogger } from '../runtime/log.js'
@@ -49,7 +49,7 @@ export async function main (argv: readonly string[]): Promise<number> {
   const log = createLogger(loaded.model.log.level)
   let daemon
   try {
-    daemon = await startDaemon({ model: loaded.model, log })
+    daemon = await startDaemon({ model: loaded.model, log, configPath: args.config })
   } catch (err) {
     if (err instanceof StartupError) {
       log.fatal({ err: err.message }, 'refusing to start')
@@ -76,19 +76,11 @@ export async function main (argv: readonly string[]): Promise<number> {
     // other listener left, which would kill us before the priority-0 adverts are out.
     process.on('SIGTERM', () => { stop('SIGTERM') })
     process.on('SIGINT', () => { stop('SIGINT') })
-    // SIGHUP: reload as a diff. An invalid file, or one that does not fit the system, is refused
-    // as a whole and the running configuration stays.
-    let reloading = Promise.resolve()
+    // SIGHUP: reload as a diff, the same way as `hafwctl reload` (runtime/commands.ts: one at a
+    // time, logged). An invalid file, or one that does not fit the system, is refused as a whole
+    // and the running configuration stays.
     process.on('SIGHUP', () => {
-      reloading = reloading.then(async () => {
-        const next = await loadConfigFile(args.config)
-        if (!next.ok) {
-          log.error({ file: args.config, issues: next.issues }, `reload refused: ${next.issues.length} error(s); running configuration kept`)
-          return
-        }
-        const r = await daemon.reload(next.model)
-        if (!r.ok) log.error({ file: args.config, err: r.error }, 'reload refused; running configuration kept')
-      }).catch((err: unknown) => { log.error({ err: String(err) }, 'reload failed') })
+      daemon.commands.reload().catch((err: unknown) => { log.debug({ err: String(err) }, 'SIGHUP reload not applied') })
     })
   })
 }

@@ -24,6 +24,8 @@ import type { ConntrackWiring } from './conntrack-wiring.js'
 import { BULK_SYNC_SOURCE } from './conntrack.js'
 import { Counters } from './stats.js'
 import { startControlServer } from '../control/server.js'
+import { createDaemonCommands, withMaintenanceTrack } from './commands.js'
+import type { DaemonCommands } from './commands.js'
 import { runnerStatusSource } from '../control/source.js'
 import { egress, indexRouters, ingress } from './vrrp-wire.js'
 import type { RouterWire } from './vrrp-wire.js'
@@ -42,6 +44,8 @@ export interface Daemon {
    * changed) when it does not fit the system, e.g. a missing interface; the error says why.
    */
   reload: (model: Model) => Promise<{ ok: true, changes: Record<string, string> } | { ok: false, error: string }>
+  /** The control commands (hafwctl reload, maintenance, conntrack); SIGHUP uses its reload too. */
+  readonly commands: DaemonCommands
   stop: () => Promise<void>
 }
 
@@ -49,6 +53,8 @@ export interface DaemonOptions {
   readonly model: Model
   readonly log: Logger
   readonly clock?: Clock
+  /** The file the model was loaded from: what `hafwctl reload` re-reads. */
+  readonly configPath?: string
 }
 
 function transportKey (ifname: string, family: string): string { return `${ifname}/${family}` }
@@ -68,7 +74,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
   let assembly: Assembly
   try {
     linkList = await links.links()
-    assembly = assemble(model, linkList, await links.addresses())
+    assembly = withMaintenanceTrack(assemble(model, linkList, await links.addresses()))
   } catch (err) {
     links.close()
     throw new StartupError(err instanceof Error ? err.message : String(err))
@@ -162,7 +168,8 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
   running = runner
   if (model.conntrack !== null) runner.setConntrackPlan(model.conntrack)
   // Control API (hafwctl) up before the Startup event, so a watcher sees the first transitions.
-  const control = await startControlServer({ socket: model.control.socket, tcp: model.control.tcp, log: log.child({ component: 'control' }), source: runnerStatusSource({ runner, counters, nodeName: model.node.name, clock, ...(conntrack !== null ? { conntrack: () => conntrack?.runtime.status() } : {}) }) })
+  const commands = createDaemonCommands({ runner, conntrack: conntrack?.runtime ?? null, counters, log: log.child({ component: 'commands' }), model, configPath: opts.configPath ?? null, reload: async (m) => await reload(m) })
+  const control = await startControlServer({ socket: model.control.socket, tcp: model.control.tcp, log: log.child({ component: 'control' }), commands, source: runnerStatusSource({ runner, counters, nodeName: model.node.name, clock, maintenance: commands.maintenanceView, ...(conntrack !== null ? { conntrack: () => conntrack?.runtime.status() } : {}) }) })
     .catch((err: unknown) => {
       for (const t of transports.values()) t.close()
       announcer.close()
@@ -240,7 +247,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     let a: Assembly
     try {
       const known = await links.links()
-      a = assemble(next, known, await links.addresses())
+      a = withMaintenanceTrack(assemble(next, known, await links.addresses()))
       openTransports(a, known)
     } catch (err) {
       return { ok: false, error: err instanceof Error ? err.message : String(err) }
@@ -275,6 +282,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     counters,
     assembly: () => assembly,
     reload,
+    commands,
     stop: async () => {
       stopping ??= (async () => {
         trackers.stop()
