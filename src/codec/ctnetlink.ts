@@ -17,10 +17,7 @@
  */
 import { CodecError } from './errors.js'
 import { formatIPv4, formatIPv6 } from './ip.js'
-import {
-  parseAttrs, readU8, readBe16, readBe32, readBe64, readCString, type NlAttr, type NlattrErrorCode,
-  NLATTR_ERROR_CODES
-} from './nlattr.js'
+import { checkAttrs, nlAlign, NLA_HDRLEN, NLA_TYPE_MASK, type NlattrErrorCode, NLATTR_ERROR_CODES } from './nlattr.js'
 import {
   splitMessages, decodeNlError, decodeNfGenMsg, NlMsgType, NlmF, AF, NFGENMSG_LEN, NLMSG_HDRLEN,
   NETLINK_ERROR_CODES, type NlMessage, type NlMsgHeader, type NfGenMsg, type NetlinkErrorCode
@@ -76,198 +73,253 @@ export type CtnlMessage =
   | { kind: 'other', type: number, seq: number, pid: number }
 
 // ---------------------------------------------------------------------------------------------
-// Table-driven attribute decoding
+// Table-driven attribute decoding, by offset: attributes are walked in place in the root buffer (no
+// NlAttr objects, no Buffer views per attribute; a dump decodes 100k entries). Each level's framing
+// is checked first (checkAttrs), then its attributes are applied in wire order.
 
 interface AttrSpec<T> {
   readonly name: string
   /** Minimum payload bytes. */
   readonly min: number
-  readonly apply: (target: T, a: NlAttr, ctx: DecodeCtx) => void
+  /** `v`: payload offset in ctx.root; `len`: payload length (>= min). */
+  readonly apply: (target: T, ctx: DecodeCtx, v: number, len: number) => void
 }
 type AttrTable<T> = Readonly<Record<number, AttrSpec<T>>>
 
-/** The buffer all views point into, so nested errors report offsets in it. */
+/** The buffer being decoded; every offset (and every error offset) is an index into it. */
 interface DecodeCtx { readonly root: Buffer }
 
-function absOffset (ctx: DecodeCtx, view: Buffer): number {
-  return view.byteOffset - ctx.root.byteOffset
+const u8At = (b: Buffer, o: number): number => b[o] as number
+const be16At = (b: Buffer, o: number): number => ((b[o] as number) << 8) | (b[o + 1] as number)
+const be32At = (b: Buffer, o: number): number =>
+  (((b[o] as number) << 24) | ((b[o + 1] as number) << 16) | ((b[o + 2] as number) << 8) | (b[o + 3] as number)) >>> 0
+/** be64 as a JS number, rounded like Number(BigInt): exact below 2^53. */
+const be64At = (b: Buffer, o: number): number => be32At(b, o) * 0x100000000 + be32At(b, o + 4)
+/** NUL-terminated latin1 string in b[v, v + len); a missing terminator is tolerated. */
+function cStringAt (b: Buffer, v: number, len: number): string {
+  let end = v
+  while (end < v + len && b[end] !== 0) end++
+  return b.toString('latin1', v, end)
 }
 
-function applyTable<T> (table: AttrTable<T>, attrs: NlAttr[], target: T, ctx: DecodeCtx): void {
-  for (const a of attrs) {
-    const spec = table[a.type]
-    if (spec === undefined) continue // unknown attribute: skip, not fatal
-    if (a.value.length < spec.min) {
-      throw new CodecError<CtnetlinkErrorCode>('CT_ATTR_TOO_SHORT', `${spec.name}: ${a.value.length} bytes, needs ${spec.min}`, absOffset(ctx, a.value) - 4)
+/** Apply `table` to the attributes in ctx.root[start, end) (one nesting level). */
+function walk<T> (table: AttrTable<T>, ctx: DecodeCtx, start: number, end: number, target: T): T {
+  const b = ctx.root
+  checkAttrs(b, start, end)
+  for (let o = start; o < end;) {
+    const len = (b[o] as number) | ((b[o + 1] as number) << 8)
+    const spec = table[((b[o + 2] as number) | ((b[o + 3] as number) << 8)) & NLA_TYPE_MASK]
+    if (spec !== undefined) { // unknown attribute: skip, not fatal
+      if (len - NLA_HDRLEN < spec.min) {
+        throw new CodecError<CtnetlinkErrorCode>('CT_ATTR_TOO_SHORT', `${spec.name}: ${len - NLA_HDRLEN} bytes, needs ${spec.min}`, o)
+      }
+      spec.apply(target, ctx, o + NLA_HDRLEN, len - NLA_HDRLEN)
     }
-    spec.apply(target, a, ctx)
+    o += nlAlign(len)
   }
-}
-
-function nested (a: NlAttr, ctx: DecodeCtx): NlAttr[] {
-  const start = absOffset(ctx, a.value)
-  return parseAttrs(ctx.root, start, start + a.value.length)
-}
-
-function decodeNest<T> (table: AttrTable<T>, a: NlAttr, ctx: DecodeCtx, target: T): T {
-  applyTable(table, nested(a, ctx), target, ctx)
   return target
 }
 
-/** A tuple while it is being assembled; `v6` records which address attributes were used. */
-interface TupleDraft { src?: string, dst?: string, v4?: boolean, v6?: boolean, t: Partial<FlowTuple> }
+/** A tuple while it is being assembled; `v4`/`v6` record which address attributes were used. */
+interface TupleDraft {
+  src: string | undefined
+  dst: string | undefined
+  v4: boolean
+  v6: boolean
+  l4proto: number | undefined
+  sport: number | undefined
+  dport: number | undefined
+  icmpType: number | undefined
+  icmpCode: number | undefined
+  icmpId: number | undefined
+  zone: number | undefined
+}
 
 const ipTable: AttrTable<TupleDraft> = {
-  [CTA_IP.V4_SRC]: { name: 'CTA_IP_V4_SRC', min: 4, apply: (d, a) => { d.src = formatIPv4(a.value); d.v4 = true } },
-  [CTA_IP.V4_DST]: { name: 'CTA_IP_V4_DST', min: 4, apply: (d, a) => { d.dst = formatIPv4(a.value); d.v4 = true } },
-  [CTA_IP.V6_SRC]: { name: 'CTA_IP_V6_SRC', min: 16, apply: (d, a) => { d.src = formatIPv6(a.value); d.v6 = true } },
-  [CTA_IP.V6_DST]: { name: 'CTA_IP_V6_DST', min: 16, apply: (d, a) => { d.dst = formatIPv6(a.value); d.v6 = true } }
+  [CTA_IP.V4_SRC]: { name: 'CTA_IP_V4_SRC', min: 4, apply: (d, c, v) => { d.src = formatIPv4(c.root, v); d.v4 = true } },
+  [CTA_IP.V4_DST]: { name: 'CTA_IP_V4_DST', min: 4, apply: (d, c, v) => { d.dst = formatIPv4(c.root, v); d.v4 = true } },
+  [CTA_IP.V6_SRC]: { name: 'CTA_IP_V6_SRC', min: 16, apply: (d, c, v) => { d.src = formatIPv6(c.root, v); d.v6 = true } },
+  [CTA_IP.V6_DST]: { name: 'CTA_IP_V6_DST', min: 16, apply: (d, c, v) => { d.dst = formatIPv6(c.root, v); d.v6 = true } }
 }
 
 const protoTable: AttrTable<TupleDraft> = {
-  [CTA_PROTO.NUM]: { name: 'CTA_PROTO_NUM', min: 1, apply: (d, a) => { d.t.l4proto = readU8(a.value) } },
-  [CTA_PROTO.SRC_PORT]: { name: 'CTA_PROTO_SRC_PORT', min: 2, apply: (d, a) => { d.t.sport = readBe16(a.value) } },
-  [CTA_PROTO.DST_PORT]: { name: 'CTA_PROTO_DST_PORT', min: 2, apply: (d, a) => { d.t.dport = readBe16(a.value) } },
-  [CTA_PROTO.ICMP_ID]: { name: 'CTA_PROTO_ICMP_ID', min: 2, apply: (d, a) => { d.t.icmpId = readBe16(a.value) } },
-  [CTA_PROTO.ICMP_TYPE]: { name: 'CTA_PROTO_ICMP_TYPE', min: 1, apply: (d, a) => { d.t.icmpType = readU8(a.value) } },
-  [CTA_PROTO.ICMP_CODE]: { name: 'CTA_PROTO_ICMP_CODE', min: 1, apply: (d, a) => { d.t.icmpCode = readU8(a.value) } },
-  [CTA_PROTO.ICMPV6_ID]: { name: 'CTA_PROTO_ICMPV6_ID', min: 2, apply: (d, a) => { d.t.icmpId = readBe16(a.value) } },
-  [CTA_PROTO.ICMPV6_TYPE]: { name: 'CTA_PROTO_ICMPV6_TYPE', min: 1, apply: (d, a) => { d.t.icmpType = readU8(a.value) } },
-  [CTA_PROTO.ICMPV6_CODE]: { name: 'CTA_PROTO_ICMPV6_CODE', min: 1, apply: (d, a) => { d.t.icmpCode = readU8(a.value) } }
+  [CTA_PROTO.NUM]: { name: 'CTA_PROTO_NUM', min: 1, apply: (d, c, v) => { d.l4proto = u8At(c.root, v) } },
+  [CTA_PROTO.SRC_PORT]: { name: 'CTA_PROTO_SRC_PORT', min: 2, apply: (d, c, v) => { d.sport = be16At(c.root, v) } },
+  [CTA_PROTO.DST_PORT]: { name: 'CTA_PROTO_DST_PORT', min: 2, apply: (d, c, v) => { d.dport = be16At(c.root, v) } },
+  [CTA_PROTO.ICMP_ID]: { name: 'CTA_PROTO_ICMP_ID', min: 2, apply: (d, c, v) => { d.icmpId = be16At(c.root, v) } },
+  [CTA_PROTO.ICMP_TYPE]: { name: 'CTA_PROTO_ICMP_TYPE', min: 1, apply: (d, c, v) => { d.icmpType = u8At(c.root, v) } },
+  [CTA_PROTO.ICMP_CODE]: { name: 'CTA_PROTO_ICMP_CODE', min: 1, apply: (d, c, v) => { d.icmpCode = u8At(c.root, v) } },
+  [CTA_PROTO.ICMPV6_ID]: { name: 'CTA_PROTO_ICMPV6_ID', min: 2, apply: (d, c, v) => { d.icmpId = be16At(c.root, v) } },
+  [CTA_PROTO.ICMPV6_TYPE]: { name: 'CTA_PROTO_ICMPV6_TYPE', min: 1, apply: (d, c, v) => { d.icmpType = u8At(c.root, v) } },
+  [CTA_PROTO.ICMPV6_CODE]: { name: 'CTA_PROTO_ICMPV6_CODE', min: 1, apply: (d, c, v) => { d.icmpCode = u8At(c.root, v) } }
 }
 
 const tupleTable: AttrTable<TupleDraft> = {
-  [CTA_TUPLE.IP]: { name: 'CTA_TUPLE_IP', min: 0, apply: (d, a, ctx) => { decodeNest(ipTable, a, ctx, d) } },
-  [CTA_TUPLE.PROTO]: { name: 'CTA_TUPLE_PROTO', min: 0, apply: (d, a, ctx) => { decodeNest(protoTable, a, ctx, d) } },
-  [CTA_TUPLE.ZONE]: { name: 'CTA_TUPLE_ZONE', min: 2, apply: (d, a) => { d.t.zone = readBe16(a.value) } }
+  [CTA_TUPLE.IP]: { name: 'CTA_TUPLE_IP', min: 0, apply: (d, c, v, len) => { walk(ipTable, c, v, v + len, d) } },
+  [CTA_TUPLE.PROTO]: { name: 'CTA_TUPLE_PROTO', min: 0, apply: (d, c, v, len) => { walk(protoTable, c, v, v + len, d) } },
+  [CTA_TUPLE.ZONE]: { name: 'CTA_TUPLE_ZONE', min: 2, apply: (d, c, v) => { d.zone = be16At(c.root, v) } }
 }
 
-/** Decode one tuple nest; complete or CT_INCOMPLETE_TUPLE. */
-function decodeTuple (a: NlAttr, ctx: DecodeCtx, name: string): { tuple: FlowTuple, family: FlowFamily } {
-  const d = decodeNest<TupleDraft>(tupleTable, a, ctx, { t: {} })
-  if (d.src === undefined || d.dst === undefined || d.t.l4proto === undefined) {
-    const missing = [d.src === undefined ? 'src' : '', d.dst === undefined ? 'dst' : '', d.t.l4proto === undefined ? 'protocol' : ''].filter(Boolean).join(', ')
-    throw new CodecError<CtnetlinkErrorCode>('CT_INCOMPLETE_TUPLE', `${name} lacks ${missing}`, absOffset(ctx, a.value) - 4)
+interface DecodedTuple { tuple: FlowTuple, family: FlowFamily }
+
+/** Decode one tuple nest (payload at `v`); complete or CT_INCOMPLETE_TUPLE. */
+function decodeTuple (ctx: DecodeCtx, v: number, len: number, name: string): DecodedTuple {
+  const d = walk<TupleDraft>(tupleTable, ctx, v, v + len, {
+    src: undefined,
+    dst: undefined,
+    v4: false,
+    v6: false,
+    l4proto: undefined,
+    sport: undefined,
+    dport: undefined,
+    icmpType: undefined,
+    icmpCode: undefined,
+    icmpId: undefined,
+    zone: undefined
+  })
+  if (d.src === undefined || d.dst === undefined || d.l4proto === undefined) {
+    const missing = [d.src === undefined ? 'src' : '', d.dst === undefined ? 'dst' : '', d.l4proto === undefined ? 'protocol' : ''].filter(Boolean).join(', ')
+    throw new CodecError<CtnetlinkErrorCode>('CT_INCOMPLETE_TUPLE', `${name} lacks ${missing}`, v - NLA_HDRLEN)
   }
-  if (d.v4 === true && d.v6 === true) {
-    throw new CodecError<CtnetlinkErrorCode>('CT_FAMILY_MISMATCH', `${name} mixes IPv4 and IPv6 addresses`, absOffset(ctx, a.value) - 4)
+  if (d.v4 && d.v6) {
+    throw new CodecError<CtnetlinkErrorCode>('CT_FAMILY_MISMATCH', `${name} mixes IPv4 and IPv6 addresses`, v - NLA_HDRLEN)
   }
-  const tuple: FlowTuple = { src: d.src, dst: d.dst, l4proto: d.t.l4proto }
+  const tuple: FlowTuple = { src: d.src, dst: d.dst, l4proto: d.l4proto }
   // fixed field order keeps decoded flows deep-equal to hand-written ones
-  for (const k of ['sport', 'dport', 'icmpType', 'icmpCode', 'icmpId', 'zone'] as const) {
-    const v = d.t[k]
-    if (v !== undefined) tuple[k] = v
-  }
-  return { tuple, family: d.v6 === true ? 'ipv6' : 'ipv4' }
+  if (d.sport !== undefined) tuple.sport = d.sport
+  if (d.dport !== undefined) tuple.dport = d.dport
+  if (d.icmpType !== undefined) tuple.icmpType = d.icmpType
+  if (d.icmpCode !== undefined) tuple.icmpCode = d.icmpCode
+  if (d.icmpId !== undefined) tuple.icmpId = d.icmpId
+  if (d.zone !== undefined) tuple.zone = d.zone
+  return { tuple, family: d.v6 ? 'ipv6' : 'ipv4' }
 }
 
 const tcpTable: AttrTable<TcpInfo> = {
-  [CTA_PROTOINFO_TCP.STATE]: { name: 'CTA_PROTOINFO_TCP_STATE', min: 1, apply: (t, a) => { t.state = readU8(a.value) } },
-  [CTA_PROTOINFO_TCP.WSCALE_ORIGINAL]: { name: 'CTA_PROTOINFO_TCP_WSCALE_ORIGINAL', min: 1, apply: (t, a) => { t.wscaleOrig = readU8(a.value) } },
-  [CTA_PROTOINFO_TCP.WSCALE_REPLY]: { name: 'CTA_PROTOINFO_TCP_WSCALE_REPLY', min: 1, apply: (t, a) => { t.wscaleReply = readU8(a.value) } },
-  [CTA_PROTOINFO_TCP.FLAGS_ORIGINAL]: { name: 'CTA_PROTOINFO_TCP_FLAGS_ORIGINAL', min: 2, apply: (t, a) => { t.flagsOrig = { flags: readU8(a.value), mask: a.value.readUInt8(1) } } },
-  [CTA_PROTOINFO_TCP.FLAGS_REPLY]: { name: 'CTA_PROTOINFO_TCP_FLAGS_REPLY', min: 2, apply: (t, a) => { t.flagsReply = { flags: readU8(a.value), mask: a.value.readUInt8(1) } } }
+  [CTA_PROTOINFO_TCP.STATE]: { name: 'CTA_PROTOINFO_TCP_STATE', min: 1, apply: (t, c, v) => { t.state = u8At(c.root, v) } },
+  [CTA_PROTOINFO_TCP.WSCALE_ORIGINAL]: { name: 'CTA_PROTOINFO_TCP_WSCALE_ORIGINAL', min: 1, apply: (t, c, v) => { t.wscaleOrig = u8At(c.root, v) } },
+  [CTA_PROTOINFO_TCP.WSCALE_REPLY]: { name: 'CTA_PROTOINFO_TCP_WSCALE_REPLY', min: 1, apply: (t, c, v) => { t.wscaleReply = u8At(c.root, v) } },
+  [CTA_PROTOINFO_TCP.FLAGS_ORIGINAL]: { name: 'CTA_PROTOINFO_TCP_FLAGS_ORIGINAL', min: 2, apply: (t, c, v) => { t.flagsOrig = { flags: u8At(c.root, v), mask: u8At(c.root, v + 1) } } },
+  [CTA_PROTOINFO_TCP.FLAGS_REPLY]: { name: 'CTA_PROTOINFO_TCP_FLAGS_REPLY', min: 2, apply: (t, c, v) => { t.flagsReply = { flags: u8At(c.root, v), mask: u8At(c.root, v + 1) } } }
 }
 
 const sctpTable: AttrTable<SctpInfo> = {
-  [CTA_PROTOINFO_SCTP.STATE]: { name: 'CTA_PROTOINFO_SCTP_STATE', min: 1, apply: (s, a) => { s.state = readU8(a.value) } },
-  [CTA_PROTOINFO_SCTP.VTAG_ORIGINAL]: { name: 'CTA_PROTOINFO_SCTP_VTAG_ORIGINAL', min: 4, apply: (s, a) => { s.vtagOrig = readBe32(a.value) } },
-  [CTA_PROTOINFO_SCTP.VTAG_REPLY]: { name: 'CTA_PROTOINFO_SCTP_VTAG_REPLY', min: 4, apply: (s, a) => { s.vtagReply = readBe32(a.value) } }
+  [CTA_PROTOINFO_SCTP.STATE]: { name: 'CTA_PROTOINFO_SCTP_STATE', min: 1, apply: (s, c, v) => { s.state = u8At(c.root, v) } },
+  [CTA_PROTOINFO_SCTP.VTAG_ORIGINAL]: { name: 'CTA_PROTOINFO_SCTP_VTAG_ORIGINAL', min: 4, apply: (s, c, v) => { s.vtagOrig = be32At(c.root, v) } },
+  [CTA_PROTOINFO_SCTP.VTAG_REPLY]: { name: 'CTA_PROTOINFO_SCTP_VTAG_REPLY', min: 4, apply: (s, c, v) => { s.vtagReply = be32At(c.root, v) } }
 }
 
 const dccpTable: AttrTable<DccpInfo> = {
-  [CTA_PROTOINFO_DCCP.STATE]: { name: 'CTA_PROTOINFO_DCCP_STATE', min: 1, apply: (s, a) => { s.state = readU8(a.value) } },
-  [CTA_PROTOINFO_DCCP.ROLE]: { name: 'CTA_PROTOINFO_DCCP_ROLE', min: 1, apply: (s, a) => { s.role = readU8(a.value) } },
-  [CTA_PROTOINFO_DCCP.HANDSHAKE_SEQ]: { name: 'CTA_PROTOINFO_DCCP_HANDSHAKE_SEQ', min: 8, apply: (s, a) => { s.handshakeSeq = readBe64(a.value) } }
+  [CTA_PROTOINFO_DCCP.STATE]: { name: 'CTA_PROTOINFO_DCCP_STATE', min: 1, apply: (s, c, v) => { s.state = u8At(c.root, v) } },
+  [CTA_PROTOINFO_DCCP.ROLE]: { name: 'CTA_PROTOINFO_DCCP_ROLE', min: 1, apply: (s, c, v) => { s.role = u8At(c.root, v) } },
+  [CTA_PROTOINFO_DCCP.HANDSHAKE_SEQ]: { name: 'CTA_PROTOINFO_DCCP_HANDSHAKE_SEQ', min: 8, apply: (s, c, v) => { s.handshakeSeq = be64At(c.root, v) } }
 }
 
-const protoinfoTable: AttrTable<Flow> = {
-  [CTA_PROTOINFO.TCP]: { name: 'CTA_PROTOINFO_TCP', min: 0, apply: (f, a, ctx) => { f.tcp = decodeNest(tcpTable, a, ctx, {}) } },
-  [CTA_PROTOINFO.DCCP]: { name: 'CTA_PROTOINFO_DCCP', min: 0, apply: (f, a, ctx) => { f.dccp = decodeNest(dccpTable, a, ctx, {}) } },
-  [CTA_PROTOINFO.SCTP]: { name: 'CTA_PROTOINFO_SCTP', min: 0, apply: (f, a, ctx) => { f.sctp = decodeNest(sctpTable, a, ctx, {}) } }
+/** Top-level state while decoding: the fields as seen, checked and ordered at the end. */
+interface FlowDraft {
+  status: number | undefined
+  timeout: number | undefined
+  mark: number | undefined
+  zone: number | undefined
+  id: number | undefined
+  use: number | undefined
+  tcp: TcpInfo | undefined
+  sctp: SctpInfo | undefined
+  dccp: DccpInfo | undefined
+  seqAdj: Flow['seqAdj']
+  helper: string | undefined
+  labels: Uint8Array | undefined
+  synproxy: Synproxy | undefined
+  counters: Flow['counters']
+  orig: DecodedTuple | undefined
+  reply: DecodedTuple | undefined
+  master: DecodedTuple | undefined
+  natSrc: NatBinding | undefined
+  natDst: NatBinding | undefined
+}
+
+const protoinfoTable: AttrTable<FlowDraft> = {
+  [CTA_PROTOINFO.TCP]: { name: 'CTA_PROTOINFO_TCP', min: 0, apply: (d, c, v, len) => { d.tcp = walk<TcpInfo>(tcpTable, c, v, v + len, {}) } },
+  [CTA_PROTOINFO.DCCP]: { name: 'CTA_PROTOINFO_DCCP', min: 0, apply: (d, c, v, len) => { d.dccp = walk<DccpInfo>(dccpTable, c, v, v + len, {}) } },
+  [CTA_PROTOINFO.SCTP]: { name: 'CTA_PROTOINFO_SCTP', min: 0, apply: (d, c, v, len) => { d.sctp = walk<SctpInfo>(sctpTable, c, v, v + len, {}) } }
 }
 
 /** NAT range as sent in requests (the kernel never reports one); MINIP/PORT_MIN are the binding. */
 const protoNatTable: AttrTable<NatBinding> = {
-  [CTA_PROTONAT.PORT_MIN]: { name: 'CTA_PROTONAT_PORT_MIN', min: 2, apply: (b, a) => { b.port = readBe16(a.value) } },
+  [CTA_PROTONAT.PORT_MIN]: { name: 'CTA_PROTONAT_PORT_MIN', min: 2, apply: (b, c, v) => { b.port = be16At(c.root, v) } },
   [CTA_PROTONAT.PORT_MAX]: { name: 'CTA_PROTONAT_PORT_MAX', min: 2, apply: () => {} }
 }
 const natTable: AttrTable<NatBinding> = {
-  [CTA_NAT.V4_MINIP]: { name: 'CTA_NAT_V4_MINIP', min: 4, apply: (b, a) => { b.ip = formatIPv4(a.value) } },
+  [CTA_NAT.V4_MINIP]: { name: 'CTA_NAT_V4_MINIP', min: 4, apply: (b, c, v) => { b.ip = formatIPv4(c.root, v) } },
   [CTA_NAT.V4_MAXIP]: { name: 'CTA_NAT_V4_MAXIP', min: 4, apply: () => {} },
-  [CTA_NAT.PROTO]: { name: 'CTA_NAT_PROTO', min: 0, apply: (b, a, ctx) => { decodeNest(protoNatTable, a, ctx, b) } },
-  [CTA_NAT.V6_MINIP]: { name: 'CTA_NAT_V6_MINIP', min: 16, apply: (b, a) => { b.ip = formatIPv6(a.value) } },
+  [CTA_NAT.PROTO]: { name: 'CTA_NAT_PROTO', min: 0, apply: (b, c, v, len) => { walk(protoNatTable, c, v, v + len, b) } },
+  [CTA_NAT.V6_MINIP]: { name: 'CTA_NAT_V6_MINIP', min: 16, apply: (b, c, v) => { b.ip = formatIPv6(c.root, v) } },
   [CTA_NAT.V6_MAXIP]: { name: 'CTA_NAT_V6_MAXIP', min: 16, apply: () => {} }
 }
 
 const seqAdjTable: AttrTable<Partial<SeqAdj>> = {
-  [CTA_SEQADJ.CORRECTION_POS]: { name: 'CTA_SEQADJ_CORRECTION_POS', min: 4, apply: (s, a) => { s.correctionPos = readBe32(a.value) } },
-  [CTA_SEQADJ.OFFSET_BEFORE]: { name: 'CTA_SEQADJ_OFFSET_BEFORE', min: 4, apply: (s, a) => { s.offsetBefore = readBe32(a.value) } },
-  [CTA_SEQADJ.OFFSET_AFTER]: { name: 'CTA_SEQADJ_OFFSET_AFTER', min: 4, apply: (s, a) => { s.offsetAfter = readBe32(a.value) } }
+  [CTA_SEQADJ.CORRECTION_POS]: { name: 'CTA_SEQADJ_CORRECTION_POS', min: 4, apply: (s, c, v) => { s.correctionPos = be32At(c.root, v) } },
+  [CTA_SEQADJ.OFFSET_BEFORE]: { name: 'CTA_SEQADJ_OFFSET_BEFORE', min: 4, apply: (s, c, v) => { s.offsetBefore = be32At(c.root, v) } },
+  [CTA_SEQADJ.OFFSET_AFTER]: { name: 'CTA_SEQADJ_OFFSET_AFTER', min: 4, apply: (s, c, v) => { s.offsetAfter = be32At(c.root, v) } }
 }
 
 const countersTable: AttrTable<Partial<FlowCounters>> = {
-  [CTA_COUNTERS.PACKETS]: { name: 'CTA_COUNTERS_PACKETS', min: 8, apply: (c, a) => { c.packets = readBe64(a.value) } },
-  [CTA_COUNTERS.BYTES]: { name: 'CTA_COUNTERS_BYTES', min: 8, apply: (c, a) => { c.bytes = readBe64(a.value) } },
-  [CTA_COUNTERS.PACKETS32]: { name: 'CTA_COUNTERS32_PACKETS', min: 4, apply: (c, a) => { c.packets = readBe32(a.value) } },
-  [CTA_COUNTERS.BYTES32]: { name: 'CTA_COUNTERS32_BYTES', min: 4, apply: (c, a) => { c.bytes = readBe32(a.value) } }
+  [CTA_COUNTERS.PACKETS]: { name: 'CTA_COUNTERS_PACKETS', min: 8, apply: (x, c, v) => { x.packets = be64At(c.root, v) } },
+  [CTA_COUNTERS.BYTES]: { name: 'CTA_COUNTERS_BYTES', min: 8, apply: (x, c, v) => { x.bytes = be64At(c.root, v) } },
+  [CTA_COUNTERS.PACKETS32]: { name: 'CTA_COUNTERS32_PACKETS', min: 4, apply: (x, c, v) => { x.packets = be32At(c.root, v) } },
+  [CTA_COUNTERS.BYTES32]: { name: 'CTA_COUNTERS32_BYTES', min: 4, apply: (x, c, v) => { x.bytes = be32At(c.root, v) } }
 }
 
-const helpTable: AttrTable<Flow> = {
-  [CTA_HELP.NAME]: { name: 'CTA_HELP_NAME', min: 1, apply: (f, a) => { f.helper = readCString(a.value) } }
+const helpTable: AttrTable<FlowDraft> = {
+  [CTA_HELP.NAME]: { name: 'CTA_HELP_NAME', min: 1, apply: (d, c, v, len) => { d.helper = cStringAt(c.root, v, len) } }
 }
 
 const synproxyTable: AttrTable<Partial<Synproxy>> = {
-  [CTA_SYNPROXY.ISN]: { name: 'CTA_SYNPROXY_ISN', min: 4, apply: (s, a) => { s.isn = readBe32(a.value) } },
-  [CTA_SYNPROXY.ITS]: { name: 'CTA_SYNPROXY_ITS', min: 4, apply: (s, a) => { s.its = readBe32(a.value) } },
-  [CTA_SYNPROXY.TSOFF]: { name: 'CTA_SYNPROXY_TSOFF', min: 4, apply: (s, a) => { s.tsoff = readBe32(a.value) } }
+  [CTA_SYNPROXY.ISN]: { name: 'CTA_SYNPROXY_ISN', min: 4, apply: (s, c, v) => { s.isn = be32At(c.root, v) } },
+  [CTA_SYNPROXY.ITS]: { name: 'CTA_SYNPROXY_ITS', min: 4, apply: (s, c, v) => { s.its = be32At(c.root, v) } },
+  [CTA_SYNPROXY.TSOFF]: { name: 'CTA_SYNPROXY_TSOFF', min: 4, apply: (s, c, v) => { s.tsoff = be32At(c.root, v) } }
 }
 
-/** Top-level state while decoding: the Flow plus tuples/NAT as seen, checked at the end. */
-interface FlowDraft {
-  flow: Partial<Flow> & { seqAdj?: Flow['seqAdj'], counters?: Flow['counters'] }
-  orig?: { tuple: FlowTuple, family: FlowFamily }
-  reply?: { tuple: FlowTuple, family: FlowFamily }
-  master?: { tuple: FlowTuple, family: FlowFamily }
-  natSrc?: NatBinding
-  natDst?: NatBinding
+function decodeSeqAdj (c: DecodeCtx, v: number, len: number): SeqAdj {
+  const s = walk<Partial<SeqAdj>>(seqAdjTable, c, v, v + len, {})
+  return { correctionPos: s.correctionPos ?? 0, offsetBefore: s.offsetBefore ?? 0, offsetAfter: s.offsetAfter ?? 0 }
 }
-
-const completeSeqAdj = (s: Partial<SeqAdj>): SeqAdj =>
-  ({ correctionPos: s.correctionPos ?? 0, offsetBefore: s.offsetBefore ?? 0, offsetAfter: s.offsetAfter ?? 0 })
-const completeCounters = (c: Partial<FlowCounters>): FlowCounters => ({ packets: c.packets ?? 0, bytes: c.bytes ?? 0 })
+function decodeCounters (c: DecodeCtx, v: number, len: number): FlowCounters {
+  const x = walk<Partial<FlowCounters>>(countersTable, c, v, v + len, {})
+  return { packets: x.packets ?? 0, bytes: x.bytes ?? 0 }
+}
 const ignore: AttrSpec<FlowDraft>['apply'] = () => {}
 
 const ctTable: AttrTable<FlowDraft> = {
-  [CTA.TUPLE_ORIG]: { name: 'CTA_TUPLE_ORIG', min: 0, apply: (d, a, ctx) => { d.orig = decodeTuple(a, ctx, 'CTA_TUPLE_ORIG') } },
-  [CTA.TUPLE_REPLY]: { name: 'CTA_TUPLE_REPLY', min: 0, apply: (d, a, ctx) => { d.reply = decodeTuple(a, ctx, 'CTA_TUPLE_REPLY') } },
-  [CTA.STATUS]: { name: 'CTA_STATUS', min: 4, apply: (d, a) => { d.flow.status = readBe32(a.value) } },
-  [CTA.PROTOINFO]: { name: 'CTA_PROTOINFO', min: 0, apply: (d, a, ctx) => { applyTable(protoinfoTable, nested(a, ctx), d.flow as Flow, ctx) } },
-  [CTA.HELP]: { name: 'CTA_HELP', min: 0, apply: (d, a, ctx) => { applyTable(helpTable, nested(a, ctx), d.flow as Flow, ctx) } },
-  [CTA.NAT_SRC]: { name: 'CTA_NAT_SRC', min: 0, apply: (d, a, ctx) => { d.natSrc = decodeNest(natTable, a, ctx, {}) } },
-  [CTA.TIMEOUT]: { name: 'CTA_TIMEOUT', min: 4, apply: (d, a) => { d.flow.timeout = readBe32(a.value) } },
-  [CTA.MARK]: { name: 'CTA_MARK', min: 4, apply: (d, a) => { d.flow.mark = readBe32(a.value) } },
-  [CTA.COUNTERS_ORIG]: { name: 'CTA_COUNTERS_ORIG', min: 0, apply: (d, a, ctx) => { d.flow.counters = { ...d.flow.counters, orig: completeCounters(decodeNest(countersTable, a, ctx, {})) } } },
-  [CTA.COUNTERS_REPLY]: { name: 'CTA_COUNTERS_REPLY', min: 0, apply: (d, a, ctx) => { d.flow.counters = { ...d.flow.counters, reply: completeCounters(decodeNest(countersTable, a, ctx, {})) } } },
-  [CTA.USE]: { name: 'CTA_USE', min: 4, apply: (d, a) => { d.flow.use = readBe32(a.value) } },
-  [CTA.ID]: { name: 'CTA_ID', min: 4, apply: (d, a) => { d.flow.id = readBe32(a.value) } },
-  [CTA.NAT_DST]: { name: 'CTA_NAT_DST', min: 0, apply: (d, a, ctx) => { d.natDst = decodeNest(natTable, a, ctx, {}) } },
-  [CTA.TUPLE_MASTER]: { name: 'CTA_TUPLE_MASTER', min: 0, apply: (d, a, ctx) => { d.master = decodeTuple(a, ctx, 'CTA_TUPLE_MASTER') } },
-  [CTA.SEQ_ADJ_ORIG]: { name: 'CTA_SEQ_ADJ_ORIG', min: 0, apply: (d, a, ctx) => { d.flow.seqAdj = { ...d.flow.seqAdj, orig: completeSeqAdj(decodeNest(seqAdjTable, a, ctx, {})) } } },
-  [CTA.SEQ_ADJ_REPLY]: { name: 'CTA_SEQ_ADJ_REPLY', min: 0, apply: (d, a, ctx) => { d.flow.seqAdj = { ...d.flow.seqAdj, reply: completeSeqAdj(decodeNest(seqAdjTable, a, ctx, {})) } } },
+  [CTA.TUPLE_ORIG]: { name: 'CTA_TUPLE_ORIG', min: 0, apply: (d, c, v, len) => { d.orig = decodeTuple(c, v, len, 'CTA_TUPLE_ORIG') } },
+  [CTA.TUPLE_REPLY]: { name: 'CTA_TUPLE_REPLY', min: 0, apply: (d, c, v, len) => { d.reply = decodeTuple(c, v, len, 'CTA_TUPLE_REPLY') } },
+  [CTA.STATUS]: { name: 'CTA_STATUS', min: 4, apply: (d, c, v) => { d.status = be32At(c.root, v) } },
+  [CTA.PROTOINFO]: { name: 'CTA_PROTOINFO', min: 0, apply: (d, c, v, len) => { walk(protoinfoTable, c, v, v + len, d) } },
+  [CTA.HELP]: { name: 'CTA_HELP', min: 0, apply: (d, c, v, len) => { walk(helpTable, c, v, v + len, d) } },
+  [CTA.NAT_SRC]: { name: 'CTA_NAT_SRC', min: 0, apply: (d, c, v, len) => { d.natSrc = walk<NatBinding>(natTable, c, v, v + len, {}) } },
+  [CTA.TIMEOUT]: { name: 'CTA_TIMEOUT', min: 4, apply: (d, c, v) => { d.timeout = be32At(c.root, v) } },
+  [CTA.MARK]: { name: 'CTA_MARK', min: 4, apply: (d, c, v) => { d.mark = be32At(c.root, v) } },
+  [CTA.COUNTERS_ORIG]: { name: 'CTA_COUNTERS_ORIG', min: 0, apply: (d, c, v, len) => { d.counters = { ...d.counters, orig: decodeCounters(c, v, len) } } },
+  [CTA.COUNTERS_REPLY]: { name: 'CTA_COUNTERS_REPLY', min: 0, apply: (d, c, v, len) => { d.counters = { ...d.counters, reply: decodeCounters(c, v, len) } } },
+  [CTA.USE]: { name: 'CTA_USE', min: 4, apply: (d, c, v) => { d.use = be32At(c.root, v) } },
+  [CTA.ID]: { name: 'CTA_ID', min: 4, apply: (d, c, v) => { d.id = be32At(c.root, v) } },
+  [CTA.NAT_DST]: { name: 'CTA_NAT_DST', min: 0, apply: (d, c, v, len) => { d.natDst = walk<NatBinding>(natTable, c, v, v + len, {}) } },
+  [CTA.TUPLE_MASTER]: { name: 'CTA_TUPLE_MASTER', min: 0, apply: (d, c, v, len) => { d.master = decodeTuple(c, v, len, 'CTA_TUPLE_MASTER') } },
+  [CTA.SEQ_ADJ_ORIG]: { name: 'CTA_SEQ_ADJ_ORIG', min: 0, apply: (d, c, v, len) => { d.seqAdj = { ...d.seqAdj, orig: decodeSeqAdj(c, v, len) } } },
+  [CTA.SEQ_ADJ_REPLY]: { name: 'CTA_SEQ_ADJ_REPLY', min: 0, apply: (d, c, v, len) => { d.seqAdj = { ...d.seqAdj, reply: decodeSeqAdj(c, v, len) } } },
   [CTA.SECMARK]: { name: 'CTA_SECMARK', min: 0, apply: ignore },
-  [CTA.ZONE]: { name: 'CTA_ZONE', min: 2, apply: (d, a) => { d.flow.zone = readBe16(a.value) } },
+  [CTA.ZONE]: { name: 'CTA_ZONE', min: 2, apply: (d, c, v) => { d.zone = be16At(c.root, v) } },
   [CTA.SECCTX]: { name: 'CTA_SECCTX', min: 0, apply: ignore },
   [CTA.TIMESTAMP]: { name: 'CTA_TIMESTAMP', min: 0, apply: ignore },
   [CTA.MARK_MASK]: { name: 'CTA_MARK_MASK', min: 0, apply: ignore },
-  [CTA.LABELS]: { name: 'CTA_LABELS', min: 0, apply: (d, a) => { d.flow.labels = Uint8Array.from(a.value) } },
+  [CTA.LABELS]: { name: 'CTA_LABELS', min: 0, apply: (d, c, v, len) => { d.labels = Uint8Array.from(c.root.subarray(v, v + len)) } },
   [CTA.LABELS_MASK]: { name: 'CTA_LABELS_MASK', min: 0, apply: ignore },
   [CTA.SYNPROXY]: {
     name: 'CTA_SYNPROXY',
     min: 0,
-    apply: (d, a, ctx) => {
-      const s = decodeNest<Partial<Synproxy>>(synproxyTable, a, ctx, {})
-      d.flow.synproxy = { isn: s.isn ?? 0, its: s.its ?? 0, tsoff: s.tsoff ?? 0 }
+    apply: (d, c, v, len) => {
+      const s = walk<Partial<Synproxy>>(synproxyTable, c, v, v + len, {})
+      d.synproxy = { isn: s.isn ?? 0, its: s.its ?? 0, tsoff: s.tsoff ?? 0 }
     }
   },
   [CTA.FILTER]: { name: 'CTA_FILTER', min: 0, apply: ignore },
@@ -275,18 +327,32 @@ const ctTable: AttrTable<FlowDraft> = {
   [CTA.TIMESTAMP_EVENT]: { name: 'CTA_TIMESTAMP_EVENT', min: 0, apply: ignore }
 }
 
-/** Field order of decoded flows (stable output for logs and deep-equality). */
-const FLOW_FIELDS = ['status', 'timeout', 'mark', 'zone', 'id', 'use', 'tcp', 'sctp', 'dccp', 'seqAdj', 'helper',
-  'labels', 'synproxy', 'counters'] as const
-
 /**
  * Decode the attributes of a CT_NEW/CT_DELETE message (after the nfgenmsg) into a Flow.
  * `nfFamily` is nfgen_family (AF_INET/AF_INET6, or AF_UNSPEC to take the family from the tuple).
  */
 export function decodeFlowAttrs (root: Buffer, start: number, end: number, nfFamily: number): Flow {
-  const ctx: DecodeCtx = { root }
-  const d: FlowDraft = { flow: {} }
-  applyTable(ctTable, parseAttrs(root, start, end), d, ctx)
+  const d = walk<FlowDraft>(ctTable, { root }, start, end, {
+    status: undefined,
+    timeout: undefined,
+    mark: undefined,
+    zone: undefined,
+    id: undefined,
+    use: undefined,
+    tcp: undefined,
+    sctp: undefined,
+    dccp: undefined,
+    seqAdj: undefined,
+    helper: undefined,
+    labels: undefined,
+    synproxy: undefined,
+    counters: undefined,
+    orig: undefined,
+    reply: undefined,
+    master: undefined,
+    natSrc: undefined,
+    natDst: undefined
+  })
   if (d.orig === undefined || d.reply === undefined) {
     throw new CodecError<CtnetlinkErrorCode>('CT_MISSING_TUPLE', `message lacks ${d.orig === undefined ? 'CTA_TUPLE_ORIG' : 'CTA_TUPLE_REPLY'}`, start)
   }
@@ -297,10 +363,21 @@ export function decodeFlowAttrs (root: Buffer, start: number, end: number, nfFam
     }
   }
   const flow: Flow = { family, orig: d.orig.tuple, reply: d.reply.tuple }
-  for (const k of FLOW_FIELDS) {
-    const v = d.flow[k]
-    if (v !== undefined) (flow as unknown as Record<string, unknown>)[k] = v
-  }
+  // fixed field order (stable output for logs and deep-equality)
+  if (d.status !== undefined) flow.status = d.status
+  if (d.timeout !== undefined) flow.timeout = d.timeout
+  if (d.mark !== undefined) flow.mark = d.mark
+  if (d.zone !== undefined) flow.zone = d.zone
+  if (d.id !== undefined) flow.id = d.id
+  if (d.use !== undefined) flow.use = d.use
+  if (d.tcp !== undefined) flow.tcp = d.tcp
+  if (d.sctp !== undefined) flow.sctp = d.sctp
+  if (d.dccp !== undefined) flow.dccp = d.dccp
+  if (d.seqAdj !== undefined) flow.seqAdj = d.seqAdj
+  if (d.helper !== undefined) flow.helper = d.helper
+  if (d.labels !== undefined) flow.labels = d.labels
+  if (d.synproxy !== undefined) flow.synproxy = d.synproxy
+  if (d.counters !== undefined) flow.counters = d.counters
   // NAT: explicit ranges (requests) win; otherwise derive it from the tuples as conntrackd does
   if (d.natSrc !== undefined || d.natDst !== undefined) {
     flow.nat = {}

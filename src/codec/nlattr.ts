@@ -44,16 +44,33 @@ export interface NlAttr {
   offset: number
 }
 
+/**
+ * Check the header of the attribute at `o` of a region ending at `end` (steps 1–3 above) and return
+ * its nla_len. Throws CodecError (NlattrErrorCode).
+ */
+export function attrLenAt (buf: Uint8Array, o: number, end: number): number {
+  if (end - o < NLA_HDRLEN) throw new CodecError<NlattrErrorCode>('NLA_SHORT_HEADER', `${end - o} bytes left, attribute header needs 4`, o)
+  const len = (buf[o] as number) | ((buf[o + 1] as number) << 8)
+  if (len < NLA_HDRLEN) throw new CodecError<NlattrErrorCode>('NLA_BAD_LENGTH', `nla_len ${len} < 4`, o)
+  if (o + len > end) throw new CodecError<NlattrErrorCode>('NLA_OVERRUN', `nla_len ${len} runs ${o + len - end} bytes past the end`, o)
+  return len
+}
+
+/**
+ * Check the framing of every attribute in buf[start, end) without building anything (decoders that
+ * walk the attributes by offset check a whole level first, so framing errors win as with parseAttrs).
+ */
+export function checkAttrs (buf: Uint8Array, start = 0, end = buf.length): void {
+  for (let o = start; o < end;) o += nlAlign(attrLenAt(buf, o, end))
+}
+
 /** Parse the attributes in buf[start, end). Throws CodecError (NlattrErrorCode) on bad framing. */
 export function parseAttrs (buf: Buffer, start = 0, end = buf.length): NlAttr[] {
   const out: NlAttr[] = []
   let o = start
   while (o < end) {
-    if (end - o < NLA_HDRLEN) throw new CodecError<NlattrErrorCode>('NLA_SHORT_HEADER', `${end - o} bytes left, attribute header needs 4`, o)
-    const len = buf.readUInt16LE(o)
-    const rawType = buf.readUInt16LE(o + 2)
-    if (len < NLA_HDRLEN) throw new CodecError<NlattrErrorCode>('NLA_BAD_LENGTH', `nla_len ${len} < 4`, o)
-    if (o + len > end) throw new CodecError<NlattrErrorCode>('NLA_OVERRUN', `nla_len ${len} runs ${o + len - end} bytes past the end`, o)
+    const len = attrLenAt(buf, o, end)
+    const rawType = (buf[o + 2] as number) | ((buf[o + 3] as number) << 8)
     out.push({
       type: rawType & NLA_TYPE_MASK,
       nested: (rawType & NLA_F_NESTED) !== 0,
