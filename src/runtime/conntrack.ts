@@ -82,6 +82,16 @@ export interface ConntrackStatus {
 
 const EVENT_TO_WIRE = { new: 'new', update: 'upd', destroy: 'del' } as const
 
+/**
+ * The sync channel's own flows are never replicated. Unicast ones already match a local address
+ * (ours as the orig source of what we send, as the reply source of what we receive), but the
+ * peer's datagrams to a multicast group match neither: orig.src is the peer, reply.src the group.
+ * Ignoring the group catches them (seen in the lab: each conntrackd restart added one such entry).
+ */
+function syncChannelCidrs (m: ConntrackModel): FilterCidr[] {
+  return m.sync.transport === 'multicast' ? [{ address: m.sync.group, prefix: 32, family: 'ipv4' }] : []
+}
+
 export class ConntrackRuntime {
   private internal: FlowCache = createCache('internal')
   private external: FlowCache = createCache('external')
@@ -98,7 +108,7 @@ export class ConntrackRuntime {
 
   constructor (private readonly o: ConntrackRuntimeOptions) {
     const m = o.model
-    this.filter = compileFilter(m.filter, o.localAddresses)
+    this.filter = compileFilter(m.filter, [...o.localAddresses, ...syncChannelCidrs(m)])
     this.ftfw = createFtfw({ ackWindowSize: m.sync.ftfw.ackWindowSize, resendQueueSize: m.sync.ftfw.resendQueueSize, aliveIntervalMs: m.sync.ftfw.aliveIntervalMs, mtu: 1500 }, o.unixSeconds >>> 0, o.clock())
     this.bulk = createBulk({ ...BULK_DEFAULTS, startupResyncTimeoutMs: Math.max(1, m.startupResyncTimeoutMs) })
   }
@@ -120,7 +130,7 @@ export class ConntrackRuntime {
 
   /** The filter follows the node's addresses (rtnetlink events). */
   setLocalAddresses (local: readonly FilterCidr[]): void {
-    this.filter = withLocalAddresses(this.filter, local)
+    this.filter = withLocalAddresses(this.filter, [...local, ...syncChannelCidrs(this.o.model)])
   }
 
   handlers (): EffectHandlers {
