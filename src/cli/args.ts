@@ -6,10 +6,18 @@ import { DEFAULT_TIMEOUT_MS } from '../control/client.js'
 
 export const DEFAULT_SOCKET = '/run/hafw/hafwd.sock'
 
-export type CommandName = 'state' | 'showVrrp' | 'counters' | 'help'
+export type CommandName =
+  | 'state' | 'showVrrp' | 'counters' | 'help'
+  | 'reload' | 'maintenance' | 'commit' | 'flush' | 'resync' | 'bulk' | 'requestResync'
+  | 'conntrack' | 'showSync' | 'checkConfig'
 
 export interface Command {
   readonly name: CommandName
+  /**
+   * The command's argument: maintenance 'on'|'off'; flush 'internal'|'external'|'both';
+   * conntrack 'internal'|'external'; check-config the file. null for the others.
+   */
+  readonly arg: string | null
   readonly json: boolean
   readonly watch: boolean
   /** -s: socket path; null: from -c, else DEFAULT_SOCKET. */
@@ -37,6 +45,7 @@ export function parseArgs (argv: readonly string[]): Command | string {
       return v === undefined || v === '' ? null : v
     }
     switch (flag) {
+      case '--': words.push(...argv.slice(i + 1)); i = argv.length; break
       case '-h': case '--help': help = true; break
       case '--json': json = true; break
       case '-w': case '--watch': watch = true; break
@@ -65,14 +74,45 @@ export function parseArgs (argv: readonly string[]): Command | string {
     }
   }
   if (socket !== null && config !== null) return '-s and -c are exclusive: give the socket, or the config file that names it'
-  const base = { json, watch, socket, config, timeoutMs }
+  const base = { json, watch, socket, config, timeoutMs, arg: null }
   if (help || words.length === 0 || (words.length === 1 && words[0] === 'help')) return { ...base, name: 'help' }
+  const cmd = command(words)
+  if (typeof cmd === 'string') return cmd
+  if (watch && cmd.name !== 'state') return '--watch goes with state only'
+  return { ...base, ...cmd }
+}
+
+/** Command words without an argument. */
+const PLAIN: Readonly<Record<string, CommandName>> = {
+  state: 'state',
+  'show vrrp': 'showVrrp',
+  'show sync': 'showSync',
+  counters: 'counters',
+  reload: 'reload',
+  commit: 'commit',
+  flush: 'flush',
+  resync: 'resync',
+  bulk: 'bulk',
+  'request-resync': 'requestResync'
+}
+
+function command (words: readonly string[]): { name: CommandName, arg: string | null } | string {
   const line = words.join(' ')
-  let name: CommandName
-  if (line === 'state') name = 'state'
-  else if (line === 'show vrrp') name = 'showVrrp'
-  else if (line === 'counters') name = 'counters'
-  else return `unknown command "${line}"`
-  if (watch && name !== 'state') return '--watch goes with state only'
-  return { ...base, name }
+  const plain = PLAIN[line]
+  if (plain !== undefined) return { name: plain, arg: plain === 'flush' ? 'both' : null }
+  const [first, second, ...rest] = words
+  if (first === 'check-config' && second === undefined) return 'check-config needs a file'
+  if (second === undefined || rest.length > 0) return `unknown command "${line}"`
+  switch (first) {
+    case 'maintenance':
+      return second === 'on' || second === 'off' ? { name: 'maintenance', arg: second } : 'maintenance takes on or off'
+    case 'flush':
+      return second === 'internal' || second === 'external' || second === 'both' ? { name: 'flush', arg: second } : 'flush takes internal, external or both (default both)'
+    case 'conntrack':
+      return second === 'internal' || second === 'external' ? { name: 'conntrack', arg: second } : 'conntrack takes internal or external'
+    case 'check-config':
+      return { name: 'checkConfig', arg: second }
+    default:
+      return `unknown command "${line}"`
+  }
 }

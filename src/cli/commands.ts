@@ -3,10 +3,12 @@
  * output through the injected writers so tests run them without a terminal.
  */
 import { ControlClient, ControlClientError } from '../control/client.js'
-import type { ControlEvent, Status } from '../control/protocol.js'
+import { DEFAULT_COMMIT_WAIT_MS } from '../control/protocol.js'
+import type { ControlEvent, RequestBody, ServerMessage, Status } from '../control/protocol.js'
 import type { Command } from './args.js'
 import { applyEvent, EXIT, exitCodeOf, health } from './health.js'
 import { renderCounters, renderEvent, renderState, renderVrrp } from './render.js'
+import { renderConntrack, renderSync } from './render-sync.js'
 
 export interface CliIo {
   readonly out: (text: string) => void
@@ -19,6 +21,52 @@ function unreachable (io: CliIo, err: unknown): number {
   if (!(err instanceof ControlClientError)) throw err
   io.err(`hafwctl: ${err.message}\n`)
   return EXIT.unreachable
+}
+
+/** Commands: hafwd refusing one (invalid file, conntrack off, already running) is exit 1, with the config issues listed. */
+function refused (io: CliIo, err: unknown): number {
+  if (!(err instanceof ControlClientError) || err.code !== 'server' || err.serverCode === null) return unreachable(io, err)
+  io.err(`hafwctl: ${err.message}\n`)
+  for (const i of err.issues) {
+    const where = i.line === undefined ? '' : ` (line ${i.line}${i.column === undefined ? '' : `, column ${i.column}`})`
+    io.err(`  ${i.path === '' ? '(file)' : i.path}${where}: ${i.message}\n`)
+  }
+  return EXIT.refused
+}
+
+/** The request of each command that is one request and one reply. */
+function commandRequest (cmd: Command): RequestBody | null {
+  switch (cmd.name) {
+    case 'reload': return { type: 'reload' }
+    case 'maintenance': return { type: 'maintenance', on: cmd.arg === 'on' }
+    case 'commit': return { type: 'commit', waitMs: DEFAULT_COMMIT_WAIT_MS }
+    case 'flush': return { type: 'flush', caches: cmd.arg === 'internal' || cmd.arg === 'external' ? cmd.arg : 'both' }
+    case 'resync': return { type: 'resync' }
+    case 'bulk': return { type: 'bulk' }
+    case 'requestResync': return { type: 'requestResync' }
+    default: return null
+  }
+}
+
+function commandText (m: ServerMessage): string {
+  switch (m.type) {
+    case 'reloaded': {
+      const moved = m.changes.filter(c => c.change !== 'same')
+      const lines = [`reloaded ${m.file}: ${moved.length === 0 ? 'no router changed' : moved.map(c => `${c.id} ${c.change}`).join(', ')}`]
+      const same = m.changes.length - moved.length
+      if (same > 0 && moved.length > 0) lines.push(`${same} router(s) unchanged`)
+      for (const note of m.notes) lines.push(`note: ${note}`)
+      return lines.join('\n') + '\n'
+    }
+    case 'maintenance':
+      return m.on
+        ? `maintenance ${m.changed ? 'on' : 'already on'}: every router of this node is held in FAULT, the peer takes over\n`
+        : `maintenance ${m.changed ? 'off' : 'already off'}: routers back in service\n`
+    case 'done':
+      return `${m.message}\n`
+    default:
+      return `${m.type}\n`
+  }
 }
 
 export async function runCommand (cmd: Command, socket: string, io: CliIo): Promise<number> {
@@ -42,11 +90,32 @@ export async function runCommand (cmd: Command, socket: string, io: CliIo): Prom
         io.out(cmd.json ? `${JSON.stringify(c, null, 2)}\n` : renderCounters(c))
         return 0
       }
-      case 'help':
+      case 'conntrack': {
+        const cache = cmd.arg === 'external' ? 'external' : 'internal'
+        const entries = await client.dump(cache)
+        io.out(cmd.json ? `${JSON.stringify(entries, null, 2)}\n` : renderConntrack(cache, entries))
         return 0
+      }
+      case 'showSync': {
+        const m = await client.request('stats')
+        if (m.type !== 'stats') throw new ControlClientError('protocol', `expected a stats reply, got ${m.type}`)
+        io.out(cmd.json ? `${JSON.stringify({ conntrack: m.conntrack, counters: m.counters }, null, 2)}\n` : renderSync(m.conntrack, m.counters))
+        return 0
+      }
+      case 'help':
+      case 'checkConfig':
+        return 0
+      default: {
+        const req = commandRequest(cmd)
+        if (req === null) return 0
+        // A commit waits for the kernel up to DEFAULT_COMMIT_WAIT_MS: give it that long.
+        const m = await client.request(req, req.type === 'commit' ? Math.max(cmd.timeoutMs, DEFAULT_COMMIT_WAIT_MS + 5000) : Math.max(cmd.timeoutMs, 30_000))
+        io.out(cmd.json ? `${JSON.stringify(m, null, 2)}\n` : commandText(m))
+        return 0
+      }
     }
   } catch (err) {
-    return unreachable(io, err)
+    return cmd.name === 'state' || cmd.name === 'showVrrp' || cmd.name === 'counters' ? unreachable(io, err) : refused(io, err)
   } finally {
     await client.close()
   }

@@ -9,7 +9,7 @@
  */
 import type { ControlEvent, Status } from '../control/protocol.js'
 
-export const EXIT = { master: 0, backup: 1, fault: 2, mixed: 3, unreachable: 4, usage: 64 } as const
+export const EXIT = { master: 0, backup: 1, fault: 2, mixed: 3, unreachable: 4, usage: 64, refused: 1 } as const
 
 export type Health = 'MASTER' | 'BACKUP' | 'FAULT' | 'MIXED'
 

@@ -7,6 +7,7 @@ import { ROUTER_DROP_REASONS } from '../core/vrrp/drops.js'
 import type { ControlEvent, RouterStatus, Status, VipStatus } from '../control/protocol.js'
 import { formatDuration, formatIntervalCs, table } from './format.js'
 import { health } from './health.js'
+import { syncLine } from './render-sync.js'
 
 /** At most this many VIPs in the state table; `show vrrp` lists them all. */
 const MAX_VIPS_IN_TABLE = 3
@@ -95,6 +96,8 @@ export function renderState (s: Status): string {
   const faults = s.routers.filter(r => r.faults.length > 0).map(r => `${r.id} ${r.faults.join(' ')}`)
   lines.push(`faults: ${faults.length === 0 ? 'none' : faults.join(' · ')}`)
   lines.push(dropsLine(s))
+  if (s.maintenance === true) lines.push('maintenance: ON (every router held in FAULT; hafwctl maintenance off to return)')
+  if (s.conntrack !== undefined) lines.push(syncLine(s.conntrack))
   const failed = failedLine(s)
   if (failed !== null) lines.push(failed)
   return lines.join('\n') + '\n'

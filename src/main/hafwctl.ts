@@ -7,7 +7,7 @@ import type { Command } from '../cli/args.js'
 import { runCommand } from '../cli/commands.js'
 import type { CliIo } from '../cli/commands.js'
 import { EXIT } from '../cli/health.js'
-import { formatIssues, loadConfigFile } from '../config/load.js'
+import { checkConfig, formatIssues, loadConfigFile } from '../config/load.js'
 import { DEFAULT_TIMEOUT_MS } from '../control/client.js'
 
 export type { CliIo }
@@ -19,8 +19,30 @@ commands:
                             master, advert interval, VIPs, last transition), faults, drops.
                             --json prints the raw status snapshot; --watch then prints one line
                             per state change until Ctrl-C (with --json: one JSON per line).
+                            With conntrack on, a line sums up the sync: peer, cache sizes,
+                            startup bulk state, last commit.
   show vrrp [--json]        every VRRP router in detail, with all its counters
+  show sync [--json]        conntrack sync: FTFW peer, sequence numbers, ACK/NACK/RESYNC
+                            counters, bulk state, last commit and its duration, cache sizes
   counters [--json]         the daemon's runtime counters (frames, drops by reason, effects)
+  conntrack internal|external [--json]
+                            the internal cache (this node's kernel table, as replicated) or
+                            the external cache (the peer's), one line per entry: protocol,
+                            state, original tuple, timeout, NAT, mark, age (conntrackd -i/-e)
+
+  reload                    re-read hafwd's configuration file and apply it as a diff
+                            (untouched routers keep their state); an invalid file is refused
+                            with each problem's key path and line, and nothing is applied
+  maintenance on|off        on: every router of this node leaves service (FAULT; a MASTER
+                            sends priority 0 so the peer takes over at once) and stays out
+                            until "maintenance off"
+  commit                    commit the external cache into the kernel (conntrackd -c)
+  flush [internal|external] flush a conntrack cache, both by default (conntrackd -f)
+  resync                    resync the internal cache from the kernel table (conntrackd -R)
+  bulk                      send the whole internal cache to the peer (conntrackd -B)
+  request-resync            ask the peer for its whole table (conntrackd -n)
+  check-config FILE         validate FILE as hafwd does (hafwd --check-config): the normalized
+                            model, or each problem as FILE:LINE:COL: key.path: message
   help                      this text
 
 options:
@@ -32,11 +54,12 @@ options:
 exit status of state (for health checks; with --watch, of the last state seen):
   0   every sync group and router of this node is MASTER
   1   all are BACKUP, none in FAULT
-  2   at least one is in FAULT
+  2   at least one is in FAULT (so is every router while maintenance is on)
   3   mixed: some MASTER and some BACKUP, or not started yet
   4   hafwd unreachable: not running, permission denied (run as root), no answer
   64  usage error (bad arguments, or an invalid -c config file)
-other commands exit 0, 4 or 64.
+other commands: 0 done, 1 refused by hafwd (invalid file, conntrack off, ...) or an invalid
+check-config FILE, 4 unreachable, 64 usage.
 `
 
 async function socketOf (cmd: Command, io: CliIo): Promise<string | null> {
@@ -58,6 +81,11 @@ export async function main (argv: readonly string[], io: CliIo): Promise<number>
   if (cmd.name === 'help') {
     io.out(USAGE)
     return 0
+  }
+  if (cmd.name === 'checkConfig') {
+    const r = await checkConfig(cmd.arg ?? '')
+    ;(r.exitCode === 0 ? io.out : io.err)(r.output)
+    return r.exitCode
   }
   const socket = await socketOf(cmd, io)
   if (socket === null) return EXIT.usage
