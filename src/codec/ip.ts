@@ -101,20 +101,30 @@ export function formatIPv4 (b: Uint8Array, offset = 0): string {
 
 /** RFC 5952 canonical text: lower case, leading zeros dropped, the longest run (≥2) of zero groups as `::`. */
 export function formatIPv6 (b: Uint8Array, offset = 0): string {
-  const groups: number[] = []
-  for (let i = 0; i < 8; i++) groups.push(((b[offset + 2 * i] as number) << 8) | (b[offset + 2 * i + 1] as number))
+  // the first longest run of zero groups (no arrays: dumps format two to four addresses per entry)
   let bestStart = -1
   let bestLen = 0
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) { i++; continue }
-    let j = i
-    while (j < 8 && groups[j] === 0) j++
-    if (j - i > bestLen) { bestStart = i; bestLen = j - i }
-    i = j
+  let runStart = -1
+  for (let i = 0; i < 8; i++) {
+    if (b[offset + 2 * i] === 0 && b[offset + 2 * i + 1] === 0) {
+      if (runStart < 0) runStart = i
+      if (i - runStart + 1 > bestLen) { bestStart = runStart; bestLen = i - runStart + 1 }
+    } else {
+      runStart = -1
+    }
   }
-  const hex = (gs: number[]): string => gs.map(g => g.toString(16)).join(':')
-  if (bestLen < 2) return hex(groups)
-  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLen))}`
+  const group = (i: number): string => ((((b[offset + 2 * i] as number) << 8) | (b[offset + 2 * i + 1] as number))).toString(16)
+  if (bestLen < 2) {
+    let s = group(0)
+    for (let i = 1; i < 8; i++) s += ':' + group(i)
+    return s
+  }
+  let s = ''
+  for (let i = 0; i < bestStart; i++) s += (i === 0 ? '' : ':') + group(i)
+  s += '::'
+  const after = bestStart + bestLen
+  for (let i = after; i < 8; i++) s += (i === after ? '' : ':') + group(i)
+  return s
 }
 
 export function formatIP (b: Uint8Array, offset = 0, family: Family = b.length - offset >= 16 ? 'ipv6' : 'ipv4'): string {
