@@ -60,7 +60,7 @@ interface Entry {
 }
 
 /** One sent datagram: its entries in order; the last one carries NLM_F_ACK. */
-interface Datagram { readonly entries: Sent[], readonly lastSeq: number }
+interface Datagram { readonly entries: Sent[], lastSeq: number }
 
 interface Sent extends Entry { readonly seq: number, datagram: Datagram | undefined }
 
@@ -135,6 +135,8 @@ export class Committer {
     while (!this.closed && this.queueHead < this.queue.length) {
       const bufs: Buffer[] = []
       const sent: Sent[] = []
+      // made first so every Sent gets its final shape at once (lastSeq is set before the send)
+      const datagram: Datagram = { entries: sent, lastSeq: 0 }
       let bytes = 0
       while (this.queueHead < this.queue.length) {
         const e = this.queue[this.queueHead] as Entry
@@ -153,7 +155,8 @@ export class Committer {
         this.queueHead++
         bufs.push(buf)
         bytes += buf.length
-        const s: Sent = { ...e, seq, datagram: undefined }
+        // an explicit literal, not a spread of `e`: this runs once per entry (100k per commit)
+        const s: Sent = { req: e.req, batch: e.batch, index: e.index, budget: e.budget, seq, datagram }
         sent.push(s)
         this.outstanding.set(seq, s)
         this.budgetInFlight += e.budget
@@ -166,8 +169,7 @@ export class Committer {
         const b = bufs[i] as Buffer
         b.writeUInt16LE(b.readUInt16LE(6) & ~NlmF.ACK, 6)
       }
-      const datagram: Datagram = { entries: sent, lastSeq: last.seq }
-      for (const s of sent) s.datagram = datagram
+      datagram.lastSeq = last.seq
       this.stats.sent += bufs.length
       this.stats.datagrams++
       this.arm()
