@@ -138,9 +138,16 @@ export function labConntrackdConfig (t: Topology, fw: FwNode, o: { transport: Sy
   })
 }
 
-/** hafwConfig with conntrack on, its sync block switched to `transport` (the YAML is edited, not re-templated). */
-export function hafwConfigWithSync (t: Topology, fw: FwNode, o: LabVrrpOptions, transport: SyncTransportKind): string {
+/**
+ * hafwConfig with conntrack on, its sync block switched to `transport` (the YAML is edited, not
+ * re-templated); `socketBuffer` sets sndBuffer/rcvBuffer as conntrackdConfig's Snd/RcvSocketBuffer.
+ */
+export function hafwConfigWithSync (t: Topology, fw: FwNode, o: LabVrrpOptions, transport: SyncTransportKind, extra: { socketBuffer?: number } = {}): string {
   const doc = parseDocument(hafwConfig(t, fw, { ...o, conntrack: true }))
+  if (extra.socketBuffer !== undefined) {
+    doc.setIn(['conntrack', 'sync', 'sndBuffer'], extra.socketBuffer)
+    doc.setIn(['conntrack', 'sync', 'rcvBuffer'], extra.socketBuffer)
+  }
   if (transport === 'multicast') {
     doc.setIn(['conntrack', 'sync', 'transport'], 'multicast')
     doc.deleteIn(['conntrack', 'sync', 'udp'])
