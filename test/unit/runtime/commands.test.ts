@@ -155,7 +155,8 @@ t.test('reload from the file: applied, the change list and notes; a refusal is `
 t.test('conntrack commands: notAvailable when off; handed to the runtime when on', async t => {
   const r = rig(t)
   const off = commands(r)
-  for (const f of [async () => await off.commit(10), async () => await off.flush('both'), off.resync, off.bulk, off.requestResync, async () => await off.dump('internal'), async () => off.stats()]) {
+  const attempts: Array<() => Promise<unknown>> = [async () => await off.commit(10), async () => await off.flush('both'), off.resync, off.bulk, off.requestResync, async () => await off.dump('internal'), async () => off.stats()]
+  for (const f of attempts) {
     await t.rejects(f(), { code: 'notAvailable', message: /conntrack sync is off/ })
   }
   const calls: string[] = []
