@@ -20,6 +20,8 @@ export interface LabVrrpOptions {
   readonly purgeTimeout?: string
   /** conntrack.startupResyncTimeout (default 5s). */
   readonly startupResyncTimeout?: string
+  /** metrics.listen, e.g. '127.0.0.1:9781' (the namespace's own loopback); off when absent. */
+  readonly metricsListen?: string
 }
 
 export function hafwConfig (t: Topology, fw: FwNode, o: LabVrrpOptions = {}): string {
@@ -45,7 +47,7 @@ log:
   level: ${o.logLevel ?? 'info'}
 control:
   socket: ${o.controlSocket ?? `/run/hafw/${t.prefix}-${fw.name}.sock`}
-vrrp:
+${o.metricsListen !== undefined ? `metrics:\n  listen: ${o.metricsListen}\n` : ''}vrrp:
   instances:${instance('VI_OUT', 'eth0', 51, t.vip.outside4, t.vip.outside6)}${instance('VI_IN', 'eth1', 52, t.vip.inside4, t.vip.inside6)}
   syncGroups:
     G_FW:

@@ -8,6 +8,7 @@ import { runCommand } from '../cli/commands.js'
 import type { CliIo } from '../cli/commands.js'
 import { EXIT } from '../cli/health.js'
 import { checkConfig, formatIssues, loadConfigFile } from '../config/load.js'
+import { runImport } from './hafwctl-import.js'
 import { DEFAULT_TIMEOUT_MS } from '../control/client.js'
 
 export type { CliIo }
@@ -41,6 +42,11 @@ commands:
   resync                    resync the internal cache from the kernel table (conntrackd -R)
   bulk                      send the whole internal cache to the peer (conntrackd -B)
   request-resync            ask the peer for its whole table (conntrackd -n)
+  import --keepalived FILE [--conntrackd FILE] [-o OUT]
+                            write an equivalent hafw config from keepalived.conf (and
+                            conntrackd.conf), with a file:line report of what was not
+                            translated as is (exit 0 all translated, 1 needs attention, 2 parse
+                            error)
   check-config FILE         validate FILE as hafwd does (hafwd --check-config): the normalized
                             model, or each problem as FILE:LINE:COL: key.path: message
   help                      this text
@@ -73,6 +79,8 @@ async function socketOf (cmd: Command, io: CliIo): Promise<string | null> {
 }
 
 export async function main (argv: readonly string[], io: CliIo): Promise<number> {
+  // `hafwctl import …` needs no daemon: migration from keepalived.conf + conntrackd.conf.
+  if (argv[0] === 'import') return await runImport(argv, { out: (s) => { io.out(s) }, err: (s) => { io.err(s) } })
   const cmd = parseArgs(argv)
   if (typeof cmd === 'string') {
     io.err(`hafwctl: ${cmd}\n${USAGE.split('\n')[0] ?? ''}\nhafwctl --help for the commands and exit codes\n`)

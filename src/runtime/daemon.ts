@@ -24,6 +24,7 @@ import type { ConntrackWiring } from './conntrack-wiring.js'
 import { BULK_SYNC_SOURCE } from './conntrack.js'
 import { Counters } from './stats.js'
 import { startControlServer } from '../control/server.js'
+import { startMetricsServer } from '../control/metrics.js'
 import { createDaemonCommands, withMaintenanceTrack } from './commands.js'
 import type { DaemonCommands } from './commands.js'
 import { runnerStatusSource } from '../control/source.js'
@@ -169,14 +170,21 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
   if (model.conntrack !== null) runner.setConntrackPlan(model.conntrack)
   // Control API (hafwctl) up before the Startup event, so a watcher sees the first transitions.
   const commands = createDaemonCommands({ runner, conntrack: conntrack?.runtime ?? null, counters, log: log.child({ component: 'commands' }), model, configPath: opts.configPath ?? null, reload: async (m) => await reload(m) })
-  const control = await startControlServer({ socket: model.control.socket, tcp: model.control.tcp, log: log.child({ component: 'control' }), commands, source: runnerStatusSource({ runner, counters, nodeName: model.node.name, clock, maintenance: commands.maintenanceView, ...(conntrack !== null ? { conntrack: () => conntrack?.runtime.status() } : {}) }) })
-    .catch((err: unknown) => {
-      for (const t of transports.values()) t.close()
-      announcer.close()
-      links.close()
-      void conntrack?.close()
-      throw new StartupError(err instanceof Error ? err.message : String(err))
-    })
+  const source = runnerStatusSource({ runner, counters, nodeName: model.node.name, clock, maintenance: commands.maintenanceView, ...(conntrack !== null ? { conntrack: () => conntrack?.runtime.status() } : {}) })
+  const startupFailed = (err: unknown): never => {
+    for (const t of transports.values()) t.close()
+    announcer.close()
+    links.close()
+    void conntrack?.close()
+    throw new StartupError(err instanceof Error ? err.message : String(err))
+  }
+  const control = await startControlServer({ socket: model.control.socket, tcp: model.control.tcp, log: log.child({ component: 'control' }), commands, source })
+    .catch(startupFailed)
+  // Prometheus metrics on loopback, when configured.
+  const metrics = model.metrics === null
+    ? null
+    : await startMetricsServer({ listen: model.metrics.listen, source, log: log.child({ component: 'metrics' }) })
+      .catch(async (err: unknown) => { await control.close(); return startupFailed(err) })
 
   function onFrame (frame: VrrpFrame): void {
     counters.inc('rx.frames')
@@ -289,6 +297,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
         await runner.shutdown()
         await conntrack?.close()
         await control.close()
+        await metrics?.close()
         for (const t of transports.values()) t.close()
         announcer.close()
         links.close()

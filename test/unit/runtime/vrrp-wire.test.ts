@@ -35,7 +35,7 @@ t.test('named drops: unknown VRID, other interface, version mismatch, TTL, check
   t.equal(reason([wire({ version: 2, advertIntervalCs: 100 })]), 'versionMismatch')
   const ttl64 = Buffer.from(data); ttl64[8] = 64
   t.equal(reason([wire({})], { ...frame, data: ttl64 }), 'VRRP_BAD_TTL')
-  const badSum = Buffer.from(data); badSum[(badSum.length - 1)] ^= 0xff
+  const badSum = Buffer.from(data); badSum.writeUInt8(badSum.readUInt8(badSum.length - 1) ^ 0xff, badSum.length - 1)
   t.equal(reason([wire({})], { ...frame, data: badSum }), 'VRRP_BAD_CHECKSUM')
   t.equal(reason([wire({})], { ...frame, data: data.subarray(0, 25) }), 'IPV4_BAD_LENGTH', 'truncated datagram: the IP total length says more')
 })
