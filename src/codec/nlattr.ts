@@ -96,8 +96,9 @@ export function readCString (v: Buffer): string {
 }
 
 /**
- * An attribute to encode: a leaf with payload bytes, or a nest with children. Encoders build a tree
- * of these, which gives `encodingLength` for free and keeps the attribute order in one place.
+ * An attribute to encode: a leaf with payload bytes, or a nest with children. A tree of these gives
+ * `encodingLength` for free; it suits small or hand-made messages (tests build malformed input with
+ * it). The ctnetlink request encoder, on the hot path of a commit, writes into one buffer instead.
  */
 export type AttrNode =
   | { readonly type: number, readonly value: Uint8Array }
