@@ -14,13 +14,13 @@
  * Each measurement runs `rounds` times after one warm-up round; the best and the median are printed
  * in ns per operation.
  */
+import { benchFlow } from './synthetic.js'
 import { readFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { encodeRequest, encodingLength, decodeCtnl, decodeCtnlMessage, type CtRequest } from '../codec/ctnetlink.js'
 import { splitMessages } from '../codec/netlink.js'
 import { nlAlign } from '../codec/nlattr.js'
 import { parseIPv4, formatIPv4 } from '../codec/ip.js'
-import { IPS, L4Proto, TCP_FLAG_BE_LIBERAL, invertTuple, type Flow, type FlowTuple } from '../core/conntrack/flow.js'
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(`--${name}`)
@@ -31,18 +31,6 @@ const arg = (name: string, dflt: number): number => {
 const N = arg('n', 100_000)
 const ROUNDS = arg('rounds', 5)
 
-/** Entry i of the ct-commit bench's synthetic table. */
-function benchFlow (i: number): Flow {
-  const orig: FlowTuple = { src: `10.${100 + ((i >> 16) & 63)}.${(i >> 8) & 255}.${i & 255}`, dst: '10.200.0.1', l4proto: L4Proto.TCP, sport: 10000 + (i % 50000), dport: 443 }
-  return {
-    family: 'ipv4',
-    orig,
-    reply: invertTuple(orig),
-    status: IPS.SEEN_REPLY | IPS.ASSURED,
-    timeout: 3600,
-    tcp: { state: 3, flagsOrig: { flags: TCP_FLAG_BE_LIBERAL, mask: TCP_FLAG_BE_LIBERAL }, flagsReply: { flags: TCP_FLAG_BE_LIBERAL, mask: TCP_FLAG_BE_LIBERAL } }
-  }
-}
 
 /** The captured kernel dump messages (CT_NEW), in capture order. */
 function capturedDumpMessages (): Buffer[] {

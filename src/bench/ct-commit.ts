@@ -25,6 +25,7 @@
  * 10 ms) for 1 s in a fresh namespace; the listener counts the NEW events it gets and the overruns it reports; with
  * the kernel's default receive buffer (212992) and with 8 MiB (SO_RCVBUF 4 MiB, doubled).
  */
+import { benchFlow } from './synthetic.js'
 import { spawn } from 'node:child_process'
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
@@ -35,24 +36,11 @@ import { openNetfilterSocket } from '../io/ctnetlink-socket.js'
 import { encodeRequest } from '../codec/ctnetlink.js'
 import { splitMessages, NlMsgType, NlmF } from '../codec/netlink.js'
 import type { ApplyResult } from '../io/conntrack-port.js'
-import { IPS, L4Proto, TCP_FLAG_BE_LIBERAL, invertTuple, type Flow, type FlowTuple } from '../core/conntrack/flow.js'
 
 const self = fileURLToPath(import.meta.url)
 const tag = String(process.pid % 100000)
 const MiB = 1024 * 1024
 
-/** Entry i of the synthetic table: unique source address, TCP ESTABLISHED to 10.200.0.1:443. */
-function benchFlow (i: number, timeout = 3600): Flow {
-  const orig: FlowTuple = { src: `10.${100 + ((i >> 16) & 63)}.${(i >> 8) & 255}.${i & 255}`, dst: '10.200.0.1', l4proto: L4Proto.TCP, sport: 10000 + (i % 50000), dport: 443 }
-  return {
-    family: 'ipv4',
-    orig,
-    reply: invertTuple(orig),
-    status: IPS.SEEN_REPLY | IPS.ASSURED,
-    timeout,
-    tcp: { state: 3, flagsOrig: { flags: TCP_FLAG_BE_LIBERAL, mask: TCP_FLAG_BE_LIBERAL }, flagsReply: { flags: TCP_FLAG_BE_LIBERAL, mask: TCP_FLAG_BE_LIBERAL } }
-  }
-}
 
 const errnoHistogram = (res: ApplyResult[]): Record<string, number> => {
   const h: Record<string, number> = {}

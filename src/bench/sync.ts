@@ -34,6 +34,7 @@
  * Everything runs in namespaces created here (prefix hsyb) and removed at the end; all traffic
  * stays inside them. Numbers are printed, never asserted; what could not be measured says why.
  */
+import { benchFlow } from './synthetic.js'
 import { execa } from 'execa'
 import type { ResultPromise } from 'execa'
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -47,13 +48,11 @@ import type { HafwdProcess } from '../lab/hafwd-process.js'
 import { conntrackdStats, hafwConfigWithSync, labConntrackdConfig, startConntrackd } from '../lab/conntrackd.js'
 import type { ConntrackdProcess } from '../lab/conntrackd.js'
 import { waitFor, whoIsMaster } from '../lab/observe.js'
-import { nsExec, sh } from '../lab/sh.js'
+import { sh } from '../lab/sh.js'
 import { ControlClient } from '../control/client.js'
 import { openNetfilterSocket } from '../io/ctnetlink-socket.js'
 import { encodeRequest } from '../codec/ctnetlink.js'
 import { NlMsgType, NlmF, splitMessages } from '../codec/netlink.js'
-import { IPS, L4Proto, TCP_FLAG_BE_LIBERAL, invertTuple } from '../core/conntrack/flow.js'
-import type { Flow, FlowTuple } from '../core/conntrack/flow.js'
 import { calibrate, realNow, sleep } from './clock.js'
 import { fmt, table } from './stats.js'
 
@@ -65,19 +64,6 @@ const SOCKET_BUFFER = 1249280
 // ------------------------------------------------------------------------------------------------
 // Entries and the generator (runs inside A's namespace)
 
-/** Entry i: source 10.(100+i>>16).(i>>8).(i) → 10.200.0.1:443, TCP ESTABLISHED. */
-function benchFlow (i: number): Flow {
-  const orig: FlowTuple = { src: entrySource(i), dst: '10.200.0.1', l4proto: L4Proto.TCP, sport: 10000 + (i % 50000), dport: 443 }
-  return {
-    family: 'ipv4',
-    orig,
-    reply: invertTuple(orig),
-    status: IPS.SEEN_REPLY | IPS.ASSURED,
-    timeout: 3600,
-    tcp: { state: 3, flagsOrig: { flags: TCP_FLAG_BE_LIBERAL, mask: TCP_FLAG_BE_LIBERAL }, flagsReply: { flags: TCP_FLAG_BE_LIBERAL, mask: TCP_FLAG_BE_LIBERAL } }
-  }
-}
-const entrySource = (i: number): string => `10.${100 + ((i >> 16) & 63)}.${(i >> 8) & 255}.${i & 255}`
 /** The inverse of entrySource, from the 4 raw bytes of NTA_IPV4's source; null when not ours. */
 const entryIndex = (b1: number, b2: number, b3: number, b4: number): number | null =>
   b1 === 10 && b2 >= 100 && b2 < 164 ? ((b2 - 100) << 16) | (b3 << 8) | b4 : null

@@ -21,6 +21,7 @@ import type { Millis } from '../../src/core/time.js'
 import { createNode, stepNode, type NodeDrop, type NodeInput, type NodeState, type NodeStepResult } from '../../src/core/node.js'
 import type { SyncGroupConfig, GroupTransitionEvent } from '../../src/core/group/sync-group.js'
 import type { RouterConfig, RouterState, TransitionEvent } from '../../src/core/vrrp/types.js'
+import { mulberry32 } from './prng.js'
 
 export interface SimNodeSpec {
   readonly name: string
@@ -76,17 +77,6 @@ interface Queued {
   readonly packet: SimPacket
 }
 
-/** mulberry32: a tiny deterministic PRNG, enough for loss decisions. */
-function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 export class NetSim {
   now: Millis = 0

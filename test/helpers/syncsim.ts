@@ -21,18 +21,9 @@ import {
   createFtfw, ftfwDeadline, stepFtfw, FTFW_DEFAULTS, type FtfwConfig, type FtfwInput, type FtfwState, type FtfwStepResult
 } from '../../src/core/sync/ftfw.js'
 import { earliest, isDue, type Millis } from '../../src/core/time.js'
+import { mulberry32 } from './prng.js'
 
-/** mulberry32: a tiny deterministic PRNG. */
-export function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { mulberry32 }
 
 /** A TCP flow's attributes, numbered (port `10000 + n`), in a given TCP state with a timeout. */
 export function tcpFlow (n: number, tcpState = 3, timeout = 432000): CtAttrs {
