@@ -99,6 +99,7 @@ export class ConntrackRuntime {
   private ftfw: FtfwState
   private bulk: Bulk
   private timer: NodeJS.Timeout | null = null
+  private armedFor: Deadline = null
   private commit: CommitState | null = null
   private commitRun: Promise<void> | null = null
   private lastCommit: LastCommit | null = null
@@ -357,12 +358,17 @@ export class ConntrackRuntime {
   /** One timer at the earliest of the FTFW and bulk deadlines; zero delay batches a transmit round. */
   private arm (): void {
     if (this.closed) return
+    const d = this.deadline()
+    // Kernel events come in bursts: an armed timer that fires no later than the new deadline is
+    // kept (firing early is harmless: nothing is due, and it re-arms).
+    if (this.timer !== null && this.armedFor !== null && d !== null && d >= this.armedFor) return
     if (this.timer !== null) clearTimeout(this.timer)
     this.timer = null
-    const d = this.deadline()
+    this.armedFor = d
     if (d === null) return
     this.timer = setTimeout(() => {
       this.timer = null
+      this.armedFor = null
       const now = this.o.clock()
       const bd = bulkDeadline(this.bulk)
       if (bd !== null && bd <= now) this.bulkInput({ kind: 'timeout' })
