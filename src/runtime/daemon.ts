@@ -9,7 +9,8 @@ import { RtnlLinkControl } from '../io/rtnl.js'
 import { openVrrpSocket } from '../io/vrrp-socket.js'
 import type { LinkControl, LinkInfo, VrrpFrame, VrrpTransport } from '../io/ports.js'
 import type { Model } from '../config/normalize.js'
-import { createNode } from '../core/node.js'
+import { createNode, stepNode } from '../core/node.js'
+import { createOrchestrator, orchestrate } from '../core/orchestrator.js'
 import type { Vip } from '../core/effects.js'
 import { assemble } from './assemble.js'
 import type { Assembly } from './assemble.js'
@@ -246,6 +247,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
   }
   // Conntrack first: the internal cache from the kernel, and the startup resync request whose
   // demotion must be in place before the first advert (architecture decision 5).
+  warmTakeoverPath(assembly, model, log)
   await conntrack?.runtime.start()
   await runner.dispatch({ kind: 'all', input: { kind: 'startup' } })
   let trackers = startTrackers(model, input => { void runner.dispatch(input) }, log.child({ component: 'track' }), counters)
@@ -306,3 +308,25 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     }
   }
 }
+
+/**
+ * Run the pure half of a takeover once, on a throwaway copy of the node, before the real one
+ * starts: the first real takeover of a freshly started backup was measured 15–36 ms later than
+ * the next ones (cold code in the core, the orchestrator and the advert encoder). Nothing here
+ * touches the system; a failure only costs that warm-up.
+ */
+function warmTakeoverPath (a: Assembly, model: Model, log: Logger): void {
+  try {
+    let node = createNode(a.routers, a.groups)
+    node = stepNode(node, { kind: 'all', input: { kind: 'startup' } }, 0).node
+    const takeover = stepNode(node, { kind: 'timeout' }, 1e9)
+    orchestrate(createOrchestrator(), takeover, model.conntrack)
+    for (const r of a.routers) {
+      const w = a.wires.find(x => x.id === r.id)
+      if (w !== undefined) egress(w, r.priority, r.primaryAddress)
+    }
+  } catch (err) {
+    log.debug({ err: String(err) }, 'takeover warm-up skipped')
+  }
+}
+
