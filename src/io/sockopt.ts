@@ -5,10 +5,8 @@
 export const SOL_SOCKET = 1
 export const SO_BINDTODEVICE = 25
 export const IPPROTO_IP = 0
-export const IP_TTL = 2
 export const IP_HDRINCL = 3
 export const IP_MULTICAST_IF = 32
-export const IP_MULTICAST_TTL = 33
 export const IP_MULTICAST_LOOP = 34
 export const IP_ADD_MEMBERSHIP = 35
 export const IPPROTO_IPV6 = 41

@@ -6,7 +6,7 @@ import {
   decodeCtnl, decodeConntrack, decodeCtnlMessage, CTNETLINK_ERROR_CODES, type CtnlMessage
 } from '../../../src/codec/ctnetlink.js'
 import { CTA, CTA_TUPLE, CTA_IP, CTA_PROTO, CTA_PROTOINFO, CTA_PROTOINFO_TCP } from '../../../src/codec/ctnetlink-attrs.js'
-import { encodeAttrs, attrNest, attrBytes, attrU8, attrBe16, attrBe32, type AttrNode } from '../../../src/codec/nlattr.js'
+import { encodeAttrs, attrNest, attrBytes, attrU8, attrBe16, attrBe32, type AttrNode } from '../../helpers/nlattr-tools.js'
 import { encodeNlMsg, splitMessages } from '../../../src/codec/netlink.js'
 import { CodecError } from '../../../src/codec/errors.js'
 

@@ -12,7 +12,8 @@ import {
   encodeRequest, encodingLength, decodeCtnl, requestStatus, type CtRequest, type CtFlowMessage
 } from '../../../src/codec/ctnetlink.js'
 import { CTA, CTA_NAT, CTA_PROTONAT } from '../../../src/codec/ctnetlink-attrs.js'
-import { parseAttrs, nlAlign, readBe16 } from '../../../src/codec/nlattr.js'
+import { nlAlign } from '../../../src/codec/nlattr.js'
+import { parseAttrs, readBe16 } from '../../helpers/nlattr-tools.js'
 import { splitMessages } from '../../../src/codec/netlink.js'
 import { CodecError } from '../../../src/codec/errors.js'
 import { IPS, IPS_NAT_MASK, invertTuple, type Flow } from '../../../src/core/conntrack/flow.js'

@@ -1,8 +1,9 @@
 import t from 'tap'
+import { nlAlign, NLA_F_NESTED, NLA_F_NET_BYTEORDER, NLATTR_ERROR_CODES } from '../../../src/codec/nlattr.js'
 import {
   parseAttrs, encodeAttrs, attrsLength, attrNest, attrU8, attrBe16, attrBe32, attrBe64, attrBytes, attrCString,
-  readBe16, readBe32, readBe64, readCString, nlAlign, NLA_F_NESTED, NLA_F_NET_BYTEORDER, NLATTR_ERROR_CODES
-} from '../../../src/codec/nlattr.js'
+  readBe16, readBe32, readBe64, readCString
+} from '../../helpers/nlattr-tools.js'
 import { CodecError } from '../../../src/codec/errors.js'
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex')
