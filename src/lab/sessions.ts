@@ -68,6 +68,11 @@ async function run (host: string, port: number, n: number, durationMs: number): 
     },
     udp: { total: n, survived: udp.filter(u => gap(u) < STALL_MS).length, maxGapMs: Math.round(Math.max(...udp.map(gap))) }
   }
+  // Close like an application does: FIN, then read what is still in flight. Destroying a socket
+  // with unread echoes makes the kernel send RST (conntrack CLOSE, gone in 10 s) instead of FIN
+  // (TIME_WAIT), and tests that follow the close through the firewalls would see either.
+  for (const s of tcp) s.sock?.end()
+  await new Promise(resolve => setTimeout(resolve, 500))
   for (const s of tcp) s.sock?.destroy()
   for (const u of udpSocks) u.close()
   return report

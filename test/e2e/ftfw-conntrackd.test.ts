@@ -174,7 +174,9 @@ async function hafwdToConntrackd (t: Test, transport: SyncTransportKind, tag: st
   const before = (await hafwdConntrack(h.sock))?.sync.counters
   await withLoss(fw1, async () => {
     const run2 = sessions(lab, 3 * N, 3000)
-    r = await until(ext, v => v.established === 3 * N && v.udp === 3 * N)
+    // Under loss a flow may first reach the peer already closing (its updates coalesce into one
+    // message): every flow present, established or in TIME_WAIT, is what replication owes here.
+    r = await until(ext, v => v.established + v.timeWait === 3 * N && v.udp === 3 * N)
     t.ok(r.ok, `with loss, new flows converged: ${show(r.value)}`)
     await sessionReport(run2)
     r = await until(ext, v => v.timeWait === 3 * N)
@@ -253,7 +255,7 @@ async function conntrackdToHafwd (t: Test, transport: SyncTransportKind, tag: st
   const before = (await hstat())?.sync.counters
   await withLoss(fw1, async () => {
     const run2 = sessions(lab, 3 * N, 3000)
-    ci = await until(internal, v => v.established === 3 * N && v.udp === 3 * N)
+    ci = await until(internal, v => v.established + v.timeWait === 3 * N && v.udp === 3 * N)
     t.ok(ci.ok, `conntrackd -i with loss: ${show(ci.value)}`)
     e = await until(extActive, v => v === 6 * N)
     t.ok(e.ok, `with loss, new flows converged in hafwd's external cache: active ${e.value} (want ${6 * N})`)
