@@ -27,7 +27,7 @@ import type { CommandHandler, CommandOutcome, ReloadResult, StatsResult } from '
 import { ctEntryView } from '../control/ct-view.js'
 import type { MaintenanceView } from '../control/source.js'
 import type { Assembly } from './assemble.js'
-import type { ConntrackRuntime } from './conntrack.js'
+import type { ConntrackHandle } from './conntrack-client.js'
 import type { EffectHandlers } from './executor.js'
 import type { Logger } from './log.js'
 import type { Runner } from './runner.js'
@@ -49,7 +49,7 @@ export type DaemonReload = (model: Model) => Promise<{ ok: true, changes: Record
 export interface DaemonCommandsOptions {
   readonly runner: Runner
   /** null: conntrack is off, its commands answer `notAvailable`. */
-  readonly conntrack: ConntrackRuntime | null
+  readonly conntrack: ConntrackHandle | null
   readonly counters: Counters
   readonly log: Logger
   /** The model the daemon runs (start-up); replaced by each successful reload. */
@@ -112,7 +112,7 @@ export function createDaemonCommands (o: DaemonCommandsOptions): DaemonCommands 
     queueMicrotask(() => { void applyMaintenance(true) })
   })
 
-  const ct = (): ConntrackRuntime => {
+  const ct = (): ConntrackHandle => {
     if (o.conntrack === null) throw new CommandError('notAvailable', CT_OFF)
     return o.conntrack
   }
@@ -218,7 +218,7 @@ export function createDaemonCommands (o: DaemonCommandsOptions): DaemonCommands 
     resync,
     bulk,
     requestResync,
-    dump: async (cache) => ct().dump(cache).map(ctEntryView),
+    dump: async (cache) => (await ct().dump(cache)).map(ctEntryView),
     stats,
     maintenanceView: {
       on: () => maintenance,

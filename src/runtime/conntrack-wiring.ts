@@ -1,14 +1,20 @@
 /**
- * Opens the conntrack module's ports (ctnetlink, the sync channel) for a config model and builds
- * the ConntrackRuntime. Kept apart from daemon.ts so the VRRP-only daemon opens none of it.
+ * Starts the conntrack module for a config model: a worker thread (./conntrack-worker.ts) that
+ * opens ctnetlink and the sync channel and runs the ConntrackRuntime, and the main thread's
+ * handle on it (./conntrack-client.ts). Kept apart from daemon.ts so a VRRP-only daemon starts
+ * none of it.
+ *
+ * Why a thread (architecture decision 1): the conntrack path — kernel event storms, cache
+ * updates, FTFW sending, a 100k-entry commit, their garbage collection — must never delay an
+ * advert. A Worker has its own event loop and heap; the VRRP loop only sees small messages.
  */
+import { Worker } from 'node:worker_threads'
 import type { Model } from '../config/normalize.js'
-import { openCtnetlink } from '../io/ctnetlink.js'
-import { openSyncUdp } from '../io/sync-udp.js'
 import type { AddressInfo } from '../io/ports.js'
 import type { FilterCidr } from '../core/conntrack/filter.js'
-import { ConntrackRuntime } from './conntrack.js'
-import type { Clock } from './clock.js'
+import { ConntrackClient } from './conntrack-client.js'
+import type { ConntrackHandle } from './conntrack-client.js'
+import type { FromWorker, Port, ToWorker } from './conntrack-protocol.js'
 import type { Logger } from './log.js'
 import type { Counters } from './stats.js'
 
@@ -18,12 +24,14 @@ export function localCidrs (addrs: readonly AddressInfo[]): FilterCidr[] {
 }
 
 export interface ConntrackWiring {
-  readonly runtime: ConntrackRuntime
+  readonly runtime: ConntrackHandle
   close: () => Promise<void>
 }
 
+/** Wait this long for the worker to close its sockets before terminating it. */
+const CLOSE_TIMEOUT_MS = 3000
+
 export async function openConntrack (model: Model, deps: {
-  clock: Clock
   log: Logger
   counters: Counters
   addresses: readonly AddressInfo[]
@@ -31,34 +39,33 @@ export async function openConntrack (model: Model, deps: {
 }): Promise<ConntrackWiring | null> {
   const m = model.conntrack
   if (m === null) return null
-  const ct = await openCtnetlink()
-  let sync
-  try {
-    const s = m.sync
-    sync = await openSyncUdp(s.transport === 'udp'
-      ? { transport: 'udp', family: s.family, address: s.address, peer: s.peer, port: s.port, sndBuffer: s.sndBuffer, rcvBuffer: s.rcvBuffer }
-      : { transport: 'multicast', group: s.group, port: s.port, interfaceAddress: s.interfaceAddress, sndBuffer: s.sndBuffer, rcvBuffer: s.rcvBuffer })
-  } catch (err) {
-    await ct.close()
-    throw new Error(`conntrack.sync: cannot open the sync channel: ${err instanceof Error ? err.message : String(err)}`)
-  }
-  const runtime = new ConntrackRuntime({
-    model: m,
-    ct,
-    sync,
-    clock: deps.clock,
-    log: deps.log,
-    counters: deps.counters,
-    unixSeconds: Math.floor(Date.now() / 1000),
-    localAddresses: localCidrs(deps.addresses),
-    setDemotion: deps.setDemotion
+  const worker = new Worker(new URL('./conntrack-worker.js', import.meta.url), { name: 'hafwd-conntrack', stdout: false, stderr: false })
+  const client = new ConntrackClient(worker as unknown as Port<FromWorker, ToWorker>, { counters: deps.counters, log: deps.log, onDemotion: deps.setDemotion })
+  let closing = false
+  worker.on('error', (err) => {
+    deps.counters.inc('ct.worker.failed')
+    deps.log.error({ err: String(err), stack: err instanceof Error ? err.stack : undefined }, 'the conntrack worker failed: conntrack sync stopped, VRRP goes on')
+    client.fail(`the conntrack worker failed: ${String(err)}`)
   })
-  return {
-    runtime,
-    close: async () => {
-      await runtime.close()
-      await sync.close()
-      await ct.close()
-    }
+  worker.on('exit', (code) => {
+    if (closing) return
+    deps.log.error({ code }, 'the conntrack worker exited: conntrack sync stopped, VRRP goes on')
+    client.fail(`the conntrack worker exited (code ${code})`)
+  })
+  const close = async (): Promise<void> => {
+    if (closing) return
+    closing = true
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<void>(resolve => { timer = setTimeout(resolve, CLOSE_TIMEOUT_MS) })
+    await Promise.race([client.close().catch(() => undefined), timeout])
+    clearTimeout(timer)
+    await worker.terminate()
   }
+  try {
+    await client.open(m, localCidrs(deps.addresses), deps.log.level)
+  } catch (err) {
+    await close()
+    throw err
+  }
+  return { runtime: client, close }
 }

@@ -137,7 +137,6 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
   let conntrack: ConntrackWiring | null
   try {
     conntrack = await openConntrack(model, {
-      clock,
       log: log.child({ component: 'conntrack' }),
       counters,
       addresses: [...addressList.values()],

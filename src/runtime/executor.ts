@@ -9,6 +9,13 @@
  *
  * A failed effect is logged and counted by kind and never stops the plan: the effects after it
  * are independent (a failed GARP must not keep the VIPs from being removed later).
+ *
+ * One exception to the queue: a plan made only of adverts (a Master's periodic advert, RFC 5798
+ * §6.4.3) does not wait behind a conntrack effect in progress. The commit of a takeover may hold
+ * the queue for its whole budget (seconds with 100k entries); the new master's adverts must keep
+ * their interval meanwhile, or the peer's Master_Down timer fires and both go MASTER. Nothing an
+ * advert could overtake there matters: a router with a queued vipDel has left MASTER and sends no
+ * periodic advert.
  */
 import type { Effect, EffectKind } from '../core/effects.js'
 import type { Logger } from './log.js'
@@ -20,10 +27,14 @@ export type EffectHandlers = { [K in EffectKind]?: (effect: Extract<Effect, { ki
 
 /** Kinds started but not awaited (see the module comment). */
 const BACKGROUND: ReadonlySet<EffectKind> = new Set(['garp', 'unsolicitedNa'])
+/** Kinds that may hold the queue long (conntrack work, done by the conntrack worker): adverts pass them. */
+const CONNTRACK: ReadonlySet<EffectKind> = new Set(['ctCommit', 'ctFlush', 'ctResyncFromKernel', 'syncBulkSend', 'syncRequestResync', 'ctShortenTimers'])
 
 export class Executor {
   private tail: Promise<void> = Promise.resolve()
   private readonly background = new Set<Promise<void>>()
+  /** Conntrack effects in progress at the head of the queue. */
+  private conntrackRunning = 0
 
   constructor (
     private readonly handlers: EffectHandlers,
@@ -35,6 +46,10 @@ export class Executor {
   /** Queue a plan; resolves when every effect of it has run (background ones: started). */
   run (effects: readonly Effect[]): Promise<void> {
     if (effects.length === 0) return this.tail
+    if (this.conntrackRunning > 0 && effects.every(e => e.kind === 'sendAdvert')) {
+      this.counters.inc('executor.advertPassedConntrack')
+      return Promise.all(effects.map(async e => { await this.one(e) })).then(() => undefined)
+    }
     this.tail = this.tail.then(async () => {
       for (let i = 0; i < effects.length;) {
         // Consecutive adverts (a sync group's members) leave together: their relative order
@@ -66,7 +81,9 @@ export class Executor {
       return
     }
     const started = this.clock()
-    const done = handler(effect).then(
+    const slow = CONNTRACK.has(effect.kind)
+    if (slow) this.conntrackRunning++
+    const done = handler(effect).finally(() => { if (slow) this.conntrackRunning-- }).then(
       () => {
         this.counters.inc(`effect.${effect.kind}.ok`)
         // Every step of a transition plan is logged with its duration; periodic adverts only in debug.

@@ -15,7 +15,7 @@ import type { RouterConfig } from '../../../src/core/vrrp/types.js'
 import type { Model } from '../../../src/config/normalize.js'
 import { createDaemonCommands, MAINTENANCE_OFFSET, withMaintenanceTrack } from '../../../src/runtime/commands.js'
 import type { DaemonReload } from '../../../src/runtime/commands.js'
-import type { ConntrackRuntime } from '../../../src/runtime/conntrack.js'
+import type { ConntrackHandle } from '../../../src/runtime/conntrack-client.js'
 import { Executor } from '../../../src/runtime/executor.js'
 import { Runner } from '../../../src/runtime/runner.js'
 import { Counters } from '../../../src/runtime/stats.js'
@@ -176,10 +176,10 @@ t.test('conntrack commands: notAvailable when off; handed to the runtime when on
       syncBulkSend: async () => { calls.push('bulk') },
       syncRequestResync: async () => { calls.push('requestResync') }
     }),
-    dump: (which: string) => which === 'internal'
+    dump: async (which: string) => which === 'internal'
       ? [{ key: 'k', flow: { family: 'ipv4', orig: { src: '10.0.0.1', dst: '10.0.0.2', l4proto: 17, sport: 5000, dport: 53 }, reply: { src: '10.0.0.2', dst: '10.0.0.1', l4proto: 17, sport: 53, dport: 5000 }, timeout: 30 }, status: 'new', activeSinceS: 1, idleS: 0 }]
       : []
-  } as unknown as ConntrackRuntime
+  } as unknown as ConntrackHandle
   const on = commands(r, { conntrack: fake })
   t.match(await on.commit(5000), { message: 'committed 2 of 2 entries of the external cache in 2 ms', data: { running: false, lastCommit: { ok: 2 } } })
   t.match(await on.flush('internal'), { message: 'flushed the internal cache (3 entries)' })
@@ -195,6 +195,6 @@ t.test('conntrack commands: notAvailable when off; handed to the runtime when on
   const st = on.stats()
   t.same(st.counters, { 'ct.commit.done': 1 }, 'only ct.* and sync.* counters')
   t.match(st.conntrack, { internal: { active: 3 }, peer: null })
-  const busy = commands(r, { conntrack: { ...fake, status: () => ({ ...status(), commit: { running: true } }), handlers: fake.handlers } as unknown as ConntrackRuntime })
+  const busy = commands(r, { conntrack: { ...fake, status: () => ({ ...status(), commit: { running: true } }), handlers: fake.handlers } as unknown as ConntrackHandle })
   await t.rejects(busy.commit(10), { code: 'failed', message: /already running/ })
 })

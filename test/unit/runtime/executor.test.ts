@@ -98,3 +98,36 @@ t.test('consecutive adverts leave together, the next effect waits for all of the
   await done
   t.same(log.slice(2), ['sent b', 'sent a', 'vipAdd'])
 })
+
+t.test('periodic adverts pass a commit in progress; everything else still waits for it', async t => {
+  const gate = deferred()
+  const counters = new Counters()
+  const { log, handlers } = recorder({ ctCommit: async () => { log.push('commit start'); await gate.promise; log.push('commit done') } })
+  const ex = new Executor(handlers, counters, silent, () => 0)
+  const takeover = ex.run([advert('a'), { kind: 'ctCommit', budgetMs: 2000 }, { kind: 'vipAdd', routerId: 'a', vips: [vip] }])
+  await new Promise(resolve => setImmediate(resolve))
+  t.same(log, ['advert:a', 'commit start'])
+  // The next Adver_Timer expiries of the new master (RFC 5798 §6.4.3) while the commit runs.
+  await ex.run([advert('a')])
+  await ex.run([advert('a'), advert('b')])
+  t.same(log, ['advert:a', 'commit start', 'advert:a', 'advert:a', 'advert:b'], 'sent during the commit')
+  const other = ex.run([{ kind: 'vipDel', routerId: 'c', vips: [vip] }])
+  await new Promise(resolve => setImmediate(resolve))
+  t.notOk(log.includes('vipDel:c'), 'a plan with other effects waits behind the commit')
+  gate.resolve()
+  await takeover
+  await other
+  t.same(log.slice(-3), ['commit done', 'vipAdd:a', 'vipDel:c'], 'VIPs after the commit, order of plans kept')
+  t.equal(counters.get('executor.advertPassedConntrack'), 2)
+  // With no conntrack effect in progress, adverts queue as before.
+  const g2 = deferred()
+  const h2 = recorder({ vipAdd: async () => { await g2.promise; h2.log.push('vipAdd done') } })
+  const ex2 = new Executor(h2.handlers, new Counters(), silent, () => 0)
+  const p1 = ex2.run([{ kind: 'vipAdd', routerId: 'a', vips: [vip] }])
+  const p2 = ex2.run([advert('a')])
+  await new Promise(resolve => setImmediate(resolve))
+  t.same(h2.log, [], 'an advert waits behind a vipAdd')
+  g2.resolve()
+  await Promise.all([p1, p2])
+  t.same(h2.log, ['vipAdd done', 'advert:a'])
+})

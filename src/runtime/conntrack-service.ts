@@ -1,0 +1,121 @@
+/**
+ * The conntrack worker's side of the protocol (./conntrack-protocol.ts): opens the ports, runs
+ * the ConntrackRuntime, answers requests, pushes snapshots and the startup demotion.
+ *
+ * The ports are opened through `open` so the same service runs in the real Worker
+ * (./conntrack-worker.ts: ctnetlink + the UDP sync channel) and in tests over a MessageChannel
+ * with fakes — the messages cross a structured-clone boundary either way.
+ */
+import type { ConntrackModel } from '../config/normalize.js'
+import type { ConntrackControl } from '../io/conntrack-port.js'
+import type { SyncTransport } from '../io/ports.js'
+import type { FilterCidr } from '../core/conntrack/filter.js'
+import { ConntrackRuntime } from './conntrack.js'
+import { SNAPSHOT_INTERVAL_MS } from './conntrack-protocol.js'
+import type { ConntrackEffect, ConntrackRequest, FromWorker, Port, ToWorker } from './conntrack-protocol.js'
+import type { Clock } from './clock.js'
+import type { Logger } from './log.js'
+import { Counters } from './stats.js'
+
+export interface ConntrackPorts {
+  readonly ct: ConntrackControl
+  readonly sync: SyncTransport
+}
+
+export interface ServiceDeps {
+  /** Open the kernel and peer ports for a model; throws with a message naming the config key. */
+  readonly open: (model: ConntrackModel) => Promise<ConntrackPorts>
+  readonly clock: Clock
+  /** Unix time in seconds (the first FTFW sequence number). */
+  readonly unixSeconds: () => number
+  readonly logger: (level: string) => Logger
+  /** Called once the service closed its ports (the worker entry exits the thread). */
+  readonly onClosed?: () => void
+}
+
+interface Running {
+  readonly runtime: ConntrackRuntime
+  readonly ports: ConntrackPorts
+  readonly counters: Counters
+}
+
+export function serveConntrack (port: Port<ToWorker, FromWorker>, deps: ServiceDeps): void {
+  let running: Running | null = null
+  let snapshotTimer: NodeJS.Timeout | null = null
+
+  const pushSnapshot = (): void => {
+    if (running === null) return
+    port.postMessage({ type: 'snapshot', status: running.runtime.status(), counters: running.counters.toJSON() })
+  }
+
+  const handle = async (req: ConntrackRequest): Promise<FromWorker> => {
+    switch (req.type) {
+      case 'open': {
+        if (running !== null) throw new Error('the conntrack worker is already open')
+        const ports = await deps.open(req.model)
+        const counters = new Counters()
+        const runtime = new ConntrackRuntime({
+          model: req.model,
+          ct: ports.ct,
+          sync: ports.sync,
+          clock: deps.clock,
+          log: deps.logger(req.logLevel).child({ component: 'conntrack' }),
+          counters,
+          unixSeconds: deps.unixSeconds(),
+          localAddresses: req.localAddresses,
+          setDemotion: (offset) => { port.postMessage({ type: 'demotion', offset }) }
+        })
+        running = { runtime, ports, counters }
+        return { type: 'reply', id: req.id, ok: true }
+      }
+      case 'start': {
+        await need().runtime.start()
+        snapshotTimer = setInterval(pushSnapshot, SNAPSHOT_INTERVAL_MS)
+        snapshotTimer.unref()
+        return { type: 'reply', id: req.id, ok: true }
+      }
+      case 'effect': {
+        const h = need().runtime.handlers()[req.effect.kind] as ((e: ConntrackEffect) => Promise<void>) | undefined
+        if (h === undefined) throw new Error(`${req.effect.kind} is not served by the conntrack worker`)
+        await h(req.effect)
+        return { type: 'reply', id: req.id, ok: true }
+      }
+      case 'dump':
+        return { type: 'reply', id: req.id, ok: true, value: need().runtime.dump(req.cache) }
+      case 'close': {
+        if (snapshotTimer !== null) clearInterval(snapshotTimer)
+        snapshotTimer = null
+        const r = running
+        running = null
+        if (r !== null) {
+          await r.runtime.close()
+          await r.ports.sync.close()
+          await r.ports.ct.close()
+        }
+        return { type: 'reply', id: req.id, ok: true }
+      }
+    }
+  }
+
+  const need = (): Running => {
+    if (running === null) throw new Error('the conntrack worker is not open')
+    return running
+  }
+
+  port.on('message', (msg: ToWorker) => {
+    if (msg.type === 'localAddresses') {
+      running?.runtime.setLocalAddresses(msg.cidrs as FilterCidr[])
+      return
+    }
+    handle(msg).then(
+      (reply) => {
+        pushSnapshot()
+        port.postMessage(reply)
+        if (msg.type === 'close') deps.onClosed?.()
+      },
+      (err: unknown) => {
+        pushSnapshot()
+        port.postMessage({ type: 'reply', id: msg.id, ok: false, error: err instanceof Error ? err.message : String(err) })
+      })
+  })
+}
