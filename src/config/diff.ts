@@ -4,19 +4,16 @@
  * keep their state and do not flap; what can change in place does (priority, VIP list, timers);
  * only changes to a router's identity on the wire force a restart of that router.
  *
+ * Which changes restart a router is decided in one place, the core (core/reconfigure.ts
+ * `classify`, on the assembled RouterConfig): this plan says which routers changed and which
+ * fields, and the reload result says what the core did with each.
+ *
  * Router identity: the id (`instance/family`) pairs old and new routers. A family added to or
  * removed from an instance is a router added or removed; an instance renamed is one removed and
  * one added.
  */
 import type { Vip } from '../core/effects.js'
 import type { ConntrackModel, Model, RouterId, RouterModel, SyncGroupModel } from './normalize.js'
-
-/**
- * Fields that identify the router on the wire or bind its socket. Changing one means leaving the
- * old virtual router (priority 0 if master, RFC 5798 §6.4.3) and starting the new one.
- * `unicastPeers` only counts when it switches between multicast (null) and unicast.
- */
-export const RESTART_FIELDS: ReadonlyArray<keyof RouterModel> = ['interface', 'vrid', 'version', 'sourceAddress']
 
 export interface RouterChange {
   readonly id: RouterId
@@ -39,10 +36,8 @@ export interface ReloadPlan {
   readonly routers: {
     readonly added: readonly RouterModel[]
     readonly removed: readonly RouterModel[]
-    /** Apply without leaving the current state. */
+    /** Routers whose configuration differs (in place or restarted: the core decides). */
     readonly changed: readonly RouterChange[]
-    /** Stop the old router and start the new one. */
-    readonly restart: readonly RouterChange[]
     readonly unchanged: readonly RouterId[]
   }
   readonly syncGroups: {
@@ -74,7 +69,6 @@ export function diffModels (old: Model, next: Model): ReloadPlan {
   const added = next.routers.filter(r => !oldRouters.has(r.id))
   const removed = old.routers.filter(r => !nextRouters.has(r.id))
   const changed: RouterChange[] = []
-  const restart: RouterChange[] = []
   const unchanged: RouterId[] = []
   for (const n of next.routers) {
     const o = oldRouters.get(n.id)
@@ -92,9 +86,7 @@ export function diffModels (old: Model, next: Model): ReloadPlan {
       vipsAdded: n.vips.filter(v => !o.vips.some(w => sameVip(v, w))),
       vipsRemoved: o.vips.filter(v => !n.vips.some(w => sameVip(v, w)))
     }
-    const modeSwitch = (o.unicastPeers === null) !== (n.unicastPeers === null)
-    if (modeSwitch || fields.some(f => RESTART_FIELDS.includes(f))) restart.push(change)
-    else changed.push(change)
+    changed.push(change)
   }
 
   const oldGroups = new Map(old.syncGroups.map(g => [g.name, g]))
@@ -114,7 +106,7 @@ export function diffModels (old: Model, next: Model): ReloadPlan {
     : !same(old.conntrack.sync, next.conntrack.sync)
 
   const plan: Omit<ReloadPlan, 'noop'> = {
-    routers: { added, removed, changed, restart, unchanged },
+    routers: { added, removed, changed, unchanged },
     syncGroups: {
       added: next.syncGroups.filter(g => !oldGroups.has(g.name)),
       removed: old.syncGroups.filter(g => !nextGroups.has(g.name)),
@@ -127,7 +119,7 @@ export function diffModels (old: Model, next: Model): ReloadPlan {
     control: !same(old.control, next.control),
     metrics: !same(old.metrics, next.metrics)
   }
-  const noop = added.length === 0 && removed.length === 0 && changed.length === 0 && restart.length === 0 &&
+  const noop = added.length === 0 && removed.length === 0 && changed.length === 0 &&
     plan.syncGroups.added.length === 0 && plan.syncGroups.removed.length === 0 && groupsChanged.length === 0 &&
     !ctChanged && !plan.node && !plan.log && !plan.control && !plan.metrics
   return { ...plan, noop }

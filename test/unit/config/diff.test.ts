@@ -16,7 +16,7 @@ t.test('identical models: noop, every router unchanged', async t => {
   const plan = diffModels(base, model(example))
   t.equal(plan.noop, true)
   t.same(plan.routers.unchanged, ['VI_IN/ipv4', 'VI_IN/ipv6', 'VI_OUT/ipv4', 'VI_OUT/ipv6'])
-  t.same([plan.routers.added, plan.routers.removed, plan.routers.changed, plan.routers.restart], [[], [], [], []])
+  t.same([plan.routers.added, plan.routers.removed, plan.routers.changed], [[], [], []])
   t.same(plan.syncGroups.unchanged, ['G_FW'])
   t.equal(plan.conntrack.changed, false)
   t.equal(plan.conntrack.transportChanged, false)
@@ -27,42 +27,41 @@ t.test('comments and key order do not matter', async t => {
   t.equal(diffModels(base, model(reordered)).noop, true)
 })
 
-t.test('VIP change: in place, only the affected router, with the delta', async t => {
+t.test('VIP change: only the affected router, with the delta', async t => {
   const plan = diffModels(base, edited('        - 192.0.2.1/24\n', '        - 192.0.2.1/24\n        - 192.0.2.9/24\n'))
   t.equal(plan.noop, false)
   t.same(plan.routers.changed.map(c => [c.id, c.fields]), [['VI_OUT/ipv4', ['vips']]])
   t.same(plan.routers.changed[0]?.vipsAdded, [{ address: '192.0.2.9', prefix: 24, family: 'ipv4' }])
   t.same(plan.routers.changed[0]?.vipsRemoved, [])
   t.same(plan.routers.unchanged, ['VI_IN/ipv4', 'VI_IN/ipv6', 'VI_OUT/ipv6'])
-  t.same(plan.routers.restart, [])
   t.equal(plan.conntrack.changed, true, 'the VIP is also a derived conntrack ignore address')
   t.equal(plan.conntrack.transportChanged, false)
 })
 
-t.test('priority and interval changes are in place for both families of the instance', async t => {
+t.test('priority and interval changes: both families of the instance', async t => {
   const plan = diffModels(base, edited('      priority: 100\n      # 3 (RFC', '      priority: 110\n      # 3 (RFC'))
   t.same(plan.routers.changed.map(c => [c.id, c.fields]), [['VI_OUT/ipv4', ['priority']], ['VI_OUT/ipv6', ['priority']]])
   const interval = diffModels(base, edited('      advertInterval: 1s        # default 1s', '      advertInterval: 100ms'))
   t.same(interval.routers.changed.map(c => [c.id, c.fields]), [['VI_IN/ipv4', ['advertIntervalCs']], ['VI_IN/ipv6', ['advertIntervalCs']]])
 })
 
-t.test('VRID, interface or version change: restart', async t => {
+// Whether a change restarts the router is the core's decision (core/reconfigure.ts classify,
+// test/unit/core/reconfigure.test.ts): the plan only names the routers and fields.
+t.test('VRID or interface change: the routers and fields', async t => {
   const vrid = diffModels(base, edited('      vrid: 52', '      vrid: 53'))
-  t.same(vrid.routers.restart.map(c => [c.id, c.fields]), [['VI_IN/ipv4', ['vrid']], ['VI_IN/ipv6', ['vrid']]])
-  t.same(vrid.routers.changed, [])
+  t.same(vrid.routers.changed.map(c => [c.id, c.fields]), [['VI_IN/ipv4', ['vrid']], ['VI_IN/ipv6', ['vrid']]])
   t.same(vrid.routers.unchanged, ['VI_OUT/ipv4', 'VI_OUT/ipv6'])
   const iface = diffModels(base, edited('      interface: eth1', '      interface: eth3'))
-  t.same(iface.routers.restart.map(c => c.id), ['VI_IN/ipv4', 'VI_IN/ipv6'])
+  t.same(iface.routers.changed.map(c => [c.id, c.fields]), [['VI_IN/ipv4', ['interface']], ['VI_IN/ipv6', ['interface']]])
 })
 
-t.test('unicast on/off is a restart, a peer list change is in place', async t => {
+t.test('unicast on/off and peer list changes', async t => {
   const uni = example.replace('      # unicast:\n      #   peers: [192.0.2.3, "fe80::3"]\n', '      unicast:\n        peers: [192.0.2.3, "fe80::3"]\n')
   const withUnicast = model(uni)
   const on = diffModels(base, withUnicast)
-  t.same(on.routers.restart.map(c => [c.id, c.fields]), [['VI_OUT/ipv4', ['unicastPeers']], ['VI_OUT/ipv6', ['unicastPeers']]])
+  t.same(on.routers.changed.map(c => [c.id, c.fields]), [['VI_OUT/ipv4', ['unicastPeers']], ['VI_OUT/ipv6', ['unicastPeers']]])
   const peers = diffModels(withUnicast, model(uni.replace('peers: [192.0.2.3, "fe80::3"]', 'peers: [192.0.2.4, "fe80::3"]')))
   t.same(peers.routers.changed.map(c => [c.id, c.fields]), [['VI_OUT/ipv4', ['unicastPeers']]])
-  t.same(peers.routers.restart, [])
 })
 
 t.test('family added / removed, instance renamed: routers added and removed', async t => {
