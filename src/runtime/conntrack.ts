@@ -31,7 +31,7 @@ import type { CacheChange, FlowCache } from '../core/conntrack/cache.js'
 import { compileFilter, filterFlow, withLocalAddresses } from '../core/conntrack/filter.js'
 import type { FilterCidr, FlowFilter } from '../core/conntrack/filter.js'
 import { flowFromAttrs, flowToAttrs } from '../core/conntrack/attrs-map.js'
-import { applyCommitResults, commitDone, commitProgress, ERRNO, nextCommitBatch, planCommit } from '../core/conntrack/commit.js'
+import { applyCommitResults, commitDone, commitProgress, nextCommitBatch, planCommit } from '../core/conntrack/commit.js'
 import type { CommitProgress, CommitResult, CommitState } from '../core/conntrack/commit.js'
 import type { Flow } from '../core/conntrack/flow.js'
 import { createFtfw, ftfwDeadline, ftfwSnapshot, stepFtfw } from '../core/sync/ftfw.js'
@@ -249,11 +249,10 @@ export class ConntrackRuntime {
       this.commit = batch.state
       if (batch.requests.length === 0) break
       const answers = await this.o.ct.apply(batch.requests.map(r => r.request as CtMutation))
+      // One answer per request (the port's contract); a missing one is a failure, never an ACK.
       const results: CommitResult[] = batch.requests.map((r, i) => {
         const a = answers[i]
-        if (a === undefined || a.ok) return { id: r.id, errno: 0 }
-        const n = (ERRNO as Record<string, number>)[a.errno]
-        return n === undefined ? { id: r.id, encodeError: a.errno } : { id: r.id, errno: n }
+        return { id: r.id, error: a === undefined ? 'ENOANSWER' : a.ok ? null : a.errno }
       })
       this.commit = applyCommitResults(this.commit, results)
     }

@@ -50,14 +50,6 @@ export interface CommitOptions {
 /** conntrackd's fallback timeout for an entry whose remaining time cannot be estimated (seconds). */
 export const COMMIT_FALLBACK_TIMEOUT_S = 60
 
-export const ERRNO = { ENOENT: 2, EEXIST: 17, EINVAL: 22, EBUSY: 16, EOPNOTSUPP: 95, ENOMEM: 12, EPERM: 1, ENOBUFS: 105 } as const
-const ERRNO_NAME: Readonly<Record<number, string>> = Object.fromEntries(Object.entries(ERRNO).map(([k, v]) => [v, k]))
-
-/** Counter name for an errno (e.g. 'EEXIST'), `errno<N>` for the rest. */
-export function errnoName (errno: number): string {
-  return ERRNO_NAME[errno] ?? `errno${errno}`
-}
-
 /** What a request does for its entry: first create, the EEXIST follow-ups, or the update variant. */
 export type CommitStep = 'create' | 'deleteExisting' | 'recreate' | 'update'
 
@@ -70,17 +62,20 @@ export interface CommitRequest {
 }
 
 /**
- * The kernel's answer to one request: errno 0 = ACK, otherwise the positive errno of NLMSG_ERROR.
- * `encodeError` when the codec refused to build the request (CodecError code); nothing was sent.
+ * The answer to one request: `error` null = the kernel's ACK; otherwise its name as the adapter
+ * reports it (io/conntrack-port.ts ApplyResult): the kernel's errno name (`EEXIST`, `ENOENT`,
+ * any other), the adapter's own (`ETIMEDOUT`, `ECLOSED`) or a codec code when the request could
+ * not be built. Names all the way: what an operator reads in failedBy is what the kernel said.
  */
-export type CommitResult =
-  | { readonly id: number, readonly errno: number }
-  | { readonly id: number, readonly encodeError: string }
+export interface CommitResult {
+  readonly id: number
+  readonly error: string | null
+}
 
 export interface CommitFailure {
   readonly key: string
   readonly step: CommitStep
-  /** errnoName(errno) or the codec error code. */
+  /** The errno name or the codec error code. */
   readonly error: string
 }
 
@@ -97,7 +92,7 @@ export interface CommitCounters {
   readonly updatedInPlace: number
   /** Entries that could not be committed ... */
   readonly failed: number
-  /** ... by error name (errnoName / codec code). */
+  /** ... by error name (errno name / codec code). */
   readonly failedBy: Readonly<Record<string, number>>
   /** Results whose id matched no request in flight (a runtime bug or a duplicate answer). */
   readonly unmatched: number
@@ -255,26 +250,25 @@ export function applyCommitResults (state: CommitState, results: readonly Commit
     if (req === undefined) { c.unmatched++; continue }
     delete inFlight[r.id]
     const key = req.entry.key
-    if ('encodeError' in r) { fail(key, req.step, r.encodeError); continue }
-    const { errno } = r
+    const { error } = r
     switch (req.step) {
       case 'create':
-        if (errno === 0) c.ok++
-        else if (errno === ERRNO.EEXIST) {
+        if (error === null) c.ok++
+        else if (error === 'EEXIST') {
           c.exists++
           follow(req.entry, state.options.onExists === 'update' ? 'update' : 'deleteExisting')
-        } else fail(key, req.step, errnoName(errno))
+        } else fail(key, req.step, error)
         break
       case 'deleteExisting':
         // conntrackd: a delete that finds nothing (ENOENT) is as good as a delete.
-        if (errno === 0 || errno === ERRNO.ENOENT) follow(req.entry, 'recreate')
-        else fail(key, req.step, errnoName(errno))
+        if (error === null || error === 'ENOENT') follow(req.entry, 'recreate')
+        else fail(key, req.step, error)
         break
       case 'recreate':
-        if (errno === 0) { c.ok++; c.replaced++ } else fail(key, req.step, errnoName(errno))
+        if (error === null) { c.ok++; c.replaced++ } else fail(key, req.step, error)
         break
       case 'update':
-        if (errno === 0) { c.ok++; c.updatedInPlace++ } else fail(key, req.step, errnoName(errno))
+        if (error === null) { c.ok++; c.updatedInPlace++ } else fail(key, req.step, error)
         break
     }
   }

@@ -2,7 +2,7 @@ import t from 'tap'
 import { decodeCtnl, encodeRequest } from '../../../../src/codec/ctnetlink.js'
 import { applyPeerUpdate, cacheSnapshot, createCache, type CacheEntry, type FlowCache } from '../../../../src/core/conntrack/cache.js'
 import {
-  COMMIT_FALLBACK_TIMEOUT_S, ERRNO, applyCommitResults, commitDone, commitFlow, commitProgress, commitTimeout, errnoName,
+  COMMIT_FALLBACK_TIMEOUT_S, applyCommitResults, commitDone, commitFlow, commitProgress, commitTimeout,
   nextCommitBatch, planCommit, type CommitRequest, type CommitState
 } from '../../../../src/core/conntrack/commit.js'
 import { flowFromAttrs } from '../../../../src/core/conntrack/attrs-map.js'
@@ -14,9 +14,9 @@ function entry (flow: Flow, lastUpdate = 0): CacheEntry {
   return { key: `k${flow.orig.sport ?? 0}`, flow, since: 0, lastUpdate, status: 'new' }
 }
 
-/** Answer every request with `errnoOf(request)` (0 = ACK). */
-function answer (s: CommitState, reqs: readonly CommitRequest[], errnoOf: (r: CommitRequest) => number): CommitState {
-  return applyCommitResults(s, reqs.map(r => ({ id: r.id, errno: errnoOf(r) })))
+/** Answer every request with `errorOf(request)` (null = ACK). */
+function answer (s: CommitState, reqs: readonly CommitRequest[], errorOf: (r: CommitRequest) => string | null): CommitState {
+  return applyCommitResults(s, reqs.map(r => ({ id: r.id, error: errorOf(r) })))
 }
 
 t.test('commitTimeout: received timeout minus whole seconds since the last update; conntrackd corner cases', async t => {
@@ -70,7 +70,7 @@ t.test('planCommit: masters first, then related; batches of batchSize; all ok', 
     t.ok(b.requests.every(r => r.step === 'create' && r.request.op === 'create'))
     seen.push(...b.requests.map(r => (r.request.op === 'create' ? r.request.flow.orig.sport : -1) ?? -1))
     t.same(commitProgress(b.state).inFlight, b.requests.length)
-    s = answer(b.state, b.requests, () => 0)
+    s = answer(b.state, b.requests, () => null)
     batches++
   }
   t.same(seen, [1, 2, 3, 4, 20])
@@ -84,17 +84,17 @@ t.test('planCommit: masters first, then related; batches of batchSize; all ok', 
 t.test('EEXIST (conntrackd 1.4.7): delete the kernel entry, then create once more', async t => {
   let s = planCommit([entry(tcpFlow(1)), entry(tcpFlow(2)), entry(tcpFlow(3))], 0, { batchSize: 10 })
   let b = nextCommitBatch(s, 0)
-  s = answer(b.state, b.requests, r => r.key === 'k1' ? 0 : ERRNO.EEXIST)
+  s = answer(b.state, b.requests, r => r.key === 'k1' ? null : 'EEXIST')
   t.same(commitProgress(s).queued, 2)
   t.notOk(commitDone(s))
   b = nextCommitBatch(s, 1000)
   t.same(b.requests.map(r => [r.key, r.step, r.request.op]), [['k2', 'deleteExisting', 'delete'], ['k3', 'deleteExisting', 'delete']])
   const del = b.requests[0]?.request
   t.same(del, { op: 'delete', flow: { family: 'ipv4', orig: tcpFlow(2).orig } }, 'tuple only, no id')
-  s = answer(b.state, b.requests, r => r.key === 'k2' ? 0 : ERRNO.ENOENT)
+  s = answer(b.state, b.requests, r => r.key === 'k2' ? null : 'ENOENT')
   b = nextCommitBatch(s, 1000)
   t.same(b.requests.map(r => [r.key, r.step, r.request.op]), [['k2', 'recreate', 'create'], ['k3', 'recreate', 'create']], 'ENOENT on the delete is fine')
-  s = answer(b.state, b.requests, r => r.key === 'k2' ? 0 : ERRNO.EEXIST)
+  s = answer(b.state, b.requests, r => r.key === 'k2' ? null : 'EEXIST')
   t.ok(commitDone(s), 'no second retry')
   const p = commitProgress(s)
   t.same([p.ok, p.exists, p.replaced, p.failed, p.failedBy], [2, 2, 1, 1, { EEXIST: 1 }])
@@ -105,7 +105,7 @@ t.test('EEXIST with onExists "update": update in place, without NAT/master (code
   const snat = tcpFlow(1, { status: 0x19e, reply: { src: '10.0.2.2', dst: '192.0.2.1', l4proto: 6, sport: 80, dport: 1 } })
   let s = planCommit([entry(snat)], 0, { batchSize: 1, onExists: 'update' })
   let b = nextCommitBatch(s, 0)
-  s = answer(b.state, b.requests, () => ERRNO.EEXIST)
+  s = answer(b.state, b.requests, () => 'EEXIST')
   b = nextCommitBatch(s, 0)
   t.same(b.requests.map(r => [r.step, r.request.op]), [['update', 'update']])
   const req = b.requests[0]?.request
@@ -117,26 +117,26 @@ t.test('EEXIST with onExists "update": update in place, without NAT/master (code
     t.equal(wire.flow.nat, undefined, '... but the update request carries no CTA_NAT_*')
     t.equal((wire.flow.status ?? 0) & (IPS.SRC_NAT_DONE | IPS.DST_NAT_DONE | IPS.SRC_NAT | IPS.DST_NAT), 0, 'nor NAT status bits')
   }
-  s = answer(b.state, b.requests, () => 0)
+  s = answer(b.state, b.requests, () => null)
   t.same([commitProgress(s).ok, commitProgress(s).updatedInPlace, commitProgress(s).failed], [1, 1, 0])
 })
 
 t.test('errors are matched back to their entry; encode errors and unmatched ids counted', async t => {
-  let s = planCommit([entry(tcpFlow(1)), entry(tcpFlow(2)), entry(tcpFlow(3))], 0, { batchSize: 3 })
+  let s = planCommit([entry(tcpFlow(1)), entry(tcpFlow(2)), entry(tcpFlow(3)), entry(tcpFlow(4))], 0, { batchSize: 4 })
   const b = nextCommitBatch(s, 0)
-  const [r1, r2, r3] = b.requests as [CommitRequest, CommitRequest, CommitRequest]
+  const [r1, r2, r3, r4] = b.requests as [CommitRequest, CommitRequest, CommitRequest, CommitRequest]
   s = applyCommitResults(b.state, [
-    { id: r3.id, errno: ERRNO.EINVAL },
-    { id: r1.id, encodeError: 'CT_ENCODE_BAD_ADDRESS' },
-    { id: r2.id, errno: ERRNO.ENOENT }, // e.g. master missing
-    { id: 9999, errno: 0 },
-    { id: r3.id, errno: 0 } // duplicate answer
+    { id: r3.id, error: 'EINVAL' },
+    { id: r1.id, error: 'CT_ENCODE_BAD_ADDRESS' },
+    { id: r2.id, error: 'ENOENT' }, // e.g. master missing
+    { id: r4.id, error: 'EAFNOSUPPORT' }, // any errno name the kernel gives, not a fixed table
+    { id: 9999, error: null },
+    { id: r3.id, error: null } // duplicate answer
   ])
   const p = commitProgress(s)
-  t.same([p.ok, p.failed, p.unmatched, p.done], [0, 3, 2, true])
-  t.same(p.failedBy, { EINVAL: 1, CT_ENCODE_BAD_ADDRESS: 1, ENOENT: 1 })
-  t.same(s.failures.map(f => [f.key, f.error]), [['k3', 'EINVAL'], ['k1', 'CT_ENCODE_BAD_ADDRESS'], ['k2', 'ENOENT']])
-  t.equal(errnoName(123), 'errno123')
+  t.same([p.ok, p.failed, p.unmatched, p.done], [0, 4, 2, true])
+  t.same(p.failedBy, { EINVAL: 1, CT_ENCODE_BAD_ADDRESS: 1, ENOENT: 1, EAFNOSUPPORT: 1 })
+  t.same(s.failures.map(f => [f.key, f.error]), [['k3', 'EINVAL'], ['k1', 'CT_ENCODE_BAD_ADDRESS'], ['k2', 'ENOENT'], ['k4', 'EAFNOSUPPORT']])
 })
 
 t.test('budget: the runtime stops after some batches; the rest continues later from the cursor (fake clock)', async t => {
@@ -151,16 +151,16 @@ t.test('budget: the runtime stops after some batches; the rest continues later f
   while (!commitDone(s) && clock.now() - started < budgetMs) {
     const b = nextCommitBatch(s, clock.now())
     clock.advance(b.requests.length)
-    s = answer(b.state, b.requests, () => 0)
+    s = answer(b.state, b.requests, () => null)
   }
   t.same([commitProgress(s).ok, commitProgress(s).remaining], [6, 4], 'budget spent: 4 entries left for the background')
   clock.advance(30_000) // the VIPs went up, 30 s later the background batches run
   const later = nextCommitBatch(s, clock.now())
   const timeouts = later.requests.map(r => r.request.op === 'create' ? r.request.flow.timeout : -1)
   t.same(timeouts, [65, 65, 65], 'timeouts are computed when the batch is built: 100 − 35 s')
-  s = answer(later.state, later.requests, () => 0)
+  s = answer(later.state, later.requests, () => null)
   const last = nextCommitBatch(s, clock.now())
-  s = answer(last.state, last.requests, () => 0)
+  s = answer(last.state, last.requests, () => null)
   t.ok(commitDone(s))
   t.equal(commitProgress(s).ok, 10)
 })
