@@ -55,13 +55,11 @@ export function headerLine (s: Status): string {
   return `${s.node}  pid ${s.pid}  up ${formatDuration(s.uptimeMs)}  hafwd ${s.version}  ${health(s)}`
 }
 
-/** Drops worth a look: wire drops (before a router is found), node-level drops, and each router's. */
+/** Drops worth a look: node-wide ones (wire checks before a router is found, core drops no router owns), and each router's. */
 function dropsLine (s: Status): string {
   const parts: string[] = []
   const routerReasons = new Set<string>(ROUTER_DROP_REASONS)
-  const wire = Object.entries(s.counters).filter(([k, v]) => v > 0 && k.startsWith('rx.drop.')).map(([k, v]) => `${k.slice('rx.drop.'.length)}=${v}`)
-  if (wire.length > 0) parts.push(`wire ${wire.join(' ')}`)
-  const node = Object.entries(s.counters).filter(([k, v]) => v > 0 && k.startsWith('drop.') && !routerReasons.has(k.slice('drop.'.length))).map(([k, v]) => `${k.slice('drop.'.length)}=${v}`)
+  const node = Object.entries(s.counters).filter(([k, v]) => v > 0 && k.startsWith('rx.drop.') && !routerReasons.has(k.slice('rx.drop.'.length))).map(([k, v]) => `${k.slice('rx.drop.'.length)}=${v}`)
   if (node.length > 0) parts.push(`node ${node.join(' ')}`)
   for (const r of s.routers) {
     const d = Object.entries(r.counters.drops).filter(([, v]) => (v ?? 0) > 0).map(([k, v]) => `${k}=${v ?? 0}`)

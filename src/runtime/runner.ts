@@ -79,7 +79,8 @@ export class Runner {
     for (const g of r.groupTransitions) {
       this.log.info({ group: g.group, from: g.from, to: g.to, reason: g.reason }, `sync group ${g.group}: ${g.from} -> ${g.to} (${g.reason})`)
     }
-    for (const d of r.drops) this.counters.inc(`drop.${d.reason}`)
+    // One prefix for every dropped input, wire or core (the router's own count is in its state).
+    for (const d of r.drops) this.counters.inc(`rx.drop.${d.reason}`)
     for (const o of this.observers) o(r, cause)
     // The conntrack steps follow the node's role (core/orchestrator.ts): spliced in here, once.
     const plan = orchestrate(this.orchestrator, r, this.conntrackPlan)

@@ -9,7 +9,7 @@ import { allBackup, allMaster, pairNode, statusFrom, step } from '../control/fix
 
 t.test('state: all MASTER, with drops and failed effects', async t => {
   const { node, now } = allMaster()
-  const s = statusFrom(node, now + 65_000, { counters: { 'rx.frames': 10, 'rx.drop.badChecksum': 2, 'rx.drop.badTtl': 0, 'effect.garp.failed': 1, 'effect.garp.ok': 4, 'drop.unknownRouter': 1, 'drop.ownAdvert': 3 } })
+  const s = statusFrom(node, now + 65_000, { counters: { 'rx.frames': 10, 'rx.drop.badChecksum': 2, 'rx.drop.badTtl': 0, 'effect.garp.failed': 1, 'effect.garp.ok': 4, 'rx.drop.unknownRouter': 1, 'rx.drop.ownAdvert': 3 } })
   t.equal(renderState(s), `fw1  pid 4242  up 1m08s  hafwd 0.1.0  MASTER
 
 NAME           IF/VRID  STATE   PRIO     MASTER  ADVERT  VIPS                          LAST TRANSITION
@@ -19,7 +19,7 @@ G_FW           -        MASTER  -        -       -       -                      
 VI_MGMT/ipv4   eth2/53  MASTER  100/100  self    100ms   10.2.0.1/24                   master (masterDown) 1m08s ago
 
 faults: none
-drops: wire badChecksum=2 · node unknownRouter=1
+drops: node badChecksum=2 unknownRouter=1
 failed effects: garp=1
 `)
   t.equal(exitCodeOf(health(s)), 0)
