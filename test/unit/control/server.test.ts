@@ -185,15 +185,27 @@ t.test('client errors: missing socket, nobody listening, permission', async t =>
   await server.close()
   staleSocket(path)
   await t.rejects(ControlClient.connect({ socket: path }), { code: 'refused', message: /hafwd is not running/ })
-  if (process.getuid?.() === 0) {
-    t.comment('running as root: the EACCES case is checked with a socket mode root bypasses only via a non-root helper; skipped')
-  } else {
-    const p2 = sockPath()
-    const s2 = await startControlServer({ socket: p2, source: new FakeSource(status) })
-    chmodSync(p2, 0o000)
+  const p2 = sockPath()
+  const s2 = await startControlServer({ socket: p2, source: new FakeSource(status) })
+  t.teardown(s2.close)
+  chmodSync(p2, 0o000)
+  if (process.getuid?.() !== 0) {
     await t.rejects(ControlClient.connect({ socket: p2 }), { code: 'permission', message: `permission denied on ${p2} (run as root)` })
-    await s2.close()
+    return
   }
+  // Root bypasses the socket's mode: connect from a child that dropped to nobody, with the built
+  // client (npm test builds dist/ first). The directories must let nobody reach the socket file.
+  chmodSync(dir, 0o755)
+  chmodSync(dirname(p2), 0o755)
+  const client = new URL('../../../dist/control/client.js', import.meta.url).href
+  const code = `import(${JSON.stringify(client)}).then(m => m.ControlClient.connect({ socket: ${JSON.stringify(p2)} })).then(() => console.log(JSON.stringify({ code: 'connected' })), e => console.log(JSON.stringify({ code: e.code, message: e.message })))`
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', code], { uid: 65534, gid: 65534, encoding: 'utf8', timeout: 20_000 })
+  const out = JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}') as { code?: string, message?: string }
+  if (out.code === 'ERR_MODULE_NOT_FOUND' || out.code === 'EACCES') {
+    t.skip(`as root: the unprivileged child cannot load dist/control/client.js (${out.code}); run npm run build, or as non-root`)
+    return
+  }
+  t.same(out, { code: 'permission', message: `permission denied on ${p2} (run as root)` }, 'a non-root client (uid 65534) is refused with the permission code')
 })
 
 t.test('loopback TCP with a bearer token', async t => {
