@@ -299,7 +299,8 @@ t.test('without conntrack, and before the first commit, those series are absent 
   for (const name of [...p.types.keys()]) t.notMatch(name, /^hafw_(conntrack|sync_(?!group))/, `${name} is not a conntrack metric`)
   t.same(find(p, 'hafw_node_role'), [], 'no role in the status: no role series')
   t.equal(value(p, 'hafw_runtime_counter_total', { name: 'ct.commit.done' }), 1, 'a ct counter left by an earlier config still shows by name')
-  for (const r of find(p, 'hafw_vrrp_state', { state: 'backup' })) t.equal(r.value, 1)
+  const backup = find(p, 'hafw_vrrp_state', { state: 'backup' })
+  t.same(backup.map(r => [r.labels.router, r.value]), source.current.routers.map(r => [r.id, 1]), 'every router is backup, one series each')
   t.same(find(p, 'hafw_vrrp_last_transition_timestamp_seconds').length, 3)
 
   // The conntrack module runs, no commit yet: the last-commit gauges stay absent.
