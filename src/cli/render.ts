@@ -150,7 +150,8 @@ export function renderCounters (counters: Readonly<Record<string, number>>): str
 /** `hafwctl state --watch`: one line per pushed event. */
 export function renderEvent (e: ControlEvent): string {
   if (e.kind === 'transition') return `${e.time}  ${e.routerId}  ${e.from} -> ${e.to}  (${e.reason}, priority ${e.priority})\n`
-  if (e.kind === 'role') return `${e.time}  node role  ${e.from} -> ${e.to}\n`
+  if (e.kind === 'role') return `${e.time}  node role  ${e.from} -> ${e.to}${e.reason !== undefined ? `  (${e.reason})` : ''}\n`
+  if (e.kind === 'bulk') return `${e.time}  startup resync  ${e.from} -> ${e.to}  (${e.reason})\n`
   if (e.kind === 'maintenance') return `${e.time}  maintenance ${e.on ? 'on' : 'off'}\n`
   return `${e.time}  group ${e.group}  ${e.from} -> ${e.to}  (${e.reason}${e.member === null ? '' : `, ${e.member}`})\n`
 }

@@ -245,7 +245,8 @@ export const statusSchema: z.ZodType<Status> = z.looseObject({
 
 /**
  * A pushed event: one router or one sync group changed state, the node's conntrack role changed
- * (core/orchestrator.ts), or maintenance was switched. `at` is on the daemon's monotonic clock.
+ * (core/orchestrator.ts), the startup bulk resync moved (core/sync/bulk.ts), or maintenance was
+ * switched. `at` is on the daemon's monotonic clock (the bulk's: on the conntrack worker's).
  */
 export type ControlEvent =
   | {
@@ -269,13 +270,17 @@ export type ControlEvent =
     readonly at: number
     readonly time: string
   }
-  | { readonly kind: 'role', readonly from: string, readonly to: string, readonly at: number, readonly time: string }
+  /** `reason`: the units (sync groups, lone routers) whose change moved the role. */
+  | { readonly kind: 'role', readonly from: string, readonly to: string, readonly reason?: string, readonly at: number, readonly time: string }
+  /** `reason`: the bulk event (start, resyncAcked, settled, peerRestarted, retryTimeout, giveUp). */
+  | { readonly kind: 'bulk', readonly from: string, readonly to: string, readonly reason: string, readonly at: number, readonly time: string }
   | { readonly kind: 'maintenance', readonly on: boolean, readonly at: number, readonly time: string }
 
 const eventSchema: z.ZodType<ControlEvent> = z.discriminatedUnion('kind', [
   transitionSchema.extend({ kind: z.literal('transition'), time: z.string() }),
   groupTransitionSchema.extend({ kind: z.literal('groupTransition'), time: z.string() }),
-  z.looseObject({ kind: z.literal('role'), from: z.string(), to: z.string(), at: millis, time: z.string() }),
+  z.looseObject({ kind: z.literal('role'), from: z.string(), to: z.string(), reason: z.string().optional(), at: millis, time: z.string() }),
+  z.looseObject({ kind: z.literal('bulk'), from: z.string(), to: z.string(), reason: z.string(), at: millis, time: z.string() }),
   z.looseObject({ kind: z.literal('maintenance'), on: z.boolean(), at: millis, time: z.string() })
 ])
 

@@ -9,6 +9,7 @@ import type { Router } from '../core/vrrp/types.js'
 import type { Clock } from '../runtime/clock.js'
 import type { Runner } from '../runtime/runner.js'
 import type { Counters } from '../runtime/stats.js'
+import type { Transitions } from '../runtime/transitions.js'
 import type { ControlEvent, RouterStatus, Status } from './protocol.js'
 
 export type EventListener = (event: ControlEvent) => void
@@ -41,6 +42,8 @@ export function stepEvents (result: Pick<NodeStepResult, 'transitions' | 'groupT
 export interface RunnerSourceOptions {
   readonly runner: Runner
   readonly counters: Counters
+  /** Every router, group, role and bulk change (runtime/transitions.ts), pushed as events. */
+  readonly transitions: Transitions
   /** node.name from the model; null: the host name. */
   readonly nodeName: string | null
   readonly clock: Clock
@@ -61,20 +64,8 @@ export function runnerStatusSource (opts: RunnerSourceOptions): StatusSource {
   const version = packageVersion()
   const startedAt = clock()
   const listeners = new Set<EventListener>()
-  // The runner has no way to remove an observer, so one observer fans out to the listeners.
   const emit = (events: readonly ControlEvent[]): void => { for (const l of listeners) for (const e of events) l(e) }
-  let role: string = runner.role
-  runner.onStep((result) => {
-    // The runner updates its role after the observers ran (runtime/runner.ts): look once the step is over.
-    queueMicrotask(() => {
-      if (runner.role === role) return
-      const from = role
-      role = runner.role
-      emit([{ kind: 'role', from, to: role, at: clock(), time: new Date().toISOString() }])
-    })
-    if (listeners.size === 0 || (result.transitions.length === 0 && result.groupTransitions.length === 0)) return
-    emit(stepEvents(result, new Date().toISOString()))
-  })
+  opts.transitions.on(e => { emit([e]) })
   opts.maintenance?.onChange(on => { emit([{ kind: 'maintenance', on, at: clock(), time: new Date().toISOString() }]) })
   return {
     status: () => {

@@ -45,6 +45,8 @@ export interface ClientOptions {
   readonly log: Logger
   /** The startup bulk's priority offset (architecture decision 5), applied to every router. */
   readonly onDemotion: (offset: number) => void
+  /** A startup bulk state change (runtime/transitions.ts logs, counts and pushes it). */
+  readonly onBulk?: (t: { from: string, to: string, event: string, at: number }) => void
 }
 
 export class ConntrackClient implements ConntrackHandle {
@@ -132,6 +134,9 @@ export class ConntrackClient implements ConntrackHandle {
         return
       case 'demotion':
         this.o.onDemotion(m.offset)
+        return
+      case 'bulk':
+        this.o.onBulk?.({ from: m.from, to: m.to, event: m.event, at: m.at })
         return
       case 'reply': {
         const p = this.pending.get(m.id)

@@ -9,7 +9,8 @@
  *   main → worker   open (ports), start, an effect of a transition plan, local addresses, dump,
  *                   close
  *   worker → main   reply (to a request id), snapshot (status + counters, pushed), demotion
- *                   (the startup bulk's priority offset, architecture decision 5)
+ *                   (the startup bulk's priority offset, architecture decision 5), bulk (its
+ *                   state changes, for the one transition log)
  *
  * Every request carries an id and gets exactly one reply; the worker pushes a snapshot before
  * each reply, so a command that awaited its reply reads a status that includes its own effect.
@@ -51,6 +52,8 @@ export type FromWorker =
   | ConntrackReply
   | ConntrackSnapshot
   | { readonly type: 'demotion', readonly offset: number }
+  /** A startup bulk state change (the main thread logs, counts and pushes it with the others). */
+  | { readonly type: 'bulk', readonly from: string, readonly to: string, readonly event: string, readonly at: number }
 
 /** The slice of a MessagePort both ends use (a Worker, parentPort, or a MessageChannel port in tests). */
 export interface Port<In, Out> {

@@ -63,7 +63,8 @@ export function serveConntrack (port: Port<ToWorker, FromWorker>, deps: ServiceD
           counters,
           unixSeconds: deps.unixSeconds(),
           localAddresses: req.localAddresses,
-          setDemotion: (offset) => { port.postMessage({ type: 'demotion', offset }) }
+          setDemotion: (offset) => { port.postMessage({ type: 'demotion', offset }) },
+          onBulkTransition: (t) => { port.postMessage({ type: 'bulk', ...t }) }
         })
         running = { runtime, ports, counters }
         return { type: 'reply', id: req.id, ok: true }

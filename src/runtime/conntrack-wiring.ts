@@ -17,6 +17,7 @@ import type { ConntrackHandle } from './conntrack-client.js'
 import type { FromWorker, Port, ToWorker } from './conntrack-protocol.js'
 import type { Logger } from './log.js'
 import type { Counters } from './stats.js'
+import type { Transitions } from './transitions.js'
 
 /** The node's own addresses as host prefixes: the sync filter ignores traffic to and from them. */
 export function localCidrs (addrs: readonly AddressInfo[]): FilterCidr[] {
@@ -36,11 +37,17 @@ export async function openConntrack (model: Model, deps: {
   counters: Counters
   addresses: readonly AddressInfo[]
   setDemotion: (offset: number) => void
+  transitions: Transitions
 }): Promise<ConntrackWiring | null> {
   const m = model.conntrack
   if (m === null) return null
   const worker = new Worker(new URL('./conntrack-worker.js', import.meta.url), { name: 'hafwd-conntrack', stdout: false, stderr: false })
-  const client = new ConntrackClient(worker as unknown as Port<FromWorker, ToWorker>, { counters: deps.counters, log: deps.log, onDemotion: deps.setDemotion })
+  const client = new ConntrackClient(worker as unknown as Port<FromWorker, ToWorker>, {
+    counters: deps.counters,
+    log: deps.log,
+    onDemotion: deps.setDemotion,
+    onBulk: (t) => { deps.transitions.emit({ kind: 'bulk', from: t.from, to: t.to, reason: t.event, at: t.at }) }
+  })
   let closing = false
   worker.on('error', (err) => {
     deps.counters.inc('ct.worker.failed')

@@ -60,6 +60,8 @@ export interface ConntrackRuntimeOptions {
   readonly localAddresses: readonly FilterCidr[]
   /** Apply the bulk-sync demotion to every VRRP router (priorityOffset input). */
   readonly setDemotion: (offset: number) => void
+  /** A startup bulk state change, for the daemon's one transition log (runtime/transitions.ts). */
+  readonly onBulkTransition: (t: { from: BulkState, to: BulkState, event: string, at: number }) => void
 }
 
 export interface LastCommit {
@@ -342,7 +344,7 @@ export class ConntrackRuntime {
   private bulkInput (input: BulkInput): void {
     const r = stepBulk(this.bulk, input, this.o.clock())
     this.bulk = r.bulk
-    for (const t of r.transitions) this.o.log.info({ from: t.from, to: t.to, event: t.event }, `startup resync ${t.from} -> ${t.to} (${t.event})`)
+    for (const t of r.transitions) this.o.onBulkTransition({ from: t.from, to: t.to, event: t.event, at: this.o.clock() })
     if (r.priorityOffset !== this.demotion) {
       this.demotion = r.priorityOffset
       this.o.setDemotion(r.priorityOffset)

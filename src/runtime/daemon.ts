@@ -24,6 +24,7 @@ import { localCidrs, openConntrack } from './conntrack-wiring.js'
 import type { ConntrackWiring } from './conntrack-wiring.js'
 import { BULK_SYNC_SOURCE } from './conntrack.js'
 import { Counters } from './stats.js'
+import { Transitions } from './transitions.js'
 import { startControlServer } from '../control/server.js'
 import { startMetricsServer } from '../control/metrics.js'
 import { createDaemonCommands, withMaintenanceTrack } from './commands.js'
@@ -82,6 +83,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     throw new StartupError(err instanceof Error ? err.message : String(err))
   }
   const counters = new Counters()
+  const transitions = new Transitions(log.child({ component: 'transitions' }), counters)
   // The wiring of the running assembly; a reload swaps it as a whole.
   let wires = new Map<string, RouterWire>()
   let primary = new Map<string, string>()
@@ -140,6 +142,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
       log: log.child({ component: 'conntrack' }),
       counters,
       addresses: [...addressList.values()],
+      transitions,
       setDemotion: (offset) => { void runner.dispatch({ kind: 'all', input: { kind: 'priorityOffset', source: BULK_SYNC_SOURCE, offset } }) }
     })
   } catch (err) {
@@ -165,12 +168,12 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     unsolicitedNa: async (e) => { const w = wireOf(e.routerId); await eachVip(e.vips, async v => await announcer.unsolicitedNa(v.dev ?? w.ifname, v.address, e.count)) }
   }, counters, log.child({ component: 'executor' }), clock)
 
-  const runner = new Runner(createNode(assembly.routers, assembly.groups), clock, executor, log.child({ component: 'vrrp' }), counters)
+  const runner = new Runner(createNode(assembly.routers, assembly.groups), clock, executor, log.child({ component: 'vrrp' }), counters, transitions)
   running = runner
   if (model.conntrack !== null) runner.setConntrackPlan(model.conntrack)
   // Control API (hafwctl) up before the Startup event, so a watcher sees the first transitions.
   const commands = createDaemonCommands({ runner, conntrack: conntrack?.runtime ?? null, counters, log: log.child({ component: 'commands' }), model, configPath: opts.configPath ?? null, reload: async (m) => await reload(m) })
-  const source = runnerStatusSource({ runner, counters, nodeName: model.node.name, clock, maintenance: commands.maintenanceView, ...(conntrack !== null ? { conntrack: () => conntrack?.runtime.status() } : {}) })
+  const source = runnerStatusSource({ runner, counters, transitions, nodeName: model.node.name, clock, maintenance: commands.maintenanceView, ...(conntrack !== null ? { conntrack: () => conntrack?.runtime.status() } : {}) })
   const startupFailed = (err: unknown): never => {
     for (const t of transports.values()) t.close()
     announcer.close()

@@ -18,6 +18,7 @@ import type { Clock } from './clock.js'
 import type { Executor } from './executor.js'
 import type { Logger } from './log.js'
 import type { Counters } from './stats.js'
+import type { Transitions } from './transitions.js'
 
 /** What caused a step: a node input, or a configuration reload. */
 export type StepCause = NodeInput | { readonly kind: 'reconfigure' }
@@ -38,7 +39,9 @@ export class Runner {
     private readonly clock: Clock,
     private readonly executor: Executor,
     private readonly log: Logger,
-    private readonly counters: Counters
+    private readonly counters: Counters,
+    /** Where every router, group and role change is logged, counted and pushed. */
+    private readonly transitions: Transitions
   ) {
     this.node = node
   }
@@ -72,13 +75,8 @@ export class Runner {
 
   private apply (r: NodeStepResult, cause: StepCause): Promise<void> {
     this.node = r.node
-    for (const t of r.transitions) {
-      this.counters.inc(`transition.${t.to}`)
-      this.log.info({ routerId: t.routerId, from: t.from, to: t.to, reason: t.reason, priority: t.priority }, `${t.routerId}: ${t.from} -> ${t.to} (${t.reason})`)
-    }
-    for (const g of r.groupTransitions) {
-      this.log.info({ group: g.group, from: g.from, to: g.to, reason: g.reason }, `sync group ${g.group}: ${g.from} -> ${g.to} (${g.reason})`)
-    }
+    for (const t of r.transitions) this.transitions.emit({ kind: 'transition', routerId: t.routerId, from: t.from, to: t.to, reason: t.reason, priority: t.priority, at: t.at })
+    for (const g of r.groupTransitions) this.transitions.emit({ kind: 'groupTransition', group: g.group, from: g.from, to: g.to, reason: g.reason, member: g.member, at: g.at })
     // One prefix for every dropped input, wire or core (the router's own count is in its state).
     for (const d of r.drops) this.counters.inc(`rx.drop.${d.reason}`)
     for (const o of this.observers) o(r, cause)
@@ -87,8 +85,7 @@ export class Runner {
     this.orchestrator = plan.state
     if (plan.roleChange !== null) {
       const c = plan.roleChange
-      this.counters.inc(`role.${c.to}`)
-      this.log.info({ from: c.from, to: c.to, units: c.units }, `node role ${c.from} -> ${c.to}`)
+      this.transitions.emit({ kind: 'role', from: c.from, to: c.to, reason: c.units.join(','), at: this.clock() })
     }
     const queued = this.executor.run(plan.effects)
     this.arm(r.deadline)

@@ -15,6 +15,7 @@ import type { RouterConfig } from '../../../src/core/vrrp/types.js'
 import type { Model } from '../../../src/config/normalize.js'
 import { createDaemonCommands, MAINTENANCE_OFFSET, withMaintenanceTrack } from '../../../src/runtime/commands.js'
 import type { DaemonReload } from '../../../src/runtime/commands.js'
+import { Transitions } from '../../../src/runtime/transitions.js'
 import type { ConntrackHandle } from '../../../src/runtime/conntrack-client.js'
 import { Executor } from '../../../src/runtime/executor.js'
 import { Runner } from '../../../src/runtime/runner.js'
@@ -44,7 +45,7 @@ function rig (t: { teardown: (f: () => unknown) => void }): Rig {
   const record = async (e: Effect): Promise<void> => { effects.push(e) }
   const counters = new Counters()
   const executor = new Executor({ sendAdvert: record, vipAdd: record, vipDel: record, garp: record, unsolicitedNa: record }, counters, log, clock)
-  const runner = new Runner(createNode(configs(), []), clock, executor, log, counters)
+  const runner = new Runner(createNode(configs(), []), clock, executor, log, counters, new Transitions(log, counters))
   t.teardown(async () => { await runner.shutdown() })
   return { runner, effects, setNow: (ms) => { now = ms }, counters }
 }
