@@ -531,7 +531,8 @@ static napi_value SetOwnPortFilter(napi_env env, napi_callback_info info) {
   uint32_t port;
   if (napi_get_value_uint32(env, argv[1], &port) != napi_ok) { napi_throw_type_error(env, NULL, "portId must be a number"); return NULL; }
   if (port == 0) {
-    if (setsockopt(s->fd, SOL_SOCKET, SO_DETACH_FILTER, NULL, 0) < 0 && errno != ENOENT) return throw_errno(env, errno, "SO_DETACH_FILTER");
+    int unused = 0; /* every SOL_SOCKET option wants optlen >= sizeof(int), even this one */
+    if (setsockopt(s->fd, SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof unused) < 0 && errno != ENOENT) return throw_errno(env, errno, "SO_DETACH_FILTER");
     return NULL;
   }
   struct sock_filter code[] = {
