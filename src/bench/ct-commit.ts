@@ -169,7 +169,7 @@ async function worker (job: Job): Promise<unknown> {
       while (performance.now() < end && received < created && performance.now() - lastEventAt < 500) await sleep(20)
       // a restarted listener reports its overrun only once it is back: wait for it if the count is short
       if (received < created && overruns.length === 0) await sleep(3000)
-      const listenerStats = listener.stats().listener
+      const listenerStats = listener.stats().eventSocket
       await listener.close()
       gen.close()
       return { target: job.rate, achieved: Math.round(total / (sendMs / 1000)), created, received, overruns: overruns.length, rcvbuf: listenerStats?.recvBufferSize }

@@ -12,7 +12,7 @@
  * - Changes this port makes itself are NOT reported through `onEvent` (the kernel stamps their events
  *   with our commit socket's port id and we drop them, as conntrackd's origin check does), so a
  *   commit does not echo back to the peer.
- * - `onOverrun` says events were lost (netlink ENOBUFS or a restarted listener); listening goes on.
+ * - `onOverrun` says events were lost (netlink ENOBUFS or NLMSG_OVERRUN); listening goes on.
  *   The runtime answers with a rate-limited resync from `dump()`.
  */
 import type { CtEvent, CtRequest } from '../codec/ctnetlink.js'
@@ -40,8 +40,10 @@ export interface OverrunInfo {
   /** Overruns seen since the port was opened, this one included. */
   readonly count: number
   /**
-   * Why events were lost: the kernel's ENOBUFS (or NLMSG_OVERRUN), or the listener had to be
-   * restarted (with the `netlink` package an overflowed event socket kills its listener process).
+   * Why events were lost: the kernel's ENOBUFS (or NLMSG_OVERRUN). `listener-restarted` is kept so
+   * consumers and fakes written against the old child-process listener still type-check; the
+   * ctnetlink adapter no longer reports it (its event socket lives in the adapter's thread and
+   * survives an overflow).
    */
   readonly reason: 'enobufs' | 'listener-restarted'
 }

@@ -1,144 +1,86 @@
 /**
- * Supervises the event listener process (./ctnetlink-event-child.ts): starts it, reads its frames,
- * and when it dies (an overflowed event socket aborts it, see ./ctnetlink-socket.ts) starts a new one
- * and reports an overrun once the new one has joined the groups, so a resync dump started from that
- * report cannot miss a change (events after the join are captured, the dump covers the rest).
+ * The conntrack event socket (NFNLGRP_CONNTRACK_NEW/UPDATE/DESTROY, spec §5.4), opened in the thread
+ * that owns the adapter: no child process and no pipe, since the nfct addon reports a receive-buffer
+ * overflow as ENOBUFS instead of aborting (./ctnetlink-socket.ts).
  *
- * The child runs with the same node flags (so it also runs from TypeScript sources under a loader)
- * and core dumps off.
+ * - Our own changes: a BPF filter drops, in the kernel, every event whose nlmsg_pid is the commit
+ *   socket's port id (conntrackd does the same with its BPF filter), so a 100k-entry commit does not
+ *   queue 100k events for us to read and throw away. The adapter keeps the JS-side pid check too.
+ * - ENOBUFS (events were lost) → `onOverrun`; the socket keeps listening. The runtime answers with a
+ *   dump resync (conntrackd's NetlinkOverrunResync). Any other receive error → `onError`.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { dirname, extname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { FrameReader, ListenerFrame } from './ctnetlink-frames.js'
-import { CtnlIoError } from './ctnetlink-socket.js'
-import type { OverrunInfo } from './conntrack-port.js'
+import { openNetfilterSocket, type NetfilterSocket } from './ctnetlink-socket.js'
+import type { NfctAddon } from './nfct.js'
 
-export interface ListenerOptions {
-  /** SO_RCVBUF request for the event socket (the kernel doubles it, capped at 2 × rmem_max). */
+/** NFNLGRP_CONNTRACK_NEW, _UPDATE, _DESTROY. */
+export const CONNTRACK_GROUPS: readonly number[] = [1, 2, 3]
+
+/**
+ * Default setsockopt value for the event socket's SO_RCVBUFFORCE: 16 MiB, which the kernel doubles
+ * to 32 MiB of receive-buffer accounting. Why this size:
+ * - one event is one skb: about 1 KiB of rmem each (a ~300-byte message in a kmalloc'd head plus
+ *   struct sk_buff and its shared info), so 32 MiB holds ~30k events, i.e. ~0.3 s of a 100k/s storm
+ *   while this thread is busy elsewhere (a dump decode, a GC pause, a commit, the CPU shared with
+ *   the sync thread on a 2-core box). 8 MiB (the old 4 MiB request, capped by rmem_max) lost
+ *   events from ~100k/s in bench/ct-commit.md;
+ * - it is accounting, not an allocation: memory is used only while a backlog exists;
+ * - conntrackd starts at NetlinkBufferSize (2 MiB) and doubles on each overrun up to
+ *   NetlinkBufferSizeMaxGrowth (8 MiB in its example config); we take the large size up front
+ *   (SO_RCVBUFFORCE is not capped by rmem_max) because every overrun costs a full dump resync.
+ */
+export const DEFAULT_EVENT_RCVBUF = 16 * 1024 * 1024
+
+export interface EventSocketOptions {
+  /** SO_RCVBUFFORCE value (the kernel doubles it). Default DEFAULT_EVENT_RCVBUF. */
   recvBufferSize?: number
-  /** How long a listener may take to join the groups. Default 15000 ms. */
-  readyTimeoutMs?: number
+  /** The commit socket's port id: its events are dropped in the kernel. 0: no filter. */
+  ownPortId: number
+  /** For tests: a scripted addon. */
+  addon?: NfctAddon
 }
 
-export interface ListenerStats {
-  /** Listener processes started (1 + restarts). */
-  starts: number
-  /** Event socket port id and effective buffer of the current listener. */
+export interface EventSocketStats {
   portId: number
+  /** Effective receive buffer, as the kernel reports it. */
   recvBufferSize: number
-  /** Last words of the last listener that died (stderr tail, exit code or signal). */
-  lastExit: string
+  /** Whether the own-port BPF filter is attached. */
+  ownPortFilter: boolean
+  /** Datagrams (one event each) and JS callbacks (batches) so far. */
+  datagrams: number
+  batches: number
+  /** ENOBUFS reports (overruns) and other receive errors. */
+  enobufs: number
+  errors: number
 }
 
-export type OverrunReason = OverrunInfo['reason']
-
-const RESTART_BACKOFF_MIN_MS = 20
-const RESTART_BACKOFF_MAX_MS = 5000
-const STDERR_TAIL = 2048
-
-const here = fileURLToPath(import.meta.url)
-/** Same extension as this module: .js from dist, .ts when run from sources under a loader. */
-const childPath = join(dirname(here), `ctnetlink-event-child${extname(here)}`)
-
-/** Node flags for the child: keep loaders, drop test-runner instrumentation and debuggers. */
-function childExecArgv (): string[] {
-  return process.execArgv.filter(a => !a.startsWith('--inspect') && !a.includes('@tapjs/processinfo') && !a.includes('@tapjs/mock'))
+export interface EventSocket {
+  readonly portId: number
+  stats: () => EventSocketStats
+  close: () => void
 }
 
-export class EventListener {
-  private child: ChildProcess | undefined
-  private closed = false
-  private everReady = false
-  private backoff = RESTART_BACKOFF_MIN_MS
-  private restartTimer: NodeJS.Timeout | undefined
-  readonly stats: ListenerStats = { starts: 0, portId: 0, recvBufferSize: 0, lastExit: '' }
-
-  constructor (
-    private readonly opts: ListenerOptions,
-    private readonly onData: (buf: Buffer) => void,
-    private readonly onOverrun: (reason: OverrunReason) => void,
-    private readonly onSocketError: (errno: string) => void = () => {}
-  ) {}
-
-  /** Start the first listener; resolves once it has joined the groups. */
-  async start (): Promise<void> {
-    await new Promise<void>((resolve, reject) => { this.spawnChild(resolve, reject) })
+export function openEventSocket (
+  opts: EventSocketOptions,
+  onData: (buf: Buffer) => void,
+  onOverrun: () => void,
+  onError: (errno: string) => void = () => {}
+): EventSocket {
+  const sock: NetfilterSocket = openNetfilterSocket({ recvBufferSize: opts.recvBufferSize ?? DEFAULT_EVENT_RCVBUF, groups: CONNTRACK_GROUPS }, opts.addon)
+  let filtered = false
+  try {
+    if (opts.ownPortId !== 0) { sock.dropOwnPort(opts.ownPortId); filtered = true }
+  } catch (err) {
+    sock.close()
+    throw err
   }
-
-  close (): void {
-    this.closed = true
-    if (this.restartTimer !== undefined) clearTimeout(this.restartTimer)
-    const c = this.child
-    this.child = undefined
-    if (c !== undefined) {
-      c.stdin?.end()
-      c.kill('SIGTERM')
-    }
-  }
-
-  private spawnChild (onReady?: () => void, onFail?: (err: Error) => void): void {
-    const cfg = JSON.stringify({ recvBufferSize: this.opts.recvBufferSize ?? 0 })
-    const env = { ...process.env }
-    delete env.NODE_OPTIONS
-    const child = spawn('/bin/sh', ['-c', 'ulimit -c 0; exec "$@"', 'sh', process.execPath, ...childExecArgv(), childPath, cfg], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env
-    })
-    this.child = child
-    this.stats.starts++
-    let ready = false
-    let stderr = ''
-    const readyTimer = setTimeout(() => {
-      if (ready) return
-      child.kill('SIGKILL')
-      stderr += `\nno READY within ${this.opts.readyTimeoutMs ?? 15000} ms`
-    }, this.opts.readyTimeoutMs ?? 15000)
-    const reader = new FrameReader((kind, body) => {
-      switch (kind) {
-        case ListenerFrame.READY: {
-          const info = JSON.parse(body.toString('utf8')) as { portId: number, recvBufferSize: number }
-          this.stats.portId = info.portId
-          this.stats.recvBufferSize = info.recvBufferSize
-          ready = true
-          clearTimeout(readyTimer)
-          this.backoff = RESTART_BACKOFF_MIN_MS
-          const restarted = this.everReady
-          this.everReady = true
-          if (onReady !== undefined) onReady()
-          // a replacement: everything between the old listener's death and now is lost
-          if (restarted) this.onOverrun('listener-restarted')
-          break
-        }
-        case ListenerFrame.DATA:
-          this.onData(body)
-          break
-        case ListenerFrame.OVERRUN:
-          this.onOverrun('enobufs')
-          break
-        case ListenerFrame.ERROR:
-          this.onSocketError((JSON.parse(body.toString('utf8')) as { errno: string }).errno)
-          break
-        default:
-          break
-      }
-    })
-    child.stdout?.on('data', (chunk: Buffer) => { reader.push(chunk) })
-    child.stderr?.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_TAIL) })
-    child.stdin?.on('error', () => {})
-    child.on('error', (err) => { stderr += `\nspawn: ${err.message}` })
-    child.on('close', (code, signal) => {
-      clearTimeout(readyTimer)
-      this.stats.lastExit = `${signal ?? `exit ${String(code)}`}: ${stderr.trim()}`
-      if (this.child === child) this.child = undefined
-      if (this.closed) return
-      if (!ready && onFail !== undefined) {
-        onFail(new CtnlIoError('CTNL_LISTENER', `event listener did not start (${this.stats.lastExit})`))
-        return
-      }
-      const delay = ready ? RESTART_BACKOFF_MIN_MS : this.backoff
-      if (!ready) this.backoff = Math.min(this.backoff * 2, RESTART_BACKOFF_MAX_MS)
-      this.restartTimer = setTimeout(() => { this.restartTimer = undefined; if (!this.closed) this.spawnChild() }, delay)
-    })
+  sock.onMessage(onData)
+  sock.onError((errno) => { if (errno === 'ENOBUFS') onOverrun(); else onError(errno) })
+  return {
+    portId: sock.portId,
+    stats: () => {
+      const s = sock.stats()
+      return { portId: sock.portId, recvBufferSize: sock.recvBufferSize, ownPortFilter: filtered, datagrams: s.datagrams, batches: s.batches, enobufs: s.enobufs, errors: s.errors }
+    },
+    close: () => { sock.close() }
   }
 }

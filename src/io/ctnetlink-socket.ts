@@ -1,23 +1,25 @@
 /**
- * One NETLINK_NETFILTER socket (the `netlink` package's RawNetlinkSocket), plus the adapter's typed
- * error and errno naming.
+ * One NETLINK_NETFILTER socket (the nfct addon, native/nfct), plus the adapter's typed error and
+ * errno naming.
  *
- * Facts about the package (v0.3, src/binding.cc) that shape the whole adapter:
+ * Facts that shape the adapter:
  * - `send(buffers[])` is ONE sendmsg() with an iovec: the kernel sees one datagram holding every
  *   message and nfnetlink processes them in order inside that call (netlink_rcv_skb), each answered
- *   by its own ACK or error. A datagram larger than SO_SNDBUF − 32 is refused with EMSGSIZE.
- * - SO_RCVBUF goes through setsockopt (not SO_RCVBUFFORCE): the kernel doubles the value and caps it
- *   at 2 × net.core.rmem_max.
- * - When a receive buffer overflows the kernel sets sk_err = ENOBUFS, poll reports POLLERR, libuv
- *   hands the binding UV_EBADF, and the binding aborts the whole process while building its error
- *   (std::terminate, "Error in native callback"). There is no setsockopt to ask for
- *   NETLINK_NO_ENOBUFS. So a socket of the daemon must never overflow: the commit socket bounds its
- *   unanswered requests to what its buffer holds (./ctnetlink-commit.ts), dumps are paced by the
- *   kernel, and the event socket, which can always be flooded, lives in a child process
- *   (./ctnetlink-event-child.ts) whose death is reported as an overrun.
+ *   by its own ACK or error. A datagram larger than SO_SNDBUF − 32 is refused with EMSGSIZE. The
+ *   call is synchronous (the kernel does the work inside sendmsg); the answers arrive through
+ *   `onMessage` on a later loop turn.
+ * - Buffers are set with SO_RCVBUFFORCE / SO_SNDBUFFORCE (we run with CAP_NET_ADMIN), so they are
+ *   not capped by rmem_max; the kernel doubles the value. Without the capability the addon falls
+ *   back to SO_RCVBUF / SO_SNDBUF (capped at 2 × rmem_max / wmem_max).
+ * - Received datagrams come in batches: one `onMessage` call may carry many datagrams back to back
+ *   (each 4-byte aligned), i.e. a stream of netlink messages; every reader here splits messages.
+ * - A receive-buffer overflow is an `onError('ENOBUFS')` and the socket goes on (the addon reads
+ *   and clears sk_err). With the `netlink` package it used to abort the process, which is why the
+ *   event socket once lived in a child process.
+ * - The addon is context-aware: this module works in a worker_threads Worker.
  */
-import { RawNetlinkSocket } from 'netlink'
 import { constants as osConstants } from 'node:os'
+import { loadNfct, type NfctAddon, type NfctHandle, type NfctStats } from './nfct.js'
 
 export const NETLINK_NETFILTER = 12
 
@@ -32,10 +34,8 @@ export type CtnlIoErrorCode =
   | 'CTNL_CLOSED'
   /** The kernel answered with an error (errno set). */
   | 'CTNL_KERNEL'
-  /** The event listener process could not be started. */
-  | 'CTNL_LISTENER'
 
-export const CTNL_IO_ERROR_CODES: readonly CtnlIoErrorCode[] = ['CTNL_OPEN', 'CTNL_SEND', 'CTNL_TIMEOUT', 'CTNL_CLOSED', 'CTNL_KERNEL', 'CTNL_LISTENER']
+export const CTNL_IO_ERROR_CODES: readonly CtnlIoErrorCode[] = ['CTNL_OPEN', 'CTNL_SEND', 'CTNL_TIMEOUT', 'CTNL_CLOSED', 'CTNL_KERNEL']
 
 export class CtnlIoError extends Error {
   override readonly name = 'CtnlIoError'
@@ -58,9 +58,9 @@ export function errnoName (errno: number): string {
 }
 
 export interface NetfilterSocketOptions {
-  /** Bytes for SO_RCVBUF (the kernel doubles it, capped at 2 × rmem_max); 0 keeps the default. */
+  /** Bytes for SO_RCVBUFFORCE (the kernel doubles it); 0 keeps the default (rmem_default). */
   recvBufferSize?: number
-  /** Bytes for SO_SNDBUF, same rules; bounds the largest datagram. 0 keeps the default. */
+  /** Bytes for SO_SNDBUFFORCE, same rules; bounds the datagram size. 0 keeps the default. */
   sendBufferSize?: number
   /** nfnetlink multicast groups to join (NFNLGRP_*). */
   groups?: readonly number[]
@@ -74,12 +74,21 @@ export interface NlSocket {
   readonly recvBufferSize: number
   /** Effective send buffer in bytes. */
   readonly sendBufferSize: number
-  /** One datagram holding every buffer. Rejects with CtnlIoError CTNL_SEND. */
+  /** One datagram holding every buffer. Rejects with CtnlIoError CTNL_SEND (or CTNL_CLOSED). */
   send: (msgs: readonly Buffer[]) => Promise<void>
+  /** Received data: one or more whole datagrams, i.e. a stream of netlink messages. */
   onMessage: (handler: (buf: Buffer) => void) => void
-  /** Non-fatal socket errors reported by the package (e.g. a recvmsg errno). */
+  /** Receive errors by errno name; `ENOBUFS` means the receive buffer overflowed and messages were lost. */
   onError: (handler: (errno: string) => void) => void
   close: () => void
+}
+
+/** A real socket: the NlSocket plus what only the kernel can do. */
+export interface NetfilterSocket extends NlSocket {
+  /** Let the kernel drop messages whose nlmsg_pid is `portId` (0 removes the filter). */
+  dropOwnPort: (portId: number) => void
+  /** Receive counters of the addon (zeros once closed). */
+  stats: () => NfctStats
 }
 
 interface ErrnoLike { code?: unknown, message?: unknown }
@@ -89,48 +98,68 @@ function codeOf (err: unknown): string {
   return typeof e?.code === 'string' ? e.code : 'EIO'
 }
 
-export function openNetfilterSocket (opts: NetfilterSocketOptions = {}): NlSocket {
-  let raw: RawNetlinkSocket
+function messageOf (err: unknown): string {
+  return String((err as ErrnoLike)?.message ?? err)
+}
+
+const ZERO_STATS: NfctStats = { datagrams: 0, batches: 0, bytes: 0, enobufs: 0, errors: 0, truncated: 0, foreign: 0 }
+
+/** The addon, or a CtnlIoError that says how to get it. */
+function requireAddon (): NfctAddon {
+  const loaded = loadNfct()
+  if (loaded.addon !== null) return loaded.addon
+  throw new CtnlIoError('CTNL_OPEN', `the nfct netlink addon is not available (${loaded.error}); \`npm ci\` builds it (node-gyp rebuild -C native/nfct)`, 'ENOENT')
+}
+
+/**
+ * Open a NETLINK_NETFILTER socket in this thread's loop and this process's network namespace.
+ * `addon` is for tests (a scripted fake); the default loads native/nfct.
+ */
+export function openNetfilterSocket (opts: NetfilterSocketOptions = {}, addon: NfctAddon = requireAddon()): NetfilterSocket {
+  let opened
   try {
-    raw = new RawNetlinkSocket(NETLINK_NETFILTER, {
-      recvBufferSize: opts.recvBufferSize ?? 0,
-      sendBufferSize: opts.sendBufferSize ?? 0
-    })
+    opened = addon.open({ groups: opts.groups ?? [], rcvbuf: opts.recvBufferSize ?? 0, sndbuf: opts.sendBufferSize ?? 0 })
   } catch (err) {
-    throw new CtnlIoError('CTNL_OPEN', `netlink socket: ${String((err as ErrnoLike).message)}`, codeOf(err))
+    throw new CtnlIoError('CTNL_OPEN', `netlink socket: ${messageOf(err)}`, codeOf(err))
   }
-  try {
-    for (const g of opts.groups ?? []) raw.addMembership(g)
-  } catch (err) {
-    raw.close()
-    throw new CtnlIoError('CTNL_OPEN', `join nfnetlink group: ${String((err as ErrnoLike).message)}`, codeOf(err))
-  }
+  const handle: NfctHandle = opened.handle
   const messageHandlers: Array<(buf: Buffer) => void> = []
   const errorHandlers: Array<(errno: string) => void> = []
-  raw.on('message', (buf: Buffer) => { for (const h of messageHandlers) h(buf) })
-  // a truncated datagram cannot happen with message peeking (the package sizes the buffer first);
-  // if it ever does, the parser will see a short message and count it
-  raw.on('truncatedMessage', (buf: Buffer) => { for (const h of messageHandlers) h(buf) })
-  // listening to 'error' also keeps EventEmitter from throwing it
-  raw.on('error', (err) => { for (const h of errorHandlers) h(codeOf(err)) })
   let closed = false
+  try {
+    addon.start(handle,
+      (buf) => { for (const h of messageHandlers) h(buf) },
+      (errno) => { for (const h of errorHandlers) h(errno) })
+  } catch (err) {
+    addon.close(handle)
+    throw new CtnlIoError('CTNL_OPEN', `netlink socket: ${messageOf(err)}`, codeOf(err))
+  }
   return {
-    portId: raw.address().port,
-    recvBufferSize: raw.getRecvBufferSize(),
-    sendBufferSize: raw.getSendBufferSize(),
-    send: async (msgs) => await new Promise<void>((resolve, reject) => {
-      if (closed) { reject(new CtnlIoError('CTNL_CLOSED', 'socket closed')); return }
-      raw.send(msgs as Buffer[], {}, (err) => {
-        if (err === undefined) resolve()
-        else reject(new CtnlIoError('CTNL_SEND', `sendmsg: ${String(err.message)}`, codeOf(err)))
-      })
-    }),
+    portId: opened.portId,
+    recvBufferSize: opened.rcvbuf,
+    sendBufferSize: opened.sndbuf,
+    send: async (msgs) => {
+      if (closed) throw new CtnlIoError('CTNL_CLOSED', 'socket closed')
+      try {
+        addon.send(handle, msgs)
+      } catch (err) {
+        throw new CtnlIoError('CTNL_SEND', `sendmsg: ${messageOf(err)}`, codeOf(err))
+      }
+    },
     onMessage: (h) => { messageHandlers.push(h) },
     onError: (h) => { errorHandlers.push(h) },
+    dropOwnPort: (portId) => {
+      try {
+        addon.setOwnPortFilter(handle, portId)
+      } catch (err) {
+        throw new CtnlIoError('CTNL_OPEN', `socket filter: ${messageOf(err)}`, codeOf(err))
+      }
+    },
+    stats: () => closed ? { ...ZERO_STATS } : addon.stats(handle),
     close: () => {
       if (closed) return
       closed = true
-      raw.close()
+      addon.close(handle)
     }
   }
 }

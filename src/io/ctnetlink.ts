@@ -4,12 +4,13 @@
  * - commit: create/update/delete/get/setTimeout/flush, batched (./ctnetlink-commit.ts). Its port id
  *   is what the kernel stamps on the events our changes cause.
  * - dump: full or per-family table dumps (./ctnetlink-dump.ts).
- * - events: NFNLGRP_CONNTRACK_NEW/UPDATE/DESTROY in a supervised child process
+ * - events: NFNLGRP_CONNTRACK_NEW/UPDATE/DESTROY on a socket in this same thread
  *   (./ctnetlink-events.ts); events whose nlmsg_pid is our commit port id are dropped (conntrackd's
- *   origin check, spec §4.2, §5.4), a lost-events condition is reported through onOverrun and
- *   listening goes on.
+ *   origin check, spec §4.2, §5.4): in the kernel by a BPF filter, and again here as a belt. A
+ *   lost-events condition (ENOBUFS, NLMSG_OVERRUN) is reported through onOverrun and listening goes on.
  *
- * All three are opened in the network namespace of this process.
+ * All three are opened in the network namespace of this process, on the loop of the thread that
+ * calls `open` (the nfct addon works in a worker_threads Worker).
  */
 import { decodeCtnlMessage } from '../codec/ctnetlink.js'
 import { splitMessages } from '../codec/netlink.js'
@@ -17,24 +18,24 @@ import type { Flow, FlowFamily } from '../core/conntrack/flow.js'
 import type { ApplyResult, ConntrackControl, ConntrackEvent, CtMutation, OverrunInfo } from './conntrack-port.js'
 import { Committer, type CommitOptions, type CommitStats } from './ctnetlink-commit.js'
 import { Dumper, type DumpStats } from './ctnetlink-dump.js'
-import { EventListener, type ListenerStats, type OverrunReason } from './ctnetlink-events.js'
+import { openEventSocket, DEFAULT_EVENT_RCVBUF, type EventSocket, type EventSocketStats } from './ctnetlink-events.js'
 import { CtnlIoError, openNetfilterSocket, type NlSocket } from './ctnetlink-socket.js'
 
 export interface CtnetlinkOptions {
   /**
-   * SO_RCVBUF request for the event socket. The kernel doubles it and caps it at 2 × rmem_max
-   * (4 MiB here → 8 MiB). Default 4 MiB, like conntrackd's NetlinkBufferSizeMaxGrowth order of size.
+   * SO_RCVBUFFORCE value for the event socket (the kernel doubles it). Default DEFAULT_EVENT_RCVBUF
+   * (16 MiB → 32 MiB effective; why: ./ctnetlink-events.ts).
    */
   eventRecvBufferSize?: number
-  /** SO_RCVBUF request for the commit socket; bounds how many requests are unanswered at once. Default 4 MiB. */
+  /** SO_RCVBUFFORCE value for the commit socket; bounds how many requests are unanswered at once. Default 4 MiB. */
   commitRecvBufferSize?: number
-  /** SO_SNDBUF request for the commit socket; bounds the datagram size. Default 1 MiB. */
+  /** SO_SNDBUFFORCE value for the commit socket; bounds the datagram size. Default 1 MiB. */
   commitSendBufferSize?: number
   /** Batching and reply timeout of the commit socket. */
   commit?: CommitOptions
   /** A dump fails after this long without data. Default 5000 ms. */
   dumpIdleTimeoutMs?: number
-  /** false: no event listener (a tool that only commits or dumps). Default true. */
+  /** false: no event socket (a tool that only commits or dumps). Default true. */
   events?: boolean
 }
 
@@ -43,7 +44,7 @@ export interface CtnetlinkStats {
   dumpPortId: number
   /** Events delivered to handlers. */
   events: number
-  /** Events dropped because our own commit socket caused them. */
+  /** Events dropped here because our own commit socket caused them (the kernel filter drops them first; stays 0 unless that filter is missing). */
   ownEvents: number
   /** Event messages that did not decode (counted, skipped). */
   eventDecodeErrors: number
@@ -52,7 +53,8 @@ export interface CtnetlinkStats {
   /** Requests the commit socket may have unanswered at once. */
   commitWindow: number
   dump: DumpStats
-  listener: ListenerStats | undefined
+  /** The event socket (undefined with `events: false`). */
+  eventSocket: EventSocketStats | undefined
 }
 
 const MiB = 1024 * 1024
@@ -68,10 +70,10 @@ export class CtnetlinkConntrack implements ConntrackControl {
     private readonly dumpSock: NlSocket,
     private readonly committer: Committer,
     private readonly dumper: Dumper,
-    private listener: EventListener | undefined
+    private eventSock: EventSocket | undefined
   ) {}
 
-  /** Open the sockets (and start the event listener unless `events: false`). */
+  /** Open the sockets (the event socket too unless `events: false`). */
   static async open (opts: CtnetlinkOptions = {}): Promise<CtnetlinkConntrack> {
     const commitSock = openNetfilterSocket({
       recvBufferSize: opts.commitRecvBufferSize ?? 4 * MiB,
@@ -91,14 +93,12 @@ export class CtnetlinkConntrack implements ConntrackControl {
       undefined
     )
     if (opts.events !== false) {
-      const listener = new EventListener(
-        { recvBufferSize: opts.eventRecvBufferSize ?? 4 * MiB },
-        (buf) => { self.onEventData(buf) },
-        (reason) => { self.reportOverrun(reason) }
-      )
-      self.listener = listener
       try {
-        await listener.start()
+        self.eventSock = openEventSocket(
+          { recvBufferSize: opts.eventRecvBufferSize ?? DEFAULT_EVENT_RCVBUF, ownPortId: commitSock.portId },
+          (buf) => { self.onEventData(buf) },
+          () => { self.reportOverrun() }
+        )
       } catch (err) {
         await self.close()
         throw err
@@ -131,7 +131,7 @@ export class CtnetlinkConntrack implements ConntrackControl {
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
-    this.listener?.close()
+    this.eventSock?.close()
     this.committer.close()
     this.dumper.close()
     this.commitSock.close()
@@ -146,7 +146,7 @@ export class CtnetlinkConntrack implements ConntrackControl {
       commit: { ...this.committer.stats },
       commitWindow: this.committer.window,
       dump: { ...this.dumper.stats },
-      listener: this.listener === undefined ? undefined : { ...this.listener.stats }
+      eventSocket: this.eventSock?.stats()
     }
   }
 
@@ -170,7 +170,7 @@ export class CtnetlinkConntrack implements ConntrackControl {
         this.counters.eventDecodeErrors++
         continue
       }
-      if (decoded.kind === 'overrun') { this.reportOverrun('enobufs'); continue }
+      if (decoded.kind === 'overrun') { this.reportOverrun(); continue }
       if (decoded.kind !== 'conntrack') continue
       this.counters.events++
       const e: ConntrackEvent = { event: decoded.event, flow: decoded.flow }
@@ -178,10 +178,10 @@ export class CtnetlinkConntrack implements ConntrackControl {
     }
   }
 
-  private reportOverrun (reason: OverrunReason): void {
+  private reportOverrun (): void {
     if (this.closed) return
     this.counters.overruns++
-    const info: OverrunInfo = { count: this.counters.overruns, reason }
+    const info: OverrunInfo = { count: this.counters.overruns, reason: 'enobufs' }
     for (const h of this.overrunHandlers) h(info)
   }
 }

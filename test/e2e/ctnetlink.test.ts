@@ -197,7 +197,8 @@ async function inner (): Promise<void> {
     t.equal((await conntrackList()).length, 0, 'flush: conntrack -L is empty')
   })
 
-  t.test('overrun: a tiny event buffer and a burst; reported, listening goes on, a dump recovers', async t => {
+  t.test('overrun: a tiny event buffer and a burst; counted, the socket lives on, a dump recovers', async t => {
+    // SO_RCVBUFFORCE 1: the kernel's minimum (a few KiB), so a burst of 5000 events must overflow it
     const ct = await openCtnetlink({ eventRecvBufferSize: 1 })
     const blaster = await openCtnetlink({ events: false })
     t.teardown(async () => { await ct.close(); await blaster.close() })
@@ -206,20 +207,46 @@ async function inner (): Promise<void> {
     ct.onOverrun(i => { overruns.push(i) })
     const events: ConntrackEvent[] = []
     ct.onEvent(e => { events.push(e) })
+    t.ok((ct.stats().eventSocket?.recvBufferSize ?? Infinity) < 16384, `event socket buffer forced small: ${String(ct.stats().eventSocket?.recvBufferSize)}`)
     const n = 5000
     const flows = Array.from({ length: n }, (_, i) => tcpFlow(i, { timeout: 600 }))
     const res = await blaster.apply(flows.map(flow => ({ op: 'create' as const, flow })))
     t.equal(res.filter(r => r.ok).length, n, `${n} created by another socket`)
     t.ok(await until(() => overruns.length > 0, 30_000), `overrun reported: ${JSON.stringify(overruns[0])}`)
+    t.same(overruns[0], { count: 1, reason: 'enobufs' }, 'the first report: count 1, ENOBUFS')
     t.ok(events.length < n, `events lost: ${events.length} of ${n} received`)
+    const stats = ct.stats()
+    t.equal(stats.overruns, overruns.length, `every overrun counted (${stats.overruns})`)
+    t.equal(stats.eventSocket?.enobufs, overruns.length, 'one ENOBUFS from the socket per report')
     const dumped = await ct.dump()
     t.equal(dumped.length, n, 'a dump after the overrun has the full table')
-    // still listening: a new external entry after the overrun arrives as an event
+    // still listening on the same socket: a new external entry after the overrun arrives as an event
     const after = tcpFlow(60000, { timeout: 60 })
     await blaster.apply([{ op: 'create', flow: after }])
     t.ok(await until(() => events.some(e => e.event === 'new' && e.flow.orig.src === after.orig.src && e.flow.orig.sport === after.orig.sport), 15_000), 'events flow again after the overrun')
-    t.comment(`listener: ${JSON.stringify(ct.stats().listener)}`)
+    t.equal(ct.stats().eventSocket?.portId, stats.eventSocket?.portId, 'same event socket (no restart)')
+    t.comment(`event socket: ${JSON.stringify(ct.stats().eventSocket)}`)
     await blaster.flush()
+  })
+
+  t.test('our own changes never come back as events (kernel filter; the JS check stays idle)', async t => {
+    const ct = await openCtnetlink()
+    const other = await openCtnetlink({ events: false })
+    t.teardown(async () => { await ct.close(); await other.close() })
+    await other.flush()
+    const events: ConntrackEvent[] = []
+    ct.onEvent(e => { events.push(e) })
+    const before = ct.stats().eventSocket?.datagrams ?? 0
+    const own = Array.from({ length: 200 }, (_, i) => tcpFlow(i, { timeout: 60 }))
+    t.equal((await ct.apply(own.map(flow => ({ op: 'create' as const, flow })))).filter(r => r.ok).length, 200, '200 created by the adapter itself')
+    const ext = tcpFlow(5000, { timeout: 60 })
+    await other.apply([{ op: 'create', flow: ext }])
+    t.ok(await until(() => events.some(e => e.flow.orig.src === ext.orig.src)), 'the external entry arrives')
+    await new Promise(resolve => setTimeout(resolve, 200))
+    t.equal(events.filter(e => own.some(f => f.orig.src === e.flow.orig.src && f.orig.sport === e.flow.orig.sport)).length, 0, 'none of our 200')
+    t.equal(ct.stats().ownEvents, 0, 'the JS-side pid check saw none: the kernel dropped them')
+    t.equal((ct.stats().eventSocket?.datagrams ?? 0) - before, 1, 'one datagram queued: the external event')
+    await other.flush()
   })
 
   t.test('contract suite against the real adapter', async t => {

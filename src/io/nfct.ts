@@ -1,0 +1,89 @@
+/**
+ * Loader of the nfct addon (native/nfct): NETLINK_NETFILTER sockets with batched receive, an
+ * own-port BPF filter and ENOBUFS reported instead of fatal. Context-aware, so it loads in
+ * worker_threads too. Built by `npm ci` (the package's install script); null when it is missing, so
+ * the caller can say how to build it.
+ */
+import { createRequire } from 'node:module'
+import { existsSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** An open socket, as the addon hands it to JS (opaque). */
+export type NfctHandle = { readonly __nfct: unique symbol }
+
+export interface NfctOpenOptions {
+  /** nfnetlink multicast groups to join (NFNLGRP_*). */
+  groups?: readonly number[]
+  /** setsockopt value for SO_RCVBUFFORCE (SO_RCVBUF without CAP_NET_ADMIN); the kernel doubles it. 0: default. */
+  rcvbuf?: number
+  /** Same for SO_SNDBUFFORCE / SO_SNDBUF; bounds the largest datagram (sk_sndbuf − 32). */
+  sndbuf?: number
+  /** Bytes per receive batch (one JS callback). Default 256 KiB, at least 128 KiB. */
+  batchBytes?: number
+  /** Datagrams per receive batch. Default 1024. */
+  batchDatagrams?: number
+}
+
+export interface NfctOpened {
+  handle: NfctHandle
+  /** The kernel-assigned netlink port id (nlmsg_pid of the events our requests cause). */
+  portId: number
+  /** Effective buffer sizes (getsockopt). */
+  rcvbuf: number
+  sndbuf: number
+  /** Whether the *FORCE option was allowed (else the size is capped at 2 × rmem_max / wmem_max). */
+  rcvbufForced: boolean
+  sndbufForced: boolean
+}
+
+export interface NfctStats {
+  datagrams: number
+  /** JS callbacks (each carrying one or more datagrams). */
+  batches: number
+  bytes: number
+  /** ENOBUFS reports: the receive buffer overflowed, messages were lost. */
+  enobufs: number
+  /** Other receive errors reported. */
+  errors: number
+  /** Datagrams dropped because they did not fit (should stay 0). */
+  truncated: number
+  /** Datagrams from a sender other than the kernel, dropped. */
+  foreign: number
+}
+
+/** Every function throws an Error whose `code` is the errno name (EBADF after close, EMSGSIZE, …). */
+export interface NfctAddon {
+  open: (opts?: NfctOpenOptions) => NfctOpened
+  /** Start polling: `onData` gets batches of datagrams (4-byte aligned, concatenated); `onError` errno names. */
+  start: (handle: NfctHandle, onData: (buf: Buffer) => void, onError: (errno: string) => void) => void
+  /** One sendmsg() to the kernel holding every buffer; returns the bytes sent. */
+  send: (handle: NfctHandle, buffers: readonly Buffer[]) => number
+  /** Drop messages whose nlmsg_pid is `portId` in the kernel (classic BPF); 0 removes the filter. */
+  setOwnPortFilter: (handle: NfctHandle, portId: number) => void
+  stats: (handle: NfctHandle) => NfctStats
+  /** Idempotent. */
+  close: (handle: NfctHandle) => void
+}
+
+/** native/nfct/build/Release/nfct.node above this module (src/io, dist/io, or a package's lib dir). */
+export function nfctPath (): string | null {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (let i = 0; i < 5; i++) {
+    const p = join(dir, 'native', 'nfct', 'build', 'Release', 'nfct.node')
+    if (existsSync(p)) return p
+    dir = dirname(dir)
+  }
+  return null
+}
+
+/** The addon, or null with the reason when it is not built or does not load. */
+export function loadNfct (): { addon: NfctAddon, error?: undefined } | { addon: null, error: string } {
+  const path = nfctPath()
+  if (path === null) return { addon: null, error: 'native/nfct/build/Release/nfct.node not found' }
+  try {
+    return { addon: createRequire(import.meta.url)(path) as NfctAddon }
+  } catch (err) {
+    return { addon: null, error: `${path}: ${err instanceof Error ? err.message : String(err)}` }
+  }
+}
