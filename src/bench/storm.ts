@@ -4,8 +4,8 @@
  * adverts, the lab's sync group of four routers: VI_OUT/VI_IN × IPv4/IPv6, conntrack sync FTFW
  * over UDP on the eth2 link).
  *
- *   npm run bench:storm [-- --bursts 20000x5,50000x5] [--fill 10000x10] [--only hafwd|keepalived]
- *                        [--no-takeover] [--keep]
+ *   npm run bench:storm [-- --bursts 20000x5,50000x5] [--fill 50000x2] [--fill-mode before|live]
+ *                        [--only hafwd|keepalived] [--no-takeover] [--keep]
  *
  * For each implementation, each case starts a fresh pair on empty conntrack tables:
  *
@@ -13,8 +13,10 @@
  *   fw1's namespace: pre-encoded ctnetlink creates on its own netfilter socket, one tick every
  *   10 ms, TCP ESTABLISHED entries with unique sources, timeout 3600 s) adds RATE new conntrack
  *   entries per second for S seconds to the master's kernel. The daemons see kernel NEW events.
- * - takeover: fill the master with FILL entries the same way (gently), wait until they are all in
- *   the backup's external cache, then the master box dies (SIGKILL of its daemon(s) — hafwd; or
+ * - takeover: fill the master with FILL entries the same way — by default into fw1's kernel before
+ *   the daemons start (`--fill-mode before`: fw1's startup dump and the bulk/resync to fw2 carry
+ *   them, no event storm), or while the pair runs (`--fill-mode live`, a burst itself) — wait until
+ *   they are all in the backup's external cache, then the master box dies (SIGKILL of its daemon(s) — hafwd; or
  *   keepalived and conntrackd — and its links down at once). The new master commits the entries
  *   into its kernel (hafwd: in-process, before the VIPs; keepalived: a notify_master script running
  *   conntrackd -c, -f, -R, -B as conntrackd's primary-backup.sh does).
@@ -78,6 +80,7 @@ const VRRP_FILTER = 'ip proto 112 or ip6 proto 112'
 
 type Impl = 'hafwd' | 'keepalived'
 const LABEL: Record<Impl, string> = { hafwd: 'hafwd', keepalived: 'keepalived+conntrackd' }
+const KIND_LABEL: Record<'hafwd' | 'keepalived' | 'mixed', string> = { hafwd: 'hafwd → hafwd', keepalived: 'ka+ctd → ka+ctd', mixed: 'ka+ctd → hafwd' }
 
 const say = (s: string): void => { process.stdout.write(`${s}\n`) }
 
@@ -107,7 +110,7 @@ async function startHafwdPair (t: Topology, dir: string): Promise<Pair> {
   try {
     const p1 = startHafwd(fw1.ns, hafwConfigWithSync(t, fw1, hafwdOptions(dir, fw1), 'udp', { socketBuffer: SOCKET_BUFFER }), dir, 'hafwd-fw1')
     procs.push(p1)
-    if (await waitFor(async () => (await whoIsMaster(t)).join() === 'fw1', 15_000, 20) === null) throw new Error(`hafwd on fw1 did not become master (${p1.logFile})`)
+    if (await waitFor(async () => (await whoIsMaster(t)).join() === 'fw1', 30_000, 20) === null) throw new Error(`hafwd on fw1 did not become master (${p1.logFile})`)
     const p2 = startHafwd(fw2.ns, hafwConfigWithSync(t, fw2, hafwdOptions(dir, fw2), 'udp', { socketBuffer: SOCKET_BUFFER }), dir, 'hafwd-fw2')
     procs.push(p2)
     await waitFor(async () => {
@@ -118,7 +121,7 @@ async function startHafwdPair (t: Topology, dir: string): Promise<Pair> {
     const status = async (): Promise<{ conntrack?: { external?: { active?: number }, bulk?: string } } | null> => {
       try { return await c.status() as { conntrack?: { external?: { active?: number }, bulk?: string } } } catch { return null }
     }
-    if (await waitFor(async () => (await status())?.conntrack?.bulk === 'done', 20_000, 50) === null) throw new Error(`hafwd on fw2: startup bulk not done (${p2.logFile})`)
+    if (await waitFor(async () => (await status())?.conntrack?.bulk === 'done', 60_000, 50) === null) throw new Error(`hafwd on fw2: startup bulk not done (${p2.logFile})`)
     return {
       external: async () => (await status())?.conntrack?.external?.active ?? null,
       killFw1: () => { try { process.kill(p1.pid, 'SIGKILL') } catch { /* gone */ } },
@@ -204,8 +207,63 @@ async function startKeepalivedPair (t: Topology, dir: string): Promise<Pair> {
   }
 }
 
-const startPair = async (impl: Impl, t: Topology, dir: string): Promise<Pair> =>
-  impl === 'hafwd' ? await startHafwdPair(t, dir) : await startKeepalivedPair(t, dir)
+/**
+ * The migration pair: keepalived + conntrackd on fw1 (master), hafwd on fw2 (backup; FTFW is wire
+ * compatible). Used to fill a hafwd backup's external cache from a master whose adverts a
+ * conntrack storm cannot delay, so that the takeover measures hafwd's commit as the new master.
+ */
+async function startMixedPair (t: Topology, dir: string): Promise<Pair> {
+  const [fw1, fw2] = t.fw
+  let c1: ConntrackdProcess | null = null
+  let k1: KeepalivedProcess | null = null
+  let p2: HafwdProcess | null = null
+  let client: ControlClient | null = null
+  const vrrpPid = (): number => { try { return Number(readFileSync(join(dir, 'ka-fw1.vrrp.pid'), 'utf8').trim()) || 0 } catch { return 0 } }
+  const close = async (): Promise<void> => {
+    await client?.close().catch(() => undefined)
+    await p2?.stop('SIGKILL').catch(() => null)
+    await k1?.stop('SIGTERM').catch(() => undefined)
+    await c1?.stop('SIGTERM').catch(() => undefined)
+  }
+  try {
+    const c = startConntrackd(fw1.ns, labConntrackdConfig(t, fw1, { transport: 'udp', dir, name: 'ctd-fw1', startupResync: false }), dir, 'ctd-fw1')
+    c1 = c
+    if (await waitFor(async () => (await conntrackdStats(c)) !== null, 30_000, 50) === null) throw new Error(`conntrackd in ${c.ns} does not answer (${c.logFile})`)
+    const k = startKeepalived(fw1.ns, keepalivedWithNotify(t, fw1, c, dir, 'ka-fw1'), dir, 'ka-fw1')
+    k1 = k
+    if (await waitFor(async () => (await whoIsMaster(t)).join() === 'fw1', 15_000, 20) === null) throw new Error('keepalived on fw1 did not become master')
+    const p = startHafwd(fw2.ns, hafwConfigWithSync(t, fw2, hafwdOptions(dir, fw2), 'udp', { socketBuffer: SOCKET_BUFFER }), dir, 'hafwd-fw2')
+    p2 = p
+    await waitFor(async () => {
+      try { client = await ControlClient.connect({ socket: join(dir, 'fw2.sock') }, { timeoutMs: 2000 }); return true } catch { return false }
+    }, 15_000, 100)
+    if (client === null) throw new Error(`hafwd on fw2 has no control socket (${p.logFile})`)
+    const cl: ControlClient = client
+    return {
+      external: async () => {
+        try { return ((await cl.status()) as { conntrack?: { external?: { active?: number } } }).conntrack?.external?.active ?? null } catch { return null }
+      },
+      killFw1: () => {
+        const child = vrrpPid()
+        try { process.kill(k.pid, 'SIGSTOP') } catch { /* gone */ }
+        if (child !== 0) { try { process.kill(child, 'SIGKILL') } catch { /* gone */ } }
+        try { process.kill(k.pid, 'SIGKILL') } catch { /* gone */ }
+        try { process.kill(c.pid, 'SIGKILL') } catch { /* gone */ }
+      },
+      close,
+      logs: [k.logFile, c.logFile, p.logFile]
+    }
+  } catch (err) {
+    await close()
+    throw err
+  }
+}
+
+/** hafwd: both boxes hafwd; keepalived: both keepalived + conntrackd; mixed: fw1 keepalived + conntrackd, fw2 hafwd. */
+type PairKind = Impl | 'mixed'
+
+const startPair = async (kind: PairKind, t: Topology, dir: string): Promise<Pair> =>
+  kind === 'hafwd' ? await startHafwdPair(t, dir) : kind === 'keepalived' ? await startKeepalivedPair(t, dir) : await startMixedPair(t, dir)
 
 // ------------------------------------------------------------------------------------------------
 // Lab plumbing
@@ -357,6 +415,8 @@ async function burstCase (impl: Impl, prefix: string, dir: string, rate: number,
 }
 
 interface TakeoverRow {
+  readonly kind: PairKind
+  /** The new master (fw2). */
   readonly impl: Impl
   readonly fill: Gen | null
   /** fw2's external cache when the master died. */
@@ -377,21 +437,27 @@ interface TakeoverRow {
   readonly error?: string
 }
 
-async function takeoverCase (impl: Impl, prefix: string, dir: string, fillRate: number, fillSeconds: number): Promise<TakeoverRow> {
-  const tag = `${impl}-takeover`
-  const empty: TakeoverRow = { impl, fill: null, toCommit: null, fillMs: null, firstAdvert: null, vipAnswers: null, committedMs: null, committed: null, fw2Before: null, fillBackupAdverts: null, maxGap: null, over: 0, adverts: 0 }
+type FillMode = 'before' | 'live'
+
+async function takeoverCase (kind: PairKind, prefix: string, dir: string, fillRate: number, fillSeconds: number, mode: FillMode): Promise<TakeoverRow> {
+  const tag = `${kind}-takeover`
+  const impl: Impl = kind === 'keepalived' ? 'keepalived' : 'hafwd'
+  const empty: TakeoverRow = { kind, impl, fill: null, toCommit: null, fillMs: null, firstAdvert: null, vipAnswers: null, committedMs: null, committed: null, fw2Before: null, fillBackupAdverts: null, maxGap: null, over: 0, adverts: 0 }
   try {
     return await withLab(prefix, join(dir, tag), async (t, dir) => {
       await createProbe(t)
-      const pair = await startPair(impl, t, dir)
+      const fw2Addrs = await lanAddresses(t.fw[1])
+      const fw2in = await macOf(t.fw[1].ns, 'eth1')
+      // before: the entries are in fw1's kernel before the daemons start (fw1's startup dump, then
+      // a bulk/resync to fw2 — no event storm); live: created while the pair runs (a burst itself)
+      const fillCap = await captureVrrp(t, dir, `${tag}-fill`)
+      const early = mode === 'before' ? await generate(t, dir, tag, fillRate, fillSeconds) : null
+      const pair = await startPair(kind, t, dir)
       let pingers: Pingers | null = null
       let obs: Observer | null = null
       let cap: Vrrp | null = null
       try {
-        const fw2Addrs = await lanAddresses(t.fw[1])
-        const fw2in = await macOf(t.fw[1].ns, 'eth1')
-        const fillCap = await captureVrrp(t, dir, `${tag}-fill`)
-        const fill = await generate(t, dir, tag, fillRate, fillSeconds)
+        const fill = early ?? await generate(t, dir, tag, fillRate, fillSeconds)
         // every entry in the backup's external cache (bounded: 60 s, or 10 s without progress)
         let last = -1
         let lastChange = performance.now()
@@ -409,7 +475,7 @@ async function takeoverCase (impl: Impl, prefix: string, dir: string, fillRate: 
         // what fw2's kernel holds now, the commit has to bring it to the external cache's count
         const fw2Before = await kernelCount(t.fw[1].ns)
         const toCommit = n
-        if (!(await whoIsMaster(t)).includes('fw1')) await waitFor(async () => (await whoIsMaster(t)).join() === 'fw1', 10_000, 50)
+        await waitFor(async () => (await whoIsMaster(t)).join() === 'fw1', 10_000, 50)
         pingers = startPingers(t, 5, 100)
         obs = await startObserver({ probeNs: probeNs(t), clientNs: t.ns.client, switchNs: t.ns.sw, backupNs: t.fw[1].ns, server: t.server.v4, insideVip: t.vip.inside4 })
         cap = await captureVrrp(t, dir, tag)
@@ -441,7 +507,7 @@ async function takeoverCase (impl: Impl, prefix: string, dir: string, fillRate: 
         const g = first === null ? null : advertGaps(fw2Adv, first, end, LIMIT)
         const vip = obs.events.find(e => e.kind === 'vip' && e.ts > kill && e.mac === fw2in)
         return {
-          impl, fill, toCommit, fillMs, firstAdvert: first === null ? null : first - kill, vipAnswers: vip === undefined ? null : vip.ts - kill,
+          kind, impl, fill, toCommit, fillMs, firstAdvert: first === null ? null : first - kill, vipAnswers: vip === undefined ? null : vip.ts - kill,
           committedMs: committedAt === null ? null : committedAt - kill, committed: k - fw2Before, fw2Before, fillBackupAdverts,
           maxGap: g?.maxGap ?? null, over: g?.over ?? 0, adverts: g?.adverts ?? 0
         }
@@ -462,6 +528,7 @@ async function takeoverCase (impl: Impl, prefix: string, dir: string, fillRate: 
 interface Rate { readonly rate: number, readonly seconds: number }
 
 function parseRates (s: string): Rate[] {
+  if (s === 'none') return []
   return s.split(',').map(x => {
     const m = /^(\d+)x(\d+(?:\.\d+)?)$/.exec(x.trim())
     if (m === null) throw new Error(`bad burst ${x} (want RATExSECONDS, e.g. 20000x5)`)
@@ -480,7 +547,8 @@ async function main (): Promise<void> {
     process.exit(1)
   }
   const bursts = parseRates(arg('--bursts') ?? '20000x5,50000x5')
-  const fill = parseRates(arg('--fill') ?? '10000x10')[0] as Rate
+  const fillMode: FillMode = arg('--fill-mode') === 'live' ? 'live' : 'before'
+  const fill = parseRates(arg('--fill') ?? (fillMode === 'before' ? '50000x2' : '10000x10'))[0] as Rate
   const only = arg('--only')
   const impls: Impl[] = only === 'hafwd' ? ['hafwd'] : only === 'keepalived' ? ['keepalived'] : ['hafwd', 'keepalived']
   const takeover = !process.argv.includes('--no-takeover')
@@ -499,7 +567,7 @@ async function main (): Promise<void> {
   say(`# storm bench  kernel ${(await sh('uname', ['-r'])).trim()}  node ${process.version}  cpus ${(await sh('nproc', [])).trim()}  ` +
     `${(await execa('keepalived', ['--version'], { reject: false, all: true })).all?.split('\n')[0] ?? ''}  ${(await sh('conntrackd', ['-v'], { allowFail: true })).split('\n')[0]?.trim() ?? ''}`)
   say(`# VRRPv3 ${ADVERT_MS} ms adverts, 4 routers per box (VI_OUT/VI_IN × IPv4/IPv6), sync FTFW/UDP on eth2; fw1 = master (prio 100), fw2 = backup (prio 50)`)
-  say(`# bursts (new conntrack entries/s × s on fw1): ${bursts.map(b => `${b.rate}×${b.seconds}`).join(', ')}; takeover fill ${fill.rate}×${fill.seconds}`)
+  say(`# bursts (new conntrack entries/s × s on fw1): ${bursts.map(b => `${b.rate}×${b.seconds}`).join(', ')}; takeover fill ${fill.rate}×${fill.seconds} ${fillMode === 'before' ? 'into fw1\'s kernel before the pair starts' : 'while the pair runs'}`)
   const rows: BurstRow[] = []
   const takes: TakeoverRow[] = []
   try {
@@ -509,9 +577,11 @@ async function main (): Promise<void> {
         say(`  ${LABEL[impl]} ${b.rate}×${b.seconds}s: ${r.error ?? `gen ${String(r.gen?.achieved)}/s (${String(r.gen?.created)} created), master max gap ${fmt(r.maxGap, 1)} ms (${String(r.maxRouter)}), ${r.over} gaps > ${LIMIT} ms, backup adverts ${r.backupAdverts}, on backup +1 s ${String(r.at1s)}, all after ${fmt(r.allMs)} ms`}`)
         rows.push(r)
       }
-      if (takeover) {
-        const r = await takeoverCase(impl, prefix, dir, fill.rate, fill.seconds)
-        say(`  ${LABEL[impl]} takeover: ${r.error ?? `${String(r.toCommit)} to commit, kill→fw2 advert ${fmt(r.firstAdvert, 1)} ms, →VIP ${fmt(r.vipAnswers, 1)} ms, →committed ${fmt(r.committedMs)} ms (${String(r.committed)}), new master max gap ${fmt(r.maxGap, 1)} ms, ${r.over} gaps > ${LIMIT} ms`}`)
+      // hafwd also as the new master of a migration pair (fw1 keepalived + conntrackd): its external
+      // cache fills from a master a storm cannot stall, so its own commit is what is measured
+      for (const kind of takeover ? (impl === 'hafwd' ? ['hafwd', 'mixed'] as const : ['keepalived'] as const) : []) {
+        const r = await takeoverCase(kind, prefix, dir, fill.rate, fill.seconds, fillMode)
+        say(`  ${KIND_LABEL[kind]} takeover: ${r.error ?? `${String(r.toCommit)} to commit, kill→fw2 advert ${fmt(r.firstAdvert, 1)} ms, →VIP ${fmt(r.vipAnswers, 1)} ms, →committed ${fmt(r.committedMs)} ms (${String(r.committed)}), new master max gap ${fmt(r.maxGap, 1)} ms, ${r.over} gaps > ${LIMIT} ms`}`)
         takes.push(r)
       }
     }
@@ -529,13 +599,14 @@ async function main (): Promise<void> {
           `${String(r.at1s)}/${String(r.gen?.created)}`, r.allMs === null ? 'not all' : fmt(r.allMs), String(r.final)]), 2))
   if (takes.length > 0) {
     say('\n## takeover with a full external cache (master box dies: SIGKILL + links down; times from the kill)')
-    say(table(['impl', 'fill/s', 'backup adverts in fill', 'to commit', 'in fw2 kernel before', 'first fw2 advert ms', 'VIP answers ms', 'committed ms', 'committed', 'adverts', 'max gap ms', `gaps > ${LIMIT} ms`],
+    say(table(['pair (fw1 → fw2 = new master)', 'fill/s', 'backup adverts before kill', 'to commit', 'in fw2 kernel before', 'first fw2 advert ms', 'VIP answers ms', 'committed ms', 'committed', 'adverts', 'max gap ms', `gaps > ${LIMIT} ms`],
       takes.map(r => r.error !== undefined
-        ? [LABEL[r.impl], `ERROR: ${r.error}`]
-        : [LABEL[r.impl], String(r.fill?.achieved), String(r.fillBackupAdverts), String(r.toCommit), String(r.fw2Before), fmt(r.firstAdvert, 1), fmt(r.vipAnswers, 1), fmt(r.committedMs), String(r.committed),
+        ? [KIND_LABEL[r.kind], `ERROR: ${r.error}`]
+        : [KIND_LABEL[r.kind], String(r.fill?.achieved), String(r.fillBackupAdverts), String(r.toCommit), String(r.fw2Before), fmt(r.firstAdvert, 1), fmt(r.vipAnswers, 1), fmt(r.committedMs), String(r.committed),
             String(r.adverts), fmt(r.maxGap, 1), String(r.over)]), 1))
     say('  to commit: fw2\'s external cache when fw1 died; committed: entries fw2\'s kernel gained after the kill (it holds "to commit" at "committed ms",')
     say('  polled every 50 ms); adverts / max gap / gaps: fw2\'s adverts from its first as master until then + 1 s.')
+    say('  ka+ctd → hafwd: fw1 runs keepalived + conntrackd (FTFW to hafwd), so the fill cannot make fw2 take over early.')
   }
   say(`\ntarget: max gap ≤ ${LIMIT} ms (1.5 intervals), 0 backup adverts, every entry on the backup within 1 s after the burst;`)
   say('        takeover: the new master\'s adverts keep their interval while it commits.')
