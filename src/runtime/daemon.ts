@@ -4,14 +4,11 @@
  * start leaves the box as it was.
  */
 import { arpingAvailable } from '../io/arping.js'
-import { createAnnouncer } from '../io/announcer.js'
 import { RtnlLinkControl } from '../io/rtnl.js'
-import { openVrrpSocket } from '../io/vrrp-socket.js'
-import type { LinkControl, LinkInfo, VrrpFrame, VrrpTransport } from '../io/ports.js'
+import type { LinkControl, LinkInfo, VrrpFrame } from '../io/ports.js'
 import type { Model } from '../config/normalize.js'
 import { createNode, stepNode } from '../core/node.js'
 import { createOrchestrator, orchestrate } from '../core/orchestrator.js'
-import type { Vip } from '../core/effects.js'
 import { assemble } from './assemble.js'
 import type { Assembly } from './assemble.js'
 import { monotonicClock } from './clock.js'
@@ -20,7 +17,7 @@ import { Executor } from './executor.js'
 import type { Logger } from './log.js'
 import { Runner } from './runner.js'
 import { startTrackers } from './trackers.js'
-import { localCidrs, openConntrack } from './conntrack-wiring.js'
+import { openConntrack } from './conntrack-wiring.js'
 import type { ConntrackWiring } from './conntrack-wiring.js'
 import { BULK_SYNC_SOURCE } from './conntrack.js'
 import { Counters } from './stats.js'
@@ -30,8 +27,9 @@ import { startMetricsServer } from '../control/metrics.js'
 import { createDaemonCommands, withMaintenanceTrack } from './commands.js'
 import type { DaemonCommands } from './commands.js'
 import { runnerStatusSource } from '../control/source.js'
-import { egress, indexRouters, ingress } from './vrrp-wire.js'
-import type { RouterWire } from './vrrp-wire.js'
+import { egress, ingress } from './vrrp-wire.js'
+import { VrrpIo } from './vrrp-io.js'
+import { linkEventHandler } from './link-events.js'
 
 export class StartupError extends Error {
   override readonly name = 'StartupError'
@@ -60,11 +58,8 @@ export interface DaemonOptions {
   readonly configPath?: string
 }
 
-function transportKey (ifname: string, family: string): string { return `${ifname}/${family}` }
-
-export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
-  const { model, log } = opts
-  const clock = opts.clock ?? monotonicClock
+/** Refuse to start, before anything is opened, when the box cannot run hafwd at all. */
+async function preflight (model: Model): Promise<void> {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new StartupError('hafwd needs root (or CAP_NET_RAW + CAP_NET_ADMIN): it opens raw sockets and changes interface addresses')
   }
@@ -72,6 +67,17 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
   if (needsArp && !(await arpingAvailable())) {
     throw new StartupError('arping from iputils is not installed (Debian: apt-get install iputils-arping); it sends the gratuitous ARPs for IPv4 VIPs')
   }
+}
+
+/** What a StartupError says for any failure while opening. */
+function startupError (err: unknown, prefix = ''): StartupError {
+  return new StartupError(prefix + (err instanceof Error ? err.message : String(err)))
+}
+
+export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
+  const { model, log } = opts
+  const clock = opts.clock ?? monotonicClock
+  await preflight(model)
   const links: LinkControl = new RtnlLinkControl()
   let linkList: LinkInfo[]
   let assembly: Assembly
@@ -80,61 +86,24 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     assembly = withMaintenanceTrack(assemble(model, linkList, await links.addresses()))
   } catch (err) {
     links.close()
-    throw new StartupError(err instanceof Error ? err.message : String(err))
+    throw startupError(err)
   }
   const counters = new Counters()
   const transitions = new Transitions(log.child({ component: 'transitions' }), counters)
-  // The wiring of the running assembly; a reload swaps it as a whole.
-  let wires = new Map<string, RouterWire>()
-  let primary = new Map<string, string>()
-  let byIndex = indexRouters([])
-  const adopt = (a: Assembly): void => {
-    assembly = a
-    wires = new Map(a.wires.map(w => [w.id, w]))
-    primary = new Map(a.routers.map(r => [r.id, r.primaryAddress]))
-    byIndex = indexRouters(a.wires)
-  }
-  adopt(assembly)
-
+  // Set once the node exists; frames that arrive before are counted and dropped (onFrame).
   let running: Runner | null = null
-
-  // One raw socket per (interface, family) in use.
-  const transports = new Map<string, VrrpTransport>()
-  const openTransports = (a: Assembly, known: readonly LinkInfo[]): void => {
-    for (const w of a.wires) {
-      const key = transportKey(w.ifname, w.family)
-      if (transports.has(key)) continue
-      const link = known.find(l => l.ifname === w.ifname) as LinkInfo
-      const multicast = a.wires.some(o => o.ifname === w.ifname && o.family === w.family && o.unicastPeers === null)
-      const t = openVrrpSocket({ ifname: w.ifname, ifindex: link.index, family: w.family, multicast })
-      t.onFrame(frame => { onFrame(frame) })
-      if (!t.ipv6HopLimitChecked) log.warn({ ifname: w.ifname }, 'the vrrp6 addon is not built (npm ci builds it): IPv6 adverts are accepted without the RFC 5798 §7.1 hop-limit check')
-      transports.set(key, t)
-    }
-  }
+  const vrrp = new VrrpIo(links, linkList, frame => { onFrame(frame) }, log)
+  vrrp.adopt(assembly)
   try {
-    openTransports(assembly, linkList)
+    vrrp.openTransports(assembly, linkList)
   } catch (err) {
-    for (const t of transports.values()) t.close()
+    vrrp.close()
     links.close()
-    throw new StartupError(`cannot open the VRRP raw socket: ${String(err)}`)
+    throw startupError(err, 'cannot open the VRRP raw socket: ')
   }
 
-  // Link facts (index, MAC) for the NA sockets come from the start-up list and link events:
-  // concurrent rtnetlink dumps on one socket confuse the netlink package.
-  const linkByName = new Map(linkList.map(l => [l.ifname, l]))
-  const announcer = createAnnouncer({ router: true, link: async (ifname) => linkByName.get(ifname) })
-  const wireOf = (id: string): RouterWire => {
-    const w = wires.get(id)
-    if (w === undefined) throw new Error(`no router ${id}`)
-    return w
-  }
-  const eachVip = async (vips: readonly Vip[], f: (v: Vip) => Promise<void>): Promise<void> => {
-    const errors: unknown[] = []
-    for (const v of vips) await f(v).catch((e: unknown) => { errors.push(e) })
-    if (errors.length > 0) throw new AggregateError(errors, errors.map(String).join('; '))
-  }
-  // The conntrack module (null when conntrack is off). Its ports open before anything changes.
+  // The conntrack module (null when conntrack is off), in its worker thread. Its ports open
+  // before anything changes.
   const addressList = new Map((await links.addresses()).map(a => [`${a.ifname}/${a.address}`, a]))
   let conntrack: ConntrackWiring | null
   try {
@@ -143,47 +112,30 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
       counters,
       addresses: [...addressList.values()],
       transitions,
-      setDemotion: (offset) => { void runner.dispatch({ kind: 'all', input: { kind: 'priorityOffset', source: BULK_SYNC_SOURCE, offset } }) }
+      setDemotion: (offset) => { void running?.dispatch({ kind: 'all', input: { kind: 'priorityOffset', source: BULK_SYNC_SOURCE, offset } }) }
     })
   } catch (err) {
-    for (const t of transports.values()) t.close()
+    vrrp.close()
     links.close()
-    throw new StartupError(err instanceof Error ? err.message : String(err))
+    throw startupError(err)
   }
-  const executor = new Executor({
-    ...(conntrack?.runtime.handlers() ?? {}),
-    sendAdvert: async (e) => {
-      const w = wireOf(e.routerId)
-      const t = transports.get(transportKey(w.ifname, w.family)) as VrrpTransport
-      const src = primary.get(e.routerId) as string
-      for (const p of egress(w, e.priority, src)) await t.send(p.payload, src, p.dst)
-    },
-    vipAdd: async (e) => { const w = wireOf(e.routerId); await eachVip(e.vips, async v => await links.addVip(w.ifname, v)) },
-    vipDel: async (e) => {
-      const w = wireOf(e.routerId)
-      for (const v of e.vips) announcer.cancel(v.address)
-      await eachVip(e.vips, async v => await links.delVip(w.ifname, v))
-    },
-    garp: async (e) => { const w = wireOf(e.routerId); await eachVip(e.vips, async v => await announcer.garp(v.dev ?? w.ifname, v.address, e.count)) },
-    unsolicitedNa: async (e) => { const w = wireOf(e.routerId); await eachVip(e.vips, async v => await announcer.unsolicitedNa(v.dev ?? w.ifname, v.address, e.count)) }
-  }, counters, log.child({ component: 'executor' }), clock)
-
+  // One named table: the VRRP effects here, the conntrack effects in the worker.
+  const executor = new Executor({ ...(conntrack?.runtime.handlers() ?? {}), ...vrrp.handlers() }, counters, log.child({ component: 'executor' }), clock)
   const runner = new Runner(createNode(assembly.routers, assembly.groups), clock, executor, log.child({ component: 'vrrp' }), counters, transitions)
   running = runner
   if (model.conntrack !== null) runner.setConntrackPlan(model.conntrack)
+
   // Control API (hafwctl) up before the Startup event, so a watcher sees the first transitions.
   const commands = createDaemonCommands({ runner, conntrack: conntrack?.runtime ?? null, counters, log: log.child({ component: 'commands' }), model, configPath: opts.configPath ?? null, reload: async (m) => await reload(m) })
   const source = runnerStatusSource({ runner, counters, transitions, nodeName: model.node.name, clock, maintenance: commands.maintenanceView, ...(conntrack !== null ? { conntrack: () => conntrack?.runtime.status() } : {}) })
   const startupFailed = (err: unknown): never => {
-    for (const t of transports.values()) t.close()
-    announcer.close()
+    vrrp.close()
     links.close()
     void conntrack?.close()
-    throw new StartupError(err instanceof Error ? err.message : String(err))
+    throw startupError(err)
   }
   const control = await startControlServer({ socket: model.control.socket, tcp: model.control.tcp, log: log.child({ component: 'control' }), commands, source })
     .catch(startupFailed)
-  // Prometheus metrics on loopback, when configured.
   const metrics = model.metrics === null
     ? null
     : await startMetricsServer({ listen: model.metrics.listen, source, log: log.child({ component: 'metrics' }) })
@@ -194,52 +146,28 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     // The sockets open before the node exists (everything that can fail is opened first): a
     // peer's advert arriving in between is counted and dropped, never dereferenced.
     if (running === null) { counters.inc('rx.drop.beforeStart'); return }
-    const r = ingress(frame, byIndex)
+    const r = ingress(frame, vrrp.byIndex)
     if (!r.ok) {
       counters.inc(`rx.drop.${r.reason}`)
       log.debug({ ifname: frame.ifname, src: frame.src, reason: r.reason, detail: r.detail }, 'advert dropped')
       return
     }
-    void runner.dispatch({ kind: 'router', routerId: r.routerId, input: r.input })
+    void running.dispatch({ kind: 'router', routerId: r.routerId, input: r.input })
   }
 
-  // Link and address events: interface state, tracked interfaces, and VIPs someone else removed.
-  let tracked = new Set(model.routers.flatMap(r => r.track.interfaces.map(i => i.name)))
-  const lastUp = new Map(linkList.map(l => [l.ifname, l.up]))
-  links.onEvent(ev => {
-    if (ev.kind === 'link') {
-      linkByName.set(ev.link.ifname, ev.link)
-      if (lastUp.get(ev.link.ifname) === ev.link.up) return
-      lastUp.set(ev.link.ifname, ev.link.up)
-      log.info({ ifname: ev.link.ifname, up: ev.link.up }, `link ${ev.link.ifname} ${ev.link.up ? 'up' : 'down'}`)
-      void runner.dispatch({ kind: 'interface', ifname: ev.link.ifname, up: ev.link.up })
-      if (tracked.has(ev.link.ifname)) void runner.dispatch({ kind: 'track', name: `if:${ev.link.ifname}`, up: ev.link.up })
-    } else if (ev.kind === 'addressAdded') {
-      addressList.set(`${ev.address.ifname}/${ev.address.address}`, ev.address)
-      conntrack?.runtime.setLocalAddresses(localCidrs([...addressList.values()]))
-    } else if (ev.kind === 'addressRemoved') {
-      addressList.delete(`${ev.address.ifname}/${ev.address.address}`)
-      conntrack?.runtime.setLocalAddresses(localCidrs([...addressList.values()]))
-      for (const r of Object.values(runner.state.routers)) {
-        if (r.state !== 'master') continue
-        const vip = r.config.vips.find(v => v.address === ev.address.address && (v.dev ?? r.config.ifname) === ev.address.ifname)
-        if (vip === undefined) continue
-        counters.inc('vip.restored')
-        log.warn({ routerId: r.config.id, vip: vip.address }, 'a VIP was removed behind our back while MASTER: putting it back')
-        links.addVip(r.config.ifname, vip).catch((e: unknown) => { log.error({ err: String(e) }, 'cannot restore VIP') })
-      }
-    }
-  })
+  let tracked = trackedInterfaces(model)
+  links.onEvent(linkEventHandler({
+    runner,
+    vrrp,
+    counters,
+    log,
+    tracked: () => tracked,
+    linkUp: new Map(linkList.map(l => [l.ifname, l.up])),
+    addressList,
+    localAddressesChanged: (cidrs) => { conntrack?.runtime.setLocalAddresses(cidrs) }
+  }))
 
-  // A previous hafwd that was killed (SIGKILL, crash) leaves its VIPs behind. A router starts in
-  // Backup (RFC 5798 §6.4.1), which owns no VIP, so clear them before the Startup event; the
-  // address owner (255) goes to Master at once and adds them back.
-  for (const w of assembly.wires) {
-    for (const v of w.vips) {
-      await links.delVip(w.ifname, v).catch((e: unknown) => { log.warn({ routerId: w.id, vip: v.address, err: String(e) }, 'cannot clear a stale VIP') })
-    }
-  }
-
+  await clearStaleVips(assembly, links, log)
   // Interfaces already down at start: tell the core before the Startup event.
   for (const l of linkList) {
     if (!l.up) {
@@ -260,7 +188,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     try {
       const known = await links.links()
       a = withMaintenanceTrack(assemble(next, known, await links.addresses()))
-      openTransports(a, known)
+      vrrp.openTransports(a, known)
     } catch (err) {
       return { ok: false, error: err instanceof Error ? err.message : String(err) }
     }
@@ -272,17 +200,13 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     }
     // Adopt the new wiring before the effects run: the shutdown adverts of removed routers were
     // encoded from the old wiring in the executor's queue order, so keep both until they ran.
-    const oldWires = wires
-    const oldPrimary = primary
-    adopt(a)
-    for (const [id, w] of oldWires) if (!wires.has(id)) wires.set(id, w)
-    for (const [id, p] of oldPrimary) if (!primary.has(id)) primary.set(id, p)
-    tracked = new Set(next.routers.flatMap(r => r.track.interfaces.map(i => i.name)))
+    vrrp.adopt(a, true)
+    assembly = a
+    tracked = trackedInterfaces(next)
     trackers.stop()
     trackers = startTrackers(next, input => { void runner.dispatch(input) }, log.child({ component: 'track' }), counters)
     await outcome.done
-    wires = new Map(a.wires.map(w => [w.id, w]))
-    primary = new Map(a.routers.map(r => [r.id, r.primaryAddress]))
+    vrrp.adopt(a)
     const changes = outcome.result.changes
     log.info({ changes }, 'configuration reloaded')
     return { ok: true, changes }
@@ -302,11 +226,27 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
         await conntrack?.close()
         await control.close()
         await metrics?.close()
-        for (const t of transports.values()) t.close()
-        announcer.close()
+        vrrp.close()
         links.close()
       })()
       await stopping
+    }
+  }
+}
+
+function trackedInterfaces (model: Model): Set<string> {
+  return new Set(model.routers.flatMap(r => r.track.interfaces.map(i => i.name)))
+}
+
+/**
+ * A previous hafwd that was killed (SIGKILL, crash) leaves its VIPs behind. A router starts in
+ * Backup (RFC 5798 §6.4.1), which owns no VIP, so clear them before the Startup event; the
+ * address owner (255) goes to Master at once and adds them back.
+ */
+async function clearStaleVips (a: Assembly, links: LinkControl, log: Logger): Promise<void> {
+  for (const w of a.wires) {
+    for (const v of w.vips) {
+      await links.delVip(w.ifname, v).catch((e: unknown) => { log.warn({ routerId: w.id, vip: v.address, err: String(e) }, 'cannot clear a stale VIP') })
     }
   }
 }
