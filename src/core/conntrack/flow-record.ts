@@ -17,9 +17,11 @@
  * What a record cannot hold, pack leaves to the caller:
  *   - rare fields that are large or nested (helper, labels, master, seqAdj, synproxy, counters) go
  *     to a side table as a small object (EXTRA_KEYS);
- *   - a value outside its wire range (a fraction, a negative, a port > 65535, a non-canonical IPv6
- *     text, a reply protocol unlike the original's ...) makes pack return false: the caller keeps
- *     that flow whole as an object (codecs never produce one; the cache must not lose it anyway).
+ *   - a value outside its wire range (a fraction, a negative, a port > 65535, an IPv6 text that is
+ *     not canonical (codec/ip.ts formatIPv6), a reply protocol unlike the original's ...) makes
+ *     pack return false: the caller keeps that flow whole as an object (packKey false: by its
+ *     flowKey string). Codecs never produce one; the cache must not lose or change it anyway.
+ *     Requiring canonical text also keeps "equal key bytes" the same as "equal flowKey strings".
  *
  * Numbers are stored big-endian through a DataView (the order does not matter, only consistency).
  */
