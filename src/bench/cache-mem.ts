@@ -12,8 +12,8 @@
  *   so whatever the cache keeps of them is counted and nothing else. Internal cache: kernel NEW
  *   events (id, use and counters as the kernel sends them, window scale and flags); external:
  *   peer NEWs (as attrs-map.ts maps conntrackd messages: no id, no flags). One flow in four is
- *   SNATed (reply tuple differs, the peer's copy carries nat). Each measurement runs in its own
- *   child process.
+ *   SNATed (reply tuple differs, the peer's copy carries nat). The same flows with IPv6 addresses
+ *   (fd00::<the IPv4 bytes>) for the IPv6 rows. Each measurement runs in its own child process.
  * - applies per second at N = the largest --n: kernel NEW into an empty cache, kernel UPDATE
  *   (timeout and status change, same state) of every entry, kernel DESTROY of every entry, peer UPD
  *   (merge) of every entry of a filled external cache. The inputs are built before the clock
@@ -24,6 +24,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { performance } from 'node:perf_hooks'
 import { invertTuple, IPS, L4Proto, TCP_FLAG_BE_LIBERAL, type Flow, type FlowTuple } from '../core/conntrack/flow.js'
 import type * as CacheModule from '../core/conntrack/cache.js'
+import { formatIPv6 } from '../codec/ip.js'
 
 type Cache = typeof CacheModule
 
@@ -32,6 +33,21 @@ const opt = (name: string): string | undefined => { const i = argv.indexOf(`--${
 const opts = (name: string): string[] => argv.flatMap((a, i) => a === `--${name}` && argv[i + 1] !== undefined ? [argv[i + 1] as string] : [])
 
 const src = (i: number): string => `10.${100 + ((i >> 16) & 63)}.${(i >> 8) & 255}.${i & 255}`
+
+/** The IPv6 twin of an IPv4 text: fd00::<the four bytes>, canonical as the codec formats it. */
+function six (v4: string): string {
+  const b = new Uint8Array(16)
+  b[0] = 0xfd
+  v4.split('.').forEach((p, k) => { b[12 + k] = Number(p) })
+  return formatIPv6(b)
+}
+
+function toV6 (f: Flow): Flow {
+  const t = (x: FlowTuple): FlowTuple => ({ ...x, src: six(x.src), dst: six(x.dst) })
+  const out: Flow = { ...f, family: 'ipv6', orig: t(f.orig), reply: t(f.reply) }
+  if (f.nat?.src?.ip !== undefined) out.nat = { src: { ...f.nat.src, ip: six(f.nat.src.ip) } }
+  return out
+}
 
 /** Entry i as a kernel event: TCP ESTABLISHED to 10.200.0.1:443; every fourth SNATed to 192.0.2.1. */
 function kernelFlow (i: number, timeout = 432000): Flow {
@@ -79,14 +95,16 @@ const gc = (): void => { for (let i = 0; i < 3; i++) (globalThis as unknown as {
 const heap = (): number => { const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers }
 
 /** Child: fill one cache with n entries, print {bytesPerEntry, rssMiB} as JSON. */
-async function childMem (c: Cache, which: 'internal' | 'external', n: number): Promise<void> {
+async function childMem (c: Cache, which: 'internal' | 'external', n: number, v6: boolean): Promise<void> {
   gc()
   const before = heap()
   let cache = c.createCache(which)
   for (let i = 0; i < n; i++) {
+    const f = which === 'internal' ? kernelFlow(i) : peerFlow(i)
+    const flow = v6 ? toV6(f) : f
     cache = which === 'internal'
-      ? c.applyKernelEvent(cache, { event: 'new', flow: kernelFlow(i), origin: 'other' }, i, null).cache
-      : c.applyPeerUpdate(cache, { event: 'new', flow: peerFlow(i) }, i).cache
+      ? c.applyKernelEvent(cache, { event: 'new', flow, origin: 'other' }, i, null).cache
+      : c.applyPeerUpdate(cache, { event: 'new', flow }, i).cache
   }
   gc()
   const after = heap()
@@ -149,7 +167,7 @@ async function main (): Promise<void> {
   if (child !== undefined) {
     const c = await load(opt('impl') as string)
     const n = Number(opt('n'))
-    if (child === 'mem') await childMem(c, opt('cache') as 'internal' | 'external', n)
+    if (child === 'mem') await childMem(c, opt('cache') as 'internal' | 'external', n, opt('family') === 'ipv6')
     else await childSpeed(c, n, Number(opt('rounds')))
     return
   }
@@ -163,13 +181,15 @@ async function main (): Promise<void> {
     : impls.map((impl, i) => ({ impl, label: labels[i] ?? impl }))
   console.log(`node ${process.version}, N = ${ns.join(', ')}, ${rounds} rounds (median)\n`)
   console.log('heap bytes per entry (heapUsed + arrayBuffers delta after gc; child RSS after fill in MiB)')
-  console.log('| implementation | cache | N | bytes/entry | RSS MiB |')
-  console.log('|---|---|---:|---:|---:|')
+  console.log('| implementation | cache | family | N | bytes/entry | RSS MiB |')
+  console.log('|---|---|---|---:|---:|---:|')
   for (const { impl, label } of list) {
-    for (const which of ['internal', 'external']) {
-      for (const n of ns) {
-        const m = runChild(['--child', 'mem', '--impl', impl, '--cache', which, '--n', String(n)]) as { bytesPerEntry: number, rssMiB: number }
-        console.log(`| ${label} | ${which} | ${n} | ${m.bytesPerEntry.toFixed(0)} | ${m.rssMiB.toFixed(0)} |`)
+    for (const family of ['ipv4', 'ipv6']) {
+      for (const which of ['internal', 'external']) {
+        for (const n of ns) {
+          const m = runChild(['--child', 'mem', '--impl', impl, '--cache', which, '--family', family, '--n', String(n)]) as { bytesPerEntry: number, rssMiB: number }
+          console.log(`| ${label} | ${which} | ${family} | ${n} | ${m.bytesPerEntry.toFixed(0)} | ${m.rssMiB.toFixed(0)} |`)
+        }
       }
     }
   }

@@ -15,8 +15,8 @@
  * (a `tcp: {}` or a `nat: { dst: {} }` too), so decode(pack(f)) deep-equals f.
  *
  * What a record cannot hold, pack leaves to the caller:
- *   - rare fields that are large or nested (helper, labels, master, seqAdj, synproxy, counters) go
- *     to a side table as a small object (EXTRA_KEYS);
+ *   - rare fields (SCTP/DCCP protoinfo, helper, labels, master, seqAdj, synproxy, counters) go to
+ *     a side table as a small object (EXTRA_KEYS);
  *   - a value outside its wire range (a fraction, a negative, a port > 65535, an IPv6 text that is
  *     not canonical (codec/ip.ts formatIPv6), a reply protocol unlike the original's ...) makes
  *     pack return false: the caller keeps that flow whole as an object (packKey false: by its
@@ -52,10 +52,6 @@ export interface RecordLayout {
   readonly use: number
   /** u8 × 7: state, wscale orig/reply, flags+mask orig, flags+mask reply. */
   readonly tcp: number
-  /** u8 state, u32 vtag orig, u32 vtag reply. */
-  readonly sctp: number
-  /** u8 state, u8 role, u16 + u32 handshake sequence (48 bits). */
-  readonly dccp: number
   readonly natSrcIp: number
   readonly natSrcPort: number
   readonly natDstIp: number
@@ -93,21 +89,13 @@ export const P0 = {
   TCP_WSR: 1 << 9,
   TCP_FO: 1 << 10,
   TCP_FR: 1 << 11,
-  SCTP: 1 << 12,
-  SCTP_STATE: 1 << 13,
-  SCTP_VTO: 1 << 14,
-  SCTP_VTR: 1 << 15,
-  DCCP: 1 << 16,
-  DCCP_STATE: 1 << 17,
-  DCCP_ROLE: 1 << 18,
-  DCCP_HSEQ: 1 << 19,
-  NAT: 1 << 20,
-  NAT_SRC: 1 << 21,
-  NAT_SRC_IP: 1 << 22,
-  NAT_SRC_PORT: 1 << 23,
-  NAT_DST: 1 << 24,
-  NAT_DST_IP: 1 << 25,
-  NAT_DST_PORT: 1 << 26
+  NAT: 1 << 12,
+  NAT_SRC: 1 << 13,
+  NAT_SRC_IP: 1 << 14,
+  NAT_SRC_PORT: 1 << 15,
+  NAT_DST: 1 << 16,
+  NAT_DST_IP: 1 << 17,
+  NAT_DST_PORT: 1 << 18
 } as const
 
 /** P1 bits: the slot's bookkeeping (owned by flow-table.ts and the cache). */
@@ -122,8 +110,12 @@ export const P1 = {
   ALIVE: 1 << 3
 } as const
 
-/** Flow fields kept beside the record (rare, or variable in size). */
-export const EXTRA_KEYS = ['seqAdj', 'helper', 'labels', 'master', 'synproxy', 'counters'] as const
+/**
+ * Flow fields kept beside the record: rare on a firewall (SCTP and DCCP protoinfo, FTP/SIP helper
+ * state) or variable in size. 17 bytes of SCTP/DCCP state in every record would cost more than
+ * the side entries of the few flows that have them.
+ */
+export const EXTRA_KEYS = ['sctp', 'dccp', 'seqAdj', 'helper', 'labels', 'master', 'synproxy', 'counters'] as const
 export type FlowExtra = Pick<Flow, typeof EXTRA_KEYS[number]>
 
 export function recordLayout (family: FlowFamily): RecordLayout {
@@ -145,8 +137,6 @@ export function recordLayout (family: FlowFamily): RecordLayout {
   const id = at(4)
   const use = at(4)
   const tcp = at(7)
-  const sctp = at(9)
-  const dccp = at(8)
   const natSrcIp = at(L)
   const natSrcPort = at(2)
   const natDstIp = at(L)
@@ -155,14 +145,13 @@ export function recordLayout (family: FlowFamily): RecordLayout {
   const lastUpdate = at(8)
   return {
     family, addrLen: L, keyLen, size: o, hash, p0, p1, rFlags, rSrc, rDst, rL4, rZone, status, timeout, mark, id, use,
-    tcp, sctp, dccp, natSrcIp, natSrcPort, natDstIp, natDstPort, since, lastUpdate
+    tcp, natSrcIp, natSrcPort, natDstIp, natDstPort, since, lastUpdate
   }
 }
 
 const isU8 = (v: number): boolean => (v & 0xff) === v
 const isU16 = (v: number): boolean => (v & 0xffff) === v
 const isU32 = (v: number): boolean => (v >>> 0) === v
-const MAX_U48 = 2 ** 48 - 1
 
 /** Address text → bytes at `off`; IPv6 must be canonical text so that decoding gives it back. */
 function packAddr (lay: RecordLayout, text: string, u8: Uint8Array, off: number): boolean {
@@ -315,23 +304,6 @@ export function packBody (lay: RecordLayout, flow: Flow, u8: Uint8Array, dv: Dat
     if (tcp.flagsOrig !== undefined && !(u8f(tcp.flagsOrig.flags, P0.TCP_FO, t + 3) && u8f(tcp.flagsOrig.mask, P0.TCP_FO, t + 4) && tcp.flagsOrig.flags !== undefined && tcp.flagsOrig.mask !== undefined)) return false
     if (tcp.flagsReply !== undefined && !(u8f(tcp.flagsReply.flags, P0.TCP_FR, t + 5) && u8f(tcp.flagsReply.mask, P0.TCP_FR, t + 6) && tcp.flagsReply.flags !== undefined && tcp.flagsReply.mask !== undefined)) return false
   }
-  const sctp = flow.sctp
-  if (sctp !== undefined) {
-    p |= P0.SCTP
-    if (!u8f(sctp.state, P0.SCTP_STATE, lay.sctp) || !u32(sctp.vtagOrig, P0.SCTP_VTO, lay.sctp + 1) || !u32(sctp.vtagReply, P0.SCTP_VTR, lay.sctp + 5)) return false
-  }
-  const dccp = flow.dccp
-  if (dccp !== undefined) {
-    p |= P0.DCCP
-    if (!u8f(dccp.state, P0.DCCP_STATE, lay.dccp) || !u8f(dccp.role, P0.DCCP_ROLE, lay.dccp + 1)) return false
-    const s = dccp.handshakeSeq
-    if (s !== undefined) {
-      if (!Number.isInteger(s) || s < 0 || s > MAX_U48) return false
-      dv.setUint16(off + lay.dccp + 2, Math.floor(s / 2 ** 32))
-      dv.setUint32(off + lay.dccp + 4, s % 2 ** 32)
-      p |= P0.DCCP_HSEQ
-    }
-  }
   const nat = flow.nat
   if (nat !== undefined) {
     p |= P0.NAT
@@ -396,20 +368,6 @@ export function unpackFlow (lay: RecordLayout, u8: Uint8Array, dv: DataView, off
     if ((p & P0.TCP_WSR) !== 0) f.tcp.wscaleReply = u8[t + 2] as number
     if ((p & P0.TCP_FO) !== 0) f.tcp.flagsOrig = { flags: u8[t + 3] as number, mask: u8[t + 4] as number }
     if ((p & P0.TCP_FR) !== 0) f.tcp.flagsReply = { flags: u8[t + 5] as number, mask: u8[t + 6] as number }
-  }
-  if ((p & P0.SCTP) !== 0) {
-    const s = off + lay.sctp
-    f.sctp = {}
-    if ((p & P0.SCTP_STATE) !== 0) f.sctp.state = u8[s] as number
-    if ((p & P0.SCTP_VTO) !== 0) f.sctp.vtagOrig = dv.getUint32(s + 1)
-    if ((p & P0.SCTP_VTR) !== 0) f.sctp.vtagReply = dv.getUint32(s + 5)
-  }
-  if ((p & P0.DCCP) !== 0) {
-    const d = off + lay.dccp
-    f.dccp = {}
-    if ((p & P0.DCCP_STATE) !== 0) f.dccp.state = u8[d] as number
-    if ((p & P0.DCCP_ROLE) !== 0) f.dccp.role = u8[d + 1] as number
-    if ((p & P0.DCCP_HSEQ) !== 0) f.dccp.handshakeSeq = dv.getUint16(d + 2) * 2 ** 32 + dv.getUint32(d + 4)
   }
   if ((p & P0.NAT) !== 0) {
     f.nat = {}

@@ -15,6 +15,19 @@ import { packBody, packKey, packedId, packedTcpState, flowExtra, P1, unpackFlow 
 import { createTable, scratchHash, slotOffset, tableFind, tableInsert, tableOverwrite, tableRemove, tableSlots, type FlowTable } from './flow-table.js'
 import { flowKey, type Flow } from './flow.js'
 
+/**
+ * A deep copy of plain flow data (objects, Uint8Array, primitives). What the side table and the
+ * loose table keep is copied in and out, so that neither the caller's objects nor a decoded flow
+ * alias the cache (the packed fields are copies by nature). Only rare flows pay for it.
+ */
+function copyData<T> (v: T): T {
+  if (v === null || typeof v !== 'object') return v
+  if (v instanceof Uint8Array) return v.slice() as T
+  const out: Record<string, unknown> = {}
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[k] = copyData(x)
+  return out as T
+}
+
 export type Ref = number
 export const NO_REF: Ref = -1
 
@@ -94,7 +107,7 @@ export function storeSet (s: FlowStore, flow: Flow, now: number): Ref {
 export function storeUpdate (s: FlowStore, r: Ref, flow: Flow, now: number): void {
   if (placeOf(r) === LOOSE) {
     const e = s.loose.entries[slotOf(r)] as LooseEntry
-    e.flow = flow
+    e.flow = copyData(flow)
     e.lastUpdate = now
     e.alive = true
     return
@@ -112,12 +125,12 @@ function finish (t: FlowTable, slot: number, flow: Flow, whole: boolean, since: 
   const off = slotOffset(t, slot)
   let p1 = P1.USED | (alive ? P1.ALIVE : 0)
   if (whole) {
-    t.side.set(slot, flow)
+    t.side.set(slot, copyData(flow))
     p1 |= P1.WHOLE
   } else {
     const extra = flowExtra(flow)
     if (extra !== undefined) {
-      t.side.set(slot, extra)
+      t.side.set(slot, copyData(extra))
       p1 |= P1.EXTRA
     } else {
       t.side.delete(slot)
@@ -141,7 +154,7 @@ export function storeDelete (s: FlowStore, r: Ref): void {
 }
 
 function looseSet (l: LooseTable, key: string, flow: Flow, now: number): Ref {
-  const entry: LooseEntry = { flow, since: now, lastUpdate: now, alive: false }
+  const entry: LooseEntry = { flow: copyData(flow), since: now, lastUpdate: now, alive: false }
   let slot = l.byKey.get(key)
   if (slot === undefined) {
     slot = l.free.pop() ?? l.entries.length
@@ -151,16 +164,16 @@ function looseSet (l: LooseTable, key: string, flow: Flow, now: number): Ref {
   return ref(slot, LOOSE)
 }
 
-/** The entry's flow, decoded (a new object graph per call, except for flows kept whole). */
+/** The entry's flow, decoded: a new object graph per call. */
 export function storeFlow (s: FlowStore, r: Ref): Flow {
-  if (placeOf(r) === LOOSE) return (s.loose.entries[slotOf(r)] as LooseEntry).flow
+  if (placeOf(r) === LOOSE) return copyData((s.loose.entries[slotOf(r)] as LooseEntry).flow)
   const t = tableOf(s, r)
   const slot = slotOf(r)
   const off = slotOffset(t, slot)
   const p1 = t.dv.getUint32(off + t.lay.p1)
-  if ((p1 & P1.WHOLE) !== 0) return t.side.get(slot) as Flow
+  if ((p1 & P1.WHOLE) !== 0) return copyData(t.side.get(slot) as Flow)
   const f = unpackFlow(t.lay, t.buf, t.dv, off)
-  if ((p1 & P1.EXTRA) !== 0) Object.assign(f, t.side.get(slot))
+  if ((p1 & P1.EXTRA) !== 0) Object.assign(f, copyData(t.side.get(slot)))
   return f
 }
 

@@ -164,8 +164,9 @@ export function tableRemove (t: FlowTable, slot: number): void {
   }
 }
 
+/** ×1.5, not ×2: the slab is most of the cache's memory, and a copy per growth is cheap. */
 function growSlab (t: FlowTable): void {
-  const cap = t.capacity * 2
+  const cap = Math.ceil(t.capacity * 1.5)
   const buf = new Uint8Array(cap * t.lay.size)
   buf.set(t.buf)
   t.buf = buf

@@ -28,7 +28,7 @@ const goldenFlows = Object.entries(golden.flows).map(([name, f]) => [name, reviv
 
 /** Golden flows no codec can produce: their key or a field does not fit a record. */
 const UNPACKABLE_KEY = new Set(['badV4', 'badV4Text', 'badV6', 'fractions', 'bigNumbers', 'udp6Upper', 'udp6Mapped'])
-const KEPT_WHOLE = new Set(['badNat', 'dccpNegSeq', 'dccpFracSeq'])
+const KEPT_WHOLE = new Set(['badNat'])
 
 function kernelFlows (): Flow[] {
   const dir = new URL('../../../fixtures/vectors/ctnetlink/', import.meta.url)
@@ -90,8 +90,20 @@ t.test('record: decoded flows are fresh objects (changing one does not change th
   const a = cacheGet(c, flowKey(f))?.flow as Flow
   ;(a.tcp as { state: number }).state = 9
   a.orig.src = '1.1.1.1'
+  ;(a.seqAdj?.orig as { offsetAfter: number }).offsetAfter = 77
+  ;(a.labels as Uint8Array)[15] = 9
   t.equal(cacheGet(c, flowKey(f))?.flow.tcp?.state, 3)
   t.equal(cacheGet(c, flowKey(f))?.flow.orig.src, '10.0.0.1')
+  t.equal(cacheGet(c, flowKey(f))?.flow.seqAdj?.orig?.offsetAfter, 3, 'side fields are copies too')
+  t.equal(cacheGet(c, flowKey(f))?.flow.labels?.[15], 1)
+  ;(f.seqAdj?.orig as { offsetAfter: number }).offsetAfter = 55
+  t.equal(cacheGet(c, flowKey(f))?.flow.seqAdj?.orig?.offsetAfter, 3, 'and the caller keeps its own objects')
+  for (const name of ['badNat', 'badV4']) {
+    const w = goldenFlows.find(([n]) => n === name)?.[1] as Flow
+    const cw = applyPeerUpdate(createCache('external'), { event: 'new', flow: w }, 1).cache
+    ;(cacheGet(cw, flowKey(w))?.flow as Flow).timeout = 1
+    t.equal(cacheGet(cw, flowKey(w))?.flow.timeout, 10, `${name}: kept-whole flows are copied out`)
+  }
 })
 
 t.test('record: every flow in the captured kernel messages round-trips, packed', async t => {
@@ -135,7 +147,8 @@ t.test('record: pack refuses what does not fit, without guessing', async t => {
     ['ICMP fields on TCP', { ...base, reply: { ...base.reply, icmpId: 1 } }],
     ['reply address not IPv4', { ...base, reply: { ...base.reply, src: 'fd00::1' } }],
     ['nat port > u16', { ...base, nat: { src: { port: 70000 } } }],
-    ['dccp seq > 48 bits', { ...base, dccp: { handshakeSeq: 2 ** 48 } }]
+    ['nat address not IPv4', { ...base, nat: { dst: { ip: '300.1.1.1' } } }],
+    ['id < 0', { ...base, id: -5 }]
   ]
   for (const [name, f] of bad) {
     t.ok(packKey(lay, f, buf, dv, 0), `${name}: the key still packs`)
