@@ -16,8 +16,8 @@
  *   (fd00::<the IPv4 bytes>) for the IPv6 rows. Each measurement runs in its own child process.
  * - applies per second at N = the largest --n: kernel NEW into an empty cache, kernel UPDATE
  *   (timeout and status change, same state) of every entry, kernel DESTROY of every entry, peer UPD
- *   (merge) of every entry of a filled external cache. The inputs are built before the clock
- *   starts. Median of --rounds, each on a fresh cache, after one warm-up round.
+ *   (merge) of every entry of a filled external cache. Each phase's inputs are built before its
+ *   clock starts. Median of --rounds, each on a fresh cache, after one warm-up round.
  */
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -117,33 +117,29 @@ function median (xs: number[]): number {
   return s[Math.floor(s.length / 2)] as number
 }
 
-/** Child: applies per second of each kind, printed as JSON. */
+/**
+ * Child: applies per second of each kind, printed as JSON. Each phase's inputs are built just before
+ * it (not timed) and dropped after, so the live heap during a phase is the cache and one array.
+ */
 async function childSpeed (c: Cache, n: number, rounds: number): Promise<void> {
-  const news = Array.from({ length: n }, (_, i) => kernelFlow(i))
-  const upds = Array.from({ length: n }, (_, i) => kernelUpdate(i))
-  const dels = Array.from({ length: n }, (_, i) => kernelDestroy(i))
-  const peerNew = Array.from({ length: n }, (_, i) => peerFlow(i))
-  const peerUpd = Array.from({ length: n }, (_, i) => ({ ...peerFlow(i, 431000), tcp: { state: 3 } }))
+  const build = (f: (i: number) => Flow): Flow[] => Array.from({ length: n }, (_, i) => f(i))
+  const timed = (inputs: Flow[], apply: (f: Flow) => void): number => {
+    const t0 = performance.now()
+    for (let i = 0; i < n; i++) apply(inputs[i] as Flow)
+    return performance.now() - t0
+  }
   const times: Record<string, number[]> = { kernelNew: [], kernelUpdate: [], kernelDestroy: [], peerNew: [], peerUpdate: [] }
   for (let r = 0; r <= rounds; r++) {
     let cache = c.createCache('internal')
-    let t0 = performance.now()
-    for (let i = 0; i < n; i++) cache = c.applyKernelEvent(cache, { event: 'new', flow: news[i] as Flow, origin: 'other' }, 1, null).cache
-    const tNew = performance.now() - t0
-    t0 = performance.now()
-    for (let i = 0; i < n; i++) cache = c.applyKernelEvent(cache, { event: 'update', flow: upds[i] as Flow, origin: 'other' }, 2, null).cache
-    const tUpd = performance.now() - t0
-    t0 = performance.now()
-    for (let i = 0; i < n; i++) cache = c.applyKernelEvent(cache, { event: 'destroy', flow: dels[i] as Flow, origin: 'other' }, 3, null).cache
-    const tDel = performance.now() - t0
+    const kernel = (event: 'new' | 'update' | 'destroy', now: number) => (flow: Flow): void => { cache = c.applyKernelEvent(cache, { event, flow, origin: 'other' }, now, null).cache }
+    const tNew = timed(build(kernelFlow), kernel('new', 1))
+    const tUpd = timed(build(kernelUpdate), kernel('update', 2))
+    const tDel = timed(build(kernelDestroy), kernel('destroy', 3))
     if (c.cacheSize(cache) !== 0) throw new Error('destroy left entries')
     let ext = c.createCache('external')
-    t0 = performance.now()
-    for (let i = 0; i < n; i++) ext = c.applyPeerUpdate(ext, { event: 'new', flow: peerNew[i] as Flow }, 1).cache
-    const tPNew = performance.now() - t0
-    t0 = performance.now()
-    for (let i = 0; i < n; i++) ext = c.applyPeerUpdate(ext, { event: 'upd', flow: peerUpd[i] as Flow }, 2).cache
-    const tPUpd = performance.now() - t0
+    const peer = (event: 'new' | 'upd', now: number) => (flow: Flow): void => { ext = c.applyPeerUpdate(ext, { event, flow }, now).cache }
+    const tPNew = timed(build(i => peerFlow(i)), peer('new', 1))
+    const tPUpd = timed(build(i => ({ ...peerFlow(i, 431000), tcp: { state: 3 } })), peer('upd', 2))
     if (c.cacheStats(ext).updated !== n) throw new Error('peer updates did not merge')
     if (r === 0) continue // warm-up
     times.kernelNew?.push(tNew)
