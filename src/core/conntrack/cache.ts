@@ -12,9 +12,10 @@
  * A cache is MUTABLE (architecture decision 1: pure means no I/O and no clock, not copy-on-write).
  * Every apply/flush/resync changes the cache it is given in place and returns that same object in
  * `cache`, so `c = applyX(c, ...).cache` keeps working; a reference kept from before an apply sees
- * the change. Entries are stored compactly (flow-store.ts: one packed record of ~150 bytes per IPv4
- * flow in one slab, an open-addressing index over the key bytes, no object per entry) and decoded
- * to a Flow only when read: cacheGet, cacheSnapshot, dumpCache, and the `flow` of each change.
+ * the change. Entries are stored compactly (flow-store.ts: a packed record of 104 bytes per IPv4
+ * flow, 176 per IPv6, in one slab per family; an open-addressing index over the key bytes; no
+ * object per entry) and decoded to a Flow only when read: cacheGet, cacheSnapshot, dumpCache, and
+ * the merged `flow` of an update or destroy change (a NEW's change carries the input flow).
  * Decoded flows and snapshots are fresh objects: changing them does not change the cache, and
  * later applies do not change them. The same inputs in the same order give the same cache, the
  * same changes and the same iteration order.
