@@ -7,9 +7,18 @@
  *              becomes master (commit.ts). In FTFW it has no timers: entries live until a DEL,
  *              a flush or the end of the process (spec §4.1).
  *
- * Both are keyed by flowKey (family, original tuple, zone; never the conntrack id) and are plain
- * immutable data: every function returns a new cache and leaves the old one intact
- * (hash-trie.ts shares structure so this stays cheap at 100k entries).
+ * Both are keyed by flowKey (family, original tuple, zone; never the conntrack id).
+ *
+ * A cache is MUTABLE (architecture decision 1: pure means no I/O and no clock, not copy-on-write).
+ * Every apply/flush/resync changes the cache it is given in place and returns that same object in
+ * `cache`, so `c = applyX(c, ...).cache` keeps working; a reference kept from before an apply sees
+ * the change. Entries are stored compactly (flow-store.ts: a packed record of 104 bytes per IPv4
+ * flow, 176 per IPv6, in one slab per family; an open-addressing index over the key bytes; no
+ * object per entry) and decoded to a Flow only when read: cacheGet, cacheSnapshot, dumpCache, and
+ * the merged `flow` of an update or destroy change (a NEW's change carries the input flow).
+ * Decoded flows and snapshots are fresh objects: changing them does not change the cache, and
+ * later applies do not change them. The same inputs in the same order give the same cache, the
+ * same changes and the same iteration order.
  *
  * Merge rules:
  *   - NEW replaces any entry with the same key (conntrackd: delete, then insert).
@@ -24,7 +33,8 @@
 import type { Millis } from '../time.js'
 import { flowKey, mergeFlow, type Flow } from './flow.js'
 import { FILTER_REASONS, filterFlow, type FilterReason, type FlowFilter } from './filter.js'
-import { trieDelete, trieEmpty, trieFrom, trieGet, trieSet, trieValues, type HashTrie } from './hash-trie.js'
+import { createStore, NO_REF, storeClear, storeDelete, storeFind, storeFlow, storeId, storeMeta, storeRefs, storeSet, storeSize, storeTcpState, storeUpdate, type FlowStore, type Ref } from './flow-store.js'
+import { parseFlowKey } from './flow-key.js'
 
 export type CacheName = 'internal' | 'external'
 
@@ -64,9 +74,10 @@ export interface CacheCounters {
   readonly flushed: number
 }
 
+/** Mutable: see the module comment. Use the functions below, not the fields. */
 export interface FlowCache {
   readonly name: CacheName
-  readonly entries: HashTrie<CacheEntry>
+  readonly store: FlowStore
   readonly counters: CacheCounters
 }
 
@@ -124,9 +135,9 @@ const ZERO_BY_REASON: Readonly<Record<FilterReason, number>> = Object.freeze(
 export function createCache (name: CacheName): FlowCache {
   return {
     name,
-    entries: trieEmpty(),
+    store: createStore(),
     counters: {
-      created: 0, updated: 0, destroyed: 0, stale: 0, filtered: 0, filteredBy: ZERO_BY_REASON,
+      created: 0, updated: 0, destroyed: 0, stale: 0, filtered: 0, filteredBy: { ...ZERO_BY_REASON },
       unknownDestroy: 0, purged: 0, flushed: 0
     }
   }
@@ -154,62 +165,68 @@ export function tcpStateRegresses (from: number, to: number): boolean {
   return b < a
 }
 
-function regresses (base: Flow, update: Flow): boolean {
-  const from = base.tcp?.state
+/** Would `update` move the stored entry's TCP state backwards? Reads the state without decoding. */
+function regresses (store: FlowStore, ref: Ref, update: Flow): boolean {
   const to = update.tcp?.state
-  return from !== undefined && to !== undefined && tcpStateRegresses(from, to)
+  if (to === undefined) return false
+  const from = storeTcpState(store, ref)
+  return from !== undefined && tcpStateRegresses(from, to)
 }
 
 // --- counters ------------------------------------------------------------------------------------
 
 type MutableCounters = { -readonly [K in keyof CacheCounters]: CacheCounters[K] }
+type CountName = Exclude<keyof CacheCounters, 'filteredBy'>
 
-function bump (c: CacheCounters, patch: Partial<Record<Exclude<keyof CacheCounters, 'filteredBy'>, number>>, reason?: FilterReason): CacheCounters {
-  const out: MutableCounters = { ...c }
-  for (const [k, v] of Object.entries(patch) as Array<[Exclude<keyof CacheCounters, 'filteredBy'>, number]>) out[k] = c[k] + v
-  if (reason !== undefined) out.filteredBy = { ...c.filteredBy, [reason]: c.filteredBy[reason] + 1 }
-  return out
+function count (cache: FlowCache, name: CountName, n = 1): void {
+  (cache.counters as MutableCounters)[name] += n
+}
+
+function countFiltered (cache: FlowCache, reason: FilterReason): void {
+  count(cache, 'filtered');
+  (cache.counters.filteredBy as Record<FilterReason, number>)[reason]++
 }
 
 // --- primitive operations ------------------------------------------------------------------------
 
-function unchanged (cache: FlowCache, refused: CacheRefusal | null, counters: Partial<Record<Exclude<keyof CacheCounters, 'filteredBy'>, number>> = {}, reason?: FilterReason): CacheApplyResult {
-  const c = Object.keys(counters).length === 0 && reason === undefined ? cache : { ...cache, counters: bump(cache.counters, counters, reason) }
-  return reason === undefined ? { cache: c, change: null, refused } : { cache: c, change: null, refused, filterReason: reason }
+function refused (cache: FlowCache, why: CacheRefusal, reason?: FilterReason): CacheApplyResult {
+  return reason === undefined ? { cache, change: null, refused: why } : { cache, change: null, refused: why, filterReason: reason }
 }
 
-function insert (cache: FlowCache, key: string, flow: Flow, now: Millis, propagate: boolean): CacheApplyResult {
-  const entry: CacheEntry = { key, flow, since: now, lastUpdate: now, status: 'new' }
-  return {
-    cache: { ...cache, entries: trieSet(cache.entries, key, entry), counters: bump(cache.counters, { created: 1 }) },
-    change: { type: 'new', key, flow, propagate },
-    refused: null
-  }
+function change (type: ChangeType, flow: Flow, propagate: boolean): CacheChange {
+  return { type, key: flowKey(flow), flow, propagate }
 }
 
-function merge (cache: FlowCache, old: CacheEntry, update: Flow, now: Millis, propagate: boolean): CacheApplyResult {
-  if (regresses(old.flow, update)) return unchanged(cache, 'stale', { stale: 1 })
-  const flow = mergeFlow(old.flow, update)
-  const entry: CacheEntry = { ...old, flow, lastUpdate: now, status: 'alive' }
-  return {
-    cache: { ...cache, entries: trieSet(cache.entries, old.key, entry), counters: bump(cache.counters, { updated: 1 }) },
-    change: { type: 'update', key: old.key, flow, propagate },
-    refused: null
-  }
+/** NEW, or UPDATE of an unknown key: a fresh entry (replacing any with the same key). */
+function insert (cache: FlowCache, flow: Flow, now: Millis, propagate: boolean): CacheApplyResult {
+  storeSet(cache.store, flow, now)
+  count(cache, 'created')
+  return { cache, change: change('new', flow, propagate), refused: null }
 }
 
-function remove (cache: FlowCache, old: CacheEntry, last: Flow, propagate: boolean): CacheApplyResult {
-  const flow = mergeFlow(old.flow, last)
-  return {
-    cache: { ...cache, entries: trieDelete(cache.entries, old.key), counters: bump(cache.counters, { destroyed: 1 }) },
-    change: { type: 'destroy', key: old.key, flow, propagate },
-    refused: null
+function merge (cache: FlowCache, ref: Ref, update: Flow, now: Millis, propagate: boolean): CacheApplyResult {
+  if (regresses(cache.store, ref, update)) {
+    count(cache, 'stale')
+    return refused(cache, 'stale')
   }
+  const flow = mergeFlow(storeFlow(cache.store, ref), update)
+  storeUpdate(cache.store, ref, flow, now)
+  count(cache, 'updated')
+  return { cache, change: change('update', flow, propagate), refused: null }
+}
+
+function remove (cache: FlowCache, ref: Ref, last: Flow, propagate: boolean): CacheApplyResult {
+  const flow = mergeFlow(storeFlow(cache.store, ref), last)
+  storeDelete(cache.store, ref)
+  count(cache, 'destroyed')
+  return { cache, change: change('destroy', flow, propagate), refused: null }
 }
 
 /** Both ids known and different: the event is about another incarnation of the same tuple. */
-function otherIncarnation (a: Flow, b: Flow): boolean {
-  return a.id !== undefined && b.id !== undefined && a.id !== b.id
+function otherIncarnation (store: FlowStore, ref: Ref, b: Flow): boolean {
+  if (b.id === undefined) return false
+  const a = storeId(store, ref)
+  return a !== undefined && a !== b.id
 }
 
 /** The kernel reports counters and use on every event; they are not state and never cached (spec §4.2). */
@@ -222,52 +239,53 @@ function stripVolatile (flow: Flow): Flow {
 // --- internal cache: kernel events ---------------------------------------------------------------
 
 /**
- * Apply one kernel event (or a single dump entry, as 'update') to the internal cache.
+ * Apply one kernel event (or a single dump entry, as 'update') to the internal cache, in place.
  * `filter` null = replicate everything. DESTROY bypasses the filter: an entry that is cached was
  * accepted once and must go, even if its final state (e.g. an ignored TIME_WAIT) would be refused.
  */
 export function applyKernelEvent (cache: FlowCache, ev: KernelEvent, now: Millis, filter: FlowFilter | null): CacheApplyResult {
-  if (ev.origin === 'inject') return unchanged(cache, 'injected')
+  if (ev.origin === 'inject') return refused(cache, 'injected')
   const propagate = ev.origin === 'other'
   const flow = stripVolatile(ev.flow)
-  const key = flowKey(flow)
-  const old = trieGet(cache.entries, key)
   if (ev.event === 'destroy') {
-    if (old === undefined || otherIncarnation(old.flow, flow)) return unchanged(cache, 'unknownDestroy', { unknownDestroy: 1 })
-    return remove(cache, old, flow, propagate)
+    const ref = storeFind(cache.store, flow)
+    if (ref === NO_REF || otherIncarnation(cache.store, ref, flow)) {
+      count(cache, 'unknownDestroy')
+      return refused(cache, 'unknownDestroy')
+    }
+    return remove(cache, ref, flow, propagate)
   }
   if (filter !== null) {
     const v = filterFlow(filter, flow)
-    if (!v.accept) return unchanged(cache, 'filtered', { filtered: 1 }, v.reason)
+    if (!v.accept) {
+      countFiltered(cache, v.reason)
+      return refused(cache, 'filtered', v.reason)
+    }
   }
-  if (ev.event === 'new' || old === undefined || otherIncarnation(old.flow, flow)) {
-    // NEW replaces any cached entry with the same tuple (conntrackd internal_cache_ct_event_new).
-    const replaced = old === undefined ? cache : { ...cache, entries: trieDelete(cache.entries, key) }
-    return insert(replaced, key, flow, now, propagate)
-  }
-  return merge(cache, old, flow, now, propagate)
+  // NEW replaces any cached entry with the same tuple (conntrackd internal_cache_ct_event_new).
+  if (ev.event === 'new') return insert(cache, flow, now, propagate)
+  const ref = storeFind(cache.store, flow)
+  if (ref === NO_REF || otherIncarnation(cache.store, ref, flow)) return insert(cache, flow, now, propagate)
+  return merge(cache, ref, flow, now, propagate)
 }
 
 // --- external cache: peer messages ---------------------------------------------------------------
 
 /**
- * Apply one conntrackd NEW / UPD / DEL from the peer to the external cache (spec §4.1). Never
- * filtered. `propagate` is false on every change: the external cache is not forwarded.
+ * Apply one conntrackd NEW / UPD / DEL from the peer to the external cache, in place (spec §4.1).
+ * Never filtered. `propagate` is false on every change: the external cache is not forwarded.
  */
 export function applyPeerUpdate (cache: FlowCache, msg: PeerUpdate, now: Millis): CacheApplyResult {
-  const key = flowKey(msg.flow)
-  const old = trieGet(cache.entries, key)
-  switch (msg.event) {
-    case 'del':
-      if (old === undefined) return unchanged(cache, 'unknownDestroy', { unknownDestroy: 1 })
-      return remove(cache, old, msg.flow, false)
-    case 'new': {
-      const replaced = old === undefined ? cache : { ...cache, entries: trieDelete(cache.entries, key) }
-      return insert(replaced, key, msg.flow, now, false)
+  if (msg.event === 'new') return insert(cache, msg.flow, now, false)
+  const ref = storeFind(cache.store, msg.flow)
+  if (msg.event === 'del') {
+    if (ref === NO_REF) {
+      count(cache, 'unknownDestroy')
+      return refused(cache, 'unknownDestroy')
     }
-    case 'upd':
-      return old === undefined ? insert(cache, key, msg.flow, now, false) : merge(cache, old, msg.flow, now, false)
+    return remove(cache, ref, msg.flow, false)
   }
+  return ref === NO_REF ? insert(cache, msg.flow, now, false) : merge(cache, ref, msg.flow, now, false)
 }
 
 // --- resync, flush, views ------------------------------------------------------------------------
@@ -284,77 +302,87 @@ export interface ResyncOptions {
 }
 
 export interface ResyncResult {
+  /** The same (changed) cache object. */
   readonly cache: FlowCache
   /** new / update per dumped entry that changed the cache, then destroy per purged entry. */
   readonly changes: readonly CacheChange[]
 }
 
 /**
- * Merge a complete kernel dump into the internal cache in one pass (one O(n) rebuild instead of n
- * copies). Dump entries are updates: monotonic rule and filter apply as for events.
+ * Merge a complete kernel dump into the internal cache, in place. Dump entries are updates:
+ * monotonic rule and filter apply as for events.
  */
 export function resyncFromDump (cache: FlowCache, dump: Iterable<Flow>, now: Millis, opts: ResyncOptions): ResyncResult {
-  const work = new Map<string, CacheEntry>()
-  for (const e of trieValues(cache.entries)) work.set(e.key, e)
-  const seen = new Set<string>()
+  const seen = new Set<Ref>()
   const changes: CacheChange[] = []
-  const counters: MutableCounters = { ...cache.counters, filteredBy: { ...cache.counters.filteredBy } }
-  const filteredBy = counters.filteredBy as Record<FilterReason, number>
   for (const raw of dump) {
     const flow = stripVolatile(raw)
     if (opts.filter !== null) {
       const v = filterFlow(opts.filter, flow)
       if (!v.accept) {
-        counters.filtered++
-        filteredBy[v.reason]++
+        countFiltered(cache, v.reason)
         continue
       }
     }
-    const key = flowKey(flow)
-    seen.add(key)
-    const old = work.get(key)
-    if (old === undefined || otherIncarnation(old.flow, flow)) {
-      work.set(key, { key, flow, since: now, lastUpdate: now, status: 'new' })
-      counters.created++
-      changes.push({ type: 'new', key, flow, propagate: opts.propagate })
-    } else if (regresses(old.flow, flow)) {
-      counters.stale++
-    } else {
-      const merged = mergeFlow(old.flow, flow)
-      work.set(key, { ...old, flow: merged, lastUpdate: now, status: 'alive' })
-      counters.updated++
-      changes.push({ type: 'update', key, flow: merged, propagate: opts.propagate })
+    const ref = storeFind(cache.store, flow)
+    if (ref === NO_REF || otherIncarnation(cache.store, ref, flow)) {
+      seen.add(storeSet(cache.store, flow, now))
+      count(cache, 'created')
+      changes.push(change('new', flow, opts.propagate))
+      continue
     }
+    seen.add(ref)
+    const r = merge(cache, ref, flow, now, opts.propagate)
+    if (r.change !== null) changes.push(r.change)
   }
   if (opts.purge) {
-    for (const [key, e] of work) {
-      if (seen.has(key)) continue
-      work.delete(key)
-      counters.destroyed++
-      counters.purged++
-      changes.push({ type: 'destroy', key, flow: e.flow, propagate: opts.propagate })
+    for (const ref of storeRefs(cache.store)) {
+      if (seen.has(ref)) continue
+      const flow = storeFlow(cache.store, ref)
+      storeDelete(cache.store, ref)
+      count(cache, 'destroyed')
+      count(cache, 'purged')
+      changes.push(change('destroy', flow, opts.propagate))
     }
   }
-  return { cache: { ...cache, entries: trieFrom([...work].map(([k, e]) => [k, e] as const)), counters }, changes }
+  return { cache, changes }
 }
 
-/** Drop every entry (conntrackd -f internal / external). */
+/** Drop every entry (conntrackd -f internal / external), in place; the memory is given back. */
 export function flushCache (cache: FlowCache): FlowCache {
-  if (cache.entries.size === 0) return cache
-  return { ...cache, entries: trieEmpty(), counters: bump(cache.counters, { flushed: cache.entries.size }) }
+  const n = storeSize(cache.store)
+  if (n === 0) return cache
+  storeClear(cache.store)
+  count(cache, 'flushed', n)
+  return cache
 }
 
+function entryAt (cache: FlowCache, ref: Ref): CacheEntry {
+  const flow = storeFlow(cache.store, ref)
+  const m = storeMeta(cache.store, ref)
+  return { key: flowKey(flow), flow, since: m.since, lastUpdate: m.lastUpdate, status: m.alive ? 'alive' : 'new' }
+}
+
+/** The entry with this flowKey, decoded; undefined when absent. */
 export function cacheGet (cache: FlowCache, key: string): CacheEntry | undefined {
-  return trieGet(cache.entries, key)
+  const probe = parseFlowKey(key)
+  if (probe === null) return undefined
+  const ref = storeFind(cache.store, probe)
+  if (ref === NO_REF) return undefined
+  const e = entryAt(cache, ref)
+  return e.key === key ? e : undefined
 }
 
 export function cacheSize (cache: FlowCache): number {
-  return cache.entries.size
+  return storeSize(cache.store)
 }
 
-/** Every entry, in the trie's deterministic (unsorted) order: the input of a commit. */
+/**
+ * Every entry, decoded, in the store's deterministic (unsorted) order: the input of a commit or a
+ * bulk send. A copy: later applies do not change it.
+ */
 export function cacheSnapshot (cache: FlowCache): readonly CacheEntry[] {
-  return [...trieValues(cache.entries)]
+  return storeRefs(cache.store).map(ref => entryAt(cache, ref))
 }
 
 export interface CacheStats extends CacheCounters {
@@ -362,8 +390,9 @@ export interface CacheStats extends CacheCounters {
   readonly active: number
 }
 
+/** The counters at this moment (a copy: the cache's own counters keep moving). */
 export function cacheStats (cache: FlowCache): CacheStats {
-  return { name: cache.name, active: cache.entries.size, ...cache.counters }
+  return { name: cache.name, active: storeSize(cache.store), ...cache.counters, filteredBy: { ...cache.counters.filteredBy } }
 }
 
 /** One line of `hafwctl conntrack internal|external`. */
@@ -379,7 +408,7 @@ export interface CacheDumpRow {
 
 /** The cache for people: sorted by key, with ages computed at `now`. */
 export function dumpCache (cache: FlowCache, now: Millis): readonly CacheDumpRow[] {
-  const rows = [...trieValues(cache.entries)].map(e => ({
+  const rows = cacheSnapshot(cache).map(e => ({
     key: e.key,
     flow: e.flow,
     status: e.status,

@@ -199,8 +199,8 @@ t.test('resyncFromDump: merges a dump, purges what the kernel no longer has, app
     tcpFlow(4), // unknown: new
     udpFlow(5) // filtered
   ]
-  const before = c
   const res = resyncFromDump(c, dump, 5000, { filter, purge: true, propagate: true })
+  t.equal(res.cache, c, 'changed in place: the same cache object')
   t.same(res.changes.map(ch => [ch.type, ch.flow.orig.sport, ch.propagate]), [
     ['update', 1, true], ['new', 4, true], ['destroy', 3, true]
   ])
@@ -210,8 +210,7 @@ t.test('resyncFromDump: merges a dump, purges what the kernel no longer has, app
   t.equal(cacheGet(c, flowKey(tcpFlow(2)))?.flow.tcp?.state, TCP.ESTABLISHED)
   const s = cacheStats(c)
   t.same([s.created, s.updated, s.destroyed, s.purged, s.stale, s.filtered, s.filteredBy.protocol], [4, 1, 1, 1, 1, 1, 1])
-  t.equal(cacheSize(before), 3, 'the old cache is untouched')
-  const noPurge = resyncFromDump(before, [tcpFlow(1)], 10, { filter: null, purge: false, propagate: false })
+  const noPurge = resyncFromDump(c, [tcpFlow(1)], 10, { filter: null, purge: false, propagate: false })
   t.same(noPurge.changes.map(ch => [ch.type, ch.propagate]), [['update', false]], '-R: no purge, nothing to send')
   t.equal(cacheSize(noPurge.cache), 3)
 })
@@ -227,15 +226,22 @@ t.test('flush, snapshot and dump for hafwctl', async t => {
   clock.advance(900)
   const rows = dumpCache(c, clock.now())
   t.same(rows.map(r => [r.flow.orig.sport, r.activeSinceS, r.idleS, r.status]), [[1, 2, 2, 'new'], [2, 6, 0, 'alive']], 'sorted by key, whole seconds')
-  t.equal(cacheSnapshot(c).length, 2)
+  const snap = cacheSnapshot(c)
+  t.equal(snap.length, 2)
+  const stats = cacheStats(c)
   const f = flushCache(c)
+  t.equal(f, c, 'flushed in place')
   t.equal(cacheSize(f), 0)
   t.equal(cacheStats(f).flushed, 2)
+  t.equal(stats.flushed, 0, 'stats taken before are a copy')
+  t.same(snap.map(e => e.flow.orig.sport).sort(), [1, 2], 'a snapshot taken before is a copy: the commit input survives a flush')
   t.equal(flushCache(f), f, 'flushing an empty cache changes nothing')
-  t.equal(cacheSize(c), 2, 'the old version still has its entries')
+  t.equal(cacheStats(f).flushed, 2)
+  c = applyPeerUpdate(f, { event: 'new', flow: tcpFlow(3) }, clock.now()).cache
+  t.equal(cacheSize(c), 1, 'usable after a flush')
 })
 
-t.test('cache: 20k events stay cheap (structural sharing)', async t => {
+t.test('cache: 20k events in place', async t => {
   let c = createCache('internal')
   for (let i = 0; i < 20_000; i++) {
     c = applyKernelEvent(c, { event: 'new', flow: tcpFlow(1024 + (i % 60000), { orig: { src: `10.${(i >> 8) & 255}.${i & 255}.1`, dst: '10.0.2.2', l4proto: 6, sport: 1000, dport: 80 } }), origin: 'other' }, i, null).cache

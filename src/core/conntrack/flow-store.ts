@@ -1,0 +1,236 @@
+/**
+ * A mutable set of flows keyed like flowKey (family, original tuple, zone), with the cache's
+ * per-entry bookkeeping (since, lastUpdate, new/alive): the storage under cache.ts.
+ *
+ * Three places, chosen per flow:
+ *   v4, v6  packed records (flow-table.ts, flow-record.ts): every flow a codec produces;
+ *   loose   a Map by flowKey string of whole objects, for flows whose key cannot be packed (an
+ *           address that does not parse for its family, a protocol number > 255 ...). No codec
+ *           produces them; they are kept so the cache never loses or changes what it was given.
+ *
+ * An entry is named by a Ref, a number: slot × 4 + place. A Ref stays valid until its entry is
+ * deleted or the store cleared. Iteration: v4 slots, then v6 slots, then loose, each in slot order.
+ */
+import { packBody, packKey, packedId, packedTcpState, flowExtra, P1, unpackFlow } from './flow-record.js'
+import { createTable, scratchHash, slotOffset, tableFind, tableInsert, tableOverwrite, tableRemove, tableSlots, type FlowTable } from './flow-table.js'
+import { flowKey, type Flow } from './flow.js'
+
+/**
+ * A deep copy of plain flow data (objects, Uint8Array, primitives). What the side table and the
+ * loose table keep is copied in and out, so that neither the caller's objects nor a decoded flow
+ * alias the cache (the packed fields are copies by nature). Only rare flows pay for it.
+ */
+function copyData<T> (v: T): T {
+  if (v === null || typeof v !== 'object') return v
+  if (v instanceof Uint8Array) return v.slice() as T
+  const out: Record<string, unknown> = {}
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[k] = copyData(x)
+  return out as T
+}
+
+export type Ref = number
+export const NO_REF: Ref = -1
+
+const V4 = 0
+const V6 = 1
+const LOOSE = 2
+
+interface LooseEntry { flow: Flow, since: number, lastUpdate: number, alive: boolean }
+
+interface LooseTable {
+  readonly byKey: Map<string, number>
+  readonly entries: Array<LooseEntry | undefined>
+  readonly free: number[]
+}
+
+export interface FlowStore {
+  v4: FlowTable
+  v6: FlowTable
+  loose: LooseTable
+}
+
+export function createStore (): FlowStore {
+  return { v4: createTable('ipv4'), v6: createTable('ipv6'), loose: { byKey: new Map(), entries: [], free: [] } }
+}
+
+export function storeSize (s: FlowStore): number {
+  return s.v4.size + s.v6.size + s.loose.byKey.size
+}
+
+/** Drop everything and give the memory back (a flush): fresh, small tables. */
+export function storeClear (s: FlowStore): void {
+  s.v4 = createTable('ipv4')
+  s.v6 = createTable('ipv6')
+  s.loose = { byKey: new Map(), entries: [], free: [] }
+}
+
+const placeOf = (ref: Ref): number => ref & 3
+const slotOf = (ref: Ref): number => ref >>> 2
+const ref = (slot: number, place: number): Ref => slot * 4 + place
+
+function tableFor (s: FlowStore, flow: Flow): FlowTable | null {
+  return flow.family === 'ipv4' ? s.v4 : flow.family === 'ipv6' ? s.v6 : null
+}
+
+function tableOf (s: FlowStore, r: Ref): FlowTable {
+  return placeOf(r) === V4 ? s.v4 : s.v6
+}
+
+/** The entry with `flow`'s key, or NO_REF. */
+export function storeFind (s: FlowStore, flow: Flow): Ref {
+  const t = tableFor(s, flow)
+  if (t !== null && packKey(t.lay, flow, t.scratch, t.scratchDv, 0)) {
+    const slot = tableFind(t, scratchHash(t))
+    return slot < 0 ? NO_REF : ref(slot, t === s.v4 ? V4 : V6)
+  }
+  const slot = s.loose.byKey.get(flowKey(flow))
+  return slot === undefined ? NO_REF : ref(slot, LOOSE)
+}
+
+/**
+ * Insert `flow` as a new entry, or replace the whole entry with its key (conntrackd's NEW: delete,
+ * then insert). Returns its Ref.
+ */
+export function storeSet (s: FlowStore, flow: Flow, now: number): Ref {
+  const t = tableFor(s, flow)
+  if (t === null || !packKey(t.lay, flow, t.scratch, t.scratchDv, 0)) return looseSet(s.loose, flowKey(flow), flow, now)
+  const whole = !packBody(t.lay, flow, t.scratch, t.scratchDv, 0)
+  const hash = scratchHash(t)
+  let slot = tableFind(t, hash)
+  if (slot < 0) slot = tableInsert(t, hash)
+  else tableOverwrite(t, slot)
+  finish(t, slot, flow, whole, now, now, false)
+  return ref(slot, t === s.v4 ? V4 : V6)
+}
+
+/** Replace the flow of an existing entry (same key: a merge result), stamp lastUpdate, mark it alive. */
+export function storeUpdate (s: FlowStore, r: Ref, flow: Flow, now: number): void {
+  if (placeOf(r) === LOOSE) {
+    const e = s.loose.entries[slotOf(r)] as LooseEntry
+    e.flow = copyData(flow)
+    e.lastUpdate = now
+    e.alive = true
+    return
+  }
+  const t = tableOf(s, r)
+  const slot = slotOf(r)
+  packKey(t.lay, flow, t.scratch, t.scratchDv, 0) // same key as the entry (the caller found it by this flow)
+  const whole = !packBody(t.lay, flow, t.scratch, t.scratchDv, 0)
+  tableOverwrite(t, slot)
+  const since = t.dv.getFloat64(slotOffset(t, slot) + t.lay.since)
+  finish(t, slot, flow, whole, since, now, true)
+}
+
+function finish (t: FlowTable, slot: number, flow: Flow, whole: boolean, since: number, last: number, alive: boolean): void {
+  const off = slotOffset(t, slot)
+  let p1 = P1.USED | (alive ? P1.ALIVE : 0)
+  if (whole) {
+    t.side.set(slot, copyData(flow))
+    p1 |= P1.WHOLE
+  } else {
+    const extra = flowExtra(flow)
+    if (extra !== undefined) {
+      t.side.set(slot, copyData(extra))
+      p1 |= P1.EXTRA
+    } else {
+      t.side.delete(slot)
+    }
+  }
+  t.dv.setUint32(off + t.lay.p1, p1)
+  t.dv.setFloat64(off + t.lay.since, since)
+  t.dv.setFloat64(off + t.lay.lastUpdate, last)
+}
+
+export function storeDelete (s: FlowStore, r: Ref): void {
+  if (placeOf(r) === LOOSE) {
+    const slot = slotOf(r)
+    const e = s.loose.entries[slot] as LooseEntry
+    s.loose.byKey.delete(flowKey(e.flow))
+    s.loose.entries[slot] = undefined
+    s.loose.free.push(slot)
+    return
+  }
+  tableRemove(tableOf(s, r), slotOf(r))
+}
+
+function looseSet (l: LooseTable, key: string, flow: Flow, now: number): Ref {
+  const entry: LooseEntry = { flow: copyData(flow), since: now, lastUpdate: now, alive: false }
+  let slot = l.byKey.get(key)
+  if (slot === undefined) {
+    slot = l.free.pop() ?? l.entries.length
+    l.byKey.set(key, slot)
+  }
+  l.entries[slot] = entry
+  return ref(slot, LOOSE)
+}
+
+/** The entry's flow, decoded: a new object graph per call. */
+export function storeFlow (s: FlowStore, r: Ref): Flow {
+  if (placeOf(r) === LOOSE) return copyData((s.loose.entries[slotOf(r)] as LooseEntry).flow)
+  const t = tableOf(s, r)
+  const slot = slotOf(r)
+  const off = slotOffset(t, slot)
+  const p1 = t.dv.getUint32(off + t.lay.p1)
+  if ((p1 & P1.WHOLE) !== 0) return copyData(t.side.get(slot) as Flow)
+  const f = unpackFlow(t.lay, t.buf, t.dv, off)
+  if ((p1 & P1.EXTRA) !== 0) Object.assign(f, copyData(t.side.get(slot)))
+  return f
+}
+
+export interface EntryMeta { readonly since: number, readonly lastUpdate: number, readonly alive: boolean }
+
+export function storeMeta (s: FlowStore, r: Ref): EntryMeta {
+  if (placeOf(r) === LOOSE) {
+    const e = s.loose.entries[slotOf(r)] as LooseEntry
+    return { since: e.since, lastUpdate: e.lastUpdate, alive: e.alive }
+  }
+  const t = tableOf(s, r)
+  const off = slotOffset(t, slotOf(r))
+  return {
+    since: t.dv.getFloat64(off + t.lay.since),
+    lastUpdate: t.dv.getFloat64(off + t.lay.lastUpdate),
+    alive: (t.dv.getUint32(off + t.lay.p1) & P1.ALIVE) !== 0
+  }
+}
+
+/** The entry's TCP state and conntrack id, read without decoding the entry. */
+export function storeTcpState (s: FlowStore, r: Ref): number | undefined {
+  const packed = packedOffset(s, r)
+  if (packed === null) return storeFlow(s, r).tcp?.state
+  return packedTcpState(packed[0].lay, packed[0].buf, packed[0].dv, packed[1])
+}
+
+export function storeId (s: FlowStore, r: Ref): number | undefined {
+  const packed = packedOffset(s, r)
+  if (packed === null) return storeFlow(s, r).id
+  return packedId(packed[0].lay, packed[0].dv, packed[1])
+}
+
+/** The table and record offset of a packed entry; null for loose entries and flows kept whole. */
+function packedOffset (s: FlowStore, r: Ref): [FlowTable, number] | null {
+  if (placeOf(r) === LOOSE) return null
+  const t = tableOf(s, r)
+  const off = slotOffset(t, slotOf(r))
+  return (t.dv.getUint32(off + t.lay.p1) & P1.WHOLE) !== 0 ? null : [t, off]
+}
+
+/**
+ * Every entry's Ref, in store order. Collected up front, so the caller may delete while walking.
+ */
+export function storeRefs (s: FlowStore): Ref[] {
+  const out: Ref[] = []
+  for (const slot of tableSlots(s.v4)) out.push(ref(slot, V4))
+  for (const slot of tableSlots(s.v6)) out.push(ref(slot, V6))
+  s.loose.entries.forEach((e, slot) => { if (e !== undefined) out.push(ref(slot, LOOSE)) })
+  return out
+}
+
+/** What the store holds, for the memory tests and benchmarks. */
+export function storeFootprint (s: FlowStore): { readonly slabBytes: number, readonly indexBytes: number, readonly sideEntries: number, readonly loose: number } {
+  return {
+    slabBytes: s.v4.buf.byteLength + s.v6.buf.byteLength,
+    indexBytes: s.v4.index.byteLength + s.v6.index.byteLength,
+    sideEntries: s.v4.side.size + s.v6.side.size,
+    loose: s.loose.byKey.size
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * The flows of one address family as fixed-size records (flow-record.ts) in one growing slab,
+ * found through an open-addressing hash index over the records' key bytes.
+ *
+ * Mutable on purpose (architecture decision 1: pure is no I/O and no clock, not copy-on-write):
+ * 100k entries cost one ArrayBuffer of records, one Int32Array index and a side Map for the few
+ * entries with rare fields, instead of an object graph and a key string per entry.
+ *
+ *   slots  record i lives at i × size. Freed slots form a stack threaded through their hash field
+ *          and are reused first, so inserts after deletes do not grow the slab.
+ *   index  linear probing, at most half full; a cell holds slot + 1 (0 = empty). Deletion shifts
+ *          the following cells back (no tombstones), so a long insert/delete churn keeps probes
+ *          short.
+ *   side   slot → the EXTRA_KEYS fields (P1.EXTRA), or the whole Flow when pack refused it
+ *          (P1.WHOLE).
+ *
+ * Iteration is in slot order: deterministic for a given history (same inputs, same outputs).
+ */
+import { hashKey, P1, recordLayout, sameKey, type RecordLayout } from './flow-record.js'
+import type { Flow, FlowFamily } from './flow.js'
+import type { FlowExtra } from './flow-record.js'
+
+export interface FlowTable {
+  readonly lay: RecordLayout
+  buf: Uint8Array
+  dv: DataView
+  /** Records the slab can hold. */
+  capacity: number
+  /** Slots ever handed out (high-water mark); slots below it are used or on the free stack. */
+  top: number
+  /** Head of the free stack (-1 = empty). */
+  free: number
+  /** Used slots. */
+  size: number
+  index: Int32Array
+  readonly side: Map<number, FlowExtra | Flow>
+  /** One record where a flow is packed (and so validated) before it is looked up or stored. */
+  readonly scratch: Uint8Array
+  readonly scratchDv: DataView
+}
+
+export const MIN_CAPACITY = 16
+
+export function createTable (family: FlowFamily, capacity = MIN_CAPACITY): FlowTable {
+  const lay = recordLayout(family)
+  const cap = Math.max(1, capacity)
+  const buf = new Uint8Array(cap * lay.size)
+  const scratch = new Uint8Array(lay.size)
+  return {
+    lay,
+    buf,
+    dv: new DataView(buf.buffer),
+    capacity: cap,
+    top: 0,
+    free: -1,
+    size: 0,
+    index: new Int32Array(indexSizeFor(cap)),
+    side: new Map(),
+    scratch,
+    scratchDv: new DataView(scratch.buffer)
+  }
+}
+
+/** The smallest power of two at least twice `n` (load factor ≤ 0.5). */
+function indexSizeFor (n: number): number {
+  let s = 8
+  while (s < 2 * n) s *= 2
+  return s
+}
+
+/** Offset of a slot's record in `buf`. */
+export function slotOffset (t: FlowTable, slot: number): number {
+  return slot * t.lay.size
+}
+
+export function slotUsed (t: FlowTable, slot: number): boolean {
+  return (t.dv.getUint32(slot * t.lay.size + t.lay.p1) & P1.USED) !== 0
+}
+
+/** The slot whose key equals the key packed in `scratch`, or -1. `hash` = hashKey of the scratch key. */
+export function tableFind (t: FlowTable, hash: number): number {
+  const mask = t.index.length - 1
+  for (let i = hash & mask; ; i = (i + 1) & mask) {
+    const cell = t.index[i] as number
+    if (cell === 0) return -1
+    const slot = cell - 1
+    const off = slot * t.lay.size
+    if (t.dv.getUint32(off + t.lay.hash) === hash && sameKey(t.lay, t.buf, off, t.scratch, 0)) return slot
+  }
+}
+
+/**
+ * Take a slot for the record packed in `scratch` (its key must be absent: tableFind first) and copy
+ * the record in. The caller sets since/lastUpdate/P1 bits after.
+ */
+export function tableInsert (t: FlowTable, hash: number): number {
+  let slot: number
+  if (t.free >= 0) {
+    slot = t.free
+    t.free = t.dv.getInt32(slot * t.lay.size + t.lay.hash)
+  } else {
+    if (t.top === t.capacity) growSlab(t)
+    slot = t.top++
+  }
+  t.size++
+  if (2 * t.size > t.index.length) growIndex(t)
+  copyScratchTo(t, slot, hash)
+  const mask = t.index.length - 1
+  let i = hash & mask
+  while (t.index[i] !== 0) i = (i + 1) & mask
+  t.index[i] = slot + 1
+  return slot
+}
+
+/** Overwrite a used slot with the record in `scratch` (same key), keeping its hash and P1 bits. */
+export function tableOverwrite (t: FlowTable, slot: number): void {
+  const off = slot * t.lay.size
+  const hash = t.dv.getUint32(off + t.lay.hash)
+  const p1 = t.dv.getUint32(off + t.lay.p1)
+  const since = t.dv.getFloat64(off + t.lay.since)
+  const last = t.dv.getFloat64(off + t.lay.lastUpdate)
+  t.buf.set(t.scratch, off)
+  t.dv.setUint32(off + t.lay.hash, hash)
+  t.dv.setUint32(off + t.lay.p1, p1)
+  t.dv.setFloat64(off + t.lay.since, since)
+  t.dv.setFloat64(off + t.lay.lastUpdate, last)
+}
+
+function copyScratchTo (t: FlowTable, slot: number, hash: number): void {
+  const off = slot * t.lay.size
+  t.buf.set(t.scratch, off)
+  t.dv.setUint32(off + t.lay.hash, hash)
+  t.dv.setUint32(off + t.lay.p1, P1.USED)
+}
+
+/** Free a used slot: out of the index (backward shift), its side entry dropped, onto the free stack. */
+export function tableRemove (t: FlowTable, slot: number): void {
+  const off = slot * t.lay.size
+  const mask = t.index.length - 1
+  let i = t.dv.getUint32(off + t.lay.hash) & mask
+  while (t.index[i] !== slot + 1) i = (i + 1) & mask
+  // Backward-shift deletion: move later cells of the run into the hole when their home allows it.
+  let hole = i
+  for (let j = (i + 1) & mask; ; j = (j + 1) & mask) {
+    const cell = t.index[j] as number
+    if (cell === 0) break
+    const home = t.dv.getUint32((cell - 1) * t.lay.size + t.lay.hash) & mask
+    // j's entry may move to `hole` unless its home lies cyclically in (hole, j].
+    const inRange = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j)
+    if (!inRange) {
+      t.index[hole] = cell
+      hole = j
+    }
+  }
+  t.index[hole] = 0
+  t.side.delete(slot)
+  t.buf.fill(0, off, off + t.lay.size)
+  t.dv.setInt32(off + t.lay.hash, t.free)
+  t.free = slot
+  t.size--
+  if (t.size === 0) { // all free: start again from slot 0 (same slab, no stack to walk)
+    t.top = 0
+    t.free = -1
+  }
+}
+
+/** ×1.5, not ×2: the slab is most of the cache's memory, and a copy per growth is cheap. */
+function growSlab (t: FlowTable): void {
+  const cap = Math.ceil(t.capacity * 1.5)
+  const buf = new Uint8Array(cap * t.lay.size)
+  buf.set(t.buf)
+  t.buf = buf
+  t.dv = new DataView(buf.buffer)
+  t.capacity = cap
+}
+
+function growIndex (t: FlowTable): void {
+  const index = new Int32Array(t.index.length * 2)
+  const mask = index.length - 1
+  for (const cell of t.index) {
+    if (cell === 0) continue
+    let i = t.dv.getUint32((cell - 1) * t.lay.size + t.lay.hash) & mask
+    while (index[i] !== 0) i = (i + 1) & mask
+    index[i] = cell
+  }
+  t.index = index
+}
+
+/** Every used slot, in slot order. */
+export function * tableSlots (t: FlowTable): Generator<number> {
+  for (let s = 0; s < t.top; s++) if (slotUsed(t, s)) yield s
+}
+
+/** Hash of the key in `scratch`. */
+export function scratchHash (t: FlowTable): number {
+  return hashKey(t.lay, t.scratch, 0)
+}
