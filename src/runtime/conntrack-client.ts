@@ -55,14 +55,31 @@ export class ConntrackClient implements ConntrackHandle {
   private last: ConntrackStatus | null = null
   private workerCounters: Readonly<Record<string, number>> = {}
   private failed: string | null = null
+  private localAddresses: readonly FilterCidr[] = []
+  private port: Port<FromWorker, ToWorker>
 
-  constructor (private readonly port: Port<FromWorker, ToWorker>, private readonly o: ClientOptions) {
+  constructor (port: Port<FromWorker, ToWorker>, private readonly o: ClientOptions) {
+    this.port = port
     port.on('message', (m) => { this.onMessage(m) })
     o.counters.merge(() => this.workerCounters)
   }
 
+  /** The node's addresses as last told (a restarted worker opens with them). */
+  get addresses (): readonly FilterCidr[] { return this.localAddresses }
+
+  /**
+   * Talk to a new worker (a restart after a failure): requests go there from now on. The caller
+   * opens and starts it; until then the last snapshot stays visible and requests wait.
+   */
+  attach (port: Port<FromWorker, ToWorker>): void {
+    this.port = port
+    this.failed = null
+    port.on('message', (m) => { if (this.port === port) this.onMessage(m) })
+  }
+
   /** Open the worker's ports for a model (refusals carry the worker's message, which names the key). */
   async open (model: ConntrackModel, localAddresses: readonly FilterCidr[], logLevel: string): Promise<void> {
+    this.localAddresses = localAddresses
     await this.request({ type: 'open', model, localAddresses, logLevel })
   }
 
@@ -92,6 +109,7 @@ export class ConntrackClient implements ConntrackHandle {
   }
 
   setLocalAddresses (cidrs: readonly FilterCidr[]): void {
+    this.localAddresses = cidrs
     if (this.failed === null) this.port.postMessage({ type: 'localAddresses', cidrs })
   }
 

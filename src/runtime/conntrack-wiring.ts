@@ -31,6 +31,11 @@ export interface ConntrackWiring {
 
 /** Wait this long for the worker to close its sockets before terminating it. */
 const CLOSE_TIMEOUT_MS = 3000
+/** A failed worker is started again after this, doubling up to RESTART_MAX_MS while it keeps failing. */
+const RESTART_FIRST_MS = 1000
+const RESTART_MAX_MS = 30_000
+/** A worker that ran this long without failing resets the back-off. */
+const RESTART_STABLE_MS = 60_000
 
 export async function openConntrack (model: Model, deps: {
   log: Logger
@@ -41,7 +46,8 @@ export async function openConntrack (model: Model, deps: {
 }): Promise<ConntrackWiring | null> {
   const m = model.conntrack
   if (m === null) return null
-  const worker = new Worker(new URL('./conntrack-worker.js', import.meta.url), { name: 'hafwd-conntrack', stdout: false, stderr: false })
+  const spawn = (): Worker => new Worker(new URL('./conntrack-worker.js', import.meta.url), { name: 'hafwd-conntrack', stdout: false, stderr: false })
+  let worker = spawn()
   const client = new ConntrackClient(worker as unknown as Port<FromWorker, ToWorker>, {
     counters: deps.counters,
     log: deps.log,
@@ -49,19 +55,56 @@ export async function openConntrack (model: Model, deps: {
     onBulk: (t) => { deps.transitions.emit({ kind: 'bulk', from: t.from, to: t.to, reason: t.event, at: t.at }) }
   })
   let closing = false
-  worker.on('error', (err) => {
-    deps.counters.inc('ct.worker.failed')
-    deps.log.error({ err: String(err), stack: err instanceof Error ? err.stack : undefined }, 'the conntrack worker failed: conntrack sync stopped, VRRP goes on')
-    client.fail(`the conntrack worker failed: ${String(err)}`)
-  })
-  worker.on('exit', (code) => {
+  let started = false
+  let backoff = RESTART_FIRST_MS
+  let startedAt = Date.now()
+  let restartTimer: NodeJS.Timeout | null = null
+
+  // A dead worker loses the caches (the kernel table and the peer are the truth): a new one
+  // resyncs from both, as conntrackd does after a restart. VRRP is not touched meanwhile.
+  const restart = async (): Promise<void> => {
+    restartTimer = null
     if (closing) return
-    deps.log.error({ code }, 'the conntrack worker exited: conntrack sync stopped, VRRP goes on')
-    client.fail(`the conntrack worker exited (code ${code})`)
-  })
+    worker = spawn()
+    watch(worker)
+    client.attach(worker as unknown as Port<FromWorker, ToWorker>)
+    startedAt = Date.now()
+    try {
+      await client.open(m, client.addresses, deps.log.level)
+      await client.start()
+      deps.counters.inc('ct.worker.restarted')
+      deps.log.warn('conntrack worker restarted: caches resynced from the kernel, resync requested from the peer')
+    } catch (err) {
+      deps.log.error({ err: String(err) }, 'the restarted conntrack worker failed to open')
+      void worker.terminate()
+    }
+  }
+  const died = (reason: string): void => {
+    client.fail(reason)
+    if (closing || !started || restartTimer !== null) return
+    if (Date.now() - startedAt > RESTART_STABLE_MS) backoff = RESTART_FIRST_MS
+    deps.log.error({ retryInMs: backoff }, `${reason}: conntrack sync stopped, VRRP goes on; restarting it`)
+    restartTimer = setTimeout(() => { void restart() }, backoff)
+    backoff = Math.min(backoff * 2, RESTART_MAX_MS)
+  }
+  function watch (w: Worker): void {
+    w.on('error', (err) => {
+      deps.counters.inc('ct.worker.failed')
+      deps.log.error({ err: String(err), stack: err instanceof Error ? err.stack : undefined }, 'the conntrack worker failed')
+      died(`the conntrack worker failed: ${String(err)}`)
+    })
+    w.on('exit', (code) => {
+      if (w !== worker) return
+      deps.counters.inc('ct.worker.exited')
+      died(`the conntrack worker exited (code ${code})`)
+    })
+  }
+  watch(worker)
+
   const close = async (): Promise<void> => {
     if (closing) return
     closing = true
+    if (restartTimer !== null) clearTimeout(restartTimer)
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<void>(resolve => { timer = setTimeout(resolve, CLOSE_TIMEOUT_MS) })
     await Promise.race([client.close().catch(() => undefined), timeout])
@@ -74,5 +117,14 @@ export async function openConntrack (model: Model, deps: {
     await close()
     throw err
   }
-  return { runtime: client, close }
+  const runtime: ConntrackHandle = {
+    handlers: () => client.handlers(),
+    status: () => client.status(),
+    dump: async (c) => await client.dump(c),
+    setLocalAddresses: (c) => { client.setLocalAddresses(c) },
+    // Restarts only once the first start succeeded: a worker that cannot start refuses the daemon.
+    start: async () => { await client.start(); started = true },
+    close
+  }
+  return { runtime, close }
 }

@@ -146,3 +146,26 @@ t.test('the main side bounds a commit by its budget even when the worker does no
   await client.handlers().ctCommit?.({ kind: 'ctCommit', budgetMs: 1 })
   t.equal(counters.get('ct.commit.budgetOnMain'), 1, 'the VIPs were released by the budget')
 })
+
+t.test('a client re-attached to a new worker after a failure serves again, with the addresses it was told', async t => {
+  const [sa] = syncPair()
+  const a = node(t, sa)
+  await a.client.open(ctModel('192.168.100.1', '192.168.100.2'), [], 'silent')
+  a.client.setLocalAddresses([{ address: '192.0.2.9', prefix: 32, family: 'ipv4' }])
+  a.client.fail('the conntrack worker exited (code 1)')
+  await t.rejects(a.client.start(), /exited/)
+  // A second service on a fresh channel stands for the restarted worker.
+  const kernel = new FakeConntrack()
+  kernel.kernel.create(benchFlow(7))
+  const { port1, port2 } = new MessageChannel()
+  serveConntrack(port2 as unknown as Port<ToWorker, FromWorker>, { open: async () => ({ ct: kernel, sync: sa }), clock: () => performance.now(), unixSeconds: () => 1_700_000_000, logger: () => silent })
+  a.client.attach(port1 as unknown as Port<FromWorker, ToWorker>)
+  t.same(a.client.addresses, [{ address: '192.0.2.9', prefix: 32, family: 'ipv4' }], 'the addresses survive for the new worker')
+  await a.client.open(ctModel('192.168.100.1', '192.168.100.2'), a.client.addresses, 'silent')
+  await a.client.start()
+  t.equal(a.client.status().internal.active, 1, 'the new worker resynced from the kernel table')
+  await a.client.close()
+  a.client.fail('test over') // the node's teardown must not wait on this channel
+  port1.close()
+  port2.close()
+})
