@@ -16,7 +16,7 @@ import {
 } from './ctnetlink-attrs.js'
 import {
   IPS, IPS_NAT_MASK, L4Proto, isIcmp, type Flow, type FlowFamily, type FlowTuple, type NatBinding, type SeqAdj
-} from '../core/conntrack/flow.js'
+} from './flow.js'
 
 /** A flow identified by its original tuple (+ zone), for get/delete/set-timeout. */
 export type FlowRef = Pick<Flow, 'family' | 'orig'> & Partial<Pick<Flow, 'zone' | 'id'>>

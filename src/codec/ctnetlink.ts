@@ -30,7 +30,7 @@ import {
 import {
   deriveNat, type Flow, type FlowFamily, type FlowTuple, type TcpInfo, type SctpInfo, type DccpInfo,
   type NatBinding, type SeqAdj, type Synproxy, type FlowCounters
-} from '../core/conntrack/flow.js'
+} from './flow.js'
 
 export * from './ctnetlink-request.js'
 

@@ -49,6 +49,20 @@ t.test('the checker catches what it must (it can fail)', async t => {
   t.same(violations("const fs = await import('fs')"), ['imports fs'], 'dynamic imports count')
 })
 
+t.test('src/codec imports nothing from src/core (codecs are the lower layer)', async t => {
+  for (const f of walk(join(root, 'src/codec'))) {
+    const core = [...readFileSync(f, 'utf8').matchAll(/\bfrom\s*['"]([^'"]+)['"]/g)].map(m => m[1] as string).filter(s => /(^|\/)core\//.test(s))
+    t.same(core, [], relative(root, f))
+  }
+})
+
+t.test('src/core imports no imperative layer, directly or by re-export', async t => {
+  for (const f of walk(join(root, 'src/core'))) {
+    const bad = [...readFileSync(f, 'utf8').matchAll(/\bfrom\s*['"]([^'"]+)['"]/g)].map(m => m[1] as string).filter(s => /(^|\/)(io|runtime|control|cli|main|lab|bench)\//.test(s))
+    t.same(bad, [], relative(root, f))
+  }
+})
+
 for (const layer of ['src/core', 'src/codec']) {
   t.test(`${layer} is pure`, async t => {
     const files = walk(join(root, layer))
