@@ -113,7 +113,8 @@ async function startHafwdPair (t: Topology, dir: string): Promise<Pair> {
   try {
     const p1 = startHafwd(fw1.ns, hafwConfigWithSync(t, fw1, hafwdOptions(dir, fw1), 'udp', { socketBuffer: SOCKET_BUFFER }), dir, 'hafwd-fw1')
     procs.push(p1)
-    if (await waitFor(async () => (await whoIsMaster(t)).join() === 'fw1', 30_000, 20) === null) throw new Error(`hafwd on fw1 did not become master (${p1.logFile})`)
+    // with a pre-filled table hafwd reads it before its routers start: give that time
+    if (await waitFor(async () => (await whoIsMaster(t)).join() === 'fw1', 120_000, 20) === null) throw new Error(`hafwd on fw1 did not become master within 120 s (${p1.logFile})`)
     const p2 = startHafwd(fw2.ns, hafwConfigWithSync(t, fw2, hafwdOptions(dir, fw2), 'udp', { socketBuffer: SOCKET_BUFFER }), dir, 'hafwd-fw2')
     procs.push(p2)
     await waitFor(async () => {
