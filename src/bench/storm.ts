@@ -444,6 +444,7 @@ interface TakeoverRow {
   readonly over: number
   readonly adverts: number
   readonly load?: number
+  readonly note?: string
   readonly error?: string
 }
 
@@ -514,13 +515,16 @@ async function takeoverCase (kind: PairKind, prefix: string, dir: string, fillRa
         const adverts = await cap.stop()
         cap = null
         const fw2Adv = adverts.filter(a => fw2Addrs.has(a.src) && a.ts > kill && a.prio > 0)
+        const notes: string[] = []
+        if (adverts.some(a => fw2Addrs.has(a.src) && a.prio > 0 && a.ts <= kill && a.ts > kill - 500)) notes.push('fw2 was already master at the kill')
+        if (toCommit < fill.created) notes.push(`fw2's external cache held ${toCommit}/${fill.created} at the kill`)
         const first = fw2Adv[0]?.ts ?? null
         const g = first === null ? null : advertGaps(fw2Adv, first, end, LIMIT)
         const vip = obs.events.find(e => e.kind === 'vip' && e.ts > kill && e.mac === fw2in)
         return {
           kind, impl, fill, toCommit, fillMs, firstAdvert: first === null ? null : first - kill, vipAnswers: vip === undefined ? null : vip.ts - kill,
           committedMs: committedAt === null ? null : committedAt - kill, committed: k - fw2Before, fw2Before, fillBackupAdverts,
-          maxGap: g?.maxGap ?? null, over: g?.over ?? 0, adverts: g?.adverts ?? 0, load: loadavg()[0]
+          maxGap: g?.maxGap ?? null, over: g?.over ?? 0, adverts: g?.adverts ?? 0, load: loadavg()[0], note: notes.length > 0 ? `not a valid takeover: ${notes.join('; ')}` : ''
         }
       } finally {
         if (cap !== null) await cap.stop().catch(() => [])
@@ -610,11 +614,11 @@ async function main (): Promise<void> {
           `${String(r.at1s)}/${String(r.gen?.created)}`, r.allMs === null ? 'not all' : fmt(r.allMs), String(r.final), fmt(r.load, 1)]), 2))
   if (takes.length > 0) {
     say('\n## takeover with a full external cache (master box dies: SIGKILL + links down; times from the kill)')
-    say(table(['pair (fw1 → fw2 = new master)', 'fill/s', 'backup adverts before kill', 'to commit', 'in fw2 kernel before', 'first fw2 advert ms', 'VIP answers ms', 'committed ms', 'committed', 'adverts', 'max gap ms', `gaps > ${LIMIT} ms`, 'load 1m'],
+    say(table(['pair (fw1 → fw2 = new master)', 'fill/s', 'backup adverts before kill', 'to commit', 'in fw2 kernel before', 'first fw2 advert ms', 'VIP answers ms', 'committed ms', 'committed', 'adverts', 'max gap ms', `gaps > ${LIMIT} ms`, 'load 1m', 'note'],
       takes.map(r => r.error !== undefined
         ? [KIND_LABEL[r.kind], `ERROR: ${r.error}`]
         : [KIND_LABEL[r.kind], String(r.fill?.achieved), String(r.fillBackupAdverts), String(r.toCommit), String(r.fw2Before), fmt(r.firstAdvert, 1), fmt(r.vipAnswers, 1), fmt(r.committedMs), String(r.committed),
-            String(r.adverts), fmt(r.maxGap, 1), String(r.over), fmt(r.load, 1)]), 1))
+            String(r.adverts), fmt(r.maxGap, 1), String(r.over), fmt(r.load, 1), r.note ?? '']), 1))
     say('  to commit: fw2\'s external cache when fw1 died; committed: entries fw2\'s kernel gained after the kill (it holds "to commit" at "committed ms",')
     say('  polled every 50 ms); adverts / max gap / gaps: fw2\'s adverts from its first as master until then + 1 s (at least until kill + 3 s).')
     say('  ka+ctd → hafwd: fw1 runs keepalived + conntrackd (FTFW to hafwd), so the fill cannot make fw2 take over early.')
