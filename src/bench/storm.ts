@@ -15,11 +15,15 @@
  *   entries per second for S seconds to the master's kernel. The daemons see kernel NEW events.
  * - takeover: fill the master with FILL entries the same way — by default into fw1's kernel before
  *   the daemons start (`--fill-mode before`: fw1's startup dump and the bulk/resync to fw2 carry
- *   them, no event storm), or while the pair runs (`--fill-mode live`, a burst itself) — wait until
- *   they are all in the backup's external cache, then the master box dies (SIGKILL of its daemon(s) — hafwd; or
- *   keepalived and conntrackd — and its links down at once). The new master commits the entries
- *   into its kernel (hafwd: in-process, before the VIPs; keepalived: a notify_master script running
- *   conntrackd -c, -f, -R, -B as conntrackd's primary-backup.sh does).
+ *   them, no event storm), or while the pair runs (`--fill-mode live`, a burst itself) — wait
+ *   until they are all in the backup's external cache, then the master box dies (SIGKILL of its
+ *   daemon(s) — hafwd; or keepalived and conntrackd — and its links down at once). The new master
+ *   commits the entries into its kernel (hafwd: in-process, before the VIPs; keepalived: a
+ *   notify_master script running conntrackd -c, -f, -R, -B as conntrackd's primary-backup.sh
+ *   does). For hafwd this runs twice: hafwd → hafwd, and keepalived + conntrackd on fw1 → hafwd
+ *   on fw2 (the FTFW migration pair), whose fill a storm cannot turn into early takeovers, so that
+ *   hafwd's own commit as the new master is measured even where the hafwd pair cannot hold the
+ *   fill (a row that measured nothing is flagged "not a valid takeover").
  *
  * From the wire (tcpdump in the switch namespace on both LAN bridges, br-in and br-out, kernel
  * timestamps; VRRP proto 112 parsed by IP source, see lab/vrrp-pcap.ts):
@@ -30,10 +34,11 @@
  * - adverts from the backup: any VRRP advert with a source address of fw2, burst start → burst
  *   end + 2 s.
  * - takeover: the new master's adverts from its first one until its kernel holds the committed
- *   entries + 1 s (largest gap, gaps > 150 ms); kill → first advert of fw2; kill → the inside VIP
+ *   entries + 1 s, at least until kill + 3 s (largest gap, gaps > 150 ms); kill → first advert of fw2; kill → the inside VIP
  *   answers with fw2's MAC (probe host, echo every 5 ms, see wire.ts / probe.ts).
  * From the daemons: entries in the backup's external cache (hafwd: control API status; conntrackd:
- * `conntrackd -s`) 1 s after the generator's last send, and when all had arrived (polled);
+ * `conntrackd -s`) read once 1 s after the generator's last send, and when all had arrived
+ * (polled every 200 ms: the polls compete with the daemons for the CPU); the host's load average;
  * the new master's kernel count (/proc/sys/net/netfilter/nf_conntrack_count in its namespace,
  * polled every 50 ms) for the commit.
  *
