@@ -26,7 +26,8 @@ import { tmpdir } from 'node:os'
 import { skipUnlessRoot, labFor, transitions, sleep } from './helpers.js'
 import { repoRoot, startHafwd } from '../../src/lab/hafwd-process.js'
 import type { HafwdProcess } from '../../src/lab/hafwd-process.js'
-import { hafwConfigWithSync, hafwdConntrack } from '../../src/lab/conntrackd.js'
+import { hafwConfigWithSync } from '../../src/lab/conntrackd.js'
+import { ControlClient } from '../../src/control/client.js'
 import { waitFor, whoIsMaster } from '../../src/lab/observe.js'
 import { startCapture } from '../../src/lab/capture.js'
 import type { Capture } from '../../src/lab/capture.js'
@@ -70,7 +71,18 @@ t.test('connection storm on the master of a running pair', { skip }, async t => 
   const p1 = start(fw1)
   t.not(await waitFor(async () => (await whoIsMaster(lab)).join() === 'fw1', 15_000, 20), null, 'fw1 elected alone')
   const p2 = start(fw2)
-  t.not(await waitFor(async () => (await hafwdConntrack(join(dir, 'fw2.sock')))?.bulk === 'done', 20_000, 100), null, 'fw2 finished its startup bulk')
+  // fw2's control API in-process (no hafwctl process per poll: light on a small CI machine)
+  let client: ControlClient | null = null
+  await waitFor(async () => {
+    try { client = await ControlClient.connect({ socket: join(dir, 'fw2.sock') }, { timeoutMs: 2000 }); return true } catch { return false }
+  }, 15_000, 100)
+  if (client === null) throw new Error(`hafwd on fw2 has no control socket (${p2.logFile})`)
+  const fw2ctl: ControlClient = client
+  t.teardown(async () => { await fw2ctl.close().catch(() => undefined) })
+  const conntrack = async (): Promise<{ bulk?: string, external?: { active?: number } } | null> => {
+    try { return ((await fw2ctl.status()) as { conntrack?: { bulk?: string, external?: { active?: number } } }).conntrack ?? null } catch { return null }
+  }
+  t.not(await waitFor(async () => (await conntrack())?.bulk === 'done', 20_000, 100), null, 'fw2 finished its startup bulk')
   t.not(await waitFor(async () => transitions(p2.logFile).some(x => x.to === 'backup'), 10_000, 20), null, 'fw2 is backup')
   t.same(await whoIsMaster(lab), ['fw1'], 'fw1 is the only master before the storm')
 
@@ -102,6 +114,5 @@ t.test('connection storm on the master of a running pair', { skip }, async t => 
   const backupRouters = [...new Set(fromFw2.map(a => `${a.router} prio ${a.prio}`))].join(', ')
   t.equal(fromFw2.length, 0, `no advert from the backup on either LAN${fromFw2.length > 0 ? ` (${backupRouters})` : ''}`)
   t.same(await whoIsMaster(lab), ['fw1'], 'fw1 is still the only master')
-  const ct = await hafwdConntrack(join(dir, 'fw2.sock'))
-  t.comment(`fw2's external cache holds ${String(ct?.external.active)} entries after the storm (not asserted)`)
+  t.comment(`fw2's external cache holds ${String((await conntrack())?.external?.active)} entries after the storm (not asserted)`)
 })
