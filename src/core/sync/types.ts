@@ -128,7 +128,10 @@ export interface FtfwStepResult<S> {
    */
   readonly nacksOutstanding: number
   readonly deadline: Deadline
-  /** Snapshot of the cumulative counters after this step. */
+  /**
+   * Snapshot of the cumulative counters, taken when this property is read: read it before the next step (a copy
+   * per step would cost more than a local change itself; ftfwSnapshot and the state's own `counters` remain).
+   */
   readonly counters: Readonly<FtfwCounters>
 }
 
