@@ -14,12 +14,12 @@ export function parseIPv4 (text: string): Uint8Array | null {
 }
 
 /**
- * Parse dotted-quad IPv4 into out[offset, offset + 4); false when malformed (out may then be partly
- * written). Exactly four decimal parts of 0..255, no leading zeros ("01"), no signs or spaces.
+ * Parse dotted-quad IPv4 into out[offset, offset + 4) (out null: only check); false when malformed (out may
+ * then be partly written). Exactly four decimal parts of 0..255, no leading zeros ("01"), no signs or spaces.
  * Hand-written rather than split + regex: the ctnetlink encoder parses two to five addresses per
  * request, 100k requests per commit.
  */
-export function parseIPv4Into (text: string, out: Uint8Array, offset: number): boolean {
+export function parseIPv4Into (text: string, out: Uint8Array | null, offset: number): boolean {
   const len = text.length
   let i = 0
   for (let part = 0; part < 4; part++) {
@@ -40,7 +40,7 @@ export function parseIPv4Into (text: string, out: Uint8Array, offset: number): b
       }
       if (n > 255) return false
     }
-    out[offset + part] = n
+    if (out !== null) out[offset + part] = n
   }
   return i === len
 }
@@ -93,6 +93,15 @@ export function parseIP (text: string): { family: Family, bytes: Uint8Array } | 
   }
   const bytes = parseIPv4(text)
   return bytes === null ? null : { family: 'ipv4', bytes }
+}
+
+/**
+ * The family of a valid address, null when `text` does not parse (parseIP's verdict). An IPv4 address is
+ * checked without allocating: the sync receiver asks this for every address of every flow it is sent.
+ */
+export function ipFamily (text: string): Family | null {
+  if (text.includes(':')) return parseIPv6(text) === null ? null : 'ipv6'
+  return parseIPv4Into(text, null, 0) ? 'ipv4' : null
 }
 
 export function formatIPv4 (b: Uint8Array, offset = 0): string {

@@ -37,7 +37,7 @@ import { CodecError } from '../../codec/errors.js'
 import {
   decodeDatagram, writeCtMessage, writeCtlMessage, DatagramPacker, NetFlag, type CtdMalformed, type CtdMessage, type NetHeader
 } from '../../codec/conntrackd.js'
-import { earliest, isDue, type Deadline, type Millis } from '../time.js'
+import { isDue, type Deadline, type Millis } from '../time.js'
 import { seq as toSeq, seqAfter, seqBetween, seqBefore, seqDistance, seqNext, type Seq } from './seq.js'
 import {
   ackRange, createQueues, enqueueBulk, enqueueCtl, enqueueObject, flushResend, nackRange, nacksAfter, recordSent, releaseNode, takeTx,
@@ -170,16 +170,8 @@ export function createFtfw (config: FtfwConfig, initialSeq: Seq, now: Millis): F
 
 /** The instant the state wants to be stepped with `timeout`: a queued transmit round, else the ALIVE timer. */
 export function ftfwDeadline (s: FtfwState): Deadline {
-  return earliest(s.txSince, s.aliveAt)
-}
-
-/** What one step produced, filled as it goes; the lists are created by their first entry (most steps have none). */
-interface StepOutput {
-  datagrams: Buffer[] | null
-  deliver: FtfwDelivery[] | null
-  resyncRequested: boolean
-  peerRestarted: boolean
-  resyncAcked: boolean
+  // earliest(txSince, aliveAt) without its argument list: this runs once per step.
+  return s.txSince !== null && s.txSince < s.aliveAt ? s.txSince : s.aliveAt
 }
 
 const NONE: readonly never[] = Object.freeze([])
@@ -189,29 +181,39 @@ function copyCounters (c: FtfwCounters): FtfwCounters {
 }
 
 /**
- * The result of one step. `counters` is copied when read, not at every step: a local change is a step, and
- * copying some forty counters for each of them cost more than queueing the change.
+ * What one step produced, filled as it goes, and returned as is: one object per step. The lists start as the
+ * shared empty list and are created by their first entry (most steps have none). `counters` is copied when
+ * read, not at every step: a local change is a step, and copying some forty counters for each of them cost
+ * more than queueing the change.
  */
-class StepResult implements FtfwStepResult<FtfwState> {
-  constructor (
-    readonly state: FtfwState,
-    readonly datagrams: readonly Buffer[],
-    readonly deliver: readonly FtfwDelivery[],
-    readonly resyncRequested: boolean,
-    readonly peerRestarted: boolean,
-    readonly resyncAcked: boolean,
-    readonly nacksOutstanding: number,
-    readonly deadline: Deadline
-  ) {}
+class StepOutput implements FtfwStepResult<FtfwState> {
+  datagrams: readonly Buffer[] = NONE
+  deliver: readonly FtfwDelivery[] = NONE
+  resyncRequested = false
+  peerRestarted = false
+  resyncAcked = false
+  nacksOutstanding = 0
+  deadline: Deadline = null
+  constructor (readonly state: FtfwState) {}
 
   get counters (): Readonly<FtfwCounters> {
     return copyCounters(this.state.counters)
   }
 }
 
+function addDatagrams (out: StepOutput, datagrams: Buffer[]): void {
+  if (out.datagrams === NONE) out.datagrams = datagrams
+  else (out.datagrams as Buffer[]).push(...datagrams)
+}
+
+function addDelivery (out: StepOutput, d: FtfwDelivery): void {
+  if (out.deliver === NONE) out.deliver = [d]
+  else (out.deliver as FtfwDelivery[]).push(d)
+}
+
 /** Advance `state` by one input at `now` (mutates and returns it, see "Ownership" above). */
 export function stepFtfw (state: FtfwState, input: FtfwInput, now: Millis): FtfwStepResult<FtfwState> {
-  const out: StepOutput = { datagrams: null, deliver: null, resyncRequested: false, peerRestarted: false, resyncAcked: false }
+  const out = new StepOutput(state)
   switch (input.kind) {
     case 'local':
       state.counters.localEvents++
@@ -243,10 +245,9 @@ export function stepFtfw (state: FtfwState, input: FtfwInput, now: Millis): Ftfw
       if (state.queues.tx.length > 0) transmit(state, now, out)
       break
   }
-  return new StepResult(
-    state, out.datagrams ?? NONE, out.deliver ?? NONE, out.resyncRequested, out.peerRestarted, out.resyncAcked,
-    nacksAfter(state.queues, state.resyncAckedSeq), ftfwDeadline(state)
-  )
+  out.nacksOutstanding = nacksAfter(state.queues, state.resyncAckedSeq)
+  out.deadline = ftfwDeadline(state)
+  return out
 }
 
 function markQueued (s: FtfwState, now: Millis): void {
@@ -321,8 +322,7 @@ function transmit (s: FtfwState, now: Millis, out: StepOutput): void {
   const datagrams = packer.finish()
   c.txDatagrams += datagrams.length
   for (const d of datagrams) c.txBytes += d.length
-  if (out.datagrams === null) out.datagrams = datagrams
-  else for (const d of datagrams) out.datagrams.push(d)
+  addDatagrams(out, datagrams)
   s.aliveAt = now + s.config.aliveIntervalMs
 }
 
@@ -380,8 +380,7 @@ function digest (s: FtfwState, msg: CtdMessage, out: StepOutput): Digest {
     case 'exp':
       c.rxData++
       c.delivered++
-      out.deliver ??= []
-      out.deliver.push(msg.kind === 'ct'
+      addDelivery(out, msg.kind === 'ct'
         ? { kind: 'ct', event: msg.event, attrs: msg.attrs }
         : { kind: 'exp', event: msg.event, attrs: msg.attrs })
       return 'data'
