@@ -7,7 +7,7 @@
  * encoder writes every field that is present, in conntrackd's own order (`ct2msg`, src/build.c).
  */
 import { CodecError } from './errors.js'
-import { parseIPv4Into, parseIPv6 } from './ip.js'
+import { parseIPv4Into, parseIPv6Into } from './ip.js'
 import {
   CT_ATTR_RULES, NTA, NTA_HDR_SIZE, align4, ipText, putAttrHeader, putU16be, putU16le, putU32be, u16be, u16le, u32be,
   type AttrErrorCode
@@ -111,13 +111,12 @@ function putAddr (out: Uint8Array, off: number, text: string, fam: 'ipv4' | 'ipv
     if (!parseIPv4Into(text, out, off)) throw invalid(`${field}: not an IP address: ${text}`)
     return
   }
-  const b = parseIPv6(text)
-  if (b === null) throw invalid(`${field}: not an IP address: ${text}`)
-  out.set(b, off)
+  if (!parseIPv6Into(text, out, off)) throw invalid(`${field}: not an IP address: ${text}`)
 }
 
 function checkInt (v: number, bits: 8 | 16 | 32, field: string): number {
-  if (!Number.isInteger(v) || v < 0 || v > 2 ** bits - 1) throw invalid(`${field}: ${v} is not a u${bits}`)
+  // `v >>> 0 === v`: an integer in [0, 2^32) (not NaN, not a fraction, not a string).
+  if ((v >>> 0) !== v || v > (bits === 32 ? 0xffffffff : bits === 16 ? 0xffff : 0xff)) throw invalid(`${field}: ${v} is not a u${bits}`)
   return v
 }
 
