@@ -389,45 +389,55 @@ export function encodeMessage (m: CtdMessage): Buffer {
  * end (`finish`).
  *
  * Messages are encoded in place: write one at `buf[end…]` (the room after `end` is always at least
- * CT_MESSAGE_MAX_BYTES), then `commit(len)` applies the rule above. A message whose encoding failed is simply
- * not committed. Each datagram is copied out once, at its exact size.
+ * CT_MESSAGE_MAX_BYTES), then `commit(len)` applies the rule above. A message whose encoding failed is simply not
+ * committed. The datagrams of a round are consecutive slices of one arena (`buf`): a message that opens the next
+ * datagram is already where that datagram starts, so nothing is copied, and a round allocates one buffer, sized
+ * from `expected` messages, instead of one per datagram. When the arena runs out, the open datagram moves to a
+ * bigger one; the datagrams already closed keep the old one.
  */
 export class DatagramPacker {
   readonly datagrams: Buffer[] = []
-  /** The open datagram, then room for one more message. */
+  /** The arena: closed datagrams, the open one, then room for one more message. */
   buf: Buffer
-  /** Bytes of the open datagram, and where the next message is written. */
+  /** Where the next message is written (the end of the open datagram). */
   end = 0
+  /** Where the open datagram starts. */
+  private start = 0
   private readonly size: number
 
-  constructor (mtu: number) {
+  constructor (mtu: number, expected = 1) {
     this.size = mtu - CTD_DATAGRAM_OVERHEAD
-    this.buf = Buffer.allocUnsafe(Math.max(this.size, 0) + CT_MESSAGE_MAX_BYTES)
+    // About 64 bytes per message (a TCP flow takes 68, a control 8 or 16); a short estimate only costs a move.
+    this.buf = Buffer.allocUnsafe(Math.max(this.size, 0) + CT_MESSAGE_MAX_BYTES + Math.min(expected * 64, 1 << 16))
   }
 
-  /** Make room for a message of `len` bytes at `end` (only expectations and foreign buffers can need it). */
+  /** Make room for a message of `len` bytes at `end`. */
   reserve (len: number): void {
     if (this.end + len <= this.buf.length) return
-    const bigger = Buffer.allocUnsafe(this.end + len + CT_MESSAGE_MAX_BYTES)
-    this.buf.copy(bigger, 0, 0, this.end)
+    const open = this.end - this.start
+    const bigger = Buffer.allocUnsafe(Math.max(2 * this.buf.length, open + len + CT_MESSAGE_MAX_BYTES))
+    this.buf.copy(bigger, 0, this.start, this.end)
     this.buf = bigger
+    this.start = 0
+    this.end = open
   }
 
   /** The message of `len` bytes just written at `end` joins the open datagram, or opens the next one. */
   commit (len: number): void {
-    const start = this.end
-    if (start + len < this.size) {
-      this.end = start + len
-      return
-    }
-    if (start > 0) this.datagrams.push(this.copyOut(0, start))
-    if (len < this.size) {
-      this.buf.copyWithin(0, start, start + len)
-      this.end = len
+    const at = this.end
+    if (at - this.start + len < this.size) {
+      this.end = at + len
     } else {
-      this.datagrams.push(this.copyOut(start, start + len))
-      this.end = 0
+      if (at > this.start) this.datagrams.push(this.buf.subarray(this.start, at))
+      this.end = at + len
+      if (len < this.size) {
+        this.start = at
+      } else {
+        this.datagrams.push(this.buf.subarray(at, this.end))
+        this.start = this.end
+      }
     }
+    this.reserve(CT_MESSAGE_MAX_BYTES)
   }
 
   /** Append an already encoded message. */
@@ -439,15 +449,9 @@ export class DatagramPacker {
 
   /** Flush the open datagram; returns every datagram of the round, in order. */
   finish (): Buffer[] {
-    if (this.end > 0) this.datagrams.push(this.copyOut(0, this.end))
-    this.end = 0
+    if (this.end > this.start) this.datagrams.push(this.buf.subarray(this.start, this.end))
+    this.start = this.end
     return this.datagrams
-  }
-
-  private copyOut (from: number, to: number): Buffer {
-    const d = Buffer.allocUnsafe(to - from)
-    this.buf.copy(d, 0, from, to)
-    return d
   }
 }
 
@@ -456,7 +460,7 @@ export class DatagramPacker {
  * end of each transmit round, i.e. calls this once per round.
  */
 export function packDatagram (messages: ReadonlyArray<CtdMessage | Uint8Array>, mtu: number): Buffer[] {
-  const p = new DatagramPacker(mtu)
+  const p = new DatagramPacker(mtu, messages.length)
   for (const m of messages) {
     if (m instanceof Uint8Array) p.add(m)
     else if (m.kind === 'exp') p.add(encodeExp(m))

@@ -291,7 +291,7 @@ function transmit (s: FtfwState, now: Millis, out: StepOutput): void {
   const nodes = takeTx(s.queues)
   s.txSince = null
   const c = s.counters
-  const packer = new DatagramPacker(s.config.mtu)
+  const packer = new DatagramPacker(s.config.mtu, nodes.length)
   let sent = 0
   for (const node of nodes) {
     const seq = s.nextSeq
