@@ -383,6 +383,22 @@ export function encodeMessage (m: CtdMessage): Buffer {
 }
 
 /**
+ * Memory datagrams are carved from: consecutive regions of a chunk, each handed out once and never written
+ * again (a datagram may still wait in a socket queue when the next round runs), a fresh chunk when one is used
+ * up, as Buffer's own pool does but in bigger chunks: creating a buffer costs about as much as encoding a few
+ * dozen messages. A closed chunk lives on until the last datagram cut from it is dropped.
+ */
+export class PackArena {
+  buf: Buffer
+  /** Bytes handed out so far. */
+  used = 0
+
+  constructor (readonly chunk = 1 << 16) {
+    this.buf = Buffer.allocUnsafe(chunk)
+  }
+}
+
+/**
  * conntrackd's buffered channel (§1.1, `channel_send`): a buffer of `mtu − 28` bytes; a message is appended while
  * `buffer.len + msg.len < size` (strict), otherwise the buffer is flushed first; a message too big for an empty
  * buffer goes out alone. Order is preserved, messages never split. One packer per transmit round, flushed at its
@@ -390,34 +406,35 @@ export function encodeMessage (m: CtdMessage): Buffer {
  *
  * Messages are encoded in place: write one at `buf[end…]` (the room after `end` is always at least
  * CT_MESSAGE_MAX_BYTES), then `commit(len)` applies the rule above. A message whose encoding failed is simply not
- * committed. The datagrams of a round are consecutive slices of one arena (`buf`): a message that opens the next
- * datagram is already where that datagram starts, so nothing is copied, and a round allocates one buffer, sized
- * from `expected` messages, instead of one per datagram. When the arena runs out, the open datagram moves to a
- * bigger one; the datagrams already closed keep the old one.
+ * committed. The datagrams are consecutive slices of the arena: a message that opens the next datagram is
+ * already where that datagram starts, so nothing is copied. When the arena's chunk runs out, the open datagram
+ * moves to a fresh chunk; the datagrams already closed keep the old one.
  */
 export class DatagramPacker {
   readonly datagrams: Buffer[] = []
-  /** The arena: closed datagrams, the open one, then room for one more message. */
+  /** The arena's chunk: closed datagrams, the open one, then room for one more message. */
   buf: Buffer
   /** Where the next message is written (the end of the open datagram). */
-  end = 0
+  end: number
   /** Where the open datagram starts. */
-  private start = 0
+  private start: number
   private readonly size: number
 
-  constructor (mtu: number, expected = 1) {
+  constructor (mtu: number, private readonly arena: PackArena = new PackArena(mtu + CT_MESSAGE_MAX_BYTES)) {
     this.size = mtu - CTD_DATAGRAM_OVERHEAD
-    // About 64 bytes per message (a TCP flow takes 68, a control 8 or 16); a short estimate only costs a move.
-    this.buf = Buffer.allocUnsafe(Math.max(this.size, 0) + CT_MESSAGE_MAX_BYTES + Math.min(expected * 64, 1 << 16))
+    this.buf = arena.buf
+    this.start = this.end = arena.used
+    this.reserve(Math.max(this.size, 0) + CT_MESSAGE_MAX_BYTES)
   }
 
-  /** Make room for a message of `len` bytes at `end`. */
+  /** Make room for `len` bytes at `end`. */
   reserve (len: number): void {
     if (this.end + len <= this.buf.length) return
     const open = this.end - this.start
-    const bigger = Buffer.allocUnsafe(Math.max(2 * this.buf.length, open + len + CT_MESSAGE_MAX_BYTES))
-    this.buf.copy(bigger, 0, this.start, this.end)
-    this.buf = bigger
+    const fresh = Buffer.allocUnsafe(Math.max(this.arena.chunk, open + len + Math.max(this.size, 0) + CT_MESSAGE_MAX_BYTES))
+    this.buf.copy(fresh, 0, this.start, this.end)
+    this.arena.buf = this.buf = fresh
+    this.arena.used = 0
     this.start = 0
     this.end = open
   }
@@ -447,10 +464,11 @@ export class DatagramPacker {
     this.commit(msg.length)
   }
 
-  /** Flush the open datagram; returns every datagram of the round, in order. */
+  /** Flush the open datagram; returns every datagram of the round, in order. The arena keeps what follows. */
   finish (): Buffer[] {
     if (this.end > this.start) this.datagrams.push(this.buf.subarray(this.start, this.end))
     this.start = this.end
+    this.arena.used = this.end
     return this.datagrams
   }
 }
@@ -460,7 +478,7 @@ export class DatagramPacker {
  * end of each transmit round, i.e. calls this once per round.
  */
 export function packDatagram (messages: ReadonlyArray<CtdMessage | Uint8Array>, mtu: number): Buffer[] {
-  const p = new DatagramPacker(mtu, messages.length)
+  const p = new DatagramPacker(mtu)
   for (const m of messages) {
     if (m instanceof Uint8Array) p.add(m)
     else if (m.kind === 'exp') p.add(encodeExp(m))

@@ -35,7 +35,7 @@
  */
 import { CodecError } from '../../codec/errors.js'
 import {
-  decodeDatagram, writeCtMessage, writeCtlMessage, DatagramPacker, NetFlag, type CtdMalformed, type CtdMessage, type NetHeader
+  decodeDatagram, writeCtMessage, writeCtlMessage, DatagramPacker, NetFlag, PackArena, type CtdMalformed, type CtdMessage, type NetHeader
 } from '../../codec/conntrackd.js'
 import { isDue, type Deadline, type Millis } from '../time.js'
 import { seq as toSeq, seqAfter, seqBetween, seqBefore, seqDistance, seqNext, type Seq } from './seq.js'
@@ -92,6 +92,8 @@ export interface FtfwState {
   /** ALIVE / idle-ACK timer (§3.5): re-armed after every transmit round. */
   aliveAt: Millis
   readonly counters: FtfwCounters
+  /** Where transmit rounds write their datagrams (codec/conntrackd.ts PackArena): bytes, no protocol state. */
+  readonly arena: PackArena
 }
 
 export class FtfwConfigError extends RangeError {
@@ -164,7 +166,8 @@ export function createFtfw (config: FtfwConfig, initialSeq: Seq, now: Millis): F
     resyncDeferred: false,
     resyncAckedSeq: null,
     aliveAt: now + config.aliveIntervalMs,
-    counters: zeroCounters()
+    counters: zeroCounters(),
+    arena: new PackArena()
   }
 }
 
@@ -291,7 +294,7 @@ function transmit (s: FtfwState, now: Millis, out: StepOutput): void {
   const nodes = takeTx(s.queues)
   s.txSince = null
   const c = s.counters
-  const packer = new DatagramPacker(s.config.mtu, nodes.length)
+  const packer = new DatagramPacker(s.config.mtu, s.arena)
   let sent = 0
   for (const node of nodes) {
     const seq = s.nextSeq

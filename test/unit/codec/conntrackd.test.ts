@@ -2,7 +2,7 @@
 import t from 'tap'
 import { CodecError } from '../../../src/codec/errors.js'
 import {
-  CTD_ERROR_CODES, DatagramPacker, NTA, classify, decodeDatagram, decodeMessage, encodeMessage, encodingLength, packDatagram,
+  CTD_ERROR_CODES, DatagramPacker, NTA, PackArena, classify, decodeDatagram, decodeMessage, encodeMessage, encodingLength, packDatagram,
   readHeader, writeCtMessage, type CtdMessage
 } from '../../../src/codec/conntrackd.js'
 import { loadCapture } from './conntrackd-vectors.js'
@@ -297,7 +297,7 @@ t.test('packDatagram: MTU − 28 budget with a strict < (§1.1)', t => {
 
 t.test('DatagramPacker: in-place encoding over a dirty arena, arena growth, same packing as message by message', t => {
   // The arena comes from Buffer.allocUnsafe: every byte of a message (padding included) must be written.
-  const p = new DatagramPacker(1500, 1)
+  const p = new DatagramPacker(1500, new PackArena(4096))
   p.buf.fill(0xaa)
   const base = WORKED_MSG as CtdMessage & { kind: 'ct' }
   const msgs: CtdMessage[] = []
@@ -314,5 +314,15 @@ t.test('DatagramPacker: in-place encoding over a dirty arena, arena growth, same
   t.same(packed.map(b => b.toString('hex')), expected.map(b => b.toString('hex')))
   t.equal(packed.reduce((n, d) => n + decodeDatagram(d).messages.length, 0), 200)
   t.ok(packed.every(d => d.length < 1472), 'each under the MTU − 28 budget')
+  // The next round on the same arena writes after it, never over a datagram handed out.
+  const before = packed.map(b => b.toString('hex'))
+  const arena = new PackArena(4096)
+  const rounds = Array.from({ length: 20 }, (_, r) => {
+    const q = new DatagramPacker(1500, arena)
+    for (const m of msgs.slice(0, r * 3)) q.add(encodeMessage(m))
+    return q.finish()
+  })
+  t.same(rounds.map(ds => ds.map(b => b.toString('hex'))), rounds.map((_, r) => packDatagram(msgs.slice(0, r * 3), 1500).map(b => b.toString('hex'))))
+  t.same(packed.map(b => b.toString('hex')), before)
   t.end()
 })
