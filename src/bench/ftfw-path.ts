@@ -6,7 +6,8 @@
  * - send: N local NEW events (flowToAttrs + `stepFtfw` local) with a `flush` every `batch` events (one
  *   transmit round per batch of kernel events, as the runtime's zero-delay deadline gives), and an ACK from
  *   the peer fed back for every 300 messages sent (conntrackd's default window), so the resend queue is
- *   released as on a healthy link and never fills;
+ *   released as on a healthy link and never fills; the first ACK carries HELLO_BACK, so from then on messages
+ *   go without HELLO, as after a handshake;
  * - recv: the datagrams of one send run fed to a fresh endpoint (`stepFtfw` datagram), every delivery mapped
  *   with flowFromAttrs, and a `flush` every 16 datagrams so its window ACKs go out.
  * The flow mix (module `mix`): IPv4 TCP established 60 %, UDP 20 %, SNAT'ed TCP 10 %, ICMP 5 %, IPv6 TCP 5 %.
@@ -106,11 +107,11 @@ async function timed (fn: () => number): Promise<PathResult> {
   return { ms, cpuMs, gcMs, entries }
 }
 
-/** Encoded ACK[from, to] as the peer sends it (specs/conntrackd-ftfw.md §1.3). */
-function ackDatagram (seq: number, from: number, to: number): Buffer {
+/** Encoded ACK[from, to] as the peer sends it (specs/conntrackd-ftfw.md §1.3), the first with HELLO_BACK. */
+function ackDatagram (seq: number, from: number, to: number, helloBack: boolean): Buffer {
   const b = Buffer.alloc(16)
   b[0] = 0x1a // version 1, NET_T_CTL
-  b[1] = 0x08 // NET_F_ACK
+  b[1] = helloBack ? 0x48 : 0x08 // NET_F_ACK (| NET_F_HELLO_BACK)
   b.writeUInt16BE(16, 2)
   b.writeUInt32BE(seq >>> 0, 4)
   b.writeUInt32BE(from >>> 0, 8)
@@ -141,7 +142,8 @@ async function runOne (dist: string): Promise<RunResult> {
       for (const d of r.datagrams) if (record) out.push(d)
       sent = s.nextSeq
       if (((sent - acked) >>> 0) >= ACK_EVERY) {
-        s = ftfw.stepFtfw(s, { kind: 'datagram', buf: ackDatagram(peerSeq++, acked, sent - 1) }, now).state
+        s = ftfw.stepFtfw(s, { kind: 'datagram', buf: ackDatagram(peerSeq, acked, sent - 1, peerSeq === 7) }, now).state
+        peerSeq++
         acked = sent
       }
     }
