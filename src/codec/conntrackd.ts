@@ -387,6 +387,9 @@ export function encodeMessage (m: CtdMessage): Buffer {
  * again (a datagram may still wait in a socket queue when the next round runs), a fresh chunk when one is used
  * up, as Buffer's own pool does but in bigger chunks: creating a buffer costs about as much as encoding a few
  * dozen messages. A closed chunk lives on until the last datagram cut from it is dropped.
+ * A datagram is therefore a view into a shared chunk (as a pooled Buffer is into Node's 8 KiB pool): to hand it
+ * to another thread, copy it; `postMessage` would clone the whole chunk, and transferring the chunk would
+ * detach it under the rounds still writing to it.
  */
 export class PackArena {
   buf: Buffer
