@@ -147,36 +147,46 @@ export function align4 (n: number): number {
   return (n + 3) & ~3
 }
 
-/** Attribute writer: accumulates TLVs with conntrackd's padding rule. */
-export class AttrWriter {
-  private readonly parts: Uint8Array[] = []
-  length = 0
+/**
+ * Upper bound of the attribute area of one conntrack message: every NTA_* attribute once at its largest
+ * (fixed size, or the variable maximum), padded. Both address families are counted, so it is loose; the
+ * encoder writes into buffers of at least this many bytes without checking as it goes.
+ */
+export const CT_ATTRS_MAX_BYTES = CT_ATTR_RULES.reduce((n, r) => n + align4('size' in r ? NTA_HDR_SIZE + r.size : r.maxLen), 0)
 
-  put (id: number, payload: Uint8Array): void {
-    const ntaLen = NTA_HDR_SIZE + payload.length
-    const b = new Uint8Array(align4(ntaLen))
-    const v = new DataView(b.buffer)
-    v.setUint16(0, ntaLen)
-    v.setUint16(2, id)
-    b.set(payload, NTA_HDR_SIZE)
-    this.parts.push(b)
-    this.length += b.length
-  }
+/**
+ * Write an attribute header (`nta_len` = 4 + payload, `nta_attr`) at `off` and zero the padding after the
+ * payload (§1.5: padding counts in the message `len`, not in `nta_len`). Returns where the payload goes; the
+ * attribute ends at `off + align4(4 + payloadLen)`. Direct stores, no per-attribute buffer: the sender writes
+ * every message of a transmit round straight into the datagram it will be sent in.
+ */
+export function putAttrHeader (out: Uint8Array, off: number, id: number, payloadLen: number): number {
+  const ntaLen = NTA_HDR_SIZE + payloadLen
+  out[off] = ntaLen >>> 8
+  out[off + 1] = ntaLen & 0xff
+  out[off + 2] = id >>> 8
+  out[off + 3] = id & 0xff
+  const end = off + align4(ntaLen)
+  for (let i = off + ntaLen; i < end; i++) out[i] = 0
+  return off + NTA_HDR_SIZE
+}
 
-  u8 (id: number, n: number): void { this.put(id, Uint8Array.of(n)) }
-  u16be (id: number, n: number): void { this.put(id, Uint8Array.of(n >>> 8, n & 0xff)) }
-  /** HOST-LE quirk (§1.6): conntrackd on x86/arm64 puts these u16 values on the wire little-endian. */
-  u16le (id: number, n: number): void { this.put(id, Uint8Array.of(n & 0xff, n >>> 8)) }
-  u32be (id: number, ...ns: number[]): void {
-    const b = new Uint8Array(4 * ns.length)
-    const v = new DataView(b.buffer)
-    ns.forEach((n, i) => v.setUint32(4 * i, n))
-    this.put(id, b)
-  }
+export function putU16be (out: Uint8Array, off: number, n: number): void {
+  out[off] = n >>> 8
+  out[off + 1] = n & 0xff
+}
 
-  writeTo (out: Uint8Array, offset: number): void {
-    for (const p of this.parts) { out.set(p, offset); offset += p.length }
-  }
+/** HOST-LE quirk (§1.6): conntrackd on x86/arm64 puts some u16 values on the wire little-endian. */
+export function putU16le (out: Uint8Array, off: number, n: number): void {
+  out[off] = n & 0xff
+  out[off + 1] = n >>> 8
+}
+
+export function putU32be (out: Uint8Array, off: number, n: number): void {
+  out[off] = n >>> 24
+  out[off + 1] = (n >>> 16) & 0xff
+  out[off + 2] = (n >>> 8) & 0xff
+  out[off + 3] = n & 0xff
 }
 
 // ---- value helpers shared by the encoder and decoder ----

@@ -7,7 +7,7 @@
  * HELLO handling and resend queues are the FTFW core's job (src/core/sync/).
  */
 import { CodecError } from './errors.js'
-import { EXP_ATTR_RULES, walkAttrs } from './conntrackd-attrs.js'
+import { CT_ATTRS_MAX_BYTES, EXP_ATTR_RULES, putAttrHeader, putU16be, putU32be, u16be, u32be, walkAttrs } from './conntrackd-attrs.js'
 import { readCtAttrs, writeCtAttrs, type CtAttrs } from './conntrackd-ct.js'
 
 export type { CtAttrs, NatSeqAdj, Synproxy } from './conntrackd-ct.js'
@@ -145,8 +145,7 @@ function isRangeHeader (type: number, flags: number): boolean {
 export function readHeader (buf: Uint8Array, offset = 0): NetHeader {
   if (buf.length - offset < NETHDR_SIZE) throw err('CTD_TRUNCATED', `${buf.length - offset} bytes left, header needs ${NETHDR_SIZE}`, offset)
   const b0 = buf[offset] as number
-  const v = new DataView(buf.buffer, buf.byteOffset + offset, NETHDR_SIZE)
-  return { version: b0 >> 4, type: b0 & 0x0f, flags: buf[offset + 1] as number, len: v.getUint16(2), seq: v.getUint32(4) }
+  return { version: b0 >> 4, type: b0 & 0x0f, flags: buf[offset + 1] as number, len: u16be(buf, offset + 2), seq: u32be(buf, offset + 4) }
 }
 
 /**
@@ -202,26 +201,30 @@ export function decodeMessage (buf: Uint8Array, offset = 0): { message: CtdMessa
 
 function decodeFramed (buf: Uint8Array, offset: number, h: NetHeader): CtdMessage {
   const kind = classify(h, offset)
-  const common: CommonFields = { seq: h.seq, hello: (h.flags & NetFlag.HELLO) !== 0, helloBack: (h.flags & NetFlag.HELLO_BACK) !== 0 }
+  const seq = h.seq
+  const hello = (h.flags & NetFlag.HELLO) !== 0
+  const helloBack = (h.flags & NetFlag.HELLO_BACK) !== 0
   const end = offset + h.len
+  // Object literals written out (no spread of a common part): one allocation per message, every message of
+  // a kind with the same shape.
   switch (kind) {
     case 'ct':
-      return { kind, event: EVENTS[h.type] as CtEvent, ...common, attrs: readCtAttrs(buf, offset + NETHDR_SIZE, end) }
+      return { kind, event: EVENTS[h.type] as CtEvent, seq, hello, helloBack, attrs: readCtAttrs(buf, offset + NETHDR_SIZE, end) }
     case 'exp':
       return {
         kind,
         event: EVENTS[h.type - NetType.EXP_NEW] as CtEvent,
-        ...common,
+        seq,
+        hello,
+        helloBack,
         attrs: walkAttrs(buf, offset + NETHDR_SIZE, end, EXP_ATTR_RULES).map(a => ({ id: a.id, value: Uint8Array.from(a.value) }))
       }
     case 'ack':
     case 'nack':
-    case 'resync': {
-      const v = new DataView(buf.buffer, buf.byteOffset + offset, NETHDR_ACK_SIZE)
-      return { kind, ...common, from: v.getUint32(8), to: v.getUint32(12) }
-    }
+    case 'resync':
+      return { kind, seq, hello, helloBack, from: u32be(buf, offset + 8), to: u32be(buf, offset + 12) }
     case 'alive':
-      return { kind, ...common }
+      return { kind, seq, hello, helloBack }
   }
 }
 
@@ -280,24 +283,53 @@ function codeOf (e: unknown, offset: number): { code: CtdErrorCode, offset: numb
   throw e
 }
 
-function flagsOf (m: CtdMessage): number {
-  let f = (m.hello ? NetFlag.HELLO : 0) | (m.helloBack ? NetFlag.HELLO_BACK : 0)
-  if (m.kind === 'ack' || m.kind === 'nack' || m.kind === 'resync') f |= RANGE_FLAG[m.kind]
-  else if (m.kind === 'alive') f |= NetFlag.ALIVE
+/** The flags byte (§1.4): HELLO bits, plus the control bit of ACK/NACK/RESYNC/ALIVE. */
+function flagsOf (kind: CtdMessageKind, hello: boolean, helloBack: boolean): number {
+  let f = (hello ? NetFlag.HELLO : 0) | (helloBack ? NetFlag.HELLO_BACK : 0)
+  if (kind === 'ack' || kind === 'nack' || kind === 'resync') f |= RANGE_FLAG[kind]
+  else if (kind === 'alive') f |= NetFlag.ALIVE
   return f
 }
 
-function typeOf (m: CtdMessage): number {
-  switch (m.kind) {
-    case 'ct': return NetType.CT_NEW + EVENTS.indexOf(m.event)
-    case 'exp': return NetType.EXP_NEW + EVENTS.indexOf(m.event)
-    default: return NetType.CTL
-  }
+function eventType (event: CtEvent): number {
+  return event === 'new' ? 0 : event === 'upd' ? 1 : 2
 }
 
 function checkU32 (v: number, field: string): number {
   if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw err('CTD_ENCODE_INVALID', `${field}: ${v} is not a u32`)
   return v
+}
+
+/** The 8-byte header: byte 0 = 0x10 | type, flags, BE len (padding included), BE seq (§1.2). */
+function putHeader (out: Uint8Array, off: number, type: number, flags: number, len: number, seq: number): void {
+  out[off] = (CTD_PROTOCOL_VERSION << 4) | type
+  out[off + 1] = flags
+  putU16be(out, off + 2, len)
+  putU32be(out, off + 4, checkU32(seq, 'seq'))
+}
+
+/** Bytes a conntrack data message can take at most: `writeCtMessage` needs this much room. */
+export const CT_MESSAGE_MAX_BYTES = NETHDR_SIZE + CT_ATTRS_MAX_BYTES
+
+/**
+ * Encode a NEW/UPD/DEL message at `out[off…]` (room: CT_MESSAGE_MAX_BYTES) and return its length. Attributes in
+ * conntrackd's order (§1.7). Throws CTD_ENCODE_INVALID (leaving `out` partly written) for unencodable attributes.
+ */
+export function writeCtMessage (out: Uint8Array, off: number, event: CtEvent, attrs: CtAttrs, seq: number, hello: boolean, helloBack: boolean): number {
+  const len = writeCtAttrs(attrs, out, off + NETHDR_SIZE) - off
+  putHeader(out, off, NetType.CT_NEW + eventType(event), flagsOf('ct', hello, helloBack), len, seq)
+  return len
+}
+
+/** Encode an ACK/NACK/RESYNC (16 bytes, inclusive [from, to]) or ALIVE (8 bytes) at `out[off…]`; returns its length. */
+export function writeCtlMessage (out: Uint8Array, off: number, kind: 'ack' | 'nack' | 'resync' | 'alive', from: number, to: number, seq: number, hello: boolean, helloBack: boolean): number {
+  const len = kind === 'alive' ? NETHDR_SIZE : NETHDR_ACK_SIZE
+  putHeader(out, off, NetType.CTL, flagsOf(kind, hello, helloBack), len, seq)
+  if (kind !== 'alive') {
+    putU32be(out, off + 8, checkU32(from, 'range start (from)'))
+    putU32be(out, off + 12, checkU32(to, 'range end (to)'))
+  }
+  return len
 }
 
 function expPayload (attrs: readonly ExpAttr[]): Uint8Array[] {
@@ -307,22 +339,36 @@ function expPayload (attrs: readonly ExpAttr[]): Uint8Array[] {
     const ok = 'size' in rule ? a.value.length === rule.size : 4 + a.value.length <= rule.maxLen
     if (!ok) throw err('CTD_ENCODE_INVALID', `expectation attribute ${a.id}: bad size ${a.value.length}`)
     const b = new Uint8Array((4 + a.value.length + 3) & ~3)
-    const v = new DataView(b.buffer)
-    v.setUint16(0, 4 + a.value.length)
-    v.setUint16(2, a.id)
+    putAttrHeader(b, 0, a.id, a.value.length)
     b.set(a.value, 4)
     return b
   })
 }
 
+/** An expectation message (never on the hot path: hafw does not send expectations) as one buffer. */
+function encodeExp (m: CtdExpMessage): Buffer {
+  const body = expPayload(m.attrs)
+  const size = NETHDR_SIZE + body.reduce((n, b) => n + b.length, 0)
+  if (size > CTD_MAX_MESSAGE_LEN) throw err('CTD_ENCODE_INVALID', `message of ${size} bytes exceeds ${CTD_MAX_MESSAGE_LEN}`)
+  const out = Buffer.alloc(size)
+  putHeader(out, 0, NetType.EXP_NEW + eventType(m.event), flagsOf('exp', m.hello, m.helloBack), size, m.seq)
+  let off = NETHDR_SIZE
+  for (const b of body) { out.set(b, off); off += b.length }
+  return out
+}
+
+/** Encode any non-expectation message at `out[off…]` (room: CT_MESSAGE_MAX_BYTES); returns its length. */
+function writeMessage (out: Uint8Array, off: number, m: Exclude<CtdMessage, CtdExpMessage>): number {
+  switch (m.kind) {
+    case 'ct': return writeCtMessage(out, off, m.event, m.attrs, m.seq, m.hello, m.helloBack)
+    case 'alive': return writeCtlMessage(out, off, 'alive', 0, 0, m.seq, m.hello, m.helloBack)
+    default: return writeCtlMessage(out, off, m.kind, m.from, m.to, m.seq, m.hello, m.helloBack)
+  }
+}
+
 /** Bytes `encodeMessage(m)` produces (= the header `len`). */
 export function encodingLength (m: CtdMessage): number {
-  switch (m.kind) {
-    case 'ct': return NETHDR_SIZE + writeCtAttrs(m.attrs).length
-    case 'exp': return NETHDR_SIZE + expPayload(m.attrs).reduce((n, b) => n + b.length, 0)
-    case 'alive': return NETHDR_SIZE
-    default: return NETHDR_ACK_SIZE
-  }
+  return encodeMessage(m).length
 }
 
 /**
@@ -330,66 +376,116 @@ export function encodingLength (m: CtdMessage): number {
  * ACK/NACK/RESYNC add BE from and to; data messages carry attributes in conntrackd's order (§1.7).
  */
 export function encodeMessage (m: CtdMessage): Buffer {
-  let body: Uint8Array[] = []
-  let size: number
-  if (m.kind === 'ct') {
-    const w = writeCtAttrs(m.attrs)
-    const b = new Uint8Array(w.length)
-    w.writeTo(b, 0)
-    body = [b]
-    size = NETHDR_SIZE + w.length
-  } else if (m.kind === 'exp') {
-    body = expPayload(m.attrs)
-    size = NETHDR_SIZE + body.reduce((n, b) => n + b.length, 0)
-  } else {
-    size = m.kind === 'alive' ? NETHDR_SIZE : NETHDR_ACK_SIZE
-  }
-  if (size > CTD_MAX_MESSAGE_LEN) throw err('CTD_ENCODE_INVALID', `message of ${size} bytes exceeds ${CTD_MAX_MESSAGE_LEN}`)
-  const out = Buffer.alloc(size)
-  out[0] = (CTD_PROTOCOL_VERSION << 4) | typeOf(m)
-  out[1] = flagsOf(m)
-  out.writeUInt16BE(size, 2)
-  out.writeUInt32BE(checkU32(m.seq, 'seq'), 4)
-  if (m.kind === 'ack' || m.kind === 'nack' || m.kind === 'resync') {
-    out.writeUInt32BE(checkU32(m.from, 'range start (from)'), 8)
-    out.writeUInt32BE(checkU32(m.to, 'range end (to)'), 12)
-  }
-  let off = NETHDR_SIZE
-  for (const b of body) { out.set(b, off); off += b.length }
-  return out
+  if (m.kind === 'exp') return encodeExp(m)
+  const scratch = Buffer.allocUnsafe(CT_MESSAGE_MAX_BYTES)
+  const len = writeMessage(scratch, 0, m)
+  return Buffer.from(scratch.subarray(0, len))
 }
 
 /**
- * Pack messages into datagrams as conntrackd's buffered channel does (§1.1, `channel_send`): a buffer of
- * `mtu − 28` bytes; a message is appended while `buffer.len + msg.len < size` (strict), otherwise the buffer is
- * flushed first; a message too big for an empty buffer goes out alone. Order is preserved, messages never split.
- * The caller flushes at the end of each transmit round, i.e. calls this once per round.
+ * Memory datagrams are carved from: consecutive regions of a chunk, each handed out once and never written
+ * again (a datagram may still wait in a socket queue when the next round runs), a fresh chunk when one is used
+ * up, as Buffer's own pool does but in bigger chunks: creating a buffer costs about as much as encoding a few
+ * dozen messages. A closed chunk lives on until the last datagram cut from it is dropped.
+ * A datagram is therefore a view into a shared chunk (as a pooled Buffer is into Node's 8 KiB pool): to hand it
+ * to another thread, copy it; `postMessage` would clone the whole chunk, and transferring the chunk would
+ * detach it under the rounds still writing to it.
+ */
+export class PackArena {
+  buf: Buffer
+  /** Bytes handed out so far. */
+  used = 0
+
+  constructor (readonly chunk = 1 << 16) {
+    this.buf = Buffer.allocUnsafe(chunk)
+  }
+}
+
+/**
+ * conntrackd's buffered channel (§1.1, `channel_send`): a buffer of `mtu − 28` bytes; a message is appended while
+ * `buffer.len + msg.len < size` (strict), otherwise the buffer is flushed first; a message too big for an empty
+ * buffer goes out alone. Order is preserved, messages never split. One packer per transmit round, flushed at its
+ * end (`finish`).
+ *
+ * Messages are encoded in place: write one at `buf[end…]` (the room after `end` is always at least
+ * CT_MESSAGE_MAX_BYTES), then `commit(len)` applies the rule above. A message whose encoding failed is simply not
+ * committed. The datagrams are consecutive slices of the arena: a message that opens the next datagram is
+ * already where that datagram starts, so nothing is copied. When the arena's chunk runs out, the open datagram
+ * moves to a fresh chunk; the datagrams already closed keep the old one.
+ */
+export class DatagramPacker {
+  readonly datagrams: Buffer[] = []
+  /** The arena's chunk: closed datagrams, the open one, then room for one more message. */
+  buf: Buffer
+  /** Where the next message is written (the end of the open datagram). */
+  end: number
+  /** Where the open datagram starts. */
+  private start: number
+  private readonly size: number
+
+  constructor (mtu: number, private readonly arena: PackArena = new PackArena(mtu + CT_MESSAGE_MAX_BYTES)) {
+    this.size = mtu - CTD_DATAGRAM_OVERHEAD
+    this.buf = arena.buf
+    this.start = this.end = arena.used
+    this.reserve(Math.max(this.size, 0) + CT_MESSAGE_MAX_BYTES)
+  }
+
+  /** Make room for `len` bytes at `end`. */
+  reserve (len: number): void {
+    if (this.end + len <= this.buf.length) return
+    const open = this.end - this.start
+    const fresh = Buffer.allocUnsafe(Math.max(this.arena.chunk, open + len + Math.max(this.size, 0) + CT_MESSAGE_MAX_BYTES))
+    this.buf.copy(fresh, 0, this.start, this.end)
+    this.arena.buf = this.buf = fresh
+    this.arena.used = 0
+    this.start = 0
+    this.end = open
+  }
+
+  /** The message of `len` bytes just written at `end` joins the open datagram, or opens the next one. */
+  commit (len: number): void {
+    const at = this.end
+    if (at - this.start + len < this.size) {
+      this.end = at + len
+    } else {
+      if (at > this.start) this.datagrams.push(this.buf.subarray(this.start, at))
+      this.end = at + len
+      if (len < this.size) {
+        this.start = at
+      } else {
+        this.datagrams.push(this.buf.subarray(at, this.end))
+        this.start = this.end
+      }
+    }
+    this.reserve(CT_MESSAGE_MAX_BYTES)
+  }
+
+  /** Append an already encoded message. */
+  add (msg: Uint8Array): void {
+    this.reserve(msg.length)
+    this.buf.set(msg, this.end)
+    this.commit(msg.length)
+  }
+
+  /** Flush the open datagram; returns every datagram of the round, in order. The arena keeps what follows. */
+  finish (): Buffer[] {
+    if (this.end > this.start) this.datagrams.push(this.buf.subarray(this.start, this.end))
+    this.start = this.end
+    this.arena.used = this.end
+    return this.datagrams
+  }
+}
+
+/**
+ * Pack messages into datagrams as conntrackd's buffered channel does (DatagramPacker). The caller flushes at the
+ * end of each transmit round, i.e. calls this once per round.
  */
 export function packDatagram (messages: ReadonlyArray<CtdMessage | Uint8Array>, mtu: number): Buffer[] {
-  const size = mtu - CTD_DATAGRAM_OVERHEAD
-  const out: Buffer[] = []
-  let cur: Uint8Array[] = []
-  let curLen = 0
-  const flush = (): void => {
-    if (curLen > 0) out.push(Buffer.concat(cur, curLen))
-    cur = []
-    curLen = 0
-  }
+  const p = new DatagramPacker(mtu)
   for (const m of messages) {
-    const b = m instanceof Uint8Array ? m : encodeMessage(m)
-    if (curLen + b.length < size) {
-      cur.push(b)
-      curLen += b.length
-      continue
-    }
-    flush()
-    if (b.length < size) {
-      cur.push(b)
-      curLen = b.length
-    } else {
-      out.push(Buffer.from(b))
-    }
+    if (m instanceof Uint8Array) p.add(m)
+    else if (m.kind === 'exp') p.add(encodeExp(m))
+    else p.commit(writeMessage(p.buf, p.end, m))
   }
-  flush()
-  return out
+  return p.finish()
 }

@@ -14,12 +14,12 @@ export function parseIPv4 (text: string): Uint8Array | null {
 }
 
 /**
- * Parse dotted-quad IPv4 into out[offset, offset + 4); false when malformed (out may then be partly
- * written). Exactly four decimal parts of 0..255, no leading zeros ("01"), no signs or spaces.
+ * Parse dotted-quad IPv4 into out[offset, offset + 4) (out null: only check); false when malformed (out may
+ * then be partly written). Exactly four decimal parts of 0..255, no leading zeros ("01"), no signs or spaces.
  * Hand-written rather than split + regex: the ctnetlink encoder parses two to five addresses per
  * request, 100k requests per commit.
  */
-export function parseIPv4Into (text: string, out: Uint8Array, offset: number): boolean {
+export function parseIPv4Into (text: string, out: Uint8Array | null, offset: number): boolean {
   const len = text.length
   let i = 0
   for (let part = 0; part < 4; part++) {
@@ -40,49 +40,83 @@ export function parseIPv4Into (text: string, out: Uint8Array, offset: number): b
       }
       if (n > 255) return false
     }
-    out[offset + part] = n
+    if (out !== null) out[offset + part] = n
   }
   return i === len
 }
 
 /** Parse IPv6 (RFC 4291 §2.2 text forms, no zone id); null when malformed. */
 export function parseIPv6 (text: string): Uint8Array | null {
-  if (text.length === 0 || text.length > 45) return null
+  const out = new Uint8Array(16)
+  return parseIPv6Into(text, out, 0) ? out : null
+}
+
+function hexDigit (c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30
+  const l = c | 0x20 // ASCII lower case
+  return l >= 0x61 && l <= 0x66 ? l - 0x61 + 10 : -1
+}
+
+/**
+ * Parse IPv6 into out[offset, offset + 16) (out null: only check); false when malformed (out may then be partly
+ * written). Groups of 1 to 4 hex digits separated by ':', at most one '::' standing for at least one zero group,
+ * an optional dotted-quad tail for the last two groups. One pass over the text, no split or regex: the sync
+ * codec parses every IPv6 address of every flow it sends.
+ */
+export function parseIPv6Into (text: string, out: Uint8Array | null, offset: number): boolean {
+  if (text.length === 0 || text.length > 45) return false
   let head = text
-  let v4tail: Uint8Array | null = null
+  let v4tail: string | null = null
   const lastColon = text.lastIndexOf(':')
   if (lastColon >= 0 && text.indexOf('.', lastColon) > lastColon) {
-    v4tail = parseIPv4(text.slice(lastColon + 1))
-    if (v4tail === null) return null
+    v4tail = text.slice(lastColon + 1)
+    if (!parseIPv4Into(v4tail, null, 0)) return false
     head = text.slice(0, lastColon + 1) + '0:0' // two placeholder groups, overwritten below
   }
-  const halves = head.split('::')
-  if (halves.length > 2) return null
-  const parseGroups = (s: string): number[] | null => {
-    if (s === '') return []
-    const groups: number[] = []
-    for (const g of s.split(':')) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null
-      groups.push(parseInt(g, 16))
+  const n = head.length
+  let i = 0
+  let groups = 0
+  let gap = -1 // groups before the '::', -1 without one
+  if (head.charCodeAt(0) === 0x3a) { // ':' opens only a leading '::'
+    if (head.charCodeAt(1) !== 0x3a) return false
+    gap = 0
+    i = 2
+  }
+  while (i < n) {
+    let v = 0
+    let digits = 0
+    for (let h = hexDigit(head.charCodeAt(i)); h >= 0 && digits <= 4; h = hexDigit(head.charCodeAt(i))) {
+      v = v * 16 + h
+      digits++
+      i++
     }
-    return groups
+    if (digits === 0 || digits > 4 || groups === 8) return false
+    if (out !== null) { out[offset + 2 * groups] = v >> 8; out[offset + 2 * groups + 1] = v & 0xff }
+    groups++
+    if (i === n) break
+    if (head.charCodeAt(i) !== 0x3a) return false
+    i++
+    if (head.charCodeAt(i) === 0x3a) {
+      if (gap >= 0) return false
+      gap = groups
+      i++
+    } else if (i === n) {
+      return false // a single trailing ':'
+    }
   }
-  const left = parseGroups(halves[0] as string)
-  const right = halves.length === 2 ? parseGroups(halves[1] as string) : []
-  if (left === null || right === null) return null
-  let groups: number[]
-  if (halves.length === 2) {
-    const fill = 8 - left.length - right.length
-    if (fill < 1) return null
-    groups = [...left, ...new Array<number>(fill).fill(0), ...right]
+  if (gap < 0) {
+    if (groups !== 8) return false
   } else {
-    groups = left
+    if (groups > 7) return false // '::' stands for at least one group
+    if (out !== null) {
+      // The groups after '::' go to the end, zeros in between.
+      const right = groups - gap
+      out.copyWithin(offset + 16 - 2 * right, offset + 2 * gap, offset + 2 * groups)
+      out.fill(0, offset + 2 * gap, offset + 16 - 2 * right)
+    }
   }
-  if (groups.length !== 8) return null
-  const out = new Uint8Array(16)
-  groups.forEach((g, i) => { out[2 * i] = g >> 8; out[2 * i + 1] = g & 0xff })
-  if (v4tail !== null) out.set(v4tail, 12)
-  return out
+  if (v4tail !== null && out !== null) parseIPv4Into(v4tail, out, offset + 12)
+  return true
 }
 
 /** Parse either family; the family is chosen by the presence of ':'. */
@@ -93,6 +127,15 @@ export function parseIP (text: string): { family: Family, bytes: Uint8Array } | 
   }
   const bytes = parseIPv4(text)
   return bytes === null ? null : { family: 'ipv4', bytes }
+}
+
+/**
+ * The family of a valid address, null when `text` does not parse (parseIP's verdict). An IPv4 address is
+ * checked without allocating: the sync receiver asks this for every address of every flow it is sent.
+ */
+export function ipFamily (text: string): Family | null {
+  if (text.includes(':')) return parseIPv6Into(text, null, 0) ? 'ipv6' : null
+  return parseIPv4Into(text, null, 0) ? 'ipv4' : null
 }
 
 export function formatIPv4 (b: Uint8Array, offset = 0): string {

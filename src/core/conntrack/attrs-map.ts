@@ -31,7 +31,7 @@
  * Status, timeout and everything else are kept as received; the commit planner (commit.ts) does
  * conntrackd's pre-create sanitising.
  */
-import { parseIP } from '../../codec/ip.js'
+import { ipFamily } from '../../codec/ip.js'
 import type { CtAttrs } from '../../codec/conntrackd-ct.js'
 import {
   IPS, L4Proto, hasPorts, invertTuple, isIcmp, type Flow, type FlowNat, type FlowTuple, type NatBinding
@@ -159,11 +159,10 @@ export type FlowFromAttrsResult = { readonly ok: true, readonly flow: Flow } | {
 export function flowFromAttrs (a: CtAttrs): FlowFromAttrsResult {
   if (a.src === undefined || a.dst === undefined) return { ok: false, code: 'CTMAP_NO_ADDRESS' }
   if (a.l4proto === undefined) return { ok: false, code: 'CTMAP_NO_L4PROTO' }
-  const fam = parseIP(a.src)?.family
-  if (fam === undefined) return { ok: false, code: 'CTMAP_BAD_ADDRESS' }
-  for (const x of [a.snatAddr, a.dnatAddr]) {
-    if (x !== undefined && parseIP(x)?.family !== fam) return { ok: false, code: 'CTMAP_BAD_ADDRESS' }
-  }
+  const fam = ipFamily(a.src)
+  if (fam === null) return { ok: false, code: 'CTMAP_BAD_ADDRESS' }
+  if (a.snatAddr !== undefined && ipFamily(a.snatAddr) !== fam) return { ok: false, code: 'CTMAP_BAD_ADDRESS' }
+  if (a.dnatAddr !== undefined && ipFamily(a.dnatAddr) !== fam) return { ok: false, code: 'CTMAP_BAD_ADDRESS' }
   const proto = a.l4proto
   const orig: FlowTuple = { src: a.src, dst: a.dst, l4proto: proto }
   if (a.sport !== undefined) orig.sport = a.sport
@@ -174,16 +173,24 @@ export function flowFromAttrs (a: CtAttrs): FlowFromAttrsResult {
     if (a.icmpId !== undefined) orig.icmpId = a.icmpId
   }
   const reply = invertTuple(orig)
-  const nat: FlowNat = {}
+  // NAT bindings only when the message carries NAT (most flows do not): no empty objects per flow.
+  let nat: FlowNat | undefined
   const portNat = hasPorts(proto) // SPAT/DPAT of ICMP are the zeros of the quirk: meaningless
-  const src: NatBinding = {}
-  if (a.snatAddr !== undefined) { reply.dst = a.snatAddr; src.ip = a.snatAddr }
-  if (portNat && a.spatPort !== undefined) { reply.dport = a.spatPort; src.port = a.spatPort }
-  if (src.ip !== undefined || src.port !== undefined) nat.src = src
-  const dst: NatBinding = {}
-  if (a.dnatAddr !== undefined) { reply.src = a.dnatAddr; dst.ip = a.dnatAddr }
-  if (portNat && a.dpatPort !== undefined) { reply.sport = a.dpatPort; dst.port = a.dpatPort }
-  if (dst.ip !== undefined || dst.port !== undefined) nat.dst = dst
+  const spat = portNat ? a.spatPort : undefined
+  const dpat = portNat ? a.dpatPort : undefined
+  if (a.snatAddr !== undefined || spat !== undefined) {
+    const src: NatBinding = {}
+    if (a.snatAddr !== undefined) { reply.dst = a.snatAddr; src.ip = a.snatAddr }
+    if (spat !== undefined) { reply.dport = spat; src.port = spat }
+    nat = { src }
+  }
+  if (a.dnatAddr !== undefined || dpat !== undefined) {
+    const dst: NatBinding = {}
+    if (a.dnatAddr !== undefined) { reply.src = a.dnatAddr; dst.ip = a.dnatAddr }
+    if (dpat !== undefined) { reply.sport = dpat; dst.port = dpat }
+    if (nat === undefined) nat = { dst }
+    else nat.dst = dst
+  }
 
   const flow: Flow = { family: fam, orig, reply }
   if (a.status !== undefined) flow.status = a.status
@@ -207,8 +214,8 @@ export function flowFromAttrs (a: CtAttrs): FlowFromAttrsResult {
     if (a.dccpState !== undefined) flow.dccp.state = a.dccpState
     if (a.dccpRole !== undefined) flow.dccp.role = a.dccpRole
   }
-  if (nat.src !== undefined || nat.dst !== undefined) flow.nat = nat
-  if (a.masterSrc !== undefined && a.masterDst !== undefined && parseIP(a.masterSrc)?.family === fam) {
+  if (nat !== undefined) flow.nat = nat
+  if (a.masterSrc !== undefined && a.masterDst !== undefined && ipFamily(a.masterSrc) === fam) {
     const m: FlowTuple = { src: a.masterSrc, dst: a.masterDst, l4proto: a.masterL4proto ?? proto }
     if (a.masterSport !== undefined) m.sport = a.masterSport
     if (a.masterDport !== undefined) m.dport = a.masterDport

@@ -35,9 +35,9 @@
  */
 import { CodecError } from '../../codec/errors.js'
 import {
-  decodeDatagram, encodeMessage, packDatagram, NetFlag, type CtdMalformed, type CtdMessage, type NetHeader
+  decodeDatagram, writeCtMessage, writeCtlMessage, DatagramPacker, NetFlag, PackArena, type CtdMalformed, type CtdMessage, type NetHeader
 } from '../../codec/conntrackd.js'
-import { earliest, isDue, type Deadline, type Millis } from '../time.js'
+import { isDue, type Deadline, type Millis } from '../time.js'
 import { seq as toSeq, seqAfter, seqBetween, seqBefore, seqDistance, seqNext, type Seq } from './seq.js'
 import {
   ackRange, createQueues, enqueueBulk, enqueueCtl, enqueueObject, flushResend, nackRange, nacksAfter, recordSent, releaseNode, takeTx,
@@ -92,6 +92,8 @@ export interface FtfwState {
   /** ALIVE / idle-ACK timer (§3.5): re-armed after every transmit round. */
   aliveAt: Millis
   readonly counters: FtfwCounters
+  /** Where transmit rounds write their datagrams (codec/conntrackd.ts PackArena): bytes, no protocol state. */
+  readonly arena: PackArena
 }
 
 export class FtfwConfigError extends RangeError {
@@ -164,27 +166,57 @@ export function createFtfw (config: FtfwConfig, initialSeq: Seq, now: Millis): F
     resyncDeferred: false,
     resyncAckedSeq: null,
     aliveAt: now + config.aliveIntervalMs,
-    counters: zeroCounters()
+    counters: zeroCounters(),
+    arena: new PackArena()
   }
 }
 
 /** The instant the state wants to be stepped with `timeout`: a queued transmit round, else the ALIVE timer. */
 export function ftfwDeadline (s: FtfwState): Deadline {
-  return earliest(s.txSince, s.aliveAt)
+  // earliest(txSince, aliveAt) without its argument list: this runs once per step.
+  return s.txSince !== null && s.txSince < s.aliveAt ? s.txSince : s.aliveAt
 }
 
-/** What one step produced, filled as it goes. */
-interface StepOutput {
-  datagrams: Buffer[]
-  deliver: FtfwDelivery[]
-  resyncRequested: boolean
-  peerRestarted: boolean
-  resyncAcked: boolean
+const NONE: readonly never[] = Object.freeze([])
+
+function copyCounters (c: FtfwCounters): FtfwCounters {
+  return { ...c, drops: { ...c.drops } }
+}
+
+/**
+ * What one step produced, filled as it goes, and returned as is: one object per step. The lists start as the
+ * shared empty list and are created by their first entry (most steps have none). `counters` is copied when
+ * read, not at every step: a local change is a step, and copying some forty counters for each of them cost
+ * more than queueing the change.
+ */
+class StepOutput implements FtfwStepResult<FtfwState> {
+  datagrams: readonly Buffer[] = NONE
+  deliver: readonly FtfwDelivery[] = NONE
+  resyncRequested = false
+  peerRestarted = false
+  resyncAcked = false
+  nacksOutstanding = 0
+  deadline: Deadline = null
+  constructor (readonly state: FtfwState) {}
+
+  get counters (): Readonly<FtfwCounters> {
+    return copyCounters(this.state.counters)
+  }
+}
+
+function addDatagrams (out: StepOutput, datagrams: Buffer[]): void {
+  if (out.datagrams === NONE) out.datagrams = datagrams
+  else (out.datagrams as Buffer[]).push(...datagrams)
+}
+
+function addDelivery (out: StepOutput, d: FtfwDelivery): void {
+  if (out.deliver === NONE) out.deliver = [d]
+  else (out.deliver as FtfwDelivery[]).push(d)
 }
 
 /** Advance `state` by one input at `now` (mutates and returns it, see "Ownership" above). */
 export function stepFtfw (state: FtfwState, input: FtfwInput, now: Millis): FtfwStepResult<FtfwState> {
-  const out: StepOutput = { datagrams: [], deliver: [], resyncRequested: false, peerRestarted: false, resyncAcked: false }
+  const out = new StepOutput(state)
   switch (input.kind) {
     case 'local':
       state.counters.localEvents++
@@ -216,13 +248,9 @@ export function stepFtfw (state: FtfwState, input: FtfwInput, now: Millis): Ftfw
       if (state.queues.tx.length > 0) transmit(state, now, out)
       break
   }
-  return {
-    state,
-    ...out,
-    nacksOutstanding: nacksAfter(state.queues, state.resyncAckedSeq),
-    deadline: ftfwDeadline(state),
-    counters: { ...state.counters, drops: { ...state.counters.drops } }
-  }
+  out.nacksOutstanding = nacksAfter(state.queues, state.resyncAckedSeq)
+  out.deadline = ftfwDeadline(state)
+  return out
 }
 
 function markQueued (s: FtfwState, now: Millis): void {
@@ -247,29 +275,35 @@ function fireAlive (s: FtfwState, now: Millis): void {
 
 // ---------------------------------------------------------------------------------------------- transmit
 
-function messageOf (node: QueueNode, seq: Seq, hello: boolean, helloBack: boolean): CtdMessage {
-  if (node.type === 'obj') return { kind: 'ct', event: node.event, attrs: node.attrs, seq, hello, helloBack }
-  if (node.kind === 'alive') return { kind: 'alive', seq, hello, helloBack }
-  return { kind: node.kind, from: node.from, to: node.to, seq, hello, helloBack }
+function countTx (c: FtfwCounters, node: QueueNode): void {
+  if (node.type === 'obj') { c.txData++; return }
+  switch (node.kind) {
+    case 'ack': c.txAck++; break
+    case 'nack': c.txNack++; break
+    case 'resync': c.txResync++; break
+    case 'alive': c.txAlive++; break
+  }
 }
-
-const TX_COUNTER = { obj: 'txData', ack: 'txAck', nack: 'txNack', resync: 'txResync', alive: 'txAlive' } as const
 
 /**
  * One transmit round (§3.5): every queued node in order gets the next sequence number, HELLO while we are not
  * DONE, HELLO_BACK on the first message after a received HELLO; the messages are packed into datagrams
- * (§1.1) and the ALIVE timer is re-armed.
+ * (§1.1) and the ALIVE timer is re-armed. Each message is encoded straight into the datagram it travels in.
  */
 function transmit (s: FtfwState, now: Millis, out: StepOutput): void {
   const nodes = takeTx(s.queues)
   s.txSince = null
   const c = s.counters
-  const encoded: Buffer[] = []
+  const packer = new DatagramPacker(s.config.mtu, s.arena)
+  let sent = 0
   for (const node of nodes) {
-    const msg = messageOf(node, s.nextSeq, s.hello !== 'done', s.sayHelloBack)
-    let bytes: Buffer
+    const seq = s.nextSeq
+    const hello = s.hello !== 'done'
+    let len: number
     try {
-      bytes = encodeMessage(msg)
+      len = node.type === 'obj'
+        ? writeCtMessage(packer.buf, packer.end, node.event, node.attrs, seq, hello, s.sayHelloBack)
+        : writeCtlMessage(packer.buf, packer.end, node.kind, node.from, node.to, seq, hello, s.sayHelloBack)
     } catch (e) {
       // Only a local object can be unencodable (controls are u32 ranges): drop it, spend no sequence number.
       if (!(e instanceof CodecError)) throw e
@@ -277,20 +311,21 @@ function transmit (s: FtfwState, now: Millis, out: StepOutput): void {
       releaseNode(s.queues, node)
       continue
     }
+    packer.commit(len)
+    sent++
     if (s.hello === 'init') s.hello = 'say'
     s.sayHelloBack = false
     if (node.sent > 0) c.txRetransmits++
     c.txMessages++
-    c[TX_COUNTER[node.type === 'obj' ? 'obj' : node.kind]]++
-    encoded.push(bytes)
-    if (recordSent(s.queues, node, s.nextSeq, s.config.resendQueueSize) !== null) c.drops.resendQueueFull++
-    s.nextSeq = seqNext(s.nextSeq)
+    countTx(c, node)
+    if (recordSent(s.queues, node, seq, s.config.resendQueueSize) !== null) c.drops.resendQueueFull++
+    s.nextSeq = seqNext(seq)
   }
-  if (encoded.length === 0) return
-  const datagrams = packDatagram(encoded, s.config.mtu)
+  if (sent === 0) return
+  const datagrams = packer.finish()
   c.txDatagrams += datagrams.length
   for (const d of datagrams) c.txBytes += d.length
-  out.datagrams.push(...datagrams)
+  addDatagrams(out, datagrams)
   s.aliveAt = now + s.config.aliveIntervalMs
 }
 
@@ -320,7 +355,7 @@ function receive (s: FtfwState, buf: Uint8Array, now: Millis, out: StepOutput): 
     const msg = messages[i]
     if (msg === undefined) continue
     s.counters.rxMessages++
-    receiveOne(s, msg, () => digest(s, msg, out), now, out)
+    receiveOne(s, msg, msg, 'bad', now, out)
   }
   markQueued(s, now)
 }
@@ -334,7 +369,7 @@ function receiveMalformed (s: FtfwState, bad: CtdMalformed, now: Millis, out: St
   const seen = { seq: h.seq, hello: (h.flags & NetFlag.HELLO) !== 0, helloBack: (h.flags & NetFlag.HELLO_BACK) !== 0 }
   // Type or flags conntrackd cannot classify: MSG_BAD. Otherwise a data message whose payload failed to parse.
   const kind: Digest = bad.code === 'CTD_BAD_TYPE' || bad.code === 'CTD_BAD_FLAGS' ? 'bad' : 'data'
-  receiveOne(s, seen, () => kind, now, out)
+  receiveOne(s, seen, null, kind, now, out)
 }
 
 /**
@@ -348,7 +383,7 @@ function digest (s: FtfwState, msg: CtdMessage, out: StepOutput): Digest {
     case 'exp':
       c.rxData++
       c.delivered++
-      out.deliver.push(msg.kind === 'ct'
+      addDelivery(out, msg.kind === 'ct'
         ? { kind: 'ct', event: msg.event, attrs: msg.attrs }
         : { kind: 'exp', event: msg.event, attrs: msg.attrs })
       return 'data'
@@ -386,8 +421,19 @@ function track (rx: FtfwReceiver, seq: Seq): 'unset' | 'inSync' | 'after' | 'bef
   return seqAfter(seq, exp) ? 'after' : 'before'
 }
 
-/** `ftfw_recv` (§3.3), with the two handshake hardenings described at the top of this file. */
-function receiveOne (s: FtfwState, seen: Seen, digestFn: () => Digest, now: Millis, out: StepOutput): void {
+/**
+ * What digesting the message being received gives: `digest` of the decoded message, or, for a malformed one
+ * (`msg` null), the kind its header implies.
+ */
+function digestOf (s: FtfwState, msg: CtdMessage | null, malformed: Digest, out: StepOutput): Digest {
+  return msg === null ? malformed : digest(s, msg, out)
+}
+
+/**
+ * `ftfw_recv` (§3.3), with the two handshake hardenings described at the top of this file. `seen` is the
+ * message itself when it decoded (`msg`), else its header; the message is digested only where conntrackd does.
+ */
+function receiveOne (s: FtfwState, seen: Seen, msg: CtdMessage | null, malformed: Digest, now: Millis, out: StepOutput): void {
   const rx = s.rx
   const c = s.counters
   const W = s.config.ackWindowSize
@@ -418,7 +464,7 @@ function receiveOne (s: FtfwState, seen: Seen, digestFn: () => Digest, now: Mill
     c.helloFlushed += flushResend(s.queues)
     rx.ackPending = false
     rx.window = W
-    kind = digestInSync(s, seen.seq, digestFn)
+    kind = digestInSync(s, seen.seq, msg, malformed, out)
   } else {
     const t = track(rx, seen.seq)
     if (t === 'before') {
@@ -431,7 +477,7 @@ function receiveOne (s: FtfwState, seen: Seen, digestFn: () => Digest, now: Mill
       const exp = seqNext(rx.lastSeq)
       c.gaps++
       c.lost += seqDistance(exp, seen.seq)
-      kind = digestFn()
+      kind = digestOf(s, msg, malformed, out)
       if (kind !== 'bad') {
         if (rx.ackPending) enqueueCtl(s.queues, 'ack', rx.ackFrom, rx.lastSeq)
         enqueueCtl(s.queues, 'nack', exp, toSeq(seen.seq - 1))
@@ -440,7 +486,7 @@ function receiveOne (s: FtfwState, seen: Seen, digestFn: () => Digest, now: Mill
         rx.ackPending = true
       }
     } else {
-      kind = digestInSync(s, seen.seq, digestFn)
+      kind = digestInSync(s, seen.seq, msg, malformed, out)
     }
   }
   if (kind === 'bad') return
@@ -482,9 +528,9 @@ function isStaleHello (rx: FtfwReceiver, seq: Seq, now: Millis, lateMs: Millis):
 }
 
 /** §3.3 (d): SEQ_UNSET / SEQ_IN_SYNC (and the HELLO bypass): count toward the window, ACK when it is full. */
-function digestInSync (s: FtfwState, seq: Seq, digestFn: () => Digest): Digest {
+function digestInSync (s: FtfwState, seq: Seq, msg: CtdMessage | null, malformed: Digest, out: StepOutput): Digest {
   const rx = s.rx
-  const kind = digestFn()
+  const kind = digestOf(s, msg, malformed, out)
   if (kind === 'bad') return kind
   if (!rx.ackPending) {
     rx.ackFrom = seq
@@ -523,6 +569,6 @@ export function ftfwSnapshot (s: FtfwState): FtfwSnapshot {
     nacksOutstanding: s.queues.nacks.size,
     resyncDeferred: s.resyncDeferred,
     deadline: ftfwDeadline(s),
-    counters: { ...s.counters, drops: { ...s.counters.drops } }
+    counters: copyCounters(s.counters)
   }
 }

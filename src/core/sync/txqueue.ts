@@ -11,6 +11,7 @@
  *
  * For O(1) work per message the queues are mutable; they live inside an FtfwState owned by its caller.
  */
+import { ResendQueue } from './resend.js'
 import { seqAfter, seqBefore, type Seq } from './seq.js'
 import type { CtAttrs, CtEvent } from './types.js'
 
@@ -21,6 +22,8 @@ interface NodeBase {
   where: 'tx' | 'rs'
   /** Sequence number of its last transmission (meaningful while on the resend queue). */
   seq: Seq
+  /** Its place on the resend queue (resend.ts), -1 elsewhere. */
+  slot: number
   /** Times transmitted so far (> 0 at transmit time means a retransmission). */
   sent: number
 }
@@ -46,8 +49,8 @@ export type QueueNode = ObjectNode | CtlNode
 export interface Queues {
   /** FIFO, drained whole by each transmit round. */
   tx: QueueNode[]
-  /** Resend queue by sequence number, in insertion (= transmission = sequence) order. */
-  readonly rs: Map<Seq, QueueNode>
+  /** Resend queue, in insertion (= transmission = sequence) order. */
+  readonly rs: ResendQueue<QueueNode>
   /** Flow key → its node, while it is on either queue. */
   readonly objects: Map<string, ObjectNode>
   /** NACKs on either queue: re-requests the peer has not acknowledged yet (few: one per gap). */
@@ -55,7 +58,7 @@ export interface Queues {
 }
 
 export function createQueues (): Queues {
-  return { tx: [], rs: new Map(), objects: new Map(), nacks: new Set() }
+  return { tx: [], rs: new ResendQueue(), objects: new Map(), nacks: new Set() }
 }
 
 /**
@@ -80,7 +83,7 @@ export function coalesce (prev: { event: CtEvent, attrs: CtAttrs }, next: { even
 export function enqueueObject (q: Queues, key: string, event: CtEvent, attrs: CtAttrs): boolean {
   const node = q.objects.get(key)
   if (node === undefined) {
-    const fresh: ObjectNode = { type: 'obj', key, event, attrs, where: 'tx', seq: 0, sent: 0 }
+    const fresh: ObjectNode = { type: 'obj', key, event, attrs, where: 'tx', seq: 0, slot: -1, sent: 0 }
     q.objects.set(key, fresh)
     q.tx.push(fresh)
     return false
@@ -90,7 +93,7 @@ export function enqueueObject (q: Queues, key: string, event: CtEvent, attrs: Ct
   node.attrs = merged.attrs
   if (node.where === 'rs') {
     // Sent but unacknowledged: its latest state goes out again with a new seq; the old entry is obsolete.
-    q.rs.delete(node.seq)
+    q.rs.remove(node)
     node.where = 'tx'
     q.tx.push(node)
   }
@@ -114,7 +117,7 @@ export function enqueueBulk (q: Queues, entries: ReadonlyArray<{ key: string, ev
 
 /** Queue a control message (§3.5: controls and objects share the tx queue, in order). */
 export function enqueueCtl (q: Queues, kind: CtlKind, from: Seq = 0, to: Seq = 0): void {
-  const node: CtlNode = { type: 'ctl', kind, from, to, where: 'tx', seq: 0, sent: 0 }
+  const node: CtlNode = { type: 'ctl', kind, from, to, where: 'tx', seq: 0, slot: -1, sent: 0 }
   q.tx.push(node)
   if (kind === 'nack') q.nacks.add(node)
 }
@@ -128,7 +131,7 @@ export function takeTx (q: Queues): QueueNode[] {
 
 /** Forget a node for good (acknowledged, flushed, overflowed, or unencodable). */
 export function releaseNode (q: Queues, node: QueueNode): void {
-  if (node.where === 'rs') q.rs.delete(node.seq)
+  if (node.where === 'rs') q.rs.remove(node)
   if (node.type === 'obj') q.objects.delete(node.key)
   else if (node.kind === 'nack') q.nacks.delete(node)
 }
@@ -143,12 +146,12 @@ export function recordSent (q: Queues, node: QueueNode, seq: Seq, capacity: numb
   if (node.type === 'ctl' && node.kind === 'alive') return null
   let dropped: QueueNode | null = null
   if (q.rs.size >= capacity) {
-    const oldest = q.rs.values().next().value as QueueNode
+    const oldest = q.rs.oldest() as QueueNode
     releaseNode(q, oldest)
     dropped = oldest
   }
   node.where = 'rs'
-  q.rs.set(seq, node)
+  q.rs.push(node)
   return dropped
 }
 
@@ -157,11 +160,12 @@ export function recordSent (q: Queues, node: QueueNode, seq: Seq, capacity: numb
  * range are passed to `visit` (which may remove them), the walk stops at the first entry after `to`.
  */
 function walkRange (q: Queues, from: Seq, to: Seq, visit: (node: QueueNode) => void): void {
-  for (const node of q.rs.values()) {
-    if (seqBefore(node.seq, from)) continue
-    if (seqAfter(node.seq, to)) break
+  q.rs.walk(node => {
+    if (seqBefore(node.seq, from)) return true
+    if (seqAfter(node.seq, to)) return false
     visit(node)
-  }
+    return true
+  })
 }
 
 /** ACK[from, to]: release the entries in the range. Returns how many, and the seq of the newest RESYNC among them. */
@@ -191,7 +195,7 @@ export function nacksAfter (q: Queues, since: Seq | null): number {
 export function nackRange (q: Queues, from: Seq, to: Seq): number {
   let moved = 0
   walkRange(q, from, to, node => {
-    q.rs.delete(node.seq)
+    q.rs.remove(node)
     node.where = 'tx'
     q.tx.push(node)
     moved++
@@ -202,6 +206,6 @@ export function nackRange (q: Queues, from: Seq, to: Seq): number {
 /** Release the whole resend queue (peer HELLO, §3.3 a). Returns how many entries. */
 export function flushResend (q: Queues): number {
   const n = q.rs.size
-  for (const node of [...q.rs.values()]) releaseNode(q, node)
+  q.rs.walk(node => { releaseNode(q, node); return true })
   return n
 }

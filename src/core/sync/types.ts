@@ -111,7 +111,11 @@ export interface FtfwCounters {
 export interface FtfwStepResult<S> {
   /** The successor state (the same object, advanced: see `stepFtfw`). */
   readonly state: S
-  /** Datagrams to send to the peer, in order (one transmit round packed as conntrackd does, §1.1). */
+  /**
+   * Datagrams to send to the peer, in order (one transmit round packed as conntrackd does, §1.1). Views into a
+   * shared chunk (codec/conntrackd.ts PackArena), never written again: send them as they are, copy them before
+   * passing them to another thread (never transfer their ArrayBuffer).
+   */
   readonly datagrams: readonly Buffer[]
   /** Peer updates to apply to our external cache, in order. */
   readonly deliver: readonly FtfwDelivery[]
@@ -128,7 +132,10 @@ export interface FtfwStepResult<S> {
    */
   readonly nacksOutstanding: number
   readonly deadline: Deadline
-  /** Snapshot of the cumulative counters after this step. */
+  /**
+   * Snapshot of the cumulative counters, taken when this property is read: read it before the next step (a copy
+   * per step would cost more than a local change itself; ftfwSnapshot and the state's own `counters` remain).
+   */
   readonly counters: Readonly<FtfwCounters>
 }
 

@@ -2,8 +2,8 @@
 import t from 'tap'
 import { CodecError } from '../../../src/codec/errors.js'
 import {
-  CTD_ERROR_CODES, NTA, classify, decodeDatagram, decodeMessage, encodeMessage, encodingLength, packDatagram,
-  readHeader, type CtdMessage
+  CTD_ERROR_CODES, DatagramPacker, NTA, PackArena, classify, decodeDatagram, decodeMessage, encodeMessage, encodingLength, packDatagram,
+  readHeader, writeCtMessage, type CtdMessage
 } from '../../../src/codec/conntrackd.js'
 import { loadCapture } from './conntrackd-vectors.js'
 
@@ -292,5 +292,37 @@ t.test('packDatagram: MTU − 28 budget with a strict < (§1.1)', t => {
   // Pre-encoded messages are accepted as they are.
   t.same(packDatagram([encodeMessage(alive(1)), alive(2)], 1500).map(b => b.toString('hex')), ['1a100008000000011a10000800000002'])
   t.same(packDatagram([], 1500), [])
+  t.end()
+})
+
+t.test('DatagramPacker: in-place encoding over a dirty arena, arena growth, same packing as message by message', t => {
+  // The arena comes from Buffer.allocUnsafe: every byte of a message (padding included) must be written.
+  const p = new DatagramPacker(1500, new PackArena(4096))
+  p.buf.fill(0xaa)
+  const base = WORKED_MSG as CtdMessage & { kind: 'ct' }
+  const msgs: CtdMessage[] = []
+  for (let i = 0; i < 200; i++) {
+    const attrs = i % 3 === 0 ? { ...base.attrs, helper: 'ftp' } : base.attrs
+    const m = { ...base, seq: base.seq + i, attrs }
+    msgs.push(m)
+    p.reserve(0)
+    p.buf.fill(0xaa, p.end)
+    p.commit(writeCtMessage(p.buf, p.end, m.event, m.attrs, m.seq, m.hello, m.helloBack))
+  }
+  const packed = p.finish()
+  const expected = packDatagram(msgs.map(m => encodeMessage(m)), 1500)
+  t.same(packed.map(b => b.toString('hex')), expected.map(b => b.toString('hex')))
+  t.equal(packed.reduce((n, d) => n + decodeDatagram(d).messages.length, 0), 200)
+  t.ok(packed.every(d => d.length < 1472), 'each under the MTU − 28 budget')
+  // The next round on the same arena writes after it, never over a datagram handed out.
+  const before = packed.map(b => b.toString('hex'))
+  const arena = new PackArena(4096)
+  const rounds = Array.from({ length: 20 }, (_, r) => {
+    const q = new DatagramPacker(1500, arena)
+    for (const m of msgs.slice(0, r * 3)) q.add(encodeMessage(m))
+    return q.finish()
+  })
+  t.same(rounds.map(ds => ds.map(b => b.toString('hex'))), rounds.map((_, r) => packDatagram(msgs.slice(0, r * 3), 1500).map(b => b.toString('hex'))))
+  t.same(packed.map(b => b.toString('hex')), before)
   t.end()
 })
