@@ -275,6 +275,14 @@ static void on_poll(uv_poll_t *h, int status, int events) {
  * rcvbuf/sndbuf are the setsockopt values (the kernel doubles them); the returned ones are what
  * getsockopt reports. */
 
+/* A number that is an integer in 0..2^32-1 (napi_get_value_uint32 alone would wrap -1). */
+static int get_u32(napi_env env, napi_value v, uint32_t *out) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok || d != d || d < 0 || d > 4294967295.0 || d != (double)(uint32_t)d) return -1;
+  *out = (uint32_t)d;
+  return 0;
+}
+
 static int get_u32_prop(napi_env env, napi_value obj, const char *key, uint32_t *out) {
   bool has = false;
   napi_value v;
@@ -283,7 +291,7 @@ static int get_u32_prop(napi_env env, napi_value obj, const char *key, uint32_t 
   napi_get_named_property(env, obj, key, &v);
   napi_typeof(env, v, &t);
   if (t == napi_undefined) return 0;
-  if (t != napi_number || napi_get_value_uint32(env, v, out) != napi_ok) return -1;
+  if (t != napi_number || get_u32(env, v, out) < 0) return -1;
   return 1;
 }
 
@@ -346,7 +354,7 @@ static napi_value Open(napi_env env, napi_callback_info info) {
         for (uint32_t i = 0; i < ngroups; i++) {
           napi_value g;
           napi_get_element(env, arr, i, &g);
-          if (napi_get_value_uint32(env, g, &groups[i]) != napi_ok || groups[i] == 0) {
+          if (get_u32(env, g, &groups[i]) < 0 || groups[i] == 0) {
             napi_throw_type_error(env, NULL, "groups must be positive integers");
             return NULL;
           }
@@ -529,7 +537,7 @@ static napi_value SetOwnPortFilter(napi_env env, napi_callback_info info) {
   NlSock *s = open_sock_arg(env, argv[0], "setOwnPortFilter on a closed socket");
   if (s == NULL) return NULL;
   uint32_t port;
-  if (napi_get_value_uint32(env, argv[1], &port) != napi_ok) { napi_throw_type_error(env, NULL, "portId must be a number"); return NULL; }
+  if (get_u32(env, argv[1], &port) < 0) { napi_throw_type_error(env, NULL, "portId must be an integer in 0..2^32-1"); return NULL; }
   if (port == 0) {
     int unused = 0; /* every SOL_SOCKET option wants optlen >= sizeof(int), even this one */
     if (setsockopt(s->fd, SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof unused) < 0 && errno != ENOENT) return throw_errno(env, errno, "SO_DETACH_FILTER");
