@@ -30,6 +30,16 @@ export const CONNTRACK_GROUPS: readonly number[] = [1, 2, 3]
  */
 export const DEFAULT_EVENT_RCVBUF = 16 * 1024 * 1024
 
+/**
+ * Receive layout of the event socket: 8 KiB slots in a 1 MiB batch, i.e. up to 128 events per
+ * recvmmsg() (a conntrack event datagram is one message of a few hundred bytes; the kernel sizes it
+ * with ctnetlink_nlmsg_size, far below 8 KiB). Measured against 32 KiB slots (8 per call): receive
+ * system time ~1.0 instead of ~2.1 µs per event. A datagram that would not fit is dropped by the
+ * addon and reported as EMSGSIZE, which counts as lost events here.
+ */
+const EVENT_SLOT_BYTES = 8 * 1024
+const EVENT_BATCH_BYTES = 1024 * 1024
+
 export interface EventSocketOptions {
   /** SO_RCVBUFFORCE value (the kernel doubles it). Default DEFAULT_EVENT_RCVBUF. */
   recvBufferSize?: number
@@ -65,7 +75,12 @@ export function openEventSocket (
   onOverrun: () => void,
   onError: (errno: string) => void = () => {}
 ): EventSocket {
-  const sock: NetfilterSocket = openNetfilterSocket({ recvBufferSize: opts.recvBufferSize ?? DEFAULT_EVENT_RCVBUF, groups: CONNTRACK_GROUPS }, opts.addon)
+  const sock: NetfilterSocket = openNetfilterSocket({
+    recvBufferSize: opts.recvBufferSize ?? DEFAULT_EVENT_RCVBUF,
+    groups: CONNTRACK_GROUPS,
+    recvSlotBytes: EVENT_SLOT_BYTES,
+    recvBatchBytes: EVENT_BATCH_BYTES
+  }, opts.addon)
   let filtered = false
   try {
     if (opts.ownPortId !== 0) { sock.dropOwnPort(opts.ownPortId); filtered = true }
@@ -74,7 +89,8 @@ export function openEventSocket (
     throw err
   }
   sock.onMessage(onData)
-  sock.onError((errno) => { if (errno === 'ENOBUFS') onOverrun(); else onError(errno) })
+  // ENOBUFS: the kernel dropped events; EMSGSIZE: the addon dropped one that did not fit its slot
+  sock.onError((errno) => { if (errno === 'ENOBUFS' || errno === 'EMSGSIZE') onOverrun(); else onError(errno) })
   return {
     portId: sock.portId,
     stats: () => {

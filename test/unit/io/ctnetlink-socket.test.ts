@@ -95,13 +95,14 @@ t.test('event socket: groups, default buffer, own-port filter, ENOBUFS → overr
   let overruns = 0
   const errors: string[] = []
   const ev = openEventSocket({ ownPortId: 4242, addon: f.addon }, b => { events.push(b) }, () => { overruns++ }, e => { errors.push(e) })
-  t.same(f.opened, [{ groups: CONNTRACK_GROUPS, rcvbuf: DEFAULT_EVENT_RCVBUF, sndbuf: 0 }])
+  t.same(f.opened, [{ groups: CONNTRACK_GROUPS, rcvbuf: DEFAULT_EVENT_RCVBUF, sndbuf: 0, slotBytes: 8192, batchBytes: 1048576 }])
   t.same(f.filters, [4242], 'the commit port is filtered')
   f.data(Buffer.from('e'))
   f.error('ENOBUFS')
+  f.error('EMSGSIZE')
   f.error('EIO')
   t.equal(events.length, 1)
-  t.equal(overruns, 1)
+  t.equal(overruns, 2, 'ENOBUFS and a dropped oversized event both mean lost events')
   t.same(errors, ['EIO'])
   t.match(ev.stats(), { portId: 777, recvBufferSize: 2 * DEFAULT_EVENT_RCVBUF, ownPortFilter: true, datagrams: 3, batches: 1 })
   ev.close()
