@@ -18,11 +18,11 @@ export const CONNTRACK_GROUPS: readonly number[] = [1, 2, 3]
 /**
  * Default setsockopt value for the event socket's SO_RCVBUFFORCE: 16 MiB, which the kernel doubles
  * to 32 MiB of receive-buffer accounting. Why this size:
- * - one event is one skb: about 1 KiB of rmem each (a ~300-byte message in a kmalloc'd head plus
- *   struct sk_buff and its shared info), so 32 MiB holds ~30k events, i.e. ~0.3 s of a 100k/s storm
- *   while this thread is busy elsewhere (a dump decode, a GC pause, a commit, the CPU shared with
- *   the sync thread on a 2-core box). 8 MiB (the old 4 MiB request, capped by rmem_max) lost
- *   events from ~100k/s in bench/ct-commit.md;
+ * - one event is one skb: 1280 bytes of rmem each (measured: Rmem in /proc/net/netlink after 2000
+ *   queued NEW events), so 32 MiB holds ~26k events, i.e. ~0.26 s of a 100k/s storm while this
+ *   thread is busy elsewhere (a dump decode, a GC pause, a commit, the CPU shared with the VRRP
+ *   thread on a 2-core box). 8 MiB (the old 4 MiB request, capped by rmem_max) lost events from
+ *   50k/s on a loaded machine; 32 MiB lost none up to a 200k-event burst (bench/ct-commit.md);
  * - it is accounting, not an allocation: memory is used only while a backlog exists;
  * - conntrackd starts at NetlinkBufferSize (2 MiB) and doubles on each overrun up to
  *   NetlinkBufferSizeMaxGrowth (8 MiB in its example config); we take the large size up front
