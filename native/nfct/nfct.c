@@ -13,7 +13,7 @@
  *   the addon gets its own instance, and each socket lives on the uv loop of the env that opened it.
  * - send(): ONE sendmsg() with an iovec of all buffers. nfnetlink processes every message of one
  *   datagram in order inside that call (the Committer in src/io/ctnetlink-commit.ts relies on it).
- * - receive: uv_poll readable → recvmsg(MSG_DONTWAIT) in a loop into one batch buffer (each datagram
+ * - receive: uv_poll readable → recvmmsg(MSG_DONTWAIT) in a loop into one batch buffer (each datagram
  *   padded to 4 bytes so the concatenation is still a valid netlink message stream), one JS callback
  *   per batch: at 100k events/s (one event per datagram) that is ~1 JS crossing per few hundred
  *   events instead of one per event. The batch is bounded (bytes and datagrams), and uv_poll is
@@ -45,13 +45,19 @@
 #define SOL_NETLINK 270
 #endif
 
-/* Default batch bound. Kernel datagrams are at most ~32 KiB (a dump skb grows to
- * SKB_WITH_OVERHEAD(32768) when the reader offers that much; events and ACKs are smaller), so every
- * recvmsg() is given at least RECV_HEADROOM bytes and a datagram is never truncated. */
+/* Receive layout: recvmmsg() reads up to MAX_SLOTS datagrams per call into fixed-size slots of the
+ * batch buffer, which are then compacted (each datagram padded to 4 bytes) into one netlink message
+ * stream for JS. A slot of 32 KiB can never truncate: the kernel caps a reader-driven dump skb at
+ * SKB_WITH_OVERHEAD(32768) (netlink_recvmsg's max_recvmsg_len, which also follows the slot size,
+ * so dumps use the whole slot), and events, ACKs and errors are smaller. The event socket uses
+ * smaller slots (one conntrack event is a few hundred bytes) to take more datagrams per syscall; a
+ * truncated datagram is dropped and reported as EMSGSIZE, which the event socket treats as lost
+ * events (a resync). */
 #define DEFAULT_BATCH_BYTES (256 * 1024)
-#define MIN_BATCH_BYTES (128 * 1024)
 #define MAX_BATCH_BYTES (16 * 1024 * 1024)
-#define RECV_HEADROOM (64 * 1024)
+#define DEFAULT_SLOT_BYTES (32 * 1024)
+#define MIN_SLOT_BYTES 4096
+#define MAX_SLOTS 128
 #define DEFAULT_BATCH_DATAGRAMS 1024
 /* Linux UIO_MAXIOV: more buffers than this are copied into one contiguous datagram. */
 #define MAX_IOV 1024
@@ -83,6 +89,7 @@ struct NlSock {
   int closing;
   char *batch;
   size_t batch_cap;
+  size_t slot;
   uint32_t batch_datagrams;
   /* counters (doubles: exposed to JS as numbers, never wrap in practice) */
   double datagrams, batches, bytes, enobufs, errors, truncated, foreign;
@@ -218,20 +225,27 @@ static void report(NlSock *s, int e) {
 /* Read until EAGAIN or the batch bound; one onData per batch. ENOBUFS (events were dropped) is
  * reported after the data read before it and reading goes on: the kernel cleared sk_err. */
 static void drain(NlSock *s) {
+  struct mmsghdr mm[MAX_SLOTS];
+  struct iovec iov[MAX_SLOTS];
+  struct sockaddr_nl from[MAX_SLOTS];
   size_t used = 0;
   uint32_t count = 0;
   while (!s->closing) {
-    if (s->batch_cap - used < RECV_HEADROOM || count >= s->batch_datagrams) break;
-    struct sockaddr_nl from;
-    struct iovec iov = { s->batch + used, s->batch_cap - used };
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_name = &from;
-    msg.msg_namelen = sizeof from;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    ssize_t n = recvmsg(s->fd, &msg, MSG_DONTWAIT);
-    if (n < 0) {
+    size_t vlen = (s->batch_cap - used) / s->slot;
+    if (vlen > MAX_SLOTS) vlen = MAX_SLOTS;
+    if (vlen > s->batch_datagrams - count) vlen = s->batch_datagrams - count;
+    if (vlen == 0) break;
+    for (size_t i = 0; i < vlen; i++) {
+      iov[i].iov_base = s->batch + used + i * s->slot;
+      iov[i].iov_len = s->slot;
+      memset(&mm[i], 0, sizeof mm[i]);
+      mm[i].msg_hdr.msg_name = &from[i];
+      mm[i].msg_hdr.msg_namelen = sizeof from[i];
+      mm[i].msg_hdr.msg_iov = &iov[i];
+      mm[i].msg_hdr.msg_iovlen = 1;
+    }
+    int r = recvmmsg(s->fd, mm, (unsigned)vlen, MSG_DONTWAIT, NULL);
+    if (r < 0) {
       int e = errno;
       if (e == EINTR) continue;
       if (e == EAGAIN || e == EWOULDBLOCK) break;
@@ -240,14 +254,29 @@ static void drain(NlSock *s) {
       if (e == ENOBUFS) continue;
       return; /* anything else: the next readable event retries */
     }
-    if (msg.msg_flags & MSG_TRUNC) { s->truncated++; continue; } /* cannot happen with RECV_HEADROOM; never half a message */
-    if (from.nl_pid != 0) { s->foreign++; continue; } /* only the kernel talks to us (port 0) */
-    s->datagrams++;
-    s->bytes += (double)n;
-    size_t padded = ((size_t)n + 3u) & ~(size_t)3u;
-    if (padded > (size_t)n) memset(s->batch + used + n, 0, padded - (size_t)n);
-    used += padded;
-    count++;
+    /* compact the slots into a stream; remember a truncation to report after the data */
+    size_t w = used;
+    int truncated = 0;
+    for (int i = 0; i < r; i++) {
+      size_t n = mm[i].msg_len;
+      if (mm[i].msg_hdr.msg_flags & MSG_TRUNC) { s->truncated++; truncated = 1; continue; }
+      if (from[i].nl_pid != 0) { s->foreign++; continue; } /* only the kernel talks to us (port 0) */
+      char *src = s->batch + used + (size_t)i * s->slot;
+      if (src != s->batch + w) memmove(s->batch + w, src, n);
+      size_t padded = (n + 3u) & ~(size_t)3u;
+      if (padded > n) memset(s->batch + w + n, 0, padded - n);
+      w += padded;
+      s->datagrams++;
+      s->bytes += (double)n;
+      count++;
+    }
+    used = w;
+    if (truncated) {
+      if (used > 0) { deliver(s, used); used = 0; count = 0; if (s->closing) return; }
+      report(s, EMSGSIZE);
+      if (s->closing) return;
+    }
+    if ((size_t)r < vlen) break; /* the queue is empty (or an error waits for the next call) */
   }
   if (used > 0 && !s->closing) deliver(s, used);
 }
@@ -270,10 +299,18 @@ static void on_poll(uv_poll_t *h, int status, int events) {
 
 /* ------------------------------------------------------------------------------------------------
  * open(opts?: {groups?: number[], rcvbuf?: number, sndbuf?: number, batchBytes?: number,
- *              batchDatagrams?: number})
+ *              batchDatagrams?: number, slotBytes?: number})
  *   → {handle, portId, rcvbuf, sndbuf, rcvbufForced, sndbufForced}
  * rcvbuf/sndbuf are the setsockopt values (the kernel doubles them); the returned ones are what
  * getsockopt reports. */
+
+/* A number that is an integer in 0..2^32-1 (napi_get_value_uint32 alone would wrap -1). */
+static int get_u32(napi_env env, napi_value v, uint32_t *out) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok || d != d || d < 0 || d > 4294967295.0 || d != (double)(uint32_t)d) return -1;
+  *out = (uint32_t)d;
+  return 0;
+}
 
 static int get_u32_prop(napi_env env, napi_value obj, const char *key, uint32_t *out) {
   bool has = false;
@@ -283,7 +320,7 @@ static int get_u32_prop(napi_env env, napi_value obj, const char *key, uint32_t 
   napi_get_named_property(env, obj, key, &v);
   napi_typeof(env, v, &t);
   if (t == napi_undefined) return 0;
-  if (t != napi_number || napi_get_value_uint32(env, v, out) != napi_ok) return -1;
+  if (t != napi_number || get_u32(env, v, out) < 0) return -1;
   return 1;
 }
 
@@ -319,15 +356,19 @@ static napi_value Open(napi_env env, napi_callback_info info) {
     if (t == napi_object) opts = argv[0];
     else if (t != napi_undefined && t != napi_null) { napi_throw_type_error(env, NULL, "open(opts?: object)"); return NULL; }
   }
-  uint32_t rcvbuf = 0, sndbuf = 0, batch_bytes = DEFAULT_BATCH_BYTES, batch_datagrams = DEFAULT_BATCH_DATAGRAMS;
+  uint32_t rcvbuf = 0, sndbuf = 0, batch_bytes = DEFAULT_BATCH_BYTES, batch_datagrams = DEFAULT_BATCH_DATAGRAMS, slot = DEFAULT_SLOT_BYTES;
   uint32_t groups[MAX_GROUPS];
   uint32_t ngroups = 0;
   if (get_u32_prop(env, opts, "rcvbuf", &rcvbuf) < 0 || get_u32_prop(env, opts, "sndbuf", &sndbuf) < 0 ||
-      get_u32_prop(env, opts, "batchBytes", &batch_bytes) < 0 || get_u32_prop(env, opts, "batchDatagrams", &batch_datagrams) < 0) {
-    napi_throw_type_error(env, NULL, "rcvbuf, sndbuf, batchBytes, batchDatagrams must be non-negative integers");
+      get_u32_prop(env, opts, "batchBytes", &batch_bytes) < 0 || get_u32_prop(env, opts, "batchDatagrams", &batch_datagrams) < 0 ||
+      get_u32_prop(env, opts, "slotBytes", &slot) < 0) {
+    napi_throw_type_error(env, NULL, "rcvbuf, sndbuf, batchBytes, batchDatagrams, slotBytes must be non-negative integers");
     return NULL;
   }
-  if (batch_bytes < MIN_BATCH_BYTES) batch_bytes = MIN_BATCH_BYTES;
+  if (slot < MIN_SLOT_BYTES) slot = MIN_SLOT_BYTES;
+  if (slot > DEFAULT_SLOT_BYTES) slot = DEFAULT_SLOT_BYTES;
+  slot &= ~(uint32_t)3u;
+  if (batch_bytes < slot) batch_bytes = slot;
   if (batch_bytes > MAX_BATCH_BYTES) batch_bytes = MAX_BATCH_BYTES;
   if (batch_datagrams < 1) batch_datagrams = 1;
   if (opts != NULL) {
@@ -346,7 +387,7 @@ static napi_value Open(napi_env env, napi_callback_info info) {
         for (uint32_t i = 0; i < ngroups; i++) {
           napi_value g;
           napi_get_element(env, arr, i, &g);
-          if (napi_get_value_uint32(env, g, &groups[i]) != napi_ok || groups[i] == 0) {
+          if (get_u32(env, g, &groups[i]) < 0 || groups[i] == 0) {
             napi_throw_type_error(env, NULL, "groups must be positive integers");
             return NULL;
           }
@@ -391,6 +432,7 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   s->batch = batch;
   s->batch_cap = batch_bytes;
   s->batch_datagrams = batch_datagrams;
+  s->slot = slot;
   uv_loop_t *loop = NULL;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, &s->poll, fd) != 0) {
     free(batch); free(s); free(hd); close(fd);
@@ -529,7 +571,7 @@ static napi_value SetOwnPortFilter(napi_env env, napi_callback_info info) {
   NlSock *s = open_sock_arg(env, argv[0], "setOwnPortFilter on a closed socket");
   if (s == NULL) return NULL;
   uint32_t port;
-  if (napi_get_value_uint32(env, argv[1], &port) != napi_ok) { napi_throw_type_error(env, NULL, "portId must be a number"); return NULL; }
+  if (get_u32(env, argv[1], &port) < 0) { napi_throw_type_error(env, NULL, "portId must be an integer in 0..2^32-1"); return NULL; }
   if (port == 0) {
     int unused = 0; /* every SOL_SOCKET option wants optlen >= sizeof(int), even this one */
     if (setsockopt(s->fd, SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof unused) < 0 && errno != ENOENT) return throw_errno(env, errno, "SO_DETACH_FILTER");

@@ -15,10 +15,12 @@ mkdir -p "$stage/DEBIAN" "$stage/usr/lib/hafw" "$stage/usr/bin" "$stage/lib/syst
 # Compiled straight into the stage: the working tree's dist/ is left alone.
 npx tsc -p tsconfig.json --outDir "$stage/usr/lib/hafw/dist" --sourceMap false
 cp package.json package-lock.json "$stage/usr/lib/hafw/"
-# The IPv6 VRRP receiver addon, built by npm ci in the working tree; the staged package.json drops
-# the install script that builds it (the stage has no sources to build from).
-mkdir -p "$stage/usr/lib/hafw/native/vrrp6/build/Release"
-cp native/vrrp6/build/Release/vrrp6.node "$stage/usr/lib/hafw/native/vrrp6/build/Release/"
+# The native addons (IPv6 VRRP receiver, ctnetlink sockets), built by npm ci in the working tree;
+# the staged package.json drops the install script that builds them (the stage has no sources).
+for addon in vrrp6 nfct; do
+  mkdir -p "$stage/usr/lib/hafw/native/$addon/build/Release"
+  cp "native/$addon/build/Release/$addon.node" "$stage/usr/lib/hafw/native/$addon/build/Release/"
+done
 node -e 'const f=process.argv[1],p=require(f);delete p.scripts.install;require("fs").writeFileSync(f,JSON.stringify(p,null,2))' "$(pwd)/$stage/usr/lib/hafw/package.json"
 mkdir -p "$stage/usr/lib/hafw/config" && cp config/hafw.schema.json "$stage/usr/lib/hafw/config/"
 (cd "$stage/usr/lib/hafw" && npm ci --omit=dev --no-audit --no-fund --ignore-scripts=false >/dev/null && rm -f package-lock.json)

@@ -2,7 +2,7 @@
  * Benchmark: committing N conntrack entries into the kernel, dumping a table of N entries, and the
  * highest kernel event rate the adapter takes without losing events.
  *
- *   node dist/bench/ct-commit.js [--sizes 10000,100000] [--rates 10000,20000,...] [--no-conntrackd] [--no-events]
+ *   node dist/bench/ct-commit.js [--sizes 10000,100000] [--rates 10000,20000,...] [--rcvbufs 0,4194304] [--no-conntrackd] [--no-events]
  *
  * Everything runs in network namespaces created here (prefix hct-bench-) and deleted at the end.
  * Netlink sockets belong to the namespace of their process, so each measurement of our adapter is
@@ -21,17 +21,21 @@
  * `ip netns exec NS conntrack -L > /dev/null` (process start included; `ip netns exec NS true` is
  * printed as the baseline).
  *
- * Event rate: a generator socket sends pre-encoded creates at a target rate (one datagram every
- * 10 ms) for 1 s in a fresh namespace; the listener counts the NEW events it gets and the overruns it reports; with
- * the kernel's default receive buffer (212992) and with 8 MiB (SO_RCVBUF 4 MiB, doubled).
+ * Event rate: a generator socket in a worker thread sends pre-encoded creates at a target rate (a
+ * tick every 10 ms) for 1 s in a fresh namespace; the adapter on the main thread counts the NEW
+ * events it gets and the overruns it reports; with the kernel's default receive buffer (212992), 8 MiB
+ * (a 4 MiB request, the old default) and the adapter's default (DEFAULT_EVENT_RCVBUF, doubled);
+ * `--rcvbufs a,b,c` picks others (setsockopt values; 0 = kernel default).
  */
 import { benchFlow } from './synthetic.js'
 import { spawn } from 'node:child_process'
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { sh, nsExec } from '../lab/sh.js'
 import { openCtnetlink } from '../io/ctnetlink.js'
+import { DEFAULT_EVENT_RCVBUF } from '../io/ctnetlink-events.js'
 import { openNetfilterSocket } from '../io/ctnetlink-socket.js'
 import { encodeRequest } from '../codec/ctnetlink.js'
 import { splitMessages, NlMsgType, NlmF } from '../codec/netlink.js'
@@ -137,44 +141,63 @@ async function worker (job: Job): Promise<unknown> {
       const overruns: string[] = []
       listener.onEvent(e => { if (e.event === 'new') { received++; lastEventAt = performance.now() } })
       listener.onOverrun(i => { overruns.push(i.reason) })
-      // the generator sends pre-encoded creates (another socket, so the events are not ours), so the
-      // rate is set by the kernel and the listener, not by our encoder
-      const perTick = Math.max(1, Math.round(job.rate / 100))
-      const total = Math.round(job.rate * job.durationMs / 1000)
-      const bufs = Array.from({ length: total }, (_, i) => encodeRequest({ op: 'create', flow: benchFlow(i, 600) }, i + 1, 0))
-      const gen = openNetfilterSocket({ recvBufferSize: 4 * MiB, sendBufferSize: 4 * MiB })
-      let failures = 0
-      gen.onMessage((buf) => {
-        for (const m of splitMessages(buf)) if (m.header.type === NlMsgType.ERROR && m.payload.readInt32LE(0) !== 0) failures++
-      })
-      const CHUNK = 500 // messages per datagram (larger ones were refused with EMSGSIZE here)
-      const t0 = performance.now()
-      let next = t0
-      for (let o = 0; o < total; o += perTick) {
-        const tickEnd = Math.min(o + perTick, total)
-        for (let c = o; c < tickEnd; c += CHUNK) {
-          const chunk = bufs.slice(c, Math.min(c + CHUNK, tickEnd))
-          // NLM_F_ACK on the last of each datagram only, as the adapter does
-          chunk.forEach((b, k) => { b.writeUInt16LE(k === chunk.length - 1 ? b.readUInt16LE(6) | NlmF.ACK : b.readUInt16LE(6) & ~NlmF.ACK, 6) })
-          await gen.send(chunk)
-        }
-        next += 10
-        const wait = next - performance.now()
-        if (wait > 0) await sleep(wait)
-      }
-      const sendMs = performance.now() - t0
-      const created = total - failures
+      // the generator runs in a worker thread (its own socket, so the events are not ours, and its
+      // own loop, so the listener has this thread to itself as in the daemon)
+      const elu0 = performance.eventLoopUtilization()
+      const gen = new Worker(self, { workerData: { rate: job.rate, durationMs: job.durationMs } satisfies GenJob })
+      const g = await new Promise<GenResult>((resolve, reject) => { gen.once('message', resolve); gen.once('error', reject) })
+      await gen.terminate()
       // drain: stop when nothing arrived for 500 ms (bounded)
       const end = performance.now() + 15000
-      while (performance.now() < end && received < created && performance.now() - lastEventAt < 500) await sleep(20)
-      // a restarted listener reports its overrun only once it is back: wait for it if the count is short
-      if (received < created && overruns.length === 0) await sleep(3000)
-      const listenerStats = listener.stats().eventSocket
+      while (performance.now() < end && received < g.created && performance.now() - lastEventAt < 500) await sleep(20)
+      const elu = performance.eventLoopUtilization(elu0)
+      const es = listener.stats().eventSocket
       await listener.close()
-      gen.close()
-      return { target: job.rate, achieved: Math.round(total / (sendMs / 1000)), created, received, overruns: overruns.length, rcvbuf: listenerStats?.recvBufferSize }
+      return { target: job.rate, achieved: Math.round(g.total / (g.sendMs / 1000)), created: g.created, received, overruns: overruns.length, rcvbuf: es?.recvBufferSize, datagrams: es?.datagrams, batches: es?.batches, elu: elu.utilization }
     }
   }
+}
+
+interface GenJob { rate: number, durationMs: number }
+interface GenResult { total: number, created: number, sendMs: number }
+
+/** Pre-encoded creates at `rate` (a tick every 10 ms, at most 500 per datagram) for `durationMs`. */
+async function generate (job: GenJob): Promise<GenResult> {
+  const perTick = Math.max(1, Math.round(job.rate / 100))
+  const total = Math.round(job.rate * job.durationMs / 1000)
+  const bufs = Array.from({ length: total }, (_, i) => encodeRequest({ op: 'create', flow: benchFlow(i, 600) }, i + 1, 0))
+  const gen = openNetfilterSocket({ recvBufferSize: 4 * MiB, sendBufferSize: 4 * MiB })
+  let failures = 0
+  let answers = 0
+  let wanted = 0
+  gen.onMessage((buf) => {
+    for (const m of splitMessages(buf)) {
+      if (m.header.type !== NlMsgType.ERROR) continue
+      if (m.payload.readInt32LE(0) !== 0) failures++
+      else answers++
+    }
+  })
+  const CHUNK = 500 // messages per datagram
+  const t0 = performance.now()
+  let next = t0
+  for (let o = 0; o < total; o += perTick) {
+    const tickEnd = Math.min(o + perTick, total)
+    for (let c = o; c < tickEnd; c += CHUNK) {
+      const chunk = bufs.slice(c, Math.min(c + CHUNK, tickEnd))
+      // NLM_F_ACK on the last of each datagram only, as the adapter does
+      chunk.forEach((b, k) => { b.writeUInt16LE(k === chunk.length - 1 ? b.readUInt16LE(6) | NlmF.ACK : b.readUInt16LE(6) & ~NlmF.ACK, 6) })
+      wanted++
+      await gen.send(chunk)
+    }
+    next += 10
+    const wait = next - performance.now()
+    if (wait > 0) await sleep(wait)
+  }
+  const sendMs = performance.now() - t0
+  const until = performance.now() + 5000
+  while (answers + failures < wanted && performance.now() < until) await sleep(5)
+  gen.close()
+  return { total, created: total - failures, sendMs }
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -360,14 +383,16 @@ async function main (): Promise<void> {
 
     if (withEvents) {
       console.log('\n## kernel event rate vs lost events (1 s of creates from another socket, NEW events counted)')
-      console.log('| listener SO_RCVBUF (effective) | target rate /s | achieved /s | created | NEW events received | overruns |')
-      console.log('|---|---|---|---|---|---|')
-      for (const recvBuffer of [0, 4 * MiB]) {
+      console.log('| event socket SO_RCVBUF (effective) | target rate /s | achieved /s | created | NEW events received | overruns | datagrams / JS batches | listener thread busy |')
+      console.log('|---|---|---|---|---|---|---|---|')
+      const rcvbufs = (arg('--rcvbufs') ?? `0,${4 * MiB},${DEFAULT_EVENT_RCVBUF}`).split(',').map(Number)
+      for (const recvBuffer of rcvbufs) {
         for (const rate of rates) {
           const ns = await freshNs(`hct-bench-e-${tag}`)
-          const r = await runWorker<{ target: number, achieved: number, created: number, received: number, overruns: number, rcvbuf: number }>(ns, { kind: 'events', rate, durationMs: 1000, recvBuffer })
+          const r = await runWorker<{ target: number, achieved: number, created: number, received: number, overruns: number, rcvbuf: number, datagrams?: number, batches?: number, elu?: number }>(ns, { kind: 'events', rate, durationMs: 1000, recvBuffer })
             .finally(async () => { await delNs(ns) })
-          console.log(`| ${r.rcvbuf} | ${r.target} | ${r.achieved} | ${r.created} | ${r.received} | ${r.overruns} |`)
+          const perBatch = r.batches === undefined || r.batches === 0 ? 'n/a' : `${r.datagrams ?? 0} / ${r.batches} (${((r.datagrams ?? 0) / r.batches).toFixed(1)} per batch)`
+          console.log(`| ${r.rcvbuf} | ${r.target} | ${r.achieved} | ${r.created} | ${r.received} | ${r.overruns} | ${perBatch} | ${r.elu === undefined ? 'n/a' : `${(r.elu * 100).toFixed(0)} %`} |`)
         }
       }
     }
@@ -377,7 +402,10 @@ async function main (): Promise<void> {
   }
 }
 
-if (process.argv[2] === '--worker') {
+if (!isMainThread) {
+  // the event generator thread of the 'events' job
+  generate(workerData as GenJob).then(r => { parentPort?.postMessage(r) }, (err: unknown) => { throw err })
+} else if (process.argv[2] === '--worker') {
   const job = JSON.parse(process.argv[3] ?? '{}') as Job
   worker(job).then(r => { console.log(JSON.stringify(r)); process.exit(0) }, (err: unknown) => { console.error(err); process.exit(1) })
 } else {

@@ -7,13 +7,14 @@
  * err) netlink_ack(...)`), and it processes a datagram's messages in order inside sendmsg(), queueing
  * their answers in that order. So every failure arrives as its own error (matched by seq), and when
  * the answer for the last message arrives, every earlier message of that datagram without an error
- * has succeeded. One answer per datagram instead of one per entry: with the `netlink` package each
- * answer costs two recvmsg() calls and a JS callback (measured: 100k creates took 5 s with an ACK per
- * entry).
+ * has succeeded. One answer per datagram instead of one per entry (measured with the old `netlink`
+ * package: 100k creates took 5 s with an ACK per entry; each answer cost recvmsg() calls and a JS
+ * callback).
  *
  * Flow control: all answers of a datagram sit in our receive buffer before we read any. If they do
- * not fit, the kernel drops them and flags ENOBUFS, which the `netlink` package turns into a process
- * abort (see ./ctnetlink-socket.ts). So unanswered requests are bounded by a byte budget: each one
+ * not fit, the kernel drops them and flags ENOBUFS: the socket survives (./ctnetlink-socket.ts), but
+ * the dropped answers are gone and their entries could only end in ETIMEDOUT (outcome unknown). So
+ * unanswered requests are bounded by a byte budget: each one
  * reserves `replyBudget` bytes of receive buffer (any of them may fail and echo its request; an ACK
  * skb costs ~790 bytes of rmem on 6.x, measured: 269 fit in 212992; error echoes and GET replies cost
  * more) until its datagram is answered.

@@ -18,17 +18,27 @@ export const CONNTRACK_GROUPS: readonly number[] = [1, 2, 3]
 /**
  * Default setsockopt value for the event socket's SO_RCVBUFFORCE: 16 MiB, which the kernel doubles
  * to 32 MiB of receive-buffer accounting. Why this size:
- * - one event is one skb: about 1 KiB of rmem each (a ~300-byte message in a kmalloc'd head plus
- *   struct sk_buff and its shared info), so 32 MiB holds ~30k events, i.e. ~0.3 s of a 100k/s storm
- *   while this thread is busy elsewhere (a dump decode, a GC pause, a commit, the CPU shared with
- *   the sync thread on a 2-core box). 8 MiB (the old 4 MiB request, capped by rmem_max) lost
- *   events from ~100k/s in bench/ct-commit.md;
+ * - one event is one skb: 1280 bytes of rmem each (measured: Rmem in /proc/net/netlink after 2000
+ *   queued NEW events), so 32 MiB holds ~26k events, i.e. ~0.26 s of a 100k/s storm while this
+ *   thread is busy elsewhere (a dump decode, a GC pause, a commit, the CPU shared with the VRRP
+ *   thread on a 2-core box). 8 MiB (the old 4 MiB request, capped by rmem_max) lost events from
+ *   50k/s on a loaded machine; 32 MiB lost none up to a 200k-event burst (bench/ct-commit.md);
  * - it is accounting, not an allocation: memory is used only while a backlog exists;
  * - conntrackd starts at NetlinkBufferSize (2 MiB) and doubles on each overrun up to
  *   NetlinkBufferSizeMaxGrowth (8 MiB in its example config); we take the large size up front
  *   (SO_RCVBUFFORCE is not capped by rmem_max) because every overrun costs a full dump resync.
  */
 export const DEFAULT_EVENT_RCVBUF = 16 * 1024 * 1024
+
+/**
+ * Receive layout of the event socket: 8 KiB slots in a 1 MiB batch, i.e. up to 128 events per
+ * recvmmsg() (a conntrack event datagram is one message of a few hundred bytes; the kernel sizes it
+ * with ctnetlink_nlmsg_size, far below 8 KiB). Measured against 32 KiB slots (8 per call): receive
+ * system time ~1.0 instead of ~2.1 µs per event. A datagram that would not fit is dropped by the
+ * addon and reported as EMSGSIZE, which counts as lost events here.
+ */
+const EVENT_SLOT_BYTES = 8 * 1024
+const EVENT_BATCH_BYTES = 1024 * 1024
 
 export interface EventSocketOptions {
   /** SO_RCVBUFFORCE value (the kernel doubles it). Default DEFAULT_EVENT_RCVBUF. */
@@ -65,7 +75,12 @@ export function openEventSocket (
   onOverrun: () => void,
   onError: (errno: string) => void = () => {}
 ): EventSocket {
-  const sock: NetfilterSocket = openNetfilterSocket({ recvBufferSize: opts.recvBufferSize ?? DEFAULT_EVENT_RCVBUF, groups: CONNTRACK_GROUPS }, opts.addon)
+  const sock: NetfilterSocket = openNetfilterSocket({
+    recvBufferSize: opts.recvBufferSize ?? DEFAULT_EVENT_RCVBUF,
+    groups: CONNTRACK_GROUPS,
+    recvSlotBytes: EVENT_SLOT_BYTES,
+    recvBatchBytes: EVENT_BATCH_BYTES
+  }, opts.addon)
   let filtered = false
   try {
     if (opts.ownPortId !== 0) { sock.dropOwnPort(opts.ownPortId); filtered = true }
@@ -74,7 +89,8 @@ export function openEventSocket (
     throw err
   }
   sock.onMessage(onData)
-  sock.onError((errno) => { if (errno === 'ENOBUFS') onOverrun(); else onError(errno) })
+  // ENOBUFS: the kernel dropped events; EMSGSIZE: the addon dropped one that did not fit its slot
+  sock.onError((errno) => { if (errno === 'ENOBUFS' || errno === 'EMSGSIZE') onOverrun(); else onError(errno) })
   return {
     portId: sock.portId,
     stats: () => {

@@ -64,6 +64,13 @@ export interface NetfilterSocketOptions {
   sendBufferSize?: number
   /** nfnetlink multicast groups to join (NFNLGRP_*). */
   groups?: readonly number[]
+  /**
+   * Receive slot per datagram (recvmmsg); a larger datagram is dropped and reported as EMSGSIZE.
+   * Default (and maximum) 32 KiB, which nothing the kernel sends can exceed.
+   */
+  recvSlotBytes?: number
+  /** Receive batch buffer (one `onMessage` call at most); default 256 KiB. */
+  recvBatchBytes?: number
 }
 
 /** The slice of a netlink socket the commit and dump engines use (a fake in unit tests). */
@@ -78,7 +85,10 @@ export interface NlSocket {
   send: (msgs: readonly Buffer[]) => Promise<void>
   /** Received data: one or more whole datagrams, i.e. a stream of netlink messages. */
   onMessage: (handler: (buf: Buffer) => void) => void
-  /** Receive errors by errno name; `ENOBUFS` means the receive buffer overflowed and messages were lost. */
+  /**
+   * Receive errors by errno name; `ENOBUFS`: the receive buffer overflowed and messages were lost;
+   * `EMSGSIZE`: a datagram larger than the receive slot was dropped.
+   */
   onError: (handler: (errno: string) => void) => void
   close: () => void
 }
@@ -118,7 +128,13 @@ function requireAddon (): NfctAddon {
 export function openNetfilterSocket (opts: NetfilterSocketOptions = {}, addon: NfctAddon = requireAddon()): NetfilterSocket {
   let opened
   try {
-    opened = addon.open({ groups: opts.groups ?? [], rcvbuf: opts.recvBufferSize ?? 0, sndbuf: opts.sendBufferSize ?? 0 })
+    opened = addon.open({
+      groups: opts.groups ?? [],
+      rcvbuf: opts.recvBufferSize ?? 0,
+      sndbuf: opts.sendBufferSize ?? 0,
+      ...(opts.recvSlotBytes === undefined ? {} : { slotBytes: opts.recvSlotBytes }),
+      ...(opts.recvBatchBytes === undefined ? {} : { batchBytes: opts.recvBatchBytes })
+    })
   } catch (err) {
     throw new CtnlIoError('CTNL_OPEN', `netlink socket: ${messageOf(err)}`, codeOf(err))
   }

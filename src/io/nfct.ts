@@ -19,8 +19,10 @@ export interface NfctOpenOptions {
   rcvbuf?: number
   /** Same for SO_SNDBUFFORCE / SO_SNDBUF; bounds the largest datagram (sk_sndbuf − 32). */
   sndbuf?: number
-  /** Bytes per receive batch (one JS callback). Default 256 KiB, at least 128 KiB. */
+  /** Bytes per receive batch (one JS callback). Default 256 KiB, at least one slot. */
   batchBytes?: number
+  /** Bytes per datagram slot of recvmmsg (4 KiB..32 KiB, default 32 KiB); larger datagrams → EMSGSIZE. */
+  slotBytes?: number
   /** Datagrams per receive batch. Default 1024. */
   batchDatagrams?: number
 }
@@ -46,7 +48,7 @@ export interface NfctStats {
   enobufs: number
   /** Other receive errors reported. */
   errors: number
-  /** Datagrams dropped because they did not fit (should stay 0). */
+  /** Datagrams dropped because they did not fit their slot (each also reported as EMSGSIZE). */
   truncated: number
   /** Datagrams from a sender other than the kernel, dropped. */
   foreign: number

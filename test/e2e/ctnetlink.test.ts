@@ -261,7 +261,7 @@ async function inner (): Promise<void> {
         },
         delete: async (flow) => { await sh('conntrack', ['-D', ...cliArgs(flow)]) }
       },
-      // one adapter for the whole suite: an event listener start is the slow part
+      // one adapter for the whole suite
       done: async () => {}
     }))
   })

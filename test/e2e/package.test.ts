@@ -25,7 +25,7 @@ t.test('Debian package', { skip }, async t => {
   t.match(info.stdout, /hafw/)
   t.match(info.stdout, /iputils-arping/)
   const contents = (await execa('dpkg-deb', ['-c', deb])).stdout
-  for (const path of ['./usr/bin/hafwd', './usr/bin/hafwctl', './lib/systemd/system/hafwd.service', './etc/hafw/hafw.yaml.example', './usr/lib/hafw/dist/main/hafwd-bin.js', './usr/lib/hafw/node_modules/raw-socket/build/Release/raw.node']) {
+  for (const path of ['./usr/bin/hafwd', './usr/bin/hafwctl', './lib/systemd/system/hafwd.service', './etc/hafw/hafw.yaml.example', './usr/lib/hafw/dist/main/hafwd-bin.js', './usr/lib/hafw/node_modules/raw-socket/build/Release/raw.node', './usr/lib/hafw/native/nfct/build/Release/nfct.node']) {
     t.match(contents, path, `package holds ${path}`)
   }
 
