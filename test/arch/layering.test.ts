@@ -47,6 +47,8 @@ t.test('the checker catches what it must (it can fail)', async t => {
   t.same(violations("const label = { from: 'x' }\nconst m = `a from'b'`"), [], 'the word from in code is not an import')
   t.same(violations("export { a } from 'node:fs'"), ['imports node:fs'], 're-exports count')
   t.same(violations("const fs = await import('fs')"), ['imports fs'], 'dynamic imports count')
+  t.same(violations("import type { X } from '../../runtime/conntrack.js'"), ['imports imperative layer ../../runtime/conntrack.js'], 'type-only imports of runtime count')
+  t.same(violations("import type { CtMutation } from '../../io/conntrack-port.js'"), ['imports imperative layer ../../io/conntrack-port.js'], 'and of io')
 })
 
 t.test('src/codec imports nothing from src/core (codecs are the lower layer)', async t => {
@@ -70,3 +72,29 @@ for (const layer of ['src/core', 'src/codec']) {
     for (const f of files) t.same(violations(readFileSync(f, 'utf8')), [], relative(root, f))
   })
 }
+
+// The simulations drive the code the daemon runs. A sim that re-implemented a step (the FTFW glue, a cache
+// merge) would test its own copy: test/helpers/syncsim.ts once modelled the conntrack runtime by hand.
+const CORE_STEPS = ['stepEngine', 'stepFtfw', 'stepBulk', 'applyKernelEvent', 'applyPeerUpdate', 'resyncFromDump', 'applyDelivery']
+
+/** Names of core steps a test module defines itself instead of importing. */
+function copiedSteps (src: string): string[] {
+  return CORE_STEPS.filter(name => new RegExp(`(\\bfunction\\s+${name}\\b|\\b(const|let)\\s+${name}\\s*=|^\\s*(private|protected|public)\\s+${name}\\s*\\()`, 'm').test(src))
+}
+
+t.test('the sim checker catches a copied step', async t => {
+  t.same(copiedSteps('export function applyDelivery (c) {}'), ['applyDelivery'])
+  t.same(copiedSteps('  private stepFtfw (x) {'), ['stepFtfw'])
+  t.same(copiedSteps("import { stepEngine } from '../../src/core/conntrack/engine.js'\nconst r = stepEngine(s, i, 0)"), [])
+})
+
+t.test('test/sim and its helpers drive the real engine, not copies', async t => {
+  const files = [...walk(join(root, 'test/sim')), ...walk(join(root, 'test/helpers'))]
+  for (const f of files) t.same(copiedSteps(readFileSync(f, 'utf8')), [], relative(root, f))
+  const syncsim = readFileSync(join(root, 'test/helpers/syncsim.ts'), 'utf8')
+  t.match(syncsim, /from '\.\.\/\.\.\/src\/core\/conntrack\/engine\.js'/, 'syncsim.ts imports the conntrack engine')
+  for (const f of walk(join(root, 'test/sim'))) {
+    const src = readFileSync(f, 'utf8')
+    if (/\bSyncSim\b|stepFtfw/.test(src)) t.match(src, /helpers\/syncsim\.js|src\/core\/(conntrack\/engine|sync\/ftfw)\.js/, `${relative(root, f)} uses the real engine or FTFW`)
+  }
+})

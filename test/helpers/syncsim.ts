@@ -1,26 +1,29 @@
 /**
- * Two FTFW peers on a simulated link, driven by an earliest-event scheduler with a fake clock (the str0m
- * `progress()` model, code-models §3). Each peer has an internal cache (what its kernel holds: the test
- * changes it) and an external cache (what the other peer told it: deliveries applied as conntrackd does, §4.1).
+ * Two hafwd conntrack engines (src/core/conntrack/engine.ts, the code the daemon runs) on a
+ * simulated link, driven by an earliest-event scheduler with a fake clock (the str0m `progress()`
+ * model, code-models §3). Each node has a kernel table the test changes (kernel events go to its
+ * engine as inputs); the engine's effects are executed here: `send` puts a datagram on the link,
+ * `dump` and `apply` read and write the node's kernel table and come back as inputs at once,
+ * `demote`, `bulkTransition`, `count` and `complete` are recorded.
  *
  * The link loses, duplicates and holds back each datagram independently (seeded mulberry32); a held-back datagram
  * is overtaken by later ones (reordering). Otherwise datagrams keep their order, as on one link: a transmit
  * round's burst is not shuffled. Packets due at the same instant go before timers. Nothing sleeps.
  *
- * The runtime glue modelled here is the one hafwd's runtime should have:
- * - every FTFW step's datagrams go on the link, deliveries go into the external cache;
- * - `resyncRequested` → one `bulk` input with the whole internal cache (as UPD), in the same tick;
- * - `peerRestarted` → `requestResync` (the restarted peer's kernel table is the truth: pull it);
- * - a restarted peer runs the startup bulk FSM (core/sync/bulk.ts): RESYNC + demotion until complete.
+ * Nothing of the runtime glue is modelled here: RESYNC answered by a bulk, `peerRestarted` → RESYNC, the
+ * startup bulk and its demotion are the engine's own.
  */
 import { isDeepStrictEqual } from 'node:util'
-import type { CtAttrs, CtdMessage, CtEvent } from '../../src/codec/conntrackd.js'
+import type { CtAttrs, CtdMessage } from '../../src/codec/conntrackd.js'
 import { decodeDatagram } from '../../src/codec/conntrackd.js'
-import { bulkDeadline, createBulk, stepBulk, BULK_DEFAULTS, type Bulk, type BulkConfig, type BulkInput, type BulkTransition } from '../../src/core/sync/bulk.js'
-import {
-  createFtfw, ftfwDeadline, stepFtfw, FTFW_DEFAULTS, type FtfwConfig, type FtfwInput, type FtfwState, type FtfwStepResult
-} from '../../src/core/sync/ftfw.js'
-import { earliest, isDue, type Millis } from '../../src/core/time.js'
+import { flowFromAttrs, flowToAttrs } from '../../src/core/conntrack/attrs-map.js'
+import { cacheSnapshot, type FlowCache } from '../../src/core/conntrack/cache.js'
+import { createEngine, engineDeadline, stepEngine } from '../../src/core/conntrack/engine.js'
+import type { ConntrackCommand, EngineConfig, EngineEffect, EngineInput, EngineState, KernelAnswer, KernelRequest } from '../../src/core/conntrack/engine.js'
+import type { Flow } from '../../src/core/conntrack/flow.js'
+import { BULK_DEFAULTS, type Bulk, type BulkConfig, type BulkTransition } from '../../src/core/sync/bulk.js'
+import { FTFW_DEFAULTS, type FtfwConfig, type FtfwState } from '../../src/core/sync/ftfw.js'
+import { isDue, type Millis } from '../../src/core/time.js'
 import { mulberry32 } from './prng.js'
 
 export { mulberry32 }
@@ -39,7 +42,7 @@ export function tcpFlow (n: number, tcpState = 3, timeout = 432000): CtAttrs {
   }
 }
 
-/** The external-cache key (original tuple, §4.1). */
+/** The kernel-table key of the sim (original tuple, §4.1). */
 export function flowKey (a: CtAttrs): string {
   return `${a.l4proto ?? '?'}|${a.src ?? '?'}|${a.dst ?? '?'}|${a.sport ?? '-'}|${a.dport ?? '-'}|${a.icmpType ?? '-'}|${a.icmpCode ?? '-'}|${a.icmpId ?? '-'}|${a.zone ?? 0}`
 }
@@ -53,12 +56,15 @@ export function messagesOf (datagrams: readonly Uint8Array[]): CtdMessage[] {
   })
 }
 
-/** Apply a peer update to an external cache as conntrackd does (§4.1): NEW replaces, UPD merges or inserts. */
-export function applyDelivery (cache: Map<string, CtAttrs>, event: CtEvent, attrs: CtAttrs): void {
-  const key = flowKey(attrs)
-  if (event === 'new') cache.set(key, attrs)
-  else if (event === 'upd') cache.set(key, { ...(cache.get(key) ?? {}), ...attrs })
-  else cache.delete(key)
+function toFlow (a: CtAttrs): Flow {
+  const r = flowFromAttrs(a)
+  if (!r.ok) throw new Error(`sim: unmappable attrs ${r.code}`)
+  return r.flow
+}
+
+/** A cache as the wire sees it: key → attributes (what the peer would be sent for the entry). */
+function cacheView (c: FlowCache): Map<string, CtAttrs> {
+  return new Map(cacheSnapshot(c).map(e => [e.key, flowToAttrs(e.flow)] as const))
 }
 
 export interface LinkModel {
@@ -78,9 +84,11 @@ export type PeerName = 'a' | 'b'
 export interface SimPeerOptions {
   readonly initialSeq: number
   readonly config?: Partial<FtfwConfig>
-  /** Run the startup bulk FSM when the peer starts (default: only on restart). */
+  /** Run the startup bulk when the peer starts (default: only on restart). */
   readonly bulkAtStart?: boolean
   readonly bulk?: Partial<BulkConfig>
+  /** Entries per commit batch. */
+  readonly commitBatch?: number
 }
 
 export interface SyncSimOptions {
@@ -91,23 +99,49 @@ export interface SyncSimOptions {
 }
 
 export class SimPeer {
-  ftfw: FtfwState | null = null
-  bulk: Bulk | null = null
-  readonly internal = new Map<string, CtAttrs>()
-  external = new Map<string, CtAttrs>()
+  /** The daemon's engine (null while it is down). */
+  engine: EngineState | null = null
+  /** The node's kernel conntrack table, by the sim's key: it survives daemon restarts. */
+  readonly kernel = new Map<string, CtAttrs>()
   readonly bulkTransitions: BulkTransition[] = []
   /** Every priority offset output, with its time. */
   readonly priorityOffsets: Array<{ at: Millis, offset: number }> = []
   /** Datagrams this peer put on the link. */
   sent = 0
-  /** The external cache when the bulk FSM reported `complete` (a copy). */
+  /** The external cache when the bulk reported `complete` (a copy). */
   externalAtBulkComplete: Map<string, CtAttrs> | null = null
-  readonly results: Array<FtfwStepResult<FtfwState>> = []
+  /** Every `apply` effect (kernel requests), in order. */
+  readonly applies: KernelRequest[][] = []
+  /** Counter effects, summed. */
+  readonly counters = new Map<string, number>()
+  /** Commands answered (`complete`), with their time. */
+  readonly completed = new Map<number, { at: Millis, error: string | null }>()
+  /** Every effect of every step (when the sim's `record` is set). */
+  readonly effects: EngineEffect[] = []
 
   constructor (readonly name: PeerName, readonly options: SimPeerOptions) {}
 
   get up (): boolean {
-    return this.ftfw !== null
+    return this.engine !== null
+  }
+
+  get ftfw (): FtfwState | null {
+    return this.engine?.ftfw ?? null
+  }
+
+  /** The startup bulk FSM, when this run of the daemon has one. */
+  get bulk (): Bulk | null {
+    return this.engine === null || this.engine.config.bulk === null ? null : this.engine.bulk
+  }
+
+  /** The engine's internal cache (what it replicates), key → attributes. */
+  get internal (): Map<string, CtAttrs> {
+    return this.engine === null ? new Map() : cacheView(this.engine.internal)
+  }
+
+  /** The engine's external cache (what the peer told it). */
+  get external (): Map<string, CtAttrs> {
+    return this.engine === null ? new Map() : cacheView(this.engine.external)
   }
 }
 
@@ -126,10 +160,11 @@ export class SyncSim {
   private readonly rng: () => number
   private packets: Packet[] = []
   private order = 0
+  private nextId = 1
   /** Datagrams lost / duplicated by the link. */
   lost = 0
   duplicated = 0
-  /** Record every FTFW step result (memory heavy: only for small tests). */
+  /** Record every effect (memory heavy: only for small tests). */
   record = false
   /** Every datagram put on the link, with its fate (when `record` is set). */
   readonly trace: Array<{ at: Millis, to: PeerName, buf: Buffer, fate: 'lost' | 'sent' | 'duplicated' }> = []
@@ -149,24 +184,25 @@ export class SyncSim {
     return name === 'a' ? this.b : this.a
   }
 
-  /** Start a peer's daemon (keeps its internal cache: the kernel table survives a daemon restart). */
+  /** Start a peer's daemon: a fresh engine reads the kernel table (nothing sent), then the startup bulk if asked. */
   start (name: PeerName, initialSeq = this.peer(name).options.initialSeq, withBulk = this.peer(name).options.bulkAtStart === true): void {
     const p = this.peer(name)
-    p.ftfw = createFtfw({ ...FTFW_DEFAULTS, ...p.options.config }, initialSeq, this.now)
-    p.external = new Map()
-    p.bulk = null
-    if (withBulk) {
-      p.bulk = createBulk({ ...BULK_DEFAULTS, ...p.options.bulk })
-      this.bulkInput(p, { kind: 'start' })
+    const config: EngineConfig = {
+      filter: { protocols: { mode: 'ignore', list: [] }, ignoreAddresses: [], tcpStates: null },
+      alwaysIgnore: [],
+      ftfw: { ...FTFW_DEFAULTS, ...p.options.config },
+      bulk: withBulk ? { ...BULK_DEFAULTS, ...p.options.bulk } : null,
+      disableExternalCache: false,
+      commitBatch: p.options.commitBatch ?? 2000,
+      initialSeq
     }
+    p.engine = createEngine(config, [], this.now)
+    this.input(p, { kind: 'start', id: this.nextId++ })
   }
 
-  /** The daemon dies: its FTFW state and external cache are gone; packets to it are lost. */
+  /** The daemon dies: its engine (FTFW state, caches) is gone; packets to it are lost. The kernel table stays. */
   kill (name: PeerName): void {
-    const p = this.peer(name)
-    p.ftfw = null
-    p.bulk = null
-    p.external = new Map()
+    this.peer(name).engine = null
   }
 
   restart (name: PeerName, initialSeq: number): void {
@@ -174,53 +210,98 @@ export class SyncSim {
     this.start(name, initialSeq, true)
   }
 
-  /** A kernel event on `name`: update its internal cache and replicate. */
-  change (name: PeerName, event: CtEvent, attrs: CtAttrs): void {
+  /** A kernel event on `name`: the kernel table changes, the engine hears the event. */
+  change (name: PeerName, event: 'new' | 'upd' | 'del', attrs: CtAttrs): void {
     const p = this.peer(name)
     const key = flowKey(attrs)
     let full: CtAttrs
     if (event === 'del') {
-      full = p.internal.get(key) ?? attrs
-      p.internal.delete(key)
+      full = p.kernel.get(key) ?? attrs
+      p.kernel.delete(key)
     } else {
-      full = event === 'new' ? attrs : { ...(p.internal.get(key) ?? {}), ...attrs }
-      p.internal.set(key, full)
+      full = event === 'new' ? attrs : { ...(p.kernel.get(key) ?? {}), ...attrs }
+      p.kernel.set(key, full)
     }
-    if (p.ftfw !== null) this.ftfwInput(p, { kind: 'local', key, event, attrs: full })
+    this.input(p, { kind: 'kernelEvent', event: event === 'upd' ? 'update' : event === 'del' ? 'destroy' : 'new', flow: toFlow(full) })
   }
 
   /** Ask a peer for its state (the operator's `conntrackd -n`). */
   requestResync (name: PeerName): void {
-    const p = this.peer(name)
-    if (p.ftfw !== null) this.ftfwInput(p, { kind: 'requestResync' })
+    this.command(name, { kind: 'syncRequestResync' })
   }
 
-  private ftfwInput (p: SimPeer, input: FtfwInput): void {
-    if (p.ftfw === null) return
-    const r = stepFtfw(p.ftfw, input, this.now)
-    p.ftfw = r.state
-    if (this.record) p.results.push(r)
-    for (const d of r.datagrams) this.send(p.name === 'a' ? 'b' : 'a', d)
-    p.sent += r.datagrams.length
-    for (const d of r.deliver) if (d.kind === 'ct') applyDelivery(p.external, d.event, d.attrs)
-    if (r.resyncRequested) {
-      this.ftfwInput(p, { kind: 'bulk', entries: [...p.internal].map(([key, attrs]) => ({ key, event: 'upd' as const, attrs })) })
-    }
-    if (r.peerRestarted) this.ftfwInput(p, { kind: 'requestResync' })
-    if (p.bulk !== null) {
-      this.bulkInput(p, { kind: 'ftfw', resyncAcked: r.resyncAcked, nacksOutstanding: r.nacksOutstanding, peerRestarted: r.peerRestarted })
+  /** Give a transition-plan effect to a peer's engine; returns its id (see `completed`). */
+  command (name: PeerName, effect: ConntrackCommand): number {
+    const id = this.nextId++
+    this.input(this.peer(name), { kind: 'command', id, effect })
+    return id
+  }
+
+  /** One input and everything it causes: the kernel answers `dump` and `apply` at once (same instant). */
+  private input (p: SimPeer, first: EngineInput): void {
+    const work: EngineInput[] = [first]
+    for (let input = work.shift(); input !== undefined; input = work.shift()) {
+      if (p.engine === null) return
+      const r = stepEngine(p.engine, input, this.now)
+      p.engine = r.state
+      for (const e of r.effects) {
+        if (this.record) p.effects.push(e)
+        const next = this.execute(p, e)
+        if (next !== null) work.push(next)
+      }
     }
   }
 
-  private bulkInput (p: SimPeer, input: BulkInput): void {
-    if (p.bulk === null) return
-    const r = stepBulk(p.bulk, input, this.now)
-    p.bulk = r.bulk
-    p.bulkTransitions.push(...r.transitions)
-    const last = p.priorityOffsets[p.priorityOffsets.length - 1]
-    if (last === undefined || last.offset !== r.priorityOffset) p.priorityOffsets.push({ at: this.now, offset: r.priorityOffset })
-    if (r.transitions.some(t => t.to === 'done') && r.bulk.outcome === 'complete') p.externalAtBulkComplete = new Map(p.external)
-    if (r.requestResync) this.ftfwInput(p, { kind: 'requestResync' })
+  /** The sim's effect handlers (the daemon's are in runtime/conntrack.ts). */
+  private execute (p: SimPeer, e: EngineEffect): EngineInput | null {
+    switch (e.kind) {
+      case 'send':
+        this.send(p.name === 'a' ? 'b' : 'a', e.datagram)
+        p.sent++
+        return null
+      case 'dump':
+        return { kind: 'dumped', purpose: e.purpose, flows: [...p.kernel.values()].map(toFlow) }
+      case 'apply':
+        p.applies.push([...e.requests])
+        return { kind: 'applied', purpose: e.purpose, results: e.requests.map(req => this.kernelApply(p, req)) }
+      case 'demote': {
+        p.priorityOffsets.push({ at: this.now, offset: e.offset })
+        return null
+      }
+      case 'bulkTransition':
+        p.bulkTransitions.push({ from: e.from, to: e.to, event: e.event, at: e.at })
+        if (e.to === 'done' && p.engine?.bulk.outcome === 'complete') p.externalAtBulkComplete = p.external
+        return null
+      case 'count':
+        p.counters.set(e.name, (p.counters.get(e.name) ?? 0) + e.by)
+        return null
+      case 'log':
+        return null
+      case 'complete':
+        p.completed.set(e.id, { at: this.now, error: e.error })
+        return null
+    }
+  }
+
+  /** A kernel request on the sim's table: exclusive create of an existing entry is EEXIST, delete of a missing one ENOENT. */
+  private kernelApply (p: SimPeer, req: KernelRequest): KernelAnswer {
+    if (req.op === 'flush') { p.kernel.clear(); return { ok: true } }
+    const o = req.flow.orig
+    const key = flowKey({ ...o, zone: req.flow.zone })
+    switch (req.op) {
+      case 'create':
+        if (req.exclusive !== false && p.kernel.has(key)) return { ok: false, errno: 'EEXIST' }
+        p.kernel.set(key, flowToAttrs(req.flow))
+        return { ok: true }
+      case 'update':
+        if (!p.kernel.has(key)) return { ok: false, errno: 'ENOENT' }
+        p.kernel.set(key, { ...p.kernel.get(key), ...flowToAttrs(req.flow) })
+        return { ok: true }
+      case 'delete':
+        return p.kernel.delete(key) ? { ok: true } : { ok: false, errno: 'ENOENT' }
+      default:
+        return { ok: false, errno: 'EOPNOTSUPP' }
+    }
   }
 
   private send (to: PeerName, buf: Buffer): void {
@@ -250,8 +331,7 @@ export class SyncSim {
   }
 
   private peerDeadline (p: SimPeer): Millis | null {
-    if (p.ftfw === null) return null
-    return earliest(ftfwDeadline(p.ftfw), p.bulk === null ? null : bulkDeadline(p.bulk))
+    return p.engine === null ? null : engineDeadline(p.engine)
   }
 
   /** Run every event up to and including `t`, then set the clock to `t`. */
@@ -270,12 +350,9 @@ export class SyncSim {
       this.now = Math.max(this.now, next)
       if (pkt !== undefined && pktAt <= timerAt) {
         this.packets.shift()
-        const p = this.peer(pkt.to)
-        this.ftfwInput(p, { kind: 'datagram', buf: pkt.buf })
-      } else if (timerPeer !== null) {
-        const p = timerPeer
-        if (p.ftfw !== null && isDue(ftfwDeadline(p.ftfw), this.now)) this.ftfwInput(p, { kind: 'timeout' })
-        if (p.bulk !== null) this.bulkInput(p, { kind: 'timeout' })
+        this.input(this.peer(pkt.to), { kind: 'datagram', buf: pkt.buf })
+      } else if (timerPeer !== null && isDue(this.peerDeadline(timerPeer), this.now)) {
+        this.input(timerPeer, { kind: 'timeout' })
       }
     }
     this.now = Math.max(this.now, t)
@@ -324,12 +401,12 @@ export function cacheDiff (x: ReadonlyMap<string, CtAttrs>, y: ReadonlyMap<strin
  * one is updated (UPD, new TCP state and timeout) or, one time in four, destroyed (DEL).
  */
 export function runWorkload (sim: SyncSim, peer: PeerName, rng: () => number, count: number, flows: number, gapMs: number): void {
-  const internal = sim.peer(peer).internal
+  const kernel = sim.peer(peer).kernel
   let t = sim.now
   for (let i = 0; i < count; i++) {
     const n = Math.floor(rng() * flows)
     const base = tcpFlow(n)
-    const exists = internal.has(flowKey(base))
+    const exists = kernel.has(flowKey(base))
     if (!exists) sim.change(peer, 'new', tcpFlow(n, 1 + Math.floor(rng() * 3)))
     else if (rng() < 0.25) sim.change(peer, 'del', base)
     else sim.change(peer, 'upd', { ...base, tcpState: 3 + Math.floor(rng() * 5), timeout: Math.floor(rng() * 432000) })

@@ -1,0 +1,104 @@
+/**
+ * The commit of the external cache into the kernel (conntrackd -c, spec §4.3), as engine steps.
+ *
+ * commit.ts plans the requests and folds the answers back; this module drives it: one batch out
+ * at a time (an `apply` effect), the next one when its answers come back, until commitDone. The
+ * ctCommit command is answered when the commit is done OR when its time budget is spent,
+ * whichever comes first: the VIPs must not wait forever for a huge table (architecture decision
+ * 2), and the rest of the commit keeps going, counted (`ct.commit.overBudget`).
+ */
+import type { Deadline, Millis } from '../time.js'
+import { cacheSnapshot } from './cache.js'
+import { applyCommitResults, commitDone, commitProgress, nextCommitBatch, planCommit } from './commit.js'
+import type { CommitResult } from './commit.js'
+import type { EngineOut } from './engine-out.js'
+import { cancelPurge } from './engine-purge.js'
+import type { EngineState, KernelAnswer, KernelRequest } from './engine-types.js'
+
+/** A ctCommit command: plan the commit and hand out its first batch. */
+export function startCommit (s: EngineState, id: number, budgetMs: number, now: Millis, out: EngineOut): void {
+  if (s.commit?.running === true) {
+    out.count('ct.commit.skippedRunning')
+    out.complete(id)
+    return
+  }
+  // conntrackd: -c cancels a pending -t flush (this node forwards those sessions again).
+  cancelPurge(s, out)
+  s.commit = {
+    plan: planCommit(cacheSnapshot(s.external), now, { batchSize: s.config.commitBatch }),
+    batch: null,
+    startedAt: now,
+    budgetMs,
+    waiting: id,
+    running: true
+  }
+  nextBatch(s, now, out)
+}
+
+/** The answers to the batch in flight; one per request, a missing one is a failure, never an ACK. */
+export function commitApplied (s: EngineState, answers: readonly KernelAnswer[], now: Millis, out: EngineOut): void {
+  const c = s.commit
+  if (c === null || c.batch === null) return
+  const results: CommitResult[] = c.batch.map((r, i) => {
+    const a = answers[i]
+    return { id: r.id, error: a === undefined ? 'ENOANSWER' : a.ok ? null : a.errno }
+  })
+  c.batch = null
+  c.plan = applyCommitResults(c.plan, results)
+  nextBatch(s, now, out)
+}
+
+/** The port could not apply a batch at all: the commit stops there, its command fails if still waiting. */
+export function commitApplyFailed (s: EngineState, error: string, out: EngineOut): void {
+  const c = s.commit
+  if (c === null || !c.running) return
+  c.batch = null
+  c.running = false
+  out.log('error', 'commit failed', { err: error, progress: commitProgress(c.plan) })
+  if (c.waiting !== null) out.complete(c.waiting, error)
+  c.waiting = null
+}
+
+/** When the waiting ctCommit must be answered whatever the progress. */
+export function commitDeadline (s: EngineState): Deadline {
+  const c = s.commit
+  return c === null || c.waiting === null ? null : c.startedAt + c.budgetMs
+}
+
+/** The budget is spent: answer the command (VIPs go up), keep committing. */
+export function commitBudgetDue (s: EngineState, now: Millis, out: EngineOut): void {
+  const c = s.commit
+  if (c === null || c.waiting === null || now < c.startedAt + c.budgetMs) return
+  out.count('ct.commit.overBudget')
+  out.log('warn', 'commit budget spent: VIPs go up, the rest of the commit continues in the background', { budgetMs: c.budgetMs, progress: commitProgress(c.plan) })
+  out.complete(c.waiting)
+  c.waiting = null
+}
+
+function nextBatch (s: EngineState, now: Millis, out: EngineOut): void {
+  const c = s.commit as NonNullable<EngineState['commit']>
+  if (!commitDone(c.plan)) {
+    const b = nextCommitBatch(c.plan, now)
+    c.plan = b.state
+    if (b.requests.length > 0) {
+      c.batch = b.requests
+      out.push({ kind: 'apply', purpose: { kind: 'commit' }, requests: b.requests.map(r => r.request as KernelRequest) })
+      return
+    }
+  }
+  finish(s, now, out)
+}
+
+function finish (s: EngineState, now: Millis, out: EngineOut): void {
+  const c = s.commit as NonNullable<EngineState['commit']>
+  c.running = false
+  const p = commitProgress(c.plan)
+  const ms = now - c.startedAt
+  s.lastCommit = { entries: p.total, ok: p.ok, failed: p.failed, ms, withinBudget: ms <= c.budgetMs }
+  out.count('ct.commit.done')
+  out.count('ct.commit.entries', p.ok)
+  if (p.failed > 0) out.count('ct.commit.failed', p.failed)
+  out.log('info', 'external cache committed', { entries: p.total, ok: p.ok, failed: p.failed, failedBy: p.failedBy, ms: Math.round(ms * 10) / 10 })
+  if (c.waiting !== null) out.complete(c.waiting)
+  c.waiting = null
+}

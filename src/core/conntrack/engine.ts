@@ -1,0 +1,291 @@
+/**
+ * The conntrack engine: the whole conntrack module of one node as one pure step (architecture
+ * decision 1), `stepEngine(state, input, now) → { state, effects, deadline }`.
+ *
+ *   kernel event ──→ internal cache (filter.ts, cache.ts) ──→ FTFW (sync/ftfw.ts) ──→ send
+ *   datagram ──→ FTFW ──→ external cache (or the kernel: DisableExternalCache) ──→ commit
+ *
+ * It owns the conntrack effects of the transition plans (core/orchestrator.ts), given as `command`
+ * inputs and answered by `complete{id}`:
+ *
+ *   ctCommit           commit the external cache (./engine-commit.ts), answered when done or at
+ *                      its budget deadline, whichever is first; the rest continues
+ *   ctFlush            flush the internal and/or external cache (cancels a pending purge)
+ *   ctResyncFromKernel dump the kernel table into the internal cache (nothing sent, spec §4.4)
+ *   syncBulkSend       the whole internal cache to the peer
+ *   syncRequestResync  RESYNC: ask the peer for its whole state (spec §3.7)
+ *   ctShortenTimers    conntrackd -t (./engine-purge.ts)
+ *
+ * and the start-up policy of architecture decision 5: while the bulk resync from the peer is
+ * pending, every VRRP router advertises a demoted priority (`demote` effect), bounded in time
+ * (core/sync/bulk.ts).
+ *
+ * No I/O and no clock: the kernel table is read by a `dump` effect answered by `dumped`, written by
+ * an `apply` effect answered by `applied`. The state is mutated in place (the caches and FTFW
+ * queues are large): same inputs, same outputs.
+ */
+import { earliest } from '../time.js'
+import type { Deadline, Millis } from '../time.js'
+import { BULK_DEFAULTS, bulkDeadline, createBulk, stepBulk } from '../sync/bulk.js'
+import type { BulkInput } from '../sync/bulk.js'
+import { createFtfw, ftfwDeadline, ftfwSnapshot, stepFtfw } from '../sync/ftfw.js'
+import type { FtfwInput, FtfwLocalChange } from '../sync/ftfw.js'
+import { flowFromAttrs, flowToAttrs } from './attrs-map.js'
+import { applyKernelEvent, applyPeerUpdate, cacheSnapshot, cacheStats, createCache, flushCache, resyncFromDump } from './cache.js'
+import type { CacheChange } from './cache.js'
+import { commitProgress } from './commit.js'
+import { commitApplied, commitApplyFailed, commitBudgetDue, commitDeadline, startCommit } from './engine-commit.js'
+import { EngineOut } from './engine-out.js'
+import { cancelPurge, purgeApplied, purgeDeadline, purgeDue, purgeDumped, purgeFailed, schedulePurge } from './engine-purge.js'
+import type { ConntrackCommand, ConntrackStatus, DumpPurpose, EngineConfig, EngineInput, EngineState, EngineStepResult } from './engine-types.js'
+import { compileFilter, withLocalAddresses } from './filter.js'
+import type { FilterCidr } from './filter.js'
+import type { Flow } from './flow.js'
+
+export * from './engine-types.js'
+
+/** A fresh engine; `local` are the node's own addresses at start (the filter ignores them). */
+export function createEngine (config: EngineConfig, local: readonly FilterCidr[], now: Millis): EngineState {
+  return {
+    config,
+    internal: createCache('internal'),
+    external: createCache('external'),
+    filter: compileFilter(config.filter, [...local, ...config.alwaysIgnore]),
+    ftfw: createFtfw(config.ftfw, config.initialSeq >>> 0, now),
+    // With no startup resync the FSM stays 'none' forever; it still needs a valid config.
+    bulk: createBulk(config.bulk ?? BULK_DEFAULTS),
+    demotion: 0,
+    commit: null,
+    lastCommit: null,
+    purge: null,
+    overrunPending: false
+  }
+}
+
+/** The instant the engine wants a `timeout`: the earliest of FTFW, bulk, commit budget and purge. */
+export function engineDeadline (s: EngineState): Deadline {
+  return earliest(ftfwDeadline(s.ftfw), bulkDeadline(s.bulk), commitDeadline(s), purgeDeadline(s))
+}
+
+/** Advance the engine by one input at `now` (mutates and returns `state`). */
+export function stepEngine (state: EngineState, input: EngineInput, now: Millis): EngineStepResult {
+  const out = new EngineOut()
+  const s = state
+  switch (input.kind) {
+    case 'start':
+      out.push({ kind: 'dump', purpose: { kind: 'start', id: input.id } })
+      break
+    case 'kernelEvent':
+      kernelEvent(s, input.event, input.flow, now, out)
+      break
+    case 'overrun':
+      out.count('ct.overrun')
+      out.log('warn', 'kernel conntrack events were lost: resync from a dump', { count: input.count, reason: input.reason })
+      // conntrackd NetlinkOverrunResync: one dump + purge, however many overruns arrive meanwhile.
+      if (!s.overrunPending) {
+        s.overrunPending = true
+        out.push({ kind: 'dump', purpose: { kind: 'overrun' } })
+      }
+      break
+    case 'datagram':
+      ftfwInput(s, { kind: 'datagram', buf: input.buf }, now, out)
+      break
+    case 'timeout':
+      timeout(s, now, out)
+      break
+    case 'dumped':
+      dumped(s, input.purpose, input.flows, now, out)
+      break
+    case 'dumpFailed':
+      dumpFailed(s, input.purpose, input.error, out)
+      break
+    case 'applied':
+      switch (input.purpose.kind) {
+        case 'commit': commitApplied(s, input.results, now, out); break
+        case 'purge': purgeApplied(s, input.purpose.dumped, input.purpose.doomed, input.results, out); break
+        case 'inject': {
+          const r = input.results[0]
+          out.count(r?.ok === true ? 'ct.inject.ok' : `ct.inject.failed.${r?.ok === false ? r.errno : 'unknown'}`)
+          break
+        }
+      }
+      break
+    case 'applyFailed':
+      switch (input.purpose.kind) {
+        case 'commit': commitApplyFailed(s, input.error, out); break
+        case 'purge': purgeFailed(input.error, out); break
+        case 'inject': out.count('ct.inject.failed.unknown'); break
+      }
+      break
+    case 'command':
+      command(s, input.id, input.effect, now, out)
+      break
+    case 'localAddresses':
+      s.filter = withLocalAddresses(s.filter, [...input.cidrs, ...s.config.alwaysIgnore])
+      break
+  }
+  return { state: s, effects: out.effects, deadline: engineDeadline(s) }
+}
+
+/** What the status API shows (runtime/conntrack.ts status()). */
+export function engineStatus (s: EngineState): ConntrackStatus {
+  return {
+    internal: cacheStats(s.internal),
+    external: cacheStats(s.external),
+    sync: ftfwSnapshot(s.ftfw),
+    bulk: s.bulk.state,
+    commit: s.commit === null ? null : { ...commitProgress(s.commit.plan), running: s.commit.running },
+    lastCommit: s.lastCommit,
+    purgePending: s.purge !== null
+  }
+}
+
+// --- commands ------------------------------------------------------------------------------------
+
+function command (s: EngineState, id: number, e: ConntrackCommand, now: Millis, out: EngineOut): void {
+  switch (e.kind) {
+    case 'ctCommit':
+      startCommit(s, id, e.budgetMs, now, out)
+      return
+    case 'ctFlush':
+      if (e.caches !== 'external') s.internal = flushCache(s.internal)
+      if (e.caches !== 'internal') s.external = flushCache(s.external)
+      // conntrackd: -f cancels a pending -t flush.
+      cancelPurge(s, out)
+      out.complete(id)
+      return
+    case 'ctResyncFromKernel':
+      out.push({ kind: 'dump', purpose: { kind: 'resync', id } })
+      return
+    case 'syncBulkSend':
+      ftfwInput(s, { kind: 'bulk', entries: bulkEntries(s) }, now, out)
+      out.complete(id)
+      return
+    case 'syncRequestResync':
+      ftfwInput(s, { kind: 'requestResync' }, now, out)
+      out.complete(id)
+      return
+    case 'ctShortenTimers':
+      schedulePurge(s, e.purgeTimeoutS, now)
+      out.complete(id)
+  }
+}
+
+// --- kernel side ---------------------------------------------------------------------------------
+
+const EVENT_TO_WIRE = { new: 'new', update: 'upd', destroy: 'del' } as const
+
+function kernelEvent (s: EngineState, event: 'new' | 'update' | 'destroy', flow: Flow, now: Millis, out: EngineOut): void {
+  const r = applyKernelEvent(s.internal, { event, flow, origin: 'other' }, now, s.filter)
+  s.internal = r.cache
+  if (r.refused !== null) out.count(`ct.internal.refused.${r.refused}${r.filterReason !== undefined ? `.${r.filterReason}` : ''}`)
+  if (r.change !== null) propagate(s, [r.change], now, out)
+}
+
+/** Changes of the internal cache that must reach the peer, one FTFW `local` each (§4.2 origin rule). */
+function propagate (s: EngineState, changes: readonly CacheChange[], now: Millis, out: EngineOut): void {
+  for (const c of changes) {
+    if (!c.propagate) continue
+    ftfwInput(s, { kind: 'local', key: c.key, event: EVENT_TO_WIRE[c.type], attrs: flowToAttrs(c.flow) }, now, out)
+  }
+}
+
+function dumped (s: EngineState, purpose: DumpPurpose, flows: readonly Flow[], now: Millis, out: EngineOut): void {
+  switch (purpose.kind) {
+    case 'start':
+      // The internal cache starts from the kernel table: what this node forwards now (nothing sent).
+      resyncInternal(s, flows, false, now, out)
+      if (s.config.bulk !== null) bulkInput(s, { kind: 'start' }, now, out)
+      out.complete(purpose.id)
+      return
+    case 'resync':
+      resyncInternal(s, flows, false, now, out)
+      out.complete(purpose.id)
+      return
+    case 'overrun':
+      s.overrunPending = false
+      resyncInternal(s, flows, true, now, out)
+      return
+    case 'purge':
+      purgeDumped(s, flows, out)
+  }
+}
+
+function dumpFailed (s: EngineState, purpose: DumpPurpose, error: string, out: EngineOut): void {
+  switch (purpose.kind) {
+    case 'start':
+    case 'resync':
+      out.complete(purpose.id, error)
+      return
+    case 'overrun':
+      s.overrunPending = false
+      out.log('error', 'resync after an overrun failed', { err: error })
+      return
+    case 'purge':
+      purgeFailed(error, out)
+  }
+}
+
+/** A kernel dump into the internal cache; after an overrun, purge what is gone and send the differences (§5.6). */
+function resyncInternal (s: EngineState, flows: readonly Flow[], purgeAndSend: boolean, now: Millis, out: EngineOut): void {
+  const r = resyncFromDump(s.internal, flows, now, { filter: s.filter, purge: purgeAndSend, propagate: purgeAndSend })
+  s.internal = r.cache
+  if (purgeAndSend) propagate(s, r.changes, now, out)
+  out.count('ct.resync.kernel')
+}
+
+// --- FTFW, the startup bulk and the timer --------------------------------------------------------
+
+/** The whole internal cache for a bulk send: NEW or UPD per entry as conntrackd chooses (spec §1.7). */
+function bulkEntries (s: EngineState): FtfwLocalChange[] {
+  return cacheSnapshot(s.internal).map(e => ({ key: e.key, event: e.status === 'new' ? 'new' : 'upd', attrs: flowToAttrs(e.flow) }))
+}
+
+function ftfwInput (s: EngineState, input: FtfwInput, now: Millis, out: EngineOut): void {
+  const r = stepFtfw(s.ftfw, input, now)
+  s.ftfw = r.state
+  for (const datagram of r.datagrams) out.push({ kind: 'send', datagram })
+  for (const d of r.deliver) {
+    if (d.kind !== 'ct') { out.count('sync.rx.expectationIgnored'); continue }
+    const mapped = flowFromAttrs(d.attrs)
+    if (!mapped.ok) { out.count(`sync.rx.drop.${mapped.code}`); continue }
+    if (s.config.disableExternalCache) {
+      // conntrackd's inject path: a create-or-update (or delete) per peer update, no external cache.
+      const flow = mapped.flow
+      out.push({ kind: 'apply', purpose: { kind: 'inject' }, requests: [d.event === 'del' ? { op: 'delete', flow } : { op: 'create', flow, exclusive: false }] })
+      continue
+    }
+    const a = applyPeerUpdate(s.external, { event: d.event, flow: mapped.flow }, now)
+    s.external = a.cache
+    if (a.refused !== null) out.count(`ct.external.refused.${a.refused}`)
+  }
+  // §3.4: a RESYNC from the peer is answered with our whole internal cache, in the same tick.
+  if (r.resyncRequested) ftfwInput(s, { kind: 'bulk', entries: bulkEntries(s) }, now, out)
+  // The peer restarted: its kernel table is the truth now, ask for it.
+  if (r.peerRestarted) {
+    out.log('info', 'sync peer (re)started: requesting its state')
+    ftfwInput(s, { kind: 'requestResync' }, now, out)
+  }
+  if (s.bulk.state === 'requested' || s.bulk.state === 'receiving') {
+    bulkInput(s, { kind: 'ftfw', resyncAcked: r.resyncAcked, nacksOutstanding: r.nacksOutstanding, peerRestarted: r.peerRestarted }, now, out)
+  }
+}
+
+function bulkInput (s: EngineState, input: BulkInput, now: Millis, out: EngineOut): void {
+  const r = stepBulk(s.bulk, input, now)
+  s.bulk = r.bulk
+  for (const t of r.transitions) out.push({ kind: 'bulkTransition', from: t.from, to: t.to, event: t.event, at: now })
+  if (r.priorityOffset !== s.demotion) {
+    s.demotion = r.priorityOffset
+    out.push({ kind: 'demote', offset: r.priorityOffset })
+  }
+  if (r.requestResync) ftfwInput(s, { kind: 'requestResync' }, now, out)
+}
+
+function timeout (s: EngineState, now: Millis, out: EngineOut): void {
+  const bd = bulkDeadline(s.bulk)
+  if (bd !== null && bd <= now) bulkInput(s, { kind: 'timeout' }, now, out)
+  commitBudgetDue(s, now, out)
+  purgeDue(s, now, out)
+  ftfwInput(s, { kind: 'timeout' }, now, out)
+}
