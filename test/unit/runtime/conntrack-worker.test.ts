@@ -152,6 +152,7 @@ t.test('a client re-attached to a new worker after a failure serves again, with 
   const a = node(t, sa)
   await a.client.open(ctModel('192.168.100.1', '192.168.100.2'), [], 'silent')
   a.client.setLocalAddresses([{ address: '192.0.2.9', prefix: 32, family: 'ipv4' }])
+  await a.client.close() // the dead worker's runtime stops (a real one is terminated with its thread)
   a.client.fail('the conntrack worker exited (code 1)')
   await t.rejects(a.client.start(), /exited/)
   // A second service on a fresh channel stands for the restarted worker.
