@@ -39,6 +39,8 @@ t.test('hafwd pair on the real kernel', { skip }, async t => {
     t.same(await whoIsMaster(lab), ['fw1'], 'still only fw1 after a few adverts (no dual master)')
     t.ok((await addressesOf(fw1.ns, 'eth0')).includes(lab.vip.outside6), 'IPv6 VIP on fw1')
     t.ok(await clientReachesServer(lab, 1), 'client reaches the server through the VIP and SNAT')
+    // fw2's daemon may still be starting on a loaded machine: wait for its startup transitions.
+    await waitFor(async () => transitions(p2.logFile).length >= 4, 15_000, 50)
     const fw2States = transitions(p2.logFile).map(x => `${x.routerId}:${x.to}`)
     t.ok(fw2States.length > 0 && fw2States.every(s => s.endsWith(':backup')), `fw2 joined as backup and stayed there (${fw2States.join(' ')})`)
   })
