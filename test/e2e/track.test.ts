@@ -44,13 +44,13 @@ t.test('track scripts and files', { skip }, async t => {
   t.same(await whoIsMaster(lab), ['fw1'])
 
   rmSync(flag)
-  t.not(await waitFor(async () => (await whoIsMaster(lab)).join() === 'fw2', 5000, 20), null, 'script KO (weight 0) → fw1 FAULT → fw2 master')
+  t.not(await waitFor(async () => (await whoIsMaster(lab)).join() === 'fw2', 15_000, 20), null, 'script KO (weight 0) → fw1 FAULT → fw2 master')
   t.match(readFileSync(procs[0]!.logFile, 'utf8'), /tracked script uplink is now KO/)
   writeFileSync(flag, '')
-  t.not(await waitFor(async () => (await whoIsMaster(lab)).join() === 'fw1', 5000, 20), null, 'script OK again → fw1 preempts back')
+  t.not(await waitFor(async () => (await whoIsMaster(lab)).join() === 'fw1', 15_000, 20), null, 'script OK again → fw1 preempts back')
 
   writeFileSync(weightFile, '6\n') // 100 + 6 × -10 = 40 < fw2's 50
-  t.not(await waitFor(async () => (await whoIsMaster(lab)).join() === 'fw2', 5000, 20), null, 'track file lowers fw1 below fw2 → fw2 preempts')
+  t.not(await waitFor(async () => (await whoIsMaster(lab)).join() === 'fw2', 15_000, 20), null, 'track file lowers fw1 below fw2 → fw2 preempts')
   writeFileSync(weightFile, '0\n')
-  t.not(await waitFor(async () => (await whoIsMaster(lab)).join() === 'fw1', 5000, 20), null, 'file back to 0 → fw1 preempts back')
+  t.not(await waitFor(async () => (await whoIsMaster(lab)).join() === 'fw1', 15_000, 20), null, 'file back to 0 → fw1 preempts back')
 })
