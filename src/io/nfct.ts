@@ -5,9 +5,7 @@
  * the caller can say how to build it.
  */
 import { createRequire } from 'node:module'
-import { existsSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { addonPath } from './addon-path.js'
 
 /** An open socket, as the addon hands it to JS (opaque). */
 export type NfctHandle = { readonly __nfct: unique symbol }
@@ -70,13 +68,7 @@ export interface NfctAddon {
 
 /** native/nfct/build/Release/nfct.node above this module (src/io, dist/io, or a package's lib dir). */
 export function nfctPath (): string | null {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (let i = 0; i < 5; i++) {
-    const p = join(dir, 'native', 'nfct', 'build', 'Release', 'nfct.node')
-    if (existsSync(p)) return p
-    dir = dirname(dir)
-  }
-  return null
+  return addonPath('nfct')
 }
 
 /** The addon, or null with the reason when it is not built or does not load. */

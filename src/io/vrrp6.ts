@@ -4,9 +4,7 @@
  * and say so.
  */
 import { createRequire } from 'node:module'
-import { existsSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { addonPath } from './addon-path.js'
 
 export interface Vrrp6Addon {
   open: (ifname: string, ifindex: number, joinGroup: boolean, onPacket: (data: Buffer, src: string, dst: string, hopLimit: number) => void) => unknown
@@ -15,13 +13,7 @@ export interface Vrrp6Addon {
 
 /** native/vrrp6/build/Release/vrrp6.node above this module (src/io, dist/io, or a package's lib dir). */
 export function vrrp6Path (): string | null {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (let i = 0; i < 5; i++) {
-    const p = join(dir, 'native', 'vrrp6', 'build', 'Release', 'vrrp6.node')
-    if (existsSync(p)) return p
-    dir = dirname(dir)
-  }
-  return null
+  return addonPath('vrrp6')
 }
 
 export function loadVrrp6 (): Vrrp6Addon | null {
