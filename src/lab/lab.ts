@@ -14,7 +14,10 @@ import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import type { ResultPromise } from 'execa'
+import { sessionDurationMs } from './sessions.js'
 import type { SessionReport } from './sessions.js'
+import { takeoverTimeline } from './hafwd-log.js'
+import { parseDuration } from '../config/duration.js'
 import { topology, create, destroy, applyRuleset } from './topology.js'
 import { hafwConfig } from './configs.js'
 import { repoRoot, startHafwd } from './hafwd-process.js'
@@ -25,10 +28,10 @@ import { nsExec } from './sh.js'
 const PREFIX = 'hafwlab'
 const DIR = '/tmp/hafwlab'
 
-interface LabArgs { down: boolean, keep: boolean, interval: string, version: 2 | 3 }
+interface LabArgs { down: boolean, keep: boolean, interval: string, intervalMs: number, version: 2 | 3 }
 
 function parse (argv: readonly string[]): LabArgs {
-  const a: LabArgs = { down: false, keep: false, interval: '1s', version: 3 }
+  const a: LabArgs = { down: false, keep: false, interval: '1s', intervalMs: 1000, version: 3 }
   for (let i = 0; i < argv.length; i++) {
     const x = argv[i]
     if (x === 'down') a.down = true
@@ -37,6 +40,9 @@ function parse (argv: readonly string[]): LabArgs {
     else if (x === '--version') a.version = argv[++i] === '2' ? 2 : 3
     else throw new Error(`unknown argument ${String(x)} (see src/lab/lab.ts)`)
   }
+  const d = parseDuration(a.interval)
+  if (!d.ok || d.ms < 10) throw new Error(`--interval ${a.interval}: ${d.ok ? 'must be at least 10ms' : d.message}`)
+  a.intervalMs = d.ms
   return a
 }
 
@@ -106,25 +112,33 @@ async function main (): Promise<number> {
     const server = execa('ip', ['netns', 'exec', t.ns.server, process.execPath, SESSIONS, 'serve', '5001'], { reject: false })
     servers.push(server)
     await new Promise(resolve => setTimeout(resolve, 300))
-    const client = execa('ip', ['netns', 'exec', t.ns.client, process.execPath, SESSIONS, 'run', t.server.v4, '5001', '50', '10000'], { reject: false })
-    say(`   client opens 50 TCP sessions and 50 UDP flows to ${t.server.v4}:5001 (a message every 50 ms each)`)
-    await new Promise(resolve => setTimeout(resolve, 3000))
+    // Long enough for the takeover at this interval plus TCP's retransmission back-off, so a
+    // session counts as surviving when its echoes resume (see sessionDurationMs).
+    const killAfterMs = 3000
+    const runMs = sessionDurationMs(killAfterMs, args.intervalMs)
+    const client = execa('ip', ['netns', 'exec', t.ns.client, process.execPath, SESSIONS, 'run', t.server.v4, '5001', '50', String(runMs)], { reject: false })
+    say(`   client opens 50 TCP sessions and 50 UDP flows to ${t.server.v4}:5001 (a message every 50 ms each, for ${(runMs / 1000).toFixed(1)} s)`)
+    await new Promise(resolve => setTimeout(resolve, killAfterMs))
 
     const victim = t.fw.find(f => f.name === masters[0]) ?? t.fw[0]
     const survivor = t.fw.find(f => f !== victim) ?? t.fw[1]
     say(`3. killing the master box ${victim.name}: SIGKILL hafwd and cut its links (no priority-0 advert)`)
     const proc = procs[t.fw.indexOf(victim)] as HafwdProcess
     const killedAt = performance.now()
+    const killedAtEpoch = Date.now()
     await proc.stop('SIGKILL')
     for (const ifname of ['eth0', 'eth1', 'eth2']) await nsExec(victim.ns, 'ip', ['link', 'set', ifname, 'down'])
     const vipsMoved = await waitFor(async () => await holdsVips(t, survivor), 15_000, 5)
     const trafficBack = await waitFor(async () => await clientReachesServer(t, 0.1), 15_000, 0)
     const total = performance.now() - killedAt
     say(`   ${survivor.name} holds the VIPs ${ms(vipsMoved)} after the kill; client traffic flows again after ${ms(trafficBack === null ? null : total)}`)
+    const steps = takeoverTimeline(`${DIR}/${survivor.name}.log`, killedAtEpoch)
+    say(`   ${survivor.name}'s transition, in order (ms after the kill, from its log): ${steps.map(s => `${s.what} +${s.atMs}`).join(' → ') || 'not in the log'}`)
+    say(`   waiting for the sessions to finish (${(Math.max(0, runMs - killAfterMs - total) / 1000).toFixed(1)} s more: TCP resends after a stall with back-off)`)
     const sessions = JSON.parse(String((await client).stdout).trim() || '{}') as Partial<SessionReport>
     const invalid = await nsExec(survivor.ns, 'iptables', ['-nvxL', 'FORWARD'])
     const invalidDrops = (invalid.split('\n').find(l => /ctstate INVALID/.test(l)) ?? '0').trim().split(/\s+/)[0]
-    say(`   sessions after the failover: TCP ${sessions.tcp?.survived ?? '?'}/${sessions.tcp?.total ?? '?'} alive (longest stall ${sessions.tcp?.maxGapMs ?? '?'} ms), UDP ${sessions.udp?.survived ?? '?'}/${sessions.udp?.total ?? '?'}; packets dropped as INVALID on ${survivor.name}: ${invalidDrops ?? '?'}`)
+    say(`   sessions after the failover: TCP ${sessions.tcp?.survived ?? '?'}/${sessions.tcp?.total ?? '?'} alive, UDP ${sessions.udp?.survived ?? '?'}/${sessions.udp?.total ?? '?'} alive (alive = no reset or error, echoes resumed); longest stall TCP ${sessions.tcp?.maxGapMs ?? '?'} ms, UDP ${sessions.udp?.maxGapMs ?? '?'} ms; packets dropped as INVALID on ${survivor.name}: ${invalidDrops ?? '?'}`)
     say(indent(await hafwctl(`${DIR}/${survivor.name}.sock`, ['state'])))
     say(`   logs: ${DIR}/fw1.log, ${DIR}/fw2.log`)
     if (args.keep) {
