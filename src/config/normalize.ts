@@ -69,6 +69,8 @@ export interface RouterModel {
   readonly vips: readonly Vip[]
   /** Unicast destinations of this family; null = the VRRP multicast group (224.0.0.18 / ff02::12). */
   readonly unicastPeers: readonly string[] | null
+  /** unicast.checkSource: only the peers' adverts reach the router (ignored without peers). */
+  readonly unicastCheckSource: boolean
   /** Advertisement source; null = chosen by the runtime from the interface (IPv6: link-local). */
   readonly sourceAddress: string | null
   /** VRRPv2 only. */
@@ -242,6 +244,7 @@ function routerOf (name: string, inst: InstanceConfig, family: Family, vips: Vip
     acceptMode: inst.acceptMode,
     vips,
     unicastPeers: peers ?? null,
+    unicastCheckSource: inst.unicast?.checkSource ?? true,
     sourceAddress: source?.address ?? null,
     authentication: inst.authentication === undefined ? null : { type: 'pass', password: inst.authentication.password },
     announce: {

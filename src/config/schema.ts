@@ -173,7 +173,10 @@ const instanceSchema = z.strictObject({
   unicast: z.strictObject({
     peers: z.array(ipAddress).min(1, { error: 'must list at least one peer' }).describe(
       'Peer addresses to send advertisements to, of the same family as the virtual addresses (keepalived unicast_peer). ' +
-      'A dual-family instance needs a peer of each family.')
+      'A dual-family instance needs a peer of each family.'),
+    checkSource: z.boolean().default(true).describe(
+      'Drop adverts whose IP source is not one of the peers, before they reach the router (keepalived check_unicast_src, ' +
+      'which keepalived leaves off by default). Default true; false = keepalived\'s default behaviour.')
   }).optional().describe('Send advertisements by unicast to the listed peers instead of the VRRP multicast group (not in the RFCs; keepalived unicast_peer).'),
   sourceAddresses: z.array(ipAddress).max(2, { error: 'must list at most one address per family' }).optional().describe(
     'Source address of the advertisements, at most one per family (keepalived mcast_src_ip / unicast_src_ip). ' +

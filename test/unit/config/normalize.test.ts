@@ -87,6 +87,7 @@ t.test('family split: canonical text, per-family peers and source, dev kept, imp
   t.same(v6?.vips, [{ address: '2001:db8::1', prefix: 64, family: 'ipv6' }])
   t.same(v4?.unicastPeers, ['192.0.2.3'])
   t.same(v6?.unicastPeers, ['fe80::3'])
+  t.equal(v4?.unicastCheckSource, true, 'unicast.checkSource defaults to on')
   t.equal(v4?.sourceAddress, '192.0.2.2')
   t.equal(v6?.sourceAddress, 'fe80::2')
   t.equal(v4?.v3Ipv4ChecksumCompat, true)
