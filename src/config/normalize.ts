@@ -46,6 +46,10 @@ export interface ControlModel {
   readonly socket: string
   /** null: unix socket only. */
   readonly tcp: { readonly listen: HostPort, readonly token: string } | null
+  readonly maxClients: number
+  /** 0 = clients are never closed for idleness. */
+  readonly idleTimeoutMs: number
+  readonly requestBudget: { readonly ratePerSecond: number, readonly burst: number }
 }
 
 export interface RouterModel {
@@ -204,7 +208,10 @@ export function normalize (config: Config): Model {
     log: { level: config.log.level },
     control: {
       socket: config.control.socket,
-      tcp: config.control.tcp === undefined ? null : { listen: hostPort(config.control.tcp.listen), token: config.control.tcp.token }
+      tcp: config.control.tcp === undefined ? null : { listen: hostPort(config.control.tcp.listen), token: config.control.tcp.token },
+      maxClients: config.control.maxClients,
+      idleTimeoutMs: config.control.idleTimeout,
+      requestBudget: { ratePerSecond: config.control.requestBudget.rate, burst: config.control.requestBudget.burst }
     },
     metrics: config.metrics === undefined ? null : { listen: hostPort(config.metrics.listen) },
     routers,
