@@ -17,15 +17,17 @@ export interface CliIo {
   readonly interrupted: Promise<void>
 }
 
+/** A connection that failed: busy (exit 5, hafwd runs and said "later") or unreachable (exit 4). */
 function unreachable (io: CliIo, err: unknown): number {
   if (!(err instanceof ControlClientError)) throw err
   io.err(`hafwctl: ${err.message}\n`)
-  return EXIT.unreachable
+  return err.code === 'busy' ? EXIT.busy : EXIT.unreachable
 }
 
 /** Commands: hafwd refusing one (invalid file, conntrack off, already running) is exit 1, with the config issues listed. */
 function refused (io: CliIo, err: unknown): number {
   if (!(err instanceof ControlClientError) || err.code !== 'server' || err.serverCode === null) return unreachable(io, err)
+  if (err.serverCode === 'rateLimited') { io.err(`hafwctl: ${err.message}\n`); return EXIT.busy }
   io.err(`hafwctl: ${err.message}\n`)
   for (const i of err.issues) {
     const where = i.line === undefined ? '' : ` (line ${i.line}${i.column === undefined ? '' : `, column ${i.column}`})`

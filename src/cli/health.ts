@@ -5,11 +5,12 @@
  *   2 at least one is in FAULT
  *   3 mixed (some MASTER and some BACKUP, or some not started; also a node with no router)
  *   4 hafwd unreachable (not running, permission denied, no answer)
+ *   5 hafwd busy: it runs but refused this client now (HTTP 503 connection limit, request budget)
  *  64 usage error
  */
 import type { ControlEvent, Status } from '../control/protocol.js'
 
-export const EXIT = { master: 0, backup: 1, fault: 2, mixed: 3, unreachable: 4, usage: 64, refused: 1 } as const
+export const EXIT = { master: 0, backup: 1, fault: 2, mixed: 3, unreachable: 4, busy: 5, usage: 64, refused: 1 } as const
 
 export type Health = 'MASTER' | 'BACKUP' | 'FAULT' | 'MIXED'
 

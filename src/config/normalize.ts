@@ -46,6 +46,10 @@ export interface ControlModel {
   readonly socket: string
   /** null: unix socket only. */
   readonly tcp: { readonly listen: HostPort, readonly token: string } | null
+  readonly maxClients: number
+  /** 0 = clients are never closed for idleness. */
+  readonly idleTimeoutMs: number
+  readonly requestBudget: { readonly ratePerSecond: number, readonly burst: number }
 }
 
 export interface RouterModel {
@@ -69,6 +73,8 @@ export interface RouterModel {
   readonly vips: readonly Vip[]
   /** Unicast destinations of this family; null = the VRRP multicast group (224.0.0.18 / ff02::12). */
   readonly unicastPeers: readonly string[] | null
+  /** unicast.checkSource: only the peers' adverts reach the router (ignored without peers). */
+  readonly unicastCheckSource: boolean
   /** Advertisement source; null = chosen by the runtime from the interface (IPv6: link-local). */
   readonly sourceAddress: string | null
   /** VRRPv2 only. */
@@ -202,7 +208,10 @@ export function normalize (config: Config): Model {
     log: { level: config.log.level },
     control: {
       socket: config.control.socket,
-      tcp: config.control.tcp === undefined ? null : { listen: hostPort(config.control.tcp.listen), token: config.control.tcp.token }
+      tcp: config.control.tcp === undefined ? null : { listen: hostPort(config.control.tcp.listen), token: config.control.tcp.token },
+      maxClients: config.control.maxClients,
+      idleTimeoutMs: config.control.idleTimeout,
+      requestBudget: { ratePerSecond: config.control.requestBudget.rate, burst: config.control.requestBudget.burst }
     },
     metrics: config.metrics === undefined ? null : { listen: hostPort(config.metrics.listen) },
     routers,
@@ -242,6 +251,7 @@ function routerOf (name: string, inst: InstanceConfig, family: Family, vips: Vip
     acceptMode: inst.acceptMode,
     vips,
     unicastPeers: peers ?? null,
+    unicastCheckSource: inst.unicast?.checkSource ?? true,
     sourceAddress: source?.address ?? null,
     authentication: inst.authentication === undefined ? null : { type: 'pass', password: inst.authentication.password },
     announce: {

@@ -173,7 +173,10 @@ const instanceSchema = z.strictObject({
   unicast: z.strictObject({
     peers: z.array(ipAddress).min(1, { error: 'must list at least one peer' }).describe(
       'Peer addresses to send advertisements to, of the same family as the virtual addresses (keepalived unicast_peer). ' +
-      'A dual-family instance needs a peer of each family.')
+      'A dual-family instance needs a peer of each family.'),
+    checkSource: z.boolean().default(true).describe(
+      'Drop adverts whose IP source is not one of the peers, before they reach the router (keepalived check_unicast_src, ' +
+      'which keepalived leaves off by default). Default true; false = keepalived\'s default behaviour.')
   }).optional().describe('Send advertisements by unicast to the listed peers instead of the VRRP multicast group (not in the RFCs; keepalived unicast_peer).'),
   sourceAddresses: z.array(ipAddress).max(2, { error: 'must list at most one address per family' }).optional().describe(
     'Source address of the advertisements, at most one per family (keepalived mcast_src_ip / unicast_src_ip). ' +
@@ -278,8 +281,17 @@ export const configSchema = z.strictObject({
     tcp: z.strictObject({
       listen: loopbackListen.default('127.0.0.1:9780').describe('Loopback address and port, e.g. "127.0.0.1:9780" (default) or "[::1]:9780".'),
       token: z.string({ error: 'must be a string' }).min(16, { error: 'must be at least 16 characters' }).describe('Bearer token that clients must present (≥ 16 characters).')
-    }).optional().describe('Also serve the control API over WebSocket on a loopback TCP port (architecture decision 9). Off by default.')
-  }).prefault({}).describe('Control plane (local only).'),
+    }).optional().describe('Also serve the control API over WebSocket on a loopback TCP port (architecture decision 9). Off by default.'),
+    maxClients: int(1, 4096).default(64).describe(
+      'Control connections at once. When full, the longest-idle client without a subscription or a request in flight is ' +
+      'closed to make room, so hafwctl state always gets an answer; only a server full of watchers answers HTTP 503. Default 64.'),
+    idleTimeout: duration(0, 86_400_000).prefault('60s').describe(
+      'Close a client that sends nothing for this long and is not subscribed to events (hafwctl state --watch is). 0 = never. Default 60s.'),
+    requestBudget: z.strictObject({
+      rate: int(1, 100_000).default(50).describe('Requests per second a client may send on average. Default 50.'),
+      burst: int(1, 100_000).default(200).describe('Requests a client may send at once. Default 200.')
+    }).prefault({}).describe('Per-client token bucket: a client over it gets a rateLimited error and is closed (1008).')
+  }).prefault({}).describe('Control plane (local only). maxClients, idleTimeout and requestBudget take effect at start.'),
   metrics: z.strictObject({
     listen: loopbackListen.default('127.0.0.1:9781').describe('Loopback address and port of the metrics endpoint. Default "127.0.0.1:9781".')
   }).optional().describe('Serve metrics over HTTP on a loopback port. Off when absent.'),

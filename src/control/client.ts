@@ -21,6 +21,12 @@ export type ClientErrorCode =
   | 'protocol'
   /** The connection closed while a request was pending, or before it opened. */
   | 'closed'
+  /**
+   * hafwd runs but will not serve this client now: the connection limit is reached with every
+   * client subscribed or busy (HTTP 503), the client went over its request budget (close 1008
+   * rateLimited) or was evicted for room (close 1013). Try again; not "unreachable".
+   */
+  | 'busy'
 
 export class ControlClientError extends Error {
   override readonly name = 'ControlClientError'
@@ -80,7 +86,9 @@ export class ControlClient {
   private constructor (private readonly ws: WebSocket, private readonly where: string, private readonly timeoutMs: number) {
     ws.on('message', (data, isBinary) => { this.onMessage(data, isBinary) })
     ws.on('close', (code, reason) => {
-      const why = new ControlClientError('closed', `hafwd closed the connection (${code}${reason.length > 0 ? ` ${reason.toString()}` : ''})`)
+      const text = reason.toString()
+      const busy = code === 1013 || (code === 1008 && text === 'rateLimited')
+      const why = new ControlClientError(busy ? 'busy' : 'closed', `hafwd closed the connection (${code}${text.length > 0 ? ` ${text}` : ''})`)
       this.closedBy = why
       for (const p of this.pending.values()) { clearTimeout(p.timer); p.reject(why) }
       this.pending.clear()
@@ -108,7 +116,11 @@ export class ControlClient {
       ws.once('unexpected-response', (_req, res) => {
         done()
         ws.terminate()
-        reject(new ControlClientError('server', `hafwd refused the connection on ${describe(target)}: HTTP ${res.statusCode ?? '?'} ${res.statusMessage ?? ''}`.trim()))
+        const busy = res.statusCode === 503
+        const http = `HTTP ${res.statusCode ?? '?'} ${res.statusMessage ?? ''}`.trim()
+        reject(busy
+          ? new ControlClientError('busy', `hafwd is busy: every control connection is taken by a watcher or a running command (${http}); try again`)
+          : new ControlClientError('server', `hafwd refused the connection on ${describe(target)}: ${http}`))
       })
       ws.once('error', (err: NodeJS.ErrnoException) => {
         done()

@@ -47,7 +47,8 @@
  * or conntrack off), `invalidConfig` (reload: the file is invalid, `issues` says where),
  * `failed` (a command that could not be carried out, e.g. a reload that does not fit the system),
  * `internal` (the status source or a handler threw) and `tooSlow` (the WebSocket close reason,
- * code 1008, for a subscriber that does not read its events).
+ * code 1008, for a subscriber that does not read its events) and `rateLimited` (a client over its
+ * request budget: this error, then close 1008 rateLimited).
  */
 import { z } from 'zod'
 import type { GroupSnapshot } from '../core/node.js'
@@ -71,7 +72,7 @@ export type RequestType = typeof REQUEST_TYPES[number]
 export const CONNTRACK_COMMANDS = ['commit', 'flush', 'resync', 'bulk', 'requestResync', 'dump', 'stats'] as const satisfies readonly CommandType[]
 
 /** Why a request was refused. Closed set; see the module comment. */
-export const ERROR_CODES = ['tooLarge', 'badJson', 'badMessage', 'badVersion', 'notAvailable', 'unknownType', 'invalidConfig', 'failed', 'tooSlow', 'internal'] as const
+export const ERROR_CODES = ['tooLarge', 'badJson', 'badMessage', 'badVersion', 'notAvailable', 'unknownType', 'invalidConfig', 'failed', 'tooSlow', 'rateLimited', 'internal'] as const
 export type ErrorCode = typeof ERROR_CODES[number]
 
 export type RequestId = string | number

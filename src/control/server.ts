@@ -9,6 +9,13 @@
  * reply above it), HARD_MAX_PAYLOAD per frame (the connection is closed above it, 1009), a
  * bounded number of clients, and a bounded send buffer per subscriber (a client that does not
  * read its events is disconnected instead of growing the daemon's memory).
+ *
+ * Issue 12 limits (control/limits.ts): a client that sends nothing for idleTimeoutMs and is not
+ * subscribed is closed (1000 idle); each client has a request budget (token bucket; over it: a
+ * `rateLimited` error, then close 1008 rateLimited); and when maxClients are connected, the
+ * longest-idle client that holds nothing makes room (close 1013 evicted) so `hafwctl state`
+ * always gets an answer — only a server full of watchers answers HTTP 503 (hafwctl exit 5).
+ * Time comes from the injected timers (runtime clock by default), so tests use a fake clock.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs'
@@ -22,6 +29,9 @@ import type { RawData } from 'ws'
 import { isLoopback } from '../config/net.js'
 import type { HostPort } from '../config/net.js'
 import type { Logger } from '../runtime/log.js'
+import { monotonicClock } from '../runtime/clock.js'
+import { evictionCandidate, newBucket, takeToken } from './limits.js'
+import type { Bucket, RequestBudget } from './limits.js'
 import { DEFAULT_COMMIT_WAIT_MS, DUMP_CHUNK_ENTRIES, encodeMessage, errorReply, MAX_REQUEST_BYTES, parseRequest, PROTOCOL_VERSION } from './protocol.js'
 import type { CacheName, ControlEvent, ReplyId, Request, ServerMessage } from './protocol.js'
 import { CommandError } from './commands.js'
@@ -33,6 +43,33 @@ export const HARD_MAX_PAYLOAD = 4 * MAX_REQUEST_BYTES
 export const DEFAULT_MAX_CLIENTS = 64
 /** Unsent bytes a subscriber may hold before it is disconnected as too slow. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000
+/** 50 requests/s sustained, 200 at once: far above hafwctl and monitoring, far below a loop. */
+export const DEFAULT_REQUEST_BUDGET: RequestBudget = { ratePerSecond: 50, burst: 200 }
+
+/** The server's time: the runtime's monotonic clock and timers, or a fake in tests. */
+export interface ControlTimers {
+  readonly now: () => number
+  readonly setTimeout: (f: () => void, ms: number) => unknown
+  readonly clearTimeout: (handle: unknown) => void
+}
+
+const realTimers: ControlTimers = {
+  now: monotonicClock,
+  // Unref'd: an idle check never keeps the process alive.
+  setTimeout: (f, ms) => setTimeout(f, ms).unref(),
+  clearTimeout: (h) => { clearTimeout(h as NodeJS.Timeout) }
+}
+
+/** What the server keeps per connected client. */
+interface ClientState {
+  lastActive: number
+  subscribed: boolean
+  inFlight: number
+  readonly bucket: Bucket
+  idleTimer: unknown
+}
+
 /** How long close() waits for clients to finish the WebSocket closing handshake. */
 const CLOSE_GRACE_MS = 500
 
@@ -51,6 +88,10 @@ export interface ControlServerOptions {
   readonly log?: Logger
   readonly maxClients?: number
   readonly maxBufferedBytes?: number
+  /** Close clients idle (no request, no subscription) this long; 0 = never. Default 60 s. */
+  readonly idleTimeoutMs?: number
+  readonly requestBudget?: RequestBudget
+  readonly timers?: ControlTimers
 }
 
 export interface ControlServer {
@@ -127,6 +168,11 @@ export async function startControlServer (opts: ControlServerOptions): Promise<C
   const log = opts.log ?? pino({ level: 'silent' })
   const maxClients = opts.maxClients ?? DEFAULT_MAX_CLIENTS
   const maxBuffered = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES
+  const idleMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
+  const budget = opts.requestBudget ?? DEFAULT_REQUEST_BUDGET
+  const timers = opts.timers ?? realTimers
+  /** The connected clients: counted here, not by wss.clients, which keeps closing ones. */
+  const clients = new Map<WebSocket, ClientState>()
   if (opts.tcp != null && !isLoopback(opts.tcp.listen.host)) {
     throw new ControlServerError(`control.tcp.listen ${opts.tcp.listen.host} is not a loopback address: the control plane is local only`)
   }
@@ -138,6 +184,17 @@ export async function startControlServer (opts: ControlServerOptions): Promise<C
   }
 
   const onMessage = (ws: WebSocket, data: RawData, isBinary: boolean): void => {
+    const c = clients.get(ws)
+    if (c === undefined) return // evicted or closing: nothing more is answered
+    const now = timers.now()
+    // The budget counts every frame, garbage included: each one costs an answer.
+    if (!takeToken(c.bucket, budget, now)) {
+      log.warn({ ratePerSecond: budget.ratePerSecond, burst: budget.burst }, 'control client over its request budget: disconnected')
+      send(ws, errorReply(null, 'rateLimited', `over the request budget (${budget.ratePerSecond}/s, burst ${budget.burst}): connection closed`))
+      drop(ws, 1008, 'rateLimited')
+      return
+    }
+    c.lastActive = now
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer)
     if (isBinary) {
       send(ws, errorReply(null, 'badJson', 'binary frames are not accepted: send JSON text'))
@@ -153,7 +210,9 @@ export async function startControlServer (opts: ControlServerOptions): Promise<C
     const { request } = parsed
     const id = request.id ?? null
     if (isCommand(request)) {
-      void runCommand(ws, request, id)
+      // A client with a command in flight is neither idle nor evictable: its reply must arrive.
+      c.inFlight++
+      void runCommand(ws, request, id).finally(() => { c.inFlight--; c.lastActive = timers.now() })
       return
     }
     try {
@@ -166,10 +225,12 @@ export async function startControlServer (opts: ControlServerOptions): Promise<C
           break
         case 'subscribe':
           subscribers.add(ws)
+          c.subscribed = true
           send(ws, { v: PROTOCOL_VERSION, id, type: 'subscribed' })
           break
         case 'unsubscribe':
           subscribers.delete(ws)
+          c.subscribed = false
           send(ws, { v: PROTOCOL_VERSION, id, type: 'unsubscribed' })
           break
       }
@@ -267,15 +328,59 @@ export async function startControlServer (opts: ControlServerOptions): Promise<C
   }
   const stopEvents = opts.source.onEvent(onEvent)
 
+  /** Forget a client at once (it no longer counts against maxClients) and close it. */
+  const drop = (ws: WebSocket, code: number, reason: string): void => {
+    const c = clients.get(ws)
+    if (c !== undefined) timers.clearTimeout(c.idleTimer)
+    clients.delete(ws)
+    subscribers.delete(ws)
+    ws.close(code, reason)
+  }
+
+  /**
+   * The idle check of one client, armed at connect and re-armed for what is left: a request
+   * moves lastActive on without touching the timer. Subscribers and clients with a command in
+   * flight are looked at again one period later.
+   */
+  const armIdle = (ws: WebSocket, c: ClientState, ms: number): void => {
+    c.idleTimer = timers.setTimeout(() => {
+      if (clients.get(ws) !== c) return
+      const left = c.lastActive + idleMs - timers.now()
+      if (c.subscribed || c.inFlight > 0) armIdle(ws, c, idleMs)
+      else if (left > 0) armIdle(ws, c, left)
+      else {
+        log.debug({ idleMs }, 'idle control client closed')
+        drop(ws, 1000, 'idle')
+      }
+    }, ms)
+  }
+
+  /** Room for one more client: true when below the limit or after evicting an idle one. */
+  const makeRoom = (): boolean => {
+    if (clients.size < maxClients) return true
+    const victim = evictionCandidate([...clients].map(([ws, c]) => ({ client: ws, lastActive: c.lastActive, subscribed: c.subscribed, inFlight: c.inFlight })))
+    if (victim === null) return false
+    log.info({ maxClients }, 'control connection limit reached: the longest-idle client is closed to make room')
+    drop(victim, 1013, 'evicted')
+    return true
+  }
+
   const accept = (transport: 'unix' | 'tcp', req: IncomingMessage, socket: Socket, head: Buffer): void => {
-    if (wss.clients.size >= maxClients) {
-      refuseUpgrade(socket, '503 Service Unavailable', `too many control clients (${maxClients})\n`)
+    if (!makeRoom()) {
+      refuseUpgrade(socket, '503 Service Unavailable', `too many control clients (${maxClients}), all subscribed or busy\n`)
       return
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      log.debug({ transport, clients: wss.clients.size }, 'control client connected')
+      const now = timers.now()
+      const c: ClientState = { lastActive: now, subscribed: false, inFlight: 0, bucket: newBucket(budget, now), idleTimer: undefined }
+      clients.set(ws, c)
+      if (idleMs > 0) armIdle(ws, c, idleMs)
+      log.debug({ transport, clients: clients.size }, 'control client connected')
       ws.on('message', (data, isBinary) => { onMessage(ws, data, isBinary) })
-      ws.on('close', () => { subscribers.delete(ws) })
+      ws.on('close', () => {
+        subscribers.delete(ws)
+        if (clients.get(ws) === c) { timers.clearTimeout(c.idleTimer); clients.delete(ws) }
+      })
       // A client that breaks the WebSocket framing (e.g. a frame above HARD_MAX_PAYLOAD) is
       // closed by ws; the error is only logged.
       ws.on('error', (err) => { log.debug({ err: err.message }, 'control client error') })
@@ -285,18 +390,20 @@ export async function startControlServer (opts: ControlServerOptions): Promise<C
   const servers: Server[] = []
   const closeAll = async (): Promise<void> => {
     stopEvents()
+    for (const c of clients.values()) timers.clearTimeout(c.idleTimer)
+    clients.clear()
     const closed = servers.map(async s => await new Promise<void>(resolve => { s.close(() => { resolve() }) }))
-    const clients = [...wss.clients]
-    const gone = clients.map(async ws => await new Promise<void>(resolve => {
+    const open = [...wss.clients]
+    const gone = open.map(async ws => await new Promise<void>(resolve => {
       if (ws.readyState === WebSocket.CLOSED) resolve()
       else ws.once('close', () => { resolve() })
     }))
-    for (const ws of clients) ws.close(1001, 'hafwd stopping')
+    for (const ws of open) ws.close(1001, 'hafwd stopping')
     // Clients that do not finish the closing handshake soon are cut.
     let timer: NodeJS.Timeout | undefined
     await Promise.race([Promise.all(gone), new Promise<void>(resolve => { timer = setTimeout(resolve, CLOSE_GRACE_MS) })])
     clearTimeout(timer)
-    for (const ws of clients) ws.terminate()
+    for (const ws of open) ws.terminate()
     for (const s of servers) s.closeAllConnections()
     wss.close()
     await Promise.all(closed)
@@ -357,7 +464,7 @@ export async function startControlServer (opts: ControlServerOptions): Promise<C
   return {
     socketPath: path,
     tcpAddress,
-    clientCount: () => wss.clients.size,
+    clientCount: () => clients.size,
     close: async () => {
       closing ??= (async () => {
         await closeAll()

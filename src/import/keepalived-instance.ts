@@ -100,6 +100,7 @@ export function instance (s: ConfStmt, ctx: Ctx): InstanceRec {
   let stateStmt: ConfStmt | null = null
   let nativeV6: ConfStmt | null = null
   let auth: ConfStmt | null = null
+  let checkSrc: ConfStmt | null = null
   const vips: VipEntry[] = []
   const evips: VipEntry[] = []
   const peers: Array<{ s: ConfStmt, a: string, f: Family }> = []
@@ -197,6 +198,9 @@ export function instance (s: ConfStmt, ctx: Ctx): InstanceRec {
           ledger.translated(p, 'unicast.peers')
           if (p.words.length > 1) ledger.attention(p, `not translated: ${p.words.slice(1).join(' ')} (hafwd checks TTL 255 as RFC 5798 §5.1.1.3 requires)`)
         }
+        break
+      case 'check_unicast_src':
+        checkSrc = c
         break
       case 'authentication':
         auth = c
@@ -327,6 +331,10 @@ export function instance (s: ConfStmt, ctx: Ctx): InstanceRec {
 
   // Unicast peers and source addresses.
   if (peers.length > 0) rec.out.unicast = { peers: [...new Set(peers.map(p => p.a))] }
+  // keepalived check_unicast_src is hafw's unicast.checkSource, which is on by default.
+  if (checkSrc !== null) {
+    if (rec.out.unicast !== undefined) { rec.out.unicast.checkSource = true; ledger.translated(checkSrc, 'unicast.checkSource: true (the default)') } else ledger.note(checkSrc, 'no unicast_peer: nothing to check (multicast adverts are not filtered by source)')
+  }
   const srcByFamily = new Map<Family, string>()
   for (const src of sources) {
     if (src.f === 'ipv6' && !isIPv6LinkLocal(src.a)) {

@@ -34,7 +34,7 @@ export interface InstanceOut {
   preemptDelay?: string
   acceptMode: boolean
   virtualAddresses: VipOut[]
-  unicast?: { peers: string[] }
+  unicast?: { peers: string[], checkSource?: boolean }
   sourceAddresses?: string[]
   authentication?: { type: 'pass', password: string }
   announce?: { delay?: string, repeat?: number, refresh?: string, refreshRepeat?: number }

@@ -63,9 +63,11 @@ exit status of state (for health checks; with --watch, of the last state seen):
   2   at least one is in FAULT (so is every router while maintenance is on)
   3   mixed: some MASTER and some BACKUP, or not started yet
   4   hafwd unreachable: not running, permission denied (run as root), no answer
+  5   hafwd busy: it runs but refused this client now (HTTP 503: every control connection
+      is held by a watcher or a running command; or over the request budget); try again
   64  usage error (bad arguments, or an invalid -c config file)
 other commands: 0 done, 1 refused by hafwd (invalid file, conntrack off, ...) or an invalid
-check-config FILE, 4 unreachable, 64 usage.
+check-config FILE, 4 unreachable, 5 busy, 64 usage.
 `
 
 async function socketOf (cmd: Command, io: CliIo): Promise<string | null> {

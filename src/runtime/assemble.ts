@@ -88,7 +88,8 @@ export function assemble (model: Model, links: readonly LinkInfo[], addrs: reado
       vips: r.vips,
       password: r.authentication?.password ?? null,
       v3Ipv4ChecksumCompat: r.v3Ipv4ChecksumCompat,
-      unicastPeers: r.unicastPeers
+      unicastPeers: r.unicastPeers,
+      checkSource: r.unicastCheckSource
     })
   }
   if (problems.length > 0) throw new AssemblyError(problems.join('\n'))

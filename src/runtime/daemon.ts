@@ -134,7 +134,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     void conntrack?.close()
     throw startupError(err)
   }
-  const control = await startControlServer({ socket: model.control.socket, tcp: model.control.tcp, log: log.child({ component: 'control' }), commands, source })
+  const control = await startControlServer({ socket: model.control.socket, tcp: model.control.tcp, maxClients: model.control.maxClients, idleTimeoutMs: model.control.idleTimeoutMs, requestBudget: model.control.requestBudget, log: log.child({ component: 'control' }), commands, source })
     .catch(startupFailed)
   const metrics = model.metrics === null
     ? null

@@ -7,14 +7,17 @@
  *   1. codec (src/codec/vrrp.ts order: length, version, type, TTL/hop limit, length vs count,
  *      checksum, addresses, auth type) → the CodecError code (`VRRP_BAD_TTL`, …);
  *   2. VRID configured on this interface and family        → `unknownVrid`;
- *   3. version equal to the router's                        → `versionMismatch`;
- *   4. VRRPv2 authentication type and password match        → `authMismatch` (RFC 3768 §7.1).
+ *   3. a unicast router with unicast.checkSource takes adverts from its peers only
+ *      (core/vrrp/source-check.ts, keepalived check_unicast_src) → `notUnicastPeer`;
+ *   4. version equal to the router's                        → `versionMismatch`;
+ *   5. VRRPv2 authentication type and password match        → `authMismatch` (RFC 3768 §7.1).
  * What is left (interval match for v2, own adverts, priorities) is the core's.
  */
 import { decodeAdvert, decodeIPv4Packet, encodeAdvert, VRRP_IPV4_GROUP, VRRP_IPV6_GROUP } from '../codec/vrrp.js'
 import type { VrrpAdvert, VrrpAdvertInput } from '../codec/vrrp.js'
 import { isCodecError } from '../codec/errors.js'
 import type { AdvertInput } from '../core/vrrp/types.js'
+import { checkUnicastSource } from '../core/vrrp/source-check.js'
 import type { Vip } from '../core/effects.js'
 import type { Family, VrrpFrame } from '../io/ports.js'
 
@@ -32,9 +35,11 @@ export interface RouterWire {
   readonly v3Ipv4ChecksumCompat: boolean
   /** Unicast peers, or null for the multicast group. */
   readonly unicastPeers: readonly string[] | null
+  /** Drop unicast adverts whose source is not one of unicastPeers (unicast.checkSource). */
+  readonly checkSource: boolean
 }
 
-export type IngressDrop = 'unknownVrid' | 'versionMismatch' | 'authMismatch'
+export type IngressDrop = 'unknownVrid' | 'notUnicastPeer' | 'versionMismatch' | 'authMismatch'
 
 export type IngressResult =
   | { readonly ok: true, readonly routerId: string, readonly input: AdvertInput, readonly advert: VrrpAdvert }
@@ -91,6 +96,9 @@ function compatRetry (frame: VrrpFrame, routers: ReadonlyMap<string, RouterWire>
 function match (advert: VrrpAdvert, frame: VrrpFrame, routers: ReadonlyMap<string, RouterWire>): IngressResult {
   const r = routers.get(wireKey(frame.ifname, frame.family, advert.vrid))
   if (r === undefined) return { ok: false, reason: 'unknownVrid', detail: `VRID ${advert.vrid} is not configured on ${frame.ifname} (${frame.family})` }
+  // Before anything else of the advert is believed: a non-peer must not reach the router (issue 12).
+  const source = checkUnicastSource(frame.src, r)
+  if (!source.ok) return { ok: false, reason: source.reason, detail: `${r.id}: advert from ${frame.src}, which is not a unicast peer (${(r.unicastPeers ?? []).join(', ')})` }
   if (advert.version !== r.version) return { ok: false, reason: 'versionMismatch', detail: `${r.id}: VRRPv${advert.version} advert, configured v${r.version}` }
   if (advert.version === 2) {
     // RFC 3768 §7.1: the Auth Type must match ours, and for type 1 the password too.

@@ -3,6 +3,7 @@
 // the socket is 0600 and goes away on a clean stop.
 import t from 'tap'
 import { execa } from 'execa'
+import WebSocket from 'ws'
 import type { ResultPromise } from 'execa'
 import { existsSync, mkdtempSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -95,6 +96,24 @@ t.test('hafwctl against a hafwd pair', { skip }, async t => {
     t.ok(st.isSocket())
     t.equal(st.mode & 0o777, 0o600)
     t.equal(st.uid, 0)
+  })
+
+  await t.test('100 idle control clients do not lock hafwctl state out (issue 12)', async t => {
+    // More idle clients than control.maxClients (64): the longest-idle ones are closed to make
+    // room (1013), so a health check still gets its answer.
+    const idle = await Promise.all(Array.from({ length: 100 }, async () => {
+      const ws = new WebSocket(`ws+unix:${sock1}:/`)
+      const closed = new Promise<number>(resolve => { ws.on('close', code => { resolve(code) }) })
+      ws.on('error', () => {})
+      await new Promise<void>(resolve => { ws.once('open', () => { resolve() }); ws.once('close', () => { resolve() }) })
+      return { ws, closed }
+    }))
+    t.teardown(() => { for (const c of idle) c.ws.terminate() })
+    const r = await ctl('-s', sock1, 'state')
+    t.equal(r.code, 0, `hafwctl state answers: exit 0 (all MASTER)${r.err === '' ? '' : `: ${r.err}`}`)
+    const evicted = idle.filter(c => c.ws.readyState !== WebSocket.OPEN).length
+    t.ok(evicted >= 36, `the oldest idle clients made room (${evicted} closed)`)
+    for (const c of idle) c.ws.close()
   })
 
   await t.test('--watch on fw2 sees the takeover when fw1 is killed', async t => {

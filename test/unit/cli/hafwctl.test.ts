@@ -9,6 +9,7 @@ import { parseArgs, DEFAULT_SOCKET } from '../../../src/cli/args.js'
 import { main, USAGE } from '../../../src/main/hafwctl.js'
 import type { CliIo } from '../../../src/main/hafwctl.js'
 import { startControlServer } from '../../../src/control/server.js'
+import { ControlClient } from '../../../src/control/client.js'
 import type { ControlEvent } from '../../../src/control/protocol.js'
 import { FakeSource, allBackup, allMaster, statusFrom } from '../control/fixtures.js'
 
@@ -156,7 +157,7 @@ t.test('unreachable daemon: exit 4 with the reason; usage errors: 64', async t =
   const h = await run(['--help'])
   t.equal(h.code, 0)
   t.equal(h.out, USAGE)
-  for (const code of ['0 ', '1 ', '2 ', '3 ', '4 ', '64 ']) t.match(USAGE, new RegExp(`\\n {2}${code} +\\S`), `--help documents exit ${code.trim()}`)
+  for (const code of ['0 ', '1 ', '2 ', '3 ', '4 ', '5 ', '64 ']) t.match(USAGE, new RegExp(`\\n {2}${code} +\\S`), `--help documents exit ${code.trim()}`)
 })
 
 t.test('-c CONFIG reads control.socket from the hafwd config', async t => {
@@ -181,4 +182,21 @@ vrrp:
   const rb = await run(['-c', bad, 'state'])
   t.equal(rb.code, 64)
   t.match(rb.err, /cannot take control\.socket from .*bad\.yaml/)
+})
+
+t.test('busy daemon (every connection held by a watcher): exit 5, not 4', async t => {
+  const m = allMaster()
+  const path = join(dir, `busy${n++}.sock`)
+  const server = await startControlServer({ socket: path, source: new FakeSource(statusFrom(m.node, m.now)), maxClients: 1 })
+  t.teardown(server.close)
+  const watcher = await ControlClient.connect({ socket: path })
+  t.teardown(async () => { await watcher.close() })
+  await watcher.subscribe(() => {})
+  for (const argv of [['state'], ['counters'], ['reload']]) {
+    const r = await run(['-s', path, ...argv])
+    t.equal(r.code, 5, argv.join(' '))
+    t.match(r.err, /^hafwctl: hafwd is busy: .*HTTP 503/)
+  }
+  await watcher.close()
+  t.equal((await run(['-s', path, 'state'])).code, 0, 'once the watcher is gone: answered')
 })

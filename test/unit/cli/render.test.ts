@@ -73,7 +73,7 @@ t.test('health verdicts and exit codes', async t => {
   const faultInMixed = { ...mixed, groups: mixed.groups.map(g => ({ ...g, state: 'fault' as const })) }
   t.equal(health(faultInMixed), 'FAULT', 'any FAULT wins')
   t.same([exitCodeOf('MASTER'), exitCodeOf('BACKUP'), exitCodeOf('FAULT'), exitCodeOf('MIXED')], [0, 1, 2, 3])
-  t.same(EXIT, { master: 0, backup: 1, fault: 2, mixed: 3, unreachable: 4, usage: 64, refused: 1 })
+  t.same(EXIT, { master: 0, backup: 1, fault: 2, mixed: 3, unreachable: 4, busy: 5, usage: 64, refused: 1 })
 })
 
 t.test('applyEvent keeps the verdict current during --watch', async t => {

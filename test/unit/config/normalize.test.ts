@@ -28,7 +28,7 @@ t.test('the example: one router per instance and family, sync group resolved', a
   t.equal(in6.vrid, 52)
 
   t.same(m.node, { name: 'fw1' })
-  t.same(m.control, { socket: '/run/hafw/hafwd.sock', tcp: null })
+  t.same(m.control, { socket: '/run/hafw/hafwd.sock', tcp: null, maxClients: 64, idleTimeoutMs: 60_000, requestBudget: { ratePerSecond: 50, burst: 200 } })
   t.equal(m.metrics, null)
 
   const ct = m.conntrack!
@@ -87,6 +87,7 @@ t.test('family split: canonical text, per-family peers and source, dev kept, imp
   t.same(v6?.vips, [{ address: '2001:db8::1', prefix: 64, family: 'ipv6' }])
   t.same(v4?.unicastPeers, ['192.0.2.3'])
   t.same(v6?.unicastPeers, ['fe80::3'])
+  t.equal(v4?.unicastCheckSource, true, 'unicast.checkSource defaults to on')
   t.equal(v4?.sourceAddress, '192.0.2.2')
   t.equal(v6?.sourceAddress, 'fe80::2')
   t.equal(v4?.v3Ipv4ChecksumCompat, true)
@@ -107,12 +108,12 @@ t.test('single-family ungrouped instance: no group; owner; v2 authentication', a
 })
 
 t.test('control, metrics, conntrack off', async t => {
-  const m = model('node: { name: fw2 }\nlog: { level: debug }\nmetrics: { listen: "[::1]:9100" }\ncontrol: { socket: /run/x.sock, tcp: { token: "0123456789abcdef" } }\n' +
+  const m = model('node: { name: fw2 }\nlog: { level: debug }\nmetrics: { listen: "[::1]:9100" }\ncontrol: { socket: /run/x.sock, tcp: { token: "0123456789abcdef" }, maxClients: 8, idleTimeout: 2m, requestBudget: { rate: 5 } }\n' +
     oneInstance() + 'conntrack:\n  enabled: false\n  sync: { transport: udp, interface: eth2, udp: { address: 10.0.0.1, peer: 10.0.0.2 } }\n')
   t.same(m.node, { name: 'fw2' })
   t.same(m.log, { level: 'debug' })
   t.same(m.metrics, { listen: { host: '::1', port: 9100, family: 'ipv6' } })
-  t.same(m.control, { socket: '/run/x.sock', tcp: { listen: { host: '127.0.0.1', port: 9780, family: 'ipv4' }, token: '0123456789abcdef' } })
+  t.same(m.control, { socket: '/run/x.sock', tcp: { listen: { host: '127.0.0.1', port: 9780, family: 'ipv4' }, token: '0123456789abcdef' }, maxClients: 8, idleTimeoutMs: 120_000, requestBudget: { ratePerSecond: 5, burst: 200 } })
   t.equal(m.conntrack, null)
   t.equal(model(oneInstance()).node.name, null, 'no name: the runtime uses the host name')
 })

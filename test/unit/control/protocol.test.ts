@@ -48,7 +48,7 @@ t.test('error replies carry a readable id, and a message that says what is wrong
   t.match(req('{"v":1,"id":2,"type":"dump"}'), { ok: false, reply: { id: 2, code: 'badMessage', message: /^cache: / } }, 'a missing field is named')
   t.match(req('{"v":1,"type":"x"}'), { ok: false, reply: { message: 'unknown request type "x"; known: status, counters, subscribe, unsubscribe, reload, maintenance, commit, flush, resync, bulk, requestResync, dump, stats' } })
   t.match(req(`{"v":1,"type":"${'z'.repeat(1000)}"}`), { ok: false, reply: { message: /^unknown request type "z{64}";/ } }, 'an echoed type is cut short')
-  t.same([...ERROR_CODES].sort(), ['badJson', 'badMessage', 'badVersion', 'failed', 'internal', 'invalidConfig', 'notAvailable', 'tooLarge', 'tooSlow', 'unknownType'])
+  t.same([...ERROR_CODES].sort(), ['badJson', 'badMessage', 'badVersion', 'failed', 'internal', 'invalidConfig', 'notAvailable', 'rateLimited', 'tooLarge', 'tooSlow', 'unknownType'])
 })
 
 t.test('status snapshots from the real core pass the client schema', async t => {

@@ -12,6 +12,7 @@ import { ControlClient, ControlClientError } from '../../../src/control/client.j
 import { MAX_REQUEST_BYTES, parseServerMessage } from '../../../src/control/protocol.js'
 import type { ControlEvent, ServerMessage } from '../../../src/control/protocol.js'
 import { ControlServerError, HARD_MAX_PAYLOAD, startControlServer } from '../../../src/control/server.js'
+import type { ControlTimers } from '../../../src/control/server.js'
 import { FakeSource, allMaster, statusFrom } from './fixtures.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'hafw-ctl-'))
@@ -258,12 +259,14 @@ t.test('a subscriber over its send-buffer budget is disconnected (1008 tooSlow),
   await other.close()
 })
 
-t.test('too many clients are refused at the upgrade', async t => {
+t.test('a server full of watchers refuses at the upgrade: HTTP 503, client code busy', async t => {
   const path = sockPath()
   const server = await startControlServer({ socket: path, source: new FakeSource(status), maxClients: 1 })
   t.teardown(server.close)
   const a = await ControlClient.connect({ socket: path })
-  await t.rejects(ControlClient.connect({ socket: path }), { code: 'server', message: /503/ })
+  await a.subscribe(() => {})
+  await t.rejects(ControlClient.connect({ socket: path }), { code: 'busy', message: /503/ })
+  t.equal(server.clientCount(), 1, 'the watcher keeps its place')
   await a.close()
 })
 
@@ -274,4 +277,129 @@ t.test('timeout: a socket that accepts but never answers', async t => {
   await new Promise<void>(resolve => silent.listen(path, resolve))
   t.teardown(() => { silent.close() })
   await t.rejects(ControlClient.connect({ socket: path }, { timeoutMs: 200 }), { code: 'timeout', message: /within 200 ms/ })
+})
+
+/** The server's clock and timers, moved by hand: no test waits for a real idle timeout. */
+class FakeTimers implements ControlTimers {
+  private t = 0
+  private queue: Array<{ at: number, f: () => void }> = []
+  readonly now = (): number => this.t
+  readonly setTimeout = (f: () => void, ms: number): unknown => { const h = { at: this.t + ms, f }; this.queue.push(h); return h }
+  readonly clearTimeout = (h: unknown): void => { this.queue = this.queue.filter(x => x !== h) }
+  /** Run every timer due up to now + ms, in time order, at its own instant. */
+  advance (ms: number): void {
+    const end = this.t + ms
+    for (;;) {
+      const due = this.queue.filter(x => x.at <= end).sort((a, b) => a.at - b.at)[0]
+      if (due === undefined) break
+      this.queue = this.queue.filter(x => x !== due)
+      this.t = due.at
+      due.f()
+    }
+    this.t = end
+  }
+}
+
+const closeOf = (c: ControlClient): Promise<ControlClientError> => new Promise(resolve => { c.onClose(resolve) })
+
+t.test('idle timeout: a client that sends nothing and is not subscribed is closed (1000 idle)', async t => {
+  const timers = new FakeTimers()
+  const path = sockPath()
+  const server = await startControlServer({ socket: path, source: new FakeSource(status), idleTimeoutMs: 60_000, timers })
+  t.teardown(server.close)
+  const idle = await ControlClient.connect({ socket: path })
+  const watcher = await ControlClient.connect({ socket: path })
+  await watcher.subscribe(() => {})
+  const active = await ControlClient.connect({ socket: path })
+  t.teardown(async () => { await Promise.all([idle, watcher, active].map(async c => { await c.close() })) })
+  const idleClosed = closeOf(idle)
+  const activeClosed = closeOf(active)
+  let activeGone = false
+  void activeClosed.then(() => { activeGone = true })
+  timers.advance(50_000)
+  await active.status() // its last activity is now at 50 s
+  timers.advance(10_000) // 60 s: the idle one's time is up
+  t.match(await idleClosed, { code: 'closed', message: 'hafwd closed the connection (1000 idle)' })
+  t.equal(server.clientCount(), 2)
+  t.notOk(activeGone, 'a client that asked at 50 s is not idle at 60 s')
+  timers.advance(49_999)
+  t.equal(server.clientCount(), 2, 'nor at 109.999 s')
+  timers.advance(1) // 110 s = its last request + 60 s
+  t.match(await activeClosed, { message: 'hafwd closed the connection (1000 idle)' })
+  timers.advance(600_000)
+  t.equal(server.clientCount(), 1, 'the subscriber stays however long it is quiet')
+  t.equal((await watcher.status()).node, 'fw1')
+})
+
+t.test('idleTimeoutMs 0: never closed for idleness', async t => {
+  const timers = new FakeTimers()
+  const path = sockPath()
+  const server = await startControlServer({ socket: path, source: new FakeSource(status), idleTimeoutMs: 0, timers })
+  t.teardown(server.close)
+  const c = await ControlClient.connect({ socket: path })
+  timers.advance(86_400_000)
+  t.equal((await c.status()).node, 'fw1')
+  await c.close()
+})
+
+t.test('request budget: over the token bucket, a rateLimited error then close 1008; refills with time', async t => {
+  const timers = new FakeTimers()
+  const path = sockPath()
+  const server = await startControlServer({ socket: path, source: new FakeSource(status), requestBudget: { ratePerSecond: 2, burst: 3 }, timers })
+  t.teardown(server.close)
+  const r = await raw(path)
+  for (let i = 0; i < 3; i++) {
+    r.ws.send(JSON.stringify({ v: 1, id: i, type: 'counters' }))
+    t.match(await r.next(), { type: 'counters', id: i }, `burst request ${i + 1} answered`)
+  }
+  timers.advance(500) // one token back at 2/s
+  r.ws.send(JSON.stringify({ v: 1, id: 3, type: 'counters' }))
+  t.match(await r.next(), { type: 'counters', id: 3 }, 'a refilled token is spent')
+  r.ws.send('garbage counts too')
+  t.match(await r.next(), { type: 'error', id: null, code: 'rateLimited', message: /over the request budget \(2\/s, burst 3\)/ })
+  t.equal(await r.closed, 1008)
+  // The ControlClient reports it as busy, not as a dead daemon.
+  const c = await ControlClient.connect({ socket: path })
+  for (let i = 0; i < 3; i++) await c.counters()
+  await t.rejects(c.counters(), { code: 'busy', message: /1008 rateLimited/ })
+  const fresh = await ControlClient.connect({ socket: path })
+  t.equal((await fresh.status()).node, 'fw1', 'the budget is per client')
+  await fresh.close()
+})
+
+t.test('connection limit: the longest-idle client without subscription or command makes room (1013)', async t => {
+  const timers = new FakeTimers()
+  const path = sockPath()
+  let release: () => void = () => {}
+  const commands = { reload: async () => { await new Promise<void>(resolve => { release = resolve }); return { file: 'f', changes: [], notes: [] } } }
+  const server = await startControlServer({ socket: path, source: new FakeSource(status), maxClients: 3, timers, commands: commands as never })
+  t.teardown(server.close)
+  const watcher = await ControlClient.connect({ socket: path })
+  await watcher.subscribe(() => {})
+  timers.advance(10)
+  const oldest = await ControlClient.connect({ socket: path }) // idle since 10
+  timers.advance(10)
+  const busy = await ControlClient.connect({ socket: path })
+  const reloading = busy.request('reload') // in flight until released
+  timers.advance(10)
+  await oldest.status() // now the most recently active of the idle ones
+  timers.advance(10)
+  const busyClosed = closeOf(busy)
+  let busyGone = false
+  void busyClosed.then(() => { busyGone = true })
+  const oldestClosed = closeOf(oldest)
+  // Full: watcher (subscribed), busy (command in flight), oldest (idle). oldest goes.
+  const fresh = await ControlClient.connect({ socket: path })
+  t.match(await oldestClosed, { code: 'busy', message: 'hafwd closed the connection (1013 evicted)' })
+  t.equal((await fresh.status()).node, 'fw1', 'the newcomer is served')
+  t.notOk(busyGone, 'a client waiting for a reply is not evicted')
+  release()
+  t.match(await reloading, { type: 'reloaded' }, 'and gets its reply')
+  // Now `busy` holds nothing and was active before `fresh`: it is the next to make room.
+  timers.advance(10)
+  await fresh.status()
+  const third = await ControlClient.connect({ socket: path })
+  t.match(await busyClosed, { message: 'hafwd closed the connection (1013 evicted)' })
+  t.equal(server.clientCount(), 3)
+  await Promise.all([watcher, fresh, third].map(async c => { await c.close() }))
 })

@@ -114,3 +114,14 @@ t.test('an instance the importer cannot complete is written, and the validator i
   t.match(r.items.find(i => i.file === '(output)'), { kind: 'attention', setting: 'vrrp.instances.X.vrid', message: /does not validate/ })
   t.equal(r.exitCode, 1)
 })
+
+t.test('check_unicast_src becomes unicast.checkSource (translated, not unsupported)', async t => {
+  const r = ok(importText(inst('  unicast_peer {\n    192.0.2.3\n  }\n  check_unicast_src\n')))
+  const m = router(modelOf(r), 'VI_1/ipv4')
+  t.same(m.unicastPeers, ['192.0.2.3'])
+  t.equal(m.unicastCheckSource, true)
+  t.same(r.items.filter(i => i.line === 10), [], 'translated: no note or attention on its line')
+  t.notOk(r.items.some(i => i.kind === 'attention'), 'nothing needs attention')
+  const noPeers = ok(importText(inst('  check_unicast_src\n')))
+  t.match(noPeers.items.find(i => i.line === 7), { kind: 'note', message: /no unicast_peer/ })
+})

@@ -11,7 +11,7 @@ interface Vector { src: string, dst: string, ipHex?: string, payloadHex: string,
 const vector = (file: string): Vector => (JSON.parse(readFileSync(new URL(`../../fixtures/vectors/vrrp/${file}.json`, import.meta.url), 'utf8')) as { vectors: Vector[] }).vectors[0] as Vector
 
 function wire (over: Partial<RouterWire>): RouterWire {
-  return { id: 'r', ifname: 'eth0', family: 'ipv4', vrid: 61, version: 3, advertIntervalCs: 100, vips: [], password: null, v3Ipv4ChecksumCompat: false, unicastPeers: null, ...over }
+  return { id: 'r', ifname: 'eth0', family: 'ipv4', vrid: 61, version: 3, advertIntervalCs: 100, vips: [], password: null, v3Ipv4ChecksumCompat: false, unicastPeers: null, checkSource: true, ...over }
 }
 
 t.test('a keepalived VRRPv3/IPv4 advert becomes an advert input for the router with that VRID', async t => {
@@ -71,4 +71,15 @@ t.test('egress: one payload per destination; each decodes back with its own pseu
     t.same(a.addresses, ['192.0.2.1'])
   }
   t.same(advertDestinations(wire({ family: 'ipv6', unicastPeers: null })), ['ff02::12'])
+})
+
+t.test('unicast source check: a unicast router takes adverts from its peers only (issue 12)', async t => {
+  const v = vector('v3-ipv4')
+  const frame = { ifname: 'eth0', family: 'ipv4' as const, data: Buffer.from(v.ipHex as string, 'hex'), src: v.src }
+  const reason = (over: Partial<RouterWire>): string => { const r = ingress(frame, indexRouters([wire({ vrid: v.expected.vrid, ...over })])); return r.ok ? 'accepted' : r.reason }
+  t.equal(reason({ unicastPeers: [v.src] }), 'accepted', 'the peer')
+  t.equal(reason({ unicastPeers: ['192.0.2.250'] }), 'notUnicastPeer', 'a non-peer is dropped before the router')
+  t.equal(reason({ unicastPeers: ['192.0.2.250'], checkSource: false }), 'accepted', 'checkSource false: keepalived default')
+  t.equal(reason({ unicastPeers: null }), 'accepted', 'multicast routers are not affected')
+  t.equal(reason({ unicastPeers: ['192.0.2.250'], version: 2 }), 'notUnicastPeer', 'the source check comes before the version check')
 })
