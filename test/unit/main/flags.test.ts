@@ -29,7 +29,7 @@ t.test('--version: "hafwd VERSION" from package.json, exit 0', async t => {
     t.same(await runHafwd([flag]), { code: 0, out: `hafwd ${pkgVersion}\n`, err: '' }, flag)
   }
   const out: string[] = []
-  const code = await hafwctl(['--version'], { out: s => { out.push(s) }, err: () => {} })
+  const code = await hafwctl(['--version'], { out: s => { out.push(s) }, err: () => {}, interrupted: new Promise<void>(() => {}) })
   t.equal(code, 0)
   t.same(out, [`hafwctl ${pkgVersion}\n`])
 })
