@@ -200,7 +200,8 @@ function ftfwOption (c: ConfStmt, out: ConntrackOut, ledger: Ledger): boolean | 
       if (n === null) ledger.attention(c, 'must be a number of seconds: not translated')
       else {
         ledger.attention(c, `not translated: hafwd has no commit timeout key — on takeover it commits each entry with its replicated remaining timeout ` +
-          `(conntrackd's behaviour without CommitTimeout) instead of a fixed ${n}s; entries idle longer than their own timeout expire sooner than with conntrackd. ` +
+          `(conntrackd's behaviour without CommitTimeout) instead of a fixed ${n}s, so entries that were not recovered are not purged after ${n}s but live out ` +
+          'their own timeouts (an ESTABLISHED TCP entry keeps its kernel timeout, 5 days by default). ' +
           'While the peer still runs conntrackd with CommitTimeout set, it sends no timeouts, so hafwd commits its entries with 60s (conntrackd\'s fallback)')
       }
       return false
