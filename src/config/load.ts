@@ -31,13 +31,31 @@ export async function loadConfigFile (path: string): Promise<LoadResult> {
 /** Keys whose values never appear in `--check-config` output. */
 const SECRET_KEYS: ReadonlySet<string> = new Set(['password', 'token'])
 
+export interface CheckOptions {
+  /** Print the normalized model (default true; `hafwd --check-config` only with --print). */
+  readonly print?: boolean
+  /** Add one line `<okLine>: FILE OK (4 routers, 1 sync group, conntrack sync on)` after it. */
+  readonly okLine?: string
+}
+
 /**
  * `hafwd --check-config FILE`: exit 0 and the normalized model as JSON (secrets redacted), or
  * exit 1 and every issue as `FILE:LINE:COL: path: message`.
  */
-export async function checkConfig (path: string): Promise<{ exitCode: number, output: string }> {
+export async function checkConfig (path: string, opts: CheckOptions = {}): Promise<{ exitCode: number, output: string }> {
   const r = await loadConfigFile(path)
   if (!r.ok) return { exitCode: 1, output: formatIssues(path, r.issues) }
+  const ok = opts.okLine === undefined ? '' : `${opts.okLine}: ${path} OK (${modelSummary(r.model)})\n`
+  if (opts.print === false) return { exitCode: 0, output: ok }
   const json = JSON.stringify(r.model, (key, value: unknown) => SECRET_KEYS.has(key) && typeof value === 'string' ? '<redacted>' : value, 2)
-  return { exitCode: 0, output: json + '\n' }
+  return { exitCode: 0, output: json + '\n' + ok }
+}
+
+/** One line for `hafwd --check-config`: "4 routers, 1 sync group, conntrack sync on". */
+export function modelSummary (m: Model): string {
+  const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`
+  const groups = m.syncGroups.filter(g => !g.implicit).length
+  const parts = [plural(m.routers.length, 'router'), plural(groups, 'sync group'), `conntrack sync ${m.conntrack === null ? 'off' : 'on'}`]
+  if (m.metrics !== null) parts.push(`metrics on ${m.metrics.listen.family === 'ipv6' ? `[${m.metrics.listen.host}]` : m.metrics.listen.host}:${m.metrics.listen.port}`)
+  return parts.join(', ')
 }

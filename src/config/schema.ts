@@ -92,6 +92,12 @@ const loopbackListen = checkedText(t => {
     : 'must be a loopback address (127.0.0.0/8 or [::1]): the control plane is local only; use an SSH tunnel or a local proxy to reach it from elsewhere'
 }, 'must be IP:PORT on loopback, e.g. "127.0.0.1:9780"')
 
+/** The metrics listener: any address (a Prometheus server usually scrapes from another host). */
+const anyListen = checkedText(t => {
+  const r = parseHostPort(t)
+  return r.ok ? null : r.message
+}, 'must be IP:PORT, e.g. "127.0.0.1:9781", "0.0.0.0:9781" or "[::]:9781"')
+
 /** Linux interface names: IFNAMSIZ is 16 bytes with the NUL, no '/', ':' or white space. */
 const ifName = z.string({ error: 'must be a network interface name' })
   .regex(/^(?!\.{1,2}$)[^\s/:]{1,15}$/, { error: 'must be a network interface name (1..15 characters, no "/", ":" or spaces)' })
@@ -293,8 +299,9 @@ export const configSchema = z.strictObject({
     }).prefault({}).describe('Per-client token bucket: a client over it gets a rateLimited error and is closed (1008).')
   }).prefault({}).describe('Control plane (local only). maxClients, idleTimeout and requestBudget take effect at start.'),
   metrics: z.strictObject({
-    listen: loopbackListen.default('127.0.0.1:9781').describe('Loopback address and port of the metrics endpoint. Default "127.0.0.1:9781".')
-  }).optional().describe('Serve metrics over HTTP on a loopback port. Off when absent.'),
+    listen: anyListen.default('127.0.0.1:9781').describe('Address and port of the metrics endpoint. Default "127.0.0.1:9781" (loopback); ' +
+      'another address (e.g. "0.0.0.0:9781" for a Prometheus server on another host) is allowed and logged as a warning: the endpoint has no authentication, so firewall it.')
+  }).optional().describe('Serve Prometheus metrics over HTTP (/metrics, /healthz). Off when absent.'),
   vrrp: z.strictObject({
     instances: z.record(objectName, instanceSchema).describe('VRRP instances by name (keepalived vrrp_instance). Each yields one virtual router per address family.'),
     syncGroups: z.record(objectName, syncGroupSchema).default({}).describe('Sync groups by name (keepalived vrrp_sync_group).')

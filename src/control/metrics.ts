@@ -1,7 +1,7 @@
 /**
- * The Prometheus endpoint (issue 6). An HTTP listener on a loopback address only (architecture
- * decision 9: the control plane is local; a collector on the host, or an exporter sidecar, scrapes
- * it):
+ * The Prometheus endpoint (issue 6). An HTTP listener on metrics.listen: loopback by default; any
+ * other address is allowed (a Prometheus server usually scrapes from another host) and logged as a
+ * warning, since the endpoint has no authentication (issue 11):
  *
  *   GET|HEAD /metrics   Prometheus text format 0.0.4
  *   GET|HEAD /healthz   200 "ok" (the process answers; no check of the routers)
@@ -12,12 +12,16 @@
  * before the registry is rendered, so the values of one scrape are consistent with each other and
  * nothing is kept between scrapes but prom-client's objects. Metric and label names are fixed
  * below; label values are the names the core uses (router ids, drop reasons, effect kinds, ...),
- * so a series can be matched with `hafwctl status` and the logs. Series whose data does not exist
+ * so a series can be matched with `hafwctl status` and the logs; metric names never appear in label
+ * values (every runtime counter belongs to a family of its own, COUNTER_FAMILIES). Per-router
+ * series carry router, interface, vrid and family, so alerts can name the VRRP router the way
+ * keepalived's users know it. Series whose data does not exist
  * are absent, not 0: a router without a lastTransition has no timestamp, the conntrack metrics
  * appear only when the conntrack module runs, the last-commit gauges only after a commit.
  *
  * The registry is private to the server (never prom-client's global one), and the process
- * metrics (CPU, memory, event loop lag, GC, file descriptors) are added to it with the hafw_ prefix.
+ * metrics (CPU, memory, event loop lag, GC, file descriptors) are added to it under their standard
+ * names (process_*, nodejs_*), as every exporter does, so stock dashboards and alerts work.
  * A failing snapshot is a 500: Prometheus then marks the target down instead of storing stale values.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
@@ -40,6 +44,44 @@ export const HEALTH_PATH = '/healthz'
 
 /** Sync group and node role states: the same four names as a VRRP router's (core/group, core/orchestrator.ts). */
 const FOUR_STATES: readonly string[] = ROUTER_STATES
+/** The labels of every per-router series: the router id, and what keepalived users call it by. */
+const ROUTER_LABELS = ['router', 'interface', 'vrid', 'family'] as const
+type RouterLabel = typeof ROUTER_LABELS[number]
+
+/**
+ * Runtime counters (runtime/stats.ts, `hafwctl counters`) that have no place in the status' own
+ * structures, each mapped onto a metric family: the counter name's variable parts become labels.
+ * The first match wins; `sync.*` and `ct.*` counters come from the conntrack worker (Counters.merge).
+ */
+interface CounterFamily { readonly re: RegExp, readonly name: string, readonly help: string, readonly labels: readonly string[], readonly fixed?: Readonly<Record<string, string>> }
+const COUNTER_FAMILIES: readonly CounterFamily[] = [
+  { re: /^reload\.(applied|invalid|refused)$/, name: 'reloads_total', help: 'Reloads (SIGHUP, hafwctl reload), by outcome: applied, invalid (the file), refused (does not fit the system).', labels: ['outcome'] },
+  { re: /^command\.(.+)$/, name: 'commands_total', help: 'Control API commands received, by command.', labels: ['command'] },
+  { re: /^maintenance\.(.+)$/, name: 'maintenance_changes_total', help: 'Maintenance mode switched, by the mode entered (on, off).', labels: ['mode'] },
+  { re: /^track\.script\.(.+)\.([^.]+)$/, name: 'track_script_results_total', help: 'Track script runs, by script and result.', labels: ['script', 'result'] },
+  { re: /^vip\.restored$/, name: 'vips_restored_total', help: 'VIPs found missing while master and added again.', labels: [] },
+  { re: /^executor\.advertPassedConntrack$/, name: 'adverts_passed_conntrack_total', help: 'Adverts-only plans run while a conntrack step was in progress (the adverts were not held behind it).', labels: [] },
+  { re: /^ct\.worker\.(.+)$/, name: 'conntrack_worker_events_total', help: 'Conntrack worker thread lifecycle events (failed, exited, restarted).', labels: ['event'] },
+  { re: /^ct\.commit\.(budgetOnMain|overBudget|skippedRunning)$/, name: 'conntrack_commit_events_total', help: 'Commit events: budgetOnMain (the main thread stopped waiting), overBudget, skippedRunning (a commit was already running).', labels: ['event'] },
+  { re: /^ct\.(internal|external)\.refused\.(.+)$/, name: 'conntrack_refused_total', help: 'Conntrack entries a cache refused, by cache and reason.', labels: ['cache', 'reason'] },
+  { re: /^ct\.inject\.failed\.(.+)$/, name: 'conntrack_inject_failures_total', help: 'Direct kernel injections (DisableExternalCache) that failed, by reason.', labels: ['reason'] },
+  { re: /^ct\.overrun$/, name: 'conntrack_netlink_overruns_total', help: 'ctnetlink event socket overruns (ENOBUFS), each followed by a resync from a dump.', labels: [] },
+  { re: /^ct\.purge\.(.+)$/, name: 'conntrack_purge_events_total', help: 'Purge after PurgeTimeout: deleted entries, cancelled purges.', labels: ['event'] },
+  { re: /^ct\.resync\.kernel$/, name: 'conntrack_kernel_resyncs_total', help: 'Internal cache resyncs from the kernel table (conntrackd -R, overruns).', labels: [] },
+  { re: /^sync\.tx\.error$/, name: 'sync_tx_errors_total', help: 'Sync datagrams the socket refused to send.', labels: [] },
+  { re: /^sync\.rx\.expectationIgnored$/, name: 'sync_expectations_ignored_total', help: 'Expectation messages from the peer ignored (hafw does not replicate expectations).', labels: [] },
+  { re: /^sync\.rx\.drop\.(.+)$/, name: 'sync_drops_total', help: 'Sync messages dropped, by reason (codec, FTFW and entry mapping codes).', labels: ['reason'] },
+  { re: /^sync\.rx\.bytes$/, name: 'sync_rx_bytes_total', help: 'Bytes of the sync datagrams received.', labels: [] }
+]
+
+/** Families that are conntrack metrics (present only while the module runs), set from their own branch. */
+const CONNTRACK_FAMILIES: ReadonlySet<string> = new Set(['sync_drops_total', 'sync_rx_bytes_total'])
+
+/** A counter name nobody mapped yet → a metric name of its own (never a label value). */
+export function fallbackMetricName (counter: string): string {
+  return `${METRICS_PREFIX}counter_${counter.replace(/[^a-zA-Z0-9_]/g, '_')}_total`
+}
+
 /** FTFW HELLO handshake, our side (core/sync/ftfw.ts HelloState). */
 const HELLO_STATES = ['init', 'say', 'done'] as const
 
@@ -73,19 +115,19 @@ function defineMetrics (reg: Registry) {
   }
 
   const vrrp = {
-    info: gauge('vrrp_router_info', 'Always 1; a VRRP router\'s configuration as labels.', ['router', 'ifname', 'family', 'vrid', 'version', 'sync_group']),
-    state: gauge('vrrp_state', 'VRRP router state: 1 for the current state, 0 for the others (initialize, backup, master, fault).', ['router', 'state']),
-    priority: gauge('vrrp_priority', 'VRRP priority: configured, and effective (after tracking and demotion: what the adverts carry).', ['router', 'kind']),
-    advertInterval: gauge('vrrp_advert_interval_seconds', 'Advertisement interval: configured, and the master\'s (RFC 5798 Master_Adver_Interval).', ['router', 'kind']),
-    interfaceUp: gauge('vrrp_interface_up', '1 when the router\'s interface is up.', ['router']),
-    fault: gauge('vrrp_fault', '1 for each fault holding the router in FAULT (absent when there is none).', ['router', 'fault']),
-    lastTransition: gauge('vrrp_last_transition_timestamp_seconds', 'Wall-clock time of the router\'s last state change (absent before the first).', ['router']),
-    transitions: counter('vrrp_transitions_total', 'VRRP state changes of the router.', ['router']),
+    info: gauge<RouterLabel | 'version' | 'sync_group'>('vrrp_router_info', 'Always 1; a VRRP router\'s configuration as labels.', [...ROUTER_LABELS, 'version', 'sync_group']),
+    state: gauge<RouterLabel | 'state'>('vrrp_state', 'VRRP router state: 1 for the current state, 0 for the others (initialize, backup, master, fault).', [...ROUTER_LABELS, 'state']),
+    priority: gauge<RouterLabel | 'kind'>('vrrp_priority', 'VRRP priority: configured, and effective (after tracking and demotion: what the adverts carry).', [...ROUTER_LABELS, 'kind']),
+    advertInterval: gauge<RouterLabel | 'kind'>('vrrp_advert_interval_seconds', 'Advertisement interval: configured, and the master\'s (RFC 5798 Master_Adver_Interval).', [...ROUTER_LABELS, 'kind']),
+    interfaceUp: gauge<RouterLabel>('vrrp_interface_up', '1 when the router\'s interface is up.', ROUTER_LABELS),
+    fault: gauge<RouterLabel | 'fault'>('vrrp_fault', '1 for each fault holding the router in FAULT (absent when there is none).', [...ROUTER_LABELS, 'fault']),
+    lastTransition: gauge<RouterLabel>('vrrp_last_transition_timestamp_seconds', 'Wall-clock time of the router\'s last state change (absent before the first).', ROUTER_LABELS),
+    transitions: counter<RouterLabel>('vrrp_transitions_total', 'VRRP state changes of the router.', ROUTER_LABELS),
     stateEntries: counter('vrrp_state_entries_total', 'VRRP state changes of all routers, by the state entered.', ['state']),
-    adverts: counter('vrrp_adverts_total', 'VRRP advertisements received (accepted by the router) and sent.', ['router', 'direction']),
-    priorityZero: counter('vrrp_priority_zero_adverts_total', 'Priority 0 advertisements (a master resigning, RFC 5798 §6.4.3) received and sent.', ['router', 'direction']),
-    addressListMismatch: counter('vrrp_address_list_mismatch_total', 'Adverts whose address list differs from ours (RFC 5798 §7.1: logged, counted, accepted).', ['router']),
-    drops: counter('vrrp_drops_total', 'Inputs the router ignored, by reason (core/vrrp RouterDropReason).', ['router', 'reason'])
+    adverts: counter<RouterLabel | 'direction'>('vrrp_adverts_total', 'VRRP advertisements received (accepted by the router) and sent.', [...ROUTER_LABELS, 'direction']),
+    priorityZero: counter<RouterLabel | 'direction'>('vrrp_priority_zero_adverts_total', 'Priority 0 advertisements (a master resigning, RFC 5798 §6.4.3) received and sent.', [...ROUTER_LABELS, 'direction']),
+    addressListMismatch: counter<RouterLabel>('vrrp_address_list_mismatch_total', 'Adverts whose address list differs from ours (RFC 5798 §7.1: logged, counted, accepted).', ROUTER_LABELS),
+    drops: counter<RouterLabel | 'reason'>('vrrp_drops_total', 'Inputs the router ignored, by reason (core/vrrp RouterDropReason).', [...ROUTER_LABELS, 'reason'])
   }
 
   const group = {
@@ -97,7 +139,8 @@ function defineMetrics (reg: Registry) {
     rxFrames: counter('rx_frames_total', 'VRRP frames read from the sockets.'),
     rxDrops: counter('rx_drops_total', 'VRRP frames dropped before reaching a router, by reason (codec and ingress checks).', ['reason']),
     effects: counter('effects_total', 'Effects executed, by kind and outcome (ok, failed, skipped).', ['kind', 'outcome']),
-    other: counter('runtime_counter_total', 'Every other runtime counter of `hafwctl counters`, by its name.', ['name'])
+    // COUNTER_FAMILIES, by metric name; sync_drops_total is the conntrack one below.
+    families: new Map(COUNTER_FAMILIES.filter(f => !CONNTRACK_FAMILIES.has(f.name)).map(f => [f.name, counter<string>(f.name, f.help, f.labels)]))
   }
 
   // Present only while the conntrack module runs.
@@ -114,6 +157,7 @@ function defineMetrics (reg: Registry) {
     syncFlags: counter('sync_hello_flags_total', 'FTFW messages received carrying the HELLO or HELLO_BACK flag.', ['flag']),
     syncDatagrams: counter('sync_datagrams_total', 'Sync UDP datagrams, by direction.', ['direction']),
     syncTxBytes: counter('sync_tx_bytes_total', 'Bytes of the sync datagrams sent.'),
+    syncRxBytes: counter('sync_rx_bytes_total', 'Bytes of the sync datagrams received (the conntrack worker\'s sync.rx.bytes counter).'),
     syncRetransmits: counter('sync_retransmits_total', 'FTFW messages sent again after a NACK.'),
     syncGaps: counter('sync_gaps_total', 'Sequence gaps seen in the peer\'s messages (each one NACKed).'),
     syncLost: counter('sync_lost_messages_total', 'Messages the sequence gaps spanned (conntrackd msg_rcv_lost).'),
@@ -136,7 +180,8 @@ function defineMetrics (reg: Registry) {
   }
 
   const names = (o: Record<string, unknown>): Set<Metric> => new Set(Object.values(o) as Metric[])
-  const ctSet = names(ct)
+  // The conntrack worker's families (conntrack_*, sync_*) come and go with the module, as `ct`.
+  const ctSet = new Set([...names(ct), ...[...runtime.families].filter(([n]) => /^(conntrack|sync)_/.test(n)).map(([, c]) => c)])
   const lastCommitSet = names(lastCommit)
   return {
     node,
@@ -197,26 +242,26 @@ function setNodeAndRouters (m: Metrics, s: Status): void {
   // Wall clock of the snapshot: `at` values are on the monotonic clock `now`, so a timestamp is `time - (now - at)`.
   const wallMs = Date.parse(s.time)
   for (const r of s.routers) {
-    const router = r.id
-    m.vrrp.info.set({ router, ifname: r.ifname, family: r.family, vrid: String(r.vrid), version: String(r.version), sync_group: r.syncGroup ?? '' }, 1)
-    oneHot(m.vrrp.state, { router }, 'state', ROUTER_STATES, r.state)
-    m.vrrp.priority.set({ router, kind: 'configured' }, r.configuredPriority)
-    m.vrrp.priority.set({ router, kind: 'effective' }, r.effectivePriority)
-    m.vrrp.advertInterval.set({ router, kind: 'configured' }, r.advertIntervalCs / 100)
-    m.vrrp.advertInterval.set({ router, kind: 'master' }, r.masterAdverIntervalCs / 100)
-    m.vrrp.interfaceUp.set({ router }, r.interfaceUp ? 1 : 0)
-    for (const f of r.faults) m.vrrp.fault.set({ router, fault: f }, 1)
+    const router: Record<RouterLabel, string> = { router: r.id, interface: r.ifname, vrid: String(r.vrid), family: r.family }
+    m.vrrp.info.set({ ...router, version: String(r.version), sync_group: r.syncGroup ?? '' }, 1)
+    oneHot(m.vrrp.state, router, 'state', ROUTER_STATES, r.state)
+    m.vrrp.priority.set({ ...router, kind: 'configured' }, r.configuredPriority)
+    m.vrrp.priority.set({ ...router, kind: 'effective' }, r.effectivePriority)
+    m.vrrp.advertInterval.set({ ...router, kind: 'configured' }, r.advertIntervalCs / 100)
+    m.vrrp.advertInterval.set({ ...router, kind: 'master' }, r.masterAdverIntervalCs / 100)
+    m.vrrp.interfaceUp.set(router, r.interfaceUp ? 1 : 0)
+    for (const f of r.faults) m.vrrp.fault.set({ ...router, fault: f }, 1)
     if (r.lastTransition !== null && Number.isFinite(wallMs)) {
-      m.vrrp.lastTransition.set({ router }, (wallMs - (s.now - r.lastTransition.at)) / 1000)
+      m.vrrp.lastTransition.set(router, (wallMs - (s.now - r.lastTransition.at)) / 1000)
     }
     const c = r.counters
-    inc(m.vrrp.transitions, { router }, c.transitions)
-    inc(m.vrrp.adverts, { router, direction: 'rx' }, c.advertsReceived)
-    inc(m.vrrp.adverts, { router, direction: 'tx' }, c.advertsSent)
-    inc(m.vrrp.priorityZero, { router, direction: 'rx' }, c.priorityZeroReceived)
-    inc(m.vrrp.priorityZero, { router, direction: 'tx' }, c.priorityZeroSent)
-    inc(m.vrrp.addressListMismatch, { router }, c.addressListMismatch)
-    for (const [reason, v] of Object.entries(c.drops)) inc(m.vrrp.drops, { router, reason }, v)
+    inc(m.vrrp.transitions, router, c.transitions)
+    inc(m.vrrp.adverts, { ...router, direction: 'rx' }, c.advertsReceived)
+    inc(m.vrrp.adverts, { ...router, direction: 'tx' }, c.advertsSent)
+    inc(m.vrrp.priorityZero, { ...router, direction: 'rx' }, c.priorityZeroReceived)
+    inc(m.vrrp.priorityZero, { ...router, direction: 'tx' }, c.priorityZeroSent)
+    inc(m.vrrp.addressListMismatch, router, c.addressListMismatch)
+    for (const [reason, v] of Object.entries(c.drops)) inc(m.vrrp.drops, { ...router, reason }, v)
   }
   for (const g of s.groups) {
     oneHot(m.group.state, { group: g.name }, 'state', FOUR_STATES, g.state)
@@ -225,10 +270,12 @@ function setNodeAndRouters (m: Metrics, s: Status): void {
 }
 
 /**
- * The runtime counters (runtime/stats.ts): the families with a metric of their own, the rest by
- * name in hafw_runtime_counter_total, so that no counter is invisible to Prometheus.
+ * The runtime counters (runtime/stats.ts): each onto its metric family (the ones set from the
+ * status' structures, then COUNTER_FAMILIES); a name nobody mapped gets a metric of its own
+ * (fallbackMetricName), so that no counter is invisible to Prometheus and no metric name ends up
+ * in a label value.
  */
-function setRuntimeCounters (m: Metrics, counters: Readonly<Record<string, number>>, conntrackOn: boolean): void {
+function setRuntimeCounters (m: Metrics, counters: Readonly<Record<string, number>>, conntrackOn: boolean, fallback: (name: string) => Counter | null): void {
   for (const [name, v] of Object.entries(counters)) {
     let x: RegExpExecArray | null
     if (name === 'rx.frames') {
@@ -243,14 +290,27 @@ function setRuntimeCounters (m: Metrics, counters: Readonly<Record<string, numbe
       inc(m.node.roleChanges, { role: x[1] }, v)
     } else if (conntrackOn && (x = /^sync\.rx\.drop\.(.+)$/.exec(name)) !== null) {
       inc(m.ct.syncDrops, { reason: x[1] }, v)
+    } else if (conntrackOn && name === 'sync.rx.bytes') {
+      if (countable(v)) m.ct.syncRxBytes.inc(v)
     } else if (conntrackOn && name === 'ct.commit.done') {
       if (countable(v)) m.ct.commits.inc(v)
     } else if (conntrackOn && name === 'ct.commit.entries') {
       inc(m.ct.commitEntries, { outcome: 'ok' }, v)
     } else if (conntrackOn && name === 'ct.commit.failed') {
       inc(m.ct.commitEntries, { outcome: 'failed' }, v)
+    } else if (!conntrackOn && /^(ct|sync)\./.test(name)) {
+      // The conntrack worker's counters, left from a configuration with conntrack: their families
+      // are absent with the module (a reload turned it off), like every conntrack series.
     } else {
-      inc(m.runtime.other, { name }, v)
+      const fam = COUNTER_FAMILIES.find(f => f.re.test(name))
+      const metric = fam === undefined ? undefined : m.runtime.families.get(fam.name)
+      if (fam !== undefined && metric !== undefined) {
+        const values = fam.re.exec(name) as RegExpExecArray
+        inc(metric, Object.fromEntries(fam.labels.map((l, i) => [l, values[i + 1] as string])), v)
+      } else if (fam === undefined) {
+        const c = fallback(name)
+        if (c !== null && countable(v)) c.inc(v)
+      }
     }
   }
 }
@@ -314,7 +374,7 @@ export interface MetricsCollector {
 }
 
 export interface MetricsCollectorOptions {
-  /** Add the process metrics (prom-client collectDefaultMetrics, prefixed hafw_). Default true. */
+  /** Add the process metrics (prom-client collectDefaultMetrics: process_*, nodejs_*). Default true. */
   readonly processMetrics?: boolean
 }
 
@@ -322,15 +382,28 @@ export interface MetricsCollectorOptions {
 export function createMetricsCollector (source: StatusSource, opts: MetricsCollectorOptions = {}): MetricsCollector {
   const registry = new Registry()
   const m = defineMetrics(registry)
-  if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: METRICS_PREFIX })
+  if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry })
+  // Counters of names no family maps (fallbackMetricName), made on first sight and kept.
+  const extra = new Map<string, Counter>()
+  const fallback = (name: string): Counter | null => {
+    const metricName = fallbackMetricName(name)
+    let c = extra.get(metricName)
+    if (c === undefined) {
+      if (registry.getSingleMetric(metricName) !== undefined) return null
+      c = new Counter({ name: metricName, help: `Runtime counter ${name} (hafwctl counters).`, registers: [registry] })
+      extra.set(metricName, c)
+    }
+    return c
+  }
   const scrape = async (): Promise<string> => {
     const status = source.status()
     for (const { metric } of m.all) metric.reset()
+    for (const c of extra.values()) c.reset()
     const ct = conntrackOf(status.conntrack)
     present(registry, m.conntrackMetrics, ct !== null)
     present(registry, m.lastCommitMetrics, ct?.lastCommit != null)
     setNodeAndRouters(m, status)
-    setRuntimeCounters(m, status.counters, ct !== null)
+    setRuntimeCounters(m, status.counters, ct !== null, fallback)
     if (ct !== null) setConntrack(m, ct)
     // registry.metrics() reads every metric before its first await, so two overlapping scrapes
     // cannot mix their snapshots.
@@ -344,7 +417,7 @@ export function createMetricsCollector (source: StatusSource, opts: MetricsColle
 // ---------------------------------------------------------------------------------------------
 
 export interface MetricsServerOptions {
-  /** A loopback address (127.0.0.0/8 or ::1); port 0 picks a free port. */
+  /** Any address; loopback (127.0.0.0/8, ::1) is the default, others are logged as a warning. Port 0 picks a free port. */
   readonly listen: HostPort
   readonly source: StatusSource
   readonly log?: Logger
@@ -373,7 +446,7 @@ export async function startMetricsServer (opts: MetricsServerOptions): Promise<M
   const log = opts.log ?? pino({ level: 'silent' })
   const { host, port } = opts.listen
   if (!isLoopback(host)) {
-    throw new MetricsServerError(`metrics.listen ${host} is not a loopback address: the metrics endpoint is local only`)
+    log.warn({ address: host, port }, 'metrics.listen is not a loopback address: the metrics endpoint (no authentication) is reachable from the network; firewall it to the Prometheus servers')
   }
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new MetricsServerError(`metrics.listen port ${port} is not a TCP port`)
   const collector = createMetricsCollector(opts.source, { processMetrics: opts.processMetrics })

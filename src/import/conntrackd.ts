@@ -131,7 +131,12 @@ function sync (children: readonly ConfStmt[], out: ConntrackOut, ledger: Ledger)
       const m = s.words[1]?.toUpperCase()
       if (m === 'FTFW') ledger.translated(s, 'conntrack.sync.ftfw')
       else ledger.attention(s, `Mode ${s.words[1] ?? ''}: hafw speaks FTFW only; translated as FTFW — a peer still running conntrackd must switch to Mode FTFW too`)
-      for (const c of s.children ?? []) startupResync ||= ftfwOption(c, out, ledger)
+      // Every option is translated: no short-circuit once StartupResync was seen (issue 11).
+      for (const c of s.children ?? []) {
+        const r = ftfwOption(c, out, ledger)
+        if (r === null) ledger.attention(c, `not a conntrackd 1.4 Mode ${s.words[1] ?? ''} option (conntrackd would refuse the file): not translated`)
+        else if (r) startupResync = true
+      }
     } else if (kw === 'UDP' || kw === 'Multicast') {
       if (transportStmt !== null) {
         ledger.wholeBlock(s, 'attention', `a second dedicated link: hafw uses one sync link (the first, ${transportStmt.words.join(' ')} at line ${transportStmt.line}); not translated`)
@@ -157,14 +162,18 @@ function sync (children: readonly ConfStmt[], out: ConntrackOut, ledger: Ledger)
       }
     } else {
       // conntrackd accepts the FTFW options outside `Mode FTFW { }` in older files.
-      startupResync ||= ftfwOption(s, out, ledger)
+      if (ftfwOption(s, out, ledger) === true) startupResync = true
     }
   }
   return { mode, startupResync }
 }
 
-/** One `Mode FTFW { ... }` option; returns true for StartupResync on. */
-function ftfwOption (c: ConfStmt, out: ConntrackOut, ledger: Ledger): boolean {
+/**
+ * One `Mode FTFW { ... }` option (conntrackd 1.4 read_config_yy.y: ResendQueueSize, CommitTimeout,
+ * PurgeTimeout, ACKWindowSize, DisableExternalCache, StartupResync; the ALARM/NOTRACK ones are
+ * reported): true when it set StartupResync, false when handled, null when it is no FTFW option.
+ */
+function ftfwOption (c: ConfStmt, out: ConntrackOut, ledger: Ledger): boolean | null {
   const o = c.words[0]
   const v = c.words[1]
   switch (o) {
@@ -186,9 +195,17 @@ function ftfwOption (c: ConfStmt, out: ConntrackOut, ledger: Ledger): boolean {
       else { out.purgeTimeout = formatMs(n * 1000); ledger.translated(c, 'conntrack.purgeTimeout') }
       return false
     }
-    case 'CommitTimeout':
-      ledger.attention(c, 'not translated: hafw commits entries with their replicated timeouts (no fixed commit timeout); conntrack.commitBudget bounds how long the commit may delay the VIPs instead')
+    case 'CommitTimeout': {
+      const n = int(v)
+      if (n === null) ledger.attention(c, 'must be a number of seconds: not translated')
+      else {
+        ledger.attention(c, `not translated: hafwd has no commit timeout key — on takeover it commits each entry with its replicated remaining timeout ` +
+          `(conntrackd's behaviour without CommitTimeout) instead of a fixed ${n}s, so entries that were not recovered are not purged after ${n}s but live out ` +
+          'their own timeouts (an ESTABLISHED TCP entry keeps its kernel timeout, 5 days by default). ' +
+          'While the peer still runs conntrackd with CommitTimeout set, it sends no timeouts, so hafwd commits its entries with 60s (conntrackd\'s fallback)')
+      }
       return false
+    }
     case 'DisableExternalCache': {
       const on = onOff(v)
       if (on === null) ledger.attention(c, 'takes on/off: ignored')
@@ -196,7 +213,10 @@ function ftfwOption (c: ConfStmt, out: ConntrackOut, ledger: Ledger): boolean {
       return false
     }
     case 'DisableInternalCache':
-      ledger.attention(c, 'hafw always keeps an internal cache (needed for bulk sends): not translated')
+      ledger.attention(c, 'hafw always keeps an internal cache (needed for bulk sends; conntrackd allows this in Mode NOTRACK only): not translated')
+      return false
+    case 'ResendBufferSize':
+      ledger.attention(c, 'deprecated in conntrackd (a size in bytes, replaced by ResendQueueSize in objects): not translated — set conntrack.sync.ftfw.resendQueueSize if the default 131072 does not fit')
       return false
     case 'StartupResync': {
       const on = onOff(v)
@@ -219,7 +239,7 @@ function ftfwOption (c: ConfStmt, out: ConntrackOut, ledger: Ledger): boolean {
       ledger.attention(c, 'ALARM mode setting: hafw speaks FTFW only; not translated')
       return false
     default:
-      return false
+      return null
   }
 }
 

@@ -39,7 +39,16 @@ export function notify (s: ConfStmt, ctx: Ctx, owner: string): void {
 
 interface VipEntry { stmt: ConfStmt, out: VipOut, family: Family, canonical: string }
 
-function vipEntries (block: ConfStmt, iface: () => string | undefined, ctx: Ctx, excluded: boolean): VipEntry[] {
+/**
+ * keepalived fixes an instance's address family from the first statement that carries an address
+ * (virtual_ipaddress entry, unicast_src_ip/mcast_src_ip, unicast_peer entry) or from native_ipv6,
+ * in file order, and ignores every later address of the other family with a config error
+ * (vrrp_data.c alloc_vrrp_vip: "address family must match VRRP instance ... - ignoring"). Returns
+ * true when `family` is the instance's (fixing it if still open).
+ */
+type FamilyClaim = (family: Family) => boolean
+
+function vipEntries (block: ConfStmt, iface: () => string | undefined, ctx: Ctx, excluded: boolean, claim: FamilyClaim | null): VipEntry[] {
   const { ledger } = ctx
   const entries: VipEntry[] = []
   for (const e of block.children ?? []) {
@@ -47,6 +56,11 @@ function vipEntries (block: ConfStmt, iface: () => string | undefined, ctx: Ctx,
     const c = parseCidr(addr)
     if (!c.ok) {
       ledger.attention(e, `not an address/prefix hafw understands (${c.message}): not translated`)
+      continue
+    }
+    // Excluded addresses are not advertised, so keepalived does not check their family (claim null).
+    if (claim !== null && !claim(c.value.family)) {
+      ledger.attention(e, `not translated: keepalived ignores this ${famName(c.value.family)} address (the instance is ${famName(c.value.family === 'ipv4' ? 'ipv6' : 'ipv4')}, fixed by its first address: "address family must match VRRP instance - ignoring"); put it in an instance of its own family`)
       continue
     }
     let dev: string | null = null
@@ -71,6 +85,10 @@ function vipEntries (block: ConfStmt, iface: () => string | undefined, ctx: Ctx,
   return entries
 }
 
+function famName (f: Family): string {
+  return f === 'ipv4' ? 'IPv4' : 'IPv6'
+}
+
 export function instance (s: ConfStmt, ctx: Ctx): InstanceRec {
   const { ledger, g } = ctx
   const sourceName = s.words[1] ?? 'VI'
@@ -92,6 +110,12 @@ export function instance (s: ConfStmt, ctx: Ctx): InstanceRec {
 
   let version: 2 | 3 | null = null
   let versionStmt: ConfStmt | null = null
+  // The instance's address family, fixed by the first address in file order (FamilyClaim).
+  const fx: { family: Family | null } = { family: null }
+  const claim: FamilyClaim = (f) => {
+    fx.family ??= f
+    return fx.family === f
+  }
   let advert: { s: ConfStmt, v: number } | null = null
   let accept: { s: ConfStmt, v: boolean } | null = null
   let strict = g.strict
@@ -138,7 +162,9 @@ export function instance (s: ConfStmt, ctx: Ctx): InstanceRec {
       }
       case 'version': {
         const n = integer(v)
-        if (n === 2 || n === 3) { version = n; versionStmt = c } else ledger.attention(c, 'version must be 2 or 3: ignored')
+        if (n !== 2 && n !== 3) ledger.attention(c, 'version must be 2 or 3: ignored')
+        else if (n === 2 && fx.family === 'ipv6') ledger.note(c, 'keepalived ignores version 2 once the instance is IPv6 ("conflicts with configured or deduced version"): VRRPv3 runs, as written')
+        else { version = n; versionStmt = c }
         break
       }
       case 'state':
@@ -171,21 +197,23 @@ export function instance (s: ConfStmt, ctx: Ctx): InstanceRec {
         break
       }
       case 'native_ipv6':
-        nativeV6 = c
+        if (fx.family === 'ipv4') ledger.attention(c, 'keepalived refuses native_ipv6 after IPv4 addresses ("Cannot specify native_ipv6 with IPv4 addresses"): ignored, the instance stays IPv4')
+        else { nativeV6 = c; fx.family = 'ipv6'; version = 3; versionStmt = null }
         break
       case 'virtual_ipaddress':
         ledger.translated(c, 'virtualAddresses')
-        vips.push(...vipEntries(c, iface, ctx, false))
+        vips.push(...vipEntries(c, iface, ctx, false, claim))
         break
       case 'virtual_ipaddress_excluded':
         ledger.translated(c, 'virtualAddresses')
         ledger.note(c, 'hafw has no excluded addresses: these are ordinary virtual addresses, carried in the adverts (at most 255 per family)')
-        evips.push(...vipEntries(c, iface, ctx, true))
+        evips.push(...vipEntries(c, iface, ctx, true, null))
         break
       case 'unicast_src_ip':
       case 'mcast_src_ip': {
         const a = v === undefined ? null : parseAddress(v)
         if (a === null || !a.ok) ledger.attention(c, 'not an IP address: not translated')
+        else if (!claim(a.value.family)) ledger.attention(c, 'keepalived skips a source address of the other family than the instance ("MUST be of the same family"): not translated')
         else sources.push({ s: c, a: a.value.address, f: a.value.family })
         break
       }
@@ -194,6 +222,7 @@ export function instance (s: ConfStmt, ctx: Ctx): InstanceRec {
         for (const p of c.children ?? []) {
           const a = parseAddress(p.words[0] as string)
           if (!a.ok) { ledger.attention(p, 'not an IP address: not translated'); continue }
+          if (!claim(a.value.family)) { ledger.attention(p, 'keepalived skips a peer of the other family than the instance ("MUST be of the same family"): not translated'); continue }
           peers.push({ s: p, a: a.value.address, f: a.value.family })
           ledger.translated(p, 'unicast.peers')
           if (p.words.length > 1) ledger.attention(p, `not translated: ${p.words.slice(1).join(' ')} (hafwd checks TTL 255 as RFC 5798 §5.1.1.3 requires)`)
@@ -250,15 +279,22 @@ export function instance (s: ConfStmt, ctx: Ctx): InstanceRec {
     }
   }
 
-  // Families and version. keepalived: all of virtual_ipaddress is one family; IPv6 runs v3.
-  for (const e of vips) rec.families.add(e.family)
-  if (rec.families.size === 0 && nativeV6 !== null) rec.families.add('ipv6')
+  // Family and version (keepalived vrrp_complete_instance): one family per instance, IPv4 when no
+  // address fixed it; an IPv6 instance without an explicit version runs v3 whatever vrrp_version
+  // says; strict mode turns an explicit v2 on IPv6 into v3; without strict mode keepalived runs
+  // its non-standard VRRPv2 over IPv6, which hafw does not speak (RFC 3768 is IPv4 only).
+  const fam: Family = fx.family ?? 'ipv4'
+  rec.families.add(fam)
   if (nativeV6 !== null) ledger.note(nativeV6, 'deprecated in keepalived; the family follows from the virtual addresses in hafw')
-  const v6 = rec.families.has('ipv6')
-  let ver: 2 | 3 = version ?? g.version ?? 2
+  const v6 = fam === 'ipv6'
+  let ver: 2 | 3 = v6 ? (version ?? 3) : (version ?? g.version ?? 2)
   if (v6 && ver === 2) {
-    if (versionStmt !== null) ledger.note(versionStmt, 'IPv6 runs VRRPv3 (keepalived does the same): version 3 written')
     ver = 3
+    if (strict) ledger.note(versionStmt as ConfStmt, 'keepalived in strict mode runs IPv6 as VRRPv3 ("cannot use IPv6 with VRRP version 2; setting version 3"): version 3 written')
+    else {
+      ledger.attention(versionStmt as ConfStmt, 'keepalived runs this IPv6 instance as its non-standard VRRPv2 over IPv6; hafw speaks VRRPv3 for IPv6 only (RFC 3768 is IPv4 only): written as version 3 without authentication — ' +
+        'a keepalived peer still on version 2 will not see these adverts and both sides become master; switch the keepalived peers to version 3 first')
+    }
   } else if (versionStmt !== null) ledger.translated(versionStmt, 'version')
   rec.out.version = ver
   if (version === null && g.version === null && !v6) {
@@ -316,7 +352,7 @@ export function instance (s: ConfStmt, ctx: Ctx): InstanceRec {
   const seen = new Set<string>()
   for (const e of [...vips, ...evips]) {
     if (seen.has(e.canonical)) { ledger.note(e.stmt, 'listed twice: written once'); continue }
-    if (ver === 2 && e.family === 'ipv6') { ledger.attention(e.stmt, 'an IPv6 address on a VRRPv2 instance cannot be carried by hafw (VRRPv2 is IPv4 only): not translated; put it in a version 3 instance'); continue }
+    if (ver === 2 && e.family === 'ipv6') { ledger.attention(e.stmt, 'an excluded IPv6 address on a VRRPv2 instance cannot be carried by hafw (it would need IPv6 adverts, and VRRPv2 is IPv4 only): not translated; put it in a version 3 instance'); continue }
     seen.add(e.canonical)
     rec.out.virtualAddresses.push(e.out)
   }
@@ -349,18 +385,24 @@ export function instance (s: ConfStmt, ctx: Ctx): InstanceRec {
   if (srcByFamily.size > 0) rec.out.sourceAddresses = [...srcByFamily.values()]
 
   // Authentication (VRRPv2 only; keepalived keeps the first 8 characters).
-  if (auth !== null) authentication(auth, rec, ver, ctx)
+  if (auth !== null) authentication(auth, rec, ver, strict, ctx)
 
   if (Object.keys(announce).length > 0) rec.out.announce = announce
   return rec
 }
 
-function authentication (auth: ConfStmt, rec: InstanceRec, ver: 2 | 3, ctx: Ctx): void {
+function authentication (auth: ConfStmt, rec: InstanceRec, ver: 2 | 3, strict: boolean, ctx: Ctx): void {
   const { ledger } = ctx
   const type = auth.children?.find(k => k.words[0] === 'auth_type')
   const pass = auth.children?.find(k => k.words[0] === 'auth_pass')
+  // keepalived vrrp_complete_instance drops authentication in strict mode and for VRRPv3, so the
+  // adverts that run carry none: leaving it out is what keepalived does.
+  if (strict) {
+    ledger.wholeBlock(auth, 'note', 'keepalived ignores authentication in strict mode ("Strict mode does not support authentication"): not written, as it ran')
+    return
+  }
   if (ver === 3) {
-    ledger.wholeBlock(auth, 'attention', 'VRRPv3 has no authentication (RFC 5798 §9); keepalived ignores it for v3 too: not translated')
+    ledger.wholeBlock(auth, 'note', 'VRRPv3 has no authentication (RFC 5798 §9); keepalived ignores it for v3 too ("VRRP version 3 does not support authentication"): not written, as it ran')
     return
   }
   if (type?.words[1]?.toUpperCase() !== 'PASS') {

@@ -10,6 +10,7 @@ import { EXIT } from '../cli/health.js'
 import { checkConfig, formatIssues, loadConfigFile } from '../config/load.js'
 import { runImport } from './hafwctl-import.js'
 import { DEFAULT_TIMEOUT_MS } from '../control/client.js'
+import { packageVersion } from '../control/source.js'
 
 export type { CliIo }
 
@@ -56,6 +57,7 @@ options:
   -c, --config FILE   use the control.socket of this hafwd config file
   -t, --timeout MS    give up on an unresponsive hafwd after MS ms (default ${DEFAULT_TIMEOUT_MS})
   -h, --help
+  -V, --version       print "hafwctl VERSION" and exit 0
 
 exit status of state (for health checks; with --watch, of the last state seen):
   0   every sync group and router of this node is MASTER
@@ -83,6 +85,10 @@ async function socketOf (cmd: Command, io: CliIo): Promise<string | null> {
 export async function main (argv: readonly string[], io: CliIo): Promise<number> {
   // `hafwctl import …` needs no daemon: migration from keepalived.conf + conntrackd.conf.
   if (argv[0] === 'import') return await runImport(argv, { out: (s) => { io.out(s) }, err: (s) => { io.err(s) } })
+  if (argv.includes('--version') || argv.includes('-V')) {
+    io.out(`hafwctl ${packageVersion()}\n`)
+    return 0
+  }
   const cmd = parseArgs(argv)
   if (typeof cmd === 'string') {
     io.err(`hafwctl: ${cmd}\n${USAGE.split('\n')[0] ?? ''}\nhafwctl --help for the commands and exit codes\n`)

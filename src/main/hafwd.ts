@@ -5,38 +5,52 @@
  *   SIGHUP            reload (runtime/commands.ts, as `hafwctl reload`).
  */
 import { checkConfig, formatIssues, loadConfigFile } from '../config/load.js'
+import { packageVersion } from '../control/source.js'
 import { createLogger } from '../runtime/log.js'
 import { startDaemon, StartupError } from '../runtime/daemon.js'
 
 export const DEFAULT_CONFIG = '/etc/hafw/hafw.yaml'
 
 const USAGE = `usage: hafwd [-c|--config FILE]        run the daemon (default ${DEFAULT_CONFIG})
-       hafwd --check-config FILE         validate FILE, print the normalized model, exit 0 or 1
-       hafwd --help`
+       hafwd --check-config FILE [--print]
+                                         validate FILE: one OK line (exit 0) or every error
+                                         with its key path and line (exit 1); --print also
+                                         prints the normalized model (JSON, secrets redacted)
+       hafwd --version | --help`
 
-interface Args { mode: 'run' | 'check' | 'help', config: string }
+interface Args { mode: 'run' | 'check' | 'help' | 'version', config: string, print: boolean }
 
 export function parseArgs (argv: readonly string[]): Args | string {
-  const args: Args = { mode: 'run', config: DEFAULT_CONFIG }
+  const args: Args = { mode: 'run', config: DEFAULT_CONFIG, print: false }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string
     const value = (): string | undefined => argv[++i]
     if (a === '-h' || a === '--help') args.mode = 'help'
+    else if (a === '-V' || a === '--version') args.mode = 'version'
+    else if (a === '--print') args.print = true
     else if (a === '-c' || a === '--config') { const v = value(); if (v === undefined) return `${a} needs a file`; args.config = v }
     else if (a === '--check-config') { const v = value(); if (v === undefined) return `${a} needs a file`; args.mode = 'check'; args.config = v }
     else if (a.startsWith('--config=')) args.config = a.slice('--config='.length)
     else if (a.startsWith('--check-config=')) { args.mode = 'check'; args.config = a.slice('--check-config='.length) }
     else return `unknown argument: ${a}`
   }
+  if (args.print && args.mode !== 'check') return '--print goes with --check-config'
   return args
+}
+
+/** `hafwd 0.1.0`: the package version, as `--version` prints it and the start line logs it. */
+export function versionLine (): string {
+  return `hafwd ${packageVersion()}`
 }
 
 export async function main (argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv)
   if (typeof args === 'string') { process.stderr.write(`hafwd: ${args}\n${USAGE}\n`); return 2 }
   if (args.mode === 'help') { process.stdout.write(`${USAGE}\n`); return 0 }
+  if (args.mode === 'version') { process.stdout.write(`${versionLine()}\n`); return 0 }
   if (args.mode === 'check') {
-    const r = await checkConfig(args.config)
+    // One OK line by default (ExecStartPre output in the journal); the model only on request.
+    const r = await checkConfig(args.config, { print: args.print, okLine: 'hafwd' })
     ;(r.exitCode === 0 ? process.stdout : process.stderr).write(r.output)
     return r.exitCode
   }
@@ -47,6 +61,7 @@ export async function main (argv: readonly string[]): Promise<number> {
     return 1
   }
   const log = createLogger(loaded.model.log.level)
+  log.info({ version: packageVersion(), config: args.config, pid: process.pid }, `starting ${versionLine()} with ${args.config}`)
   let daemon
   try {
     daemon = await startDaemon({ model: loaded.model, log, configPath: args.config })

@@ -180,13 +180,14 @@ t.test('virtual addresses: prefix range, count ≥ 1, duplicates', async t => {
   t.match(dup[0]?.message, /twice/)
 })
 
-t.test('control and metrics listen on loopback only', async t => {
+t.test('control listens on loopback only; metrics on any address (the daemon warns off loopback)', async t => {
   const base = oneInstance()
   valid('metrics: { listen: "127.0.0.2:9000" }\n' + base)
   valid('metrics: { listen: "[::1]:9000" }\n' + base)
   for (const listen of ['0.0.0.0:9781', '192.0.2.1:9781', '[::]:9781', '[2001:db8::1]:9781']) {
-    const issues = invalid(`metrics: { listen: "${listen}" }\n` + base)
-    t.equal(issues[0]?.path, 'metrics.listen', listen)
+    valid(`metrics: { listen: "${listen}" }\n` + base)
+    const issues = invalid(`control: { tcp: { listen: "${listen}", token: "0123456789abcdef" } }\n` + base)
+    t.equal(issues[0]?.path, 'control.tcp.listen', listen)
     t.match(issues[0]?.message, /loopback/, listen)
   }
   for (const listen of ['localhost:9781', '127.0.0.1', '127.0.0.1:0', '::1:9781']) {

@@ -5,7 +5,7 @@ import t from 'tap'
 import { Writable } from 'node:stream'
 import pino from 'pino'
 import { register as globalRegistry } from 'prom-client'
-import { createMetricsCollector, MetricsServerError, startMetricsServer } from '../../../src/control/metrics.js'
+import { createMetricsCollector, fallbackMetricName, MetricsServerError, startMetricsServer } from '../../../src/control/metrics.js'
 import type { MetricsServer } from '../../../src/control/metrics.js'
 import type { HostPort } from '../../../src/config/net.js'
 import type { RouterStatus, Status } from '../../../src/control/protocol.js'
@@ -140,7 +140,16 @@ function fullStatus (): Status {
       'ct.commit.entries': 150,
       'ct.commit.failed': 1,
       'vip.restored': 1,
-      'track.script.chk_fw.ok': 12
+      'track.script.chk_fw.ok': 12,
+      'track.script.chk_fw.failed': 2,
+      'reload.applied': 2,
+      'reload.refused': 1,
+      'command.commit': 3,
+      'ct.worker.restarted': 1,
+      'ct.internal.refused.filtered.address': 5,
+      'sync.rx.bytes': 123456,
+      'sync.tx.error': 2,
+      'some.new-counter': 7
     },
     conntrack: conntrackStatus()
   })
@@ -193,6 +202,13 @@ t.test('GET /metrics: node, VRRP routers and sync groups from one snapshot', asy
     t.ok(r.counters.transitions > 0)
     t.equal(value(p, 'hafw_vrrp_adverts_total', { router: r.id, direction: 'tx' }), r.counters.advertsSent)
     t.equal(value(p, 'hafw_vrrp_interface_up', { router: r.id }), 1)
+    // Every per-router series names the router the way keepalived users know it, too.
+    const ident = { router: r.id, interface: r.ifname, vrid: String(r.vrid), family: r.family }
+    t.equal(value(p, 'hafw_vrrp_state', { ...ident, state: 'master' }), 1, `${r.id}: state with interface, vrid, family`)
+    for (const name of ['hafw_vrrp_state', 'hafw_vrrp_priority', 'hafw_vrrp_advert_interval_seconds', 'hafw_vrrp_interface_up', 'hafw_vrrp_transitions_total', 'hafw_vrrp_adverts_total', 'hafw_vrrp_router_info']) {
+      const series = find(p, name, { router: r.id })
+      t.ok(series.length > 0 && series.every(x => x.labels.interface === r.ifname && x.labels.vrid === String(r.vrid) && x.labels.family === r.family), `${name} ${r.id}: router labels`)
+    }
     // The last transition happened at `at` on the monotonic clock: time − (now − at).
     const at = r.lastTransition?.at ?? NaN
     t.equal(value(p, 'hafw_vrrp_last_transition_timestamp_seconds', { router: r.id }), (Date.parse(status.time) - (status.now - at)) / 1000)
@@ -206,7 +222,7 @@ t.test('GET /metrics: node, VRRP routers and sync groups from one snapshot', asy
   t.same(find(p, 'hafw_vrrp_drops_total', { router: 'VI_IN/ipv4' }), [], 'no drop series for reasons that never happened')
   t.equal(value(p, 'hafw_vrrp_advert_interval_seconds', { router: 'VI_MGMT/ipv4', kind: 'configured' }), 0.1)
   t.equal(value(p, 'hafw_vrrp_advert_interval_seconds', { router: 'VI_OUT/ipv4', kind: 'configured' }), 1)
-  t.same(find(p, 'hafw_vrrp_router_info', { router: 'VI_IN/ipv4' }).map(s => s.labels), [{ router: 'VI_IN/ipv4', ifname: 'eth1', family: 'ipv4', vrid: '52', version: '3', sync_group: 'G_FW' }])
+  t.same(find(p, 'hafw_vrrp_router_info', { router: 'VI_IN/ipv4' }).map(s => s.labels), [{ router: 'VI_IN/ipv4', interface: 'eth1', family: 'ipv4', vrid: '52', version: '3', sync_group: 'G_FW' }])
   t.equal(value(p, 'hafw_vrrp_router_info', { router: 'VI_MGMT/ipv4' }), 1)
   t.equal(find(p, 'hafw_vrrp_router_info', { router: 'VI_MGMT/ipv4' })[0]?.labels.sync_group, '', 'no sync group: empty label')
   t.same(find(p, 'hafw_vrrp_fault'), [])
@@ -219,7 +235,7 @@ t.test('GET /metrics: node, VRRP routers and sync groups from one snapshot', asy
   t.ok((p.help.get('hafw_vrrp_priority') ?? '').length > 10, 'metrics carry a HELP text')
 })
 
-t.test('GET /metrics: runtime counters by family, the rest by name', async t => {
+t.test('GET /metrics: runtime counters by family; no metric name inside a label value', async t => {
   const p = await scrape(await serve(t, new FakeSource(fullStatus())))
   t.equal(value(p, 'hafw_rx_frames_total'), 42)
   t.same(find(p, 'hafw_rx_drops_total').map(s => [s.labels.reason, s.value]).sort(), [['VRRP_BAD_TTL', 3], ['noRouter', 1]])
@@ -229,7 +245,23 @@ t.test('GET /metrics: runtime counters by family, the rest by name', async t => 
   t.equal(value(p, 'hafw_conntrack_commits_total'), 2)
   t.equal(value(p, 'hafw_conntrack_commit_entries_total', { outcome: 'ok' }), 150)
   t.equal(value(p, 'hafw_conntrack_commit_entries_total', { outcome: 'failed' }), 1)
-  t.same(find(p, 'hafw_runtime_counter_total').map(s => [s.labels.name, s.value]).sort(), [['track.script.chk_fw.ok', 12], ['vip.restored', 1]], 'only the counters without a metric of their own')
+  t.same(find(p, 'hafw_track_script_results_total').map(s => [s.labels.script, s.labels.result, s.value]).sort(), [['chk_fw', 'failed', 2], ['chk_fw', 'ok', 12]])
+  t.equal(value(p, 'hafw_vips_restored_total'), 1)
+  t.same(find(p, 'hafw_reloads_total').map(s => [s.labels.outcome, s.value]).sort(), [['applied', 2], ['refused', 1]])
+  t.equal(value(p, 'hafw_commands_total', { command: 'commit' }), 3)
+  t.equal(value(p, 'hafw_conntrack_worker_events_total', { event: 'restarted' }), 1)
+  t.equal(value(p, 'hafw_conntrack_refused_total', { cache: 'internal', reason: 'filtered.address' }), 5)
+  t.equal(value(p, 'hafw_sync_rx_bytes_total'), 123456, 'received sync bytes, from the conntrack worker\'s counter')
+  t.equal(value(p, 'hafw_sync_tx_errors_total'), 2)
+  t.equal(fallbackMetricName('some.new-counter'), 'hafw_counter_some_new_counter_total')
+  t.equal(value(p, 'hafw_counter_some_new_counter_total'), 7, 'a counter nobody mapped gets a metric of its own')
+  t.notOk(p.types.has('hafw_runtime_counter_total'), 'no generic counter family')
+  for (const x of p.samples) {
+    t.notOk('name' in x.labels, `${x.name}: no "name" label`)
+    for (const [k, v] of Object.entries(x.labels)) {
+      if (/^(rx|sync|ct|effect|track|reload|command|vip|transition|role)\./.test(v)) t.fail(`${x.name}{${k}="${v}"}: a counter name in a label value`)
+    }
+  }
 })
 
 t.test('GET /metrics: conntrack caches, FTFW sync, bulk and commit', async t => {
@@ -278,16 +310,18 @@ t.test('GET /metrics: conntrack caches, FTFW sync, bulk and commit', async t => 
   t.equal(value(p, 'hafw_conntrack_commit_within_budget'), 1)
 })
 
-t.test('process metrics are on the private registry with the hafw_ prefix; the global registry stays empty', async t => {
+t.test('process metrics under their standard names on the private registry; the global registry stays empty', async t => {
   const p = await scrape(await serve(t, new FakeSource(fullStatus())))
-  t.equal(p.types.get('hafw_process_cpu_user_seconds_total'), 'counter')
-  t.equal(p.types.get('hafw_process_resident_memory_bytes'), 'gauge')
-  t.equal(p.types.get('hafw_nodejs_eventloop_lag_seconds'), 'gauge')
-  t.equal(p.types.get('hafw_nodejs_gc_duration_seconds'), 'histogram')
-  t.ok([...p.types.keys()].every(n => n.startsWith('hafw_')), 'every metric name has the hafw_ prefix')
+  t.equal(p.types.get('process_cpu_user_seconds_total'), 'counter')
+  t.equal(p.types.get('process_resident_memory_bytes'), 'gauge')
+  t.equal(p.types.get('process_start_time_seconds'), 'gauge')
+  t.equal(p.types.get('nodejs_eventloop_lag_seconds'), 'gauge')
+  t.equal(p.types.get('nodejs_gc_duration_seconds'), 'histogram')
+  t.same([...p.types.keys()].filter(n => !/^(hafw|process|nodejs)_/.test(n)), [], 'hafw_, and the standard process_/nodejs_ names')
+  t.notOk([...p.types.keys()].some(n => n.startsWith('hafw_process_') || n.startsWith('hafw_nodejs_')), 'no prefix on the process metrics')
   t.equal(globalRegistry.getMetricsAsArray().length, 0, 'nothing registered on prom-client\'s global registry')
   const bare = await scrape(await serve(t, new FakeSource(fullStatus()), { processMetrics: false }))
-  t.notOk(bare.types.has('hafw_process_cpu_user_seconds_total'), 'process metrics can be left out')
+  t.notOk(bare.types.has('process_cpu_user_seconds_total'), 'process metrics can be left out')
   t.ok(bare.types.has('hafw_vrrp_state'))
 })
 
@@ -298,7 +332,7 @@ t.test('without conntrack, and before the first commit, those series are absent 
   let p = await scrape(srv)
   for (const name of [...p.types.keys()]) t.notMatch(name, /^hafw_(conntrack|sync_(?!group))/, `${name} is not a conntrack metric`)
   t.same(find(p, 'hafw_node_role'), [], 'no role in the status: no role series')
-  t.equal(value(p, 'hafw_runtime_counter_total', { name: 'ct.commit.done' }), 1, 'a ct counter left by an earlier config still shows by name')
+  t.same(p.samples.filter(x => /ct_commit|commits/.test(x.name)), [], 'a ct counter left by an earlier config is absent with the module, like its family')
   const backup = find(p, 'hafw_vrrp_state', { state: 'backup' })
   t.same(backup.map(r => [r.labels.router, r.value]), source.current.routers.map(r => [r.id, 1]), 'every router is backup, one series each')
   t.same(find(p, 'hafw_vrrp_last_transition_timestamp_seconds').length, 3)
@@ -313,7 +347,7 @@ t.test('without conntrack, and before the first commit, those series are absent 
   t.notOk(p.types.has('hafw_conntrack_commit_entries'))
   t.notOk(p.types.has('hafw_conntrack_commit_within_budget'))
   t.equal(value(p, 'hafw_conntrack_commits_total'), 1)
-  t.same(find(p, 'hafw_runtime_counter_total', { name: 'ct.commit.done' }), [])
+  t.same(p.samples.filter(x => x.name.startsWith('hafw_counter_')), [], 'no fallback series for it')
 
   // And back: conntrack off again (a reload), the series go away again.
   source.current = { ...source.current, conntrack: undefined }
@@ -412,11 +446,23 @@ t.test('a failing snapshot is a 500 (logged); the endpoint keeps serving', async
   t.equal(value(await scrape(srv), 'hafw_rx_frames_total'), 42)
 })
 
-t.test('only loopback addresses are accepted', async t => {
+t.test('any configured address is accepted; a non-loopback one is logged as a warning', async t => {
   const source = new FakeSource(fullStatus())
-  for (const host of ['0.0.0.0', '192.0.2.1', '10.0.0.1', '::', '2001:db8::1', '::ffff:127.0.0.1', 'localhost']) {
-    await t.rejects(startMetricsServer({ listen: { host, port: 0, family: host.includes(':') ? 'ipv6' : 'ipv4' }, source }), MetricsServerError, `${host} refused`)
-  }
+  const lines: Array<{ level: number, msg: string, address?: string }> = []
+  const log = pino({ level: 'info' }, new Writable({ write (chunk: Buffer, _e, cb) { lines.push(JSON.parse(chunk.toString()) as { level: number, msg: string }); cb() } }))
+  // The wildcard address, only for the time of one request over loopback.
+  const any = await startMetricsServer({ listen: { host: '0.0.0.0', port: 0, family: 'ipv4' }, source, log, processMetrics: false })
+  t.teardown(async () => { await any.close() })
+  t.equal(any.address.address, '0.0.0.0')
+  const r = await fetch(`http://127.0.0.1:${any.address.port}/healthz`)
+  t.equal(r.status, 200)
+  await r.text()
+  await any.close()
+  t.match(lines.find(l => l.level === 40), { msg: /not a loopback address/, address: '0.0.0.0' }, 'warned')
+  const quiet: unknown[] = []
+  const ql = pino({ level: 'info' }, new Writable({ write (chunk: Buffer, _e, cb) { quiet.push(JSON.parse(chunk.toString())); cb() } }))
+  await (await startMetricsServer({ listen: LOOPBACK, source, log: ql, processMetrics: false })).close()
+  t.notOk(quiet.some(l => (l as { level: number }).level >= 40), 'no warning on loopback')
   await t.rejects(startMetricsServer({ listen: { ...LOOPBACK, port: 70000 }, source }), MetricsServerError)
   // Any address of 127.0.0.0/8, and ::1.
   const v6 = await serve(t, source, { processMetrics: false })

@@ -109,3 +109,48 @@ t.test('(5) broken config: exit 2 with the line of the unclosed block', async t 
   const c = importText('vrrp_instance V { interface eth0\n virtual_router_id 1\n virtual_ipaddress { 192.0.2.1 }\n}\n', 'Sync {\n Mode FTFW {\n}\n')
   t.same(c.ok ? null : [c.error.file, c.error.line], ['c.conf', 1])
 })
+
+t.test('(6) issue 11 field config: VRRPv2 + PASS with IPv6 VIPs in the same blocks — keepalived\'s family rule', async t => {
+  const r = importFixture('dualstack-v2', false)
+  const m = modelOf(r)
+  // The first VIP fixes the family; the others were never run by keepalived, so none are written.
+  t.same(m.routers.map(x => x.id), ['VI_DMZ/ipv6', 'VI_IN/ipv4', 'VI_OUT/ipv4'])
+  for (const id of ['VI_OUT/ipv4', 'VI_IN/ipv4']) {
+    const x = router(m, id)
+    t.equal(x.version, 2, `${id}: VRRPv2 as keepalived ran it (a v3 router would not see the v2 peer: two masters)`)
+    t.same(x.authentication, { type: 'pass', password: 'fwpair01' }, `${id}: PASS kept`)
+    t.equal(x.syncGroup, 'G_FW')
+  }
+  t.same(router(m, 'VI_OUT/ipv4').vips.map(v => v.address), ['203.0.113.10'])
+  t.same(router(m, 'VI_IN/ipv4').vips.map(v => v.address), ['192.168.10.1'])
+  // IPv6 first: keepalived runs the instance IPv6, hence VRRPv3, and ignores its authentication.
+  const dmz = router(m, 'VI_DMZ/ipv6')
+  t.equal(dmz.version, 3)
+  t.equal(dmz.authentication, null)
+  t.same(dmz.vips.map(v => v.address), ['2001:db8:20::1'])
+  // Each ignored address is reported where it is, as attention.
+  const dropped = r.items.filter(i => i.kind === 'attention' && /address family must match/.test(i.message))
+  t.same(dropped.map(i => `${i.file}:${i.line}`), [26, 42, 43, 59].map(l => `dualstack-v2.keepalived.conf:${l}`))
+  t.match(dropped[0]?.message, /IPv6 address \(the instance is IPv4/)
+  t.match(dropped[3]?.message, /IPv4 address \(the instance is IPv6/)
+  t.match(r.items.find(i => i.line === 53), { kind: 'note', message: /VRRP version 3 does not support authentication/ })
+  t.equal(r.exitCode, 1)
+})
+
+t.test('(7) conntrackd: every Mode FTFW option translated, also after StartupResync on', async t => {
+  const r = importFixture('resync-first', true)
+  const ct = modelOf(r).conntrack
+  if (ct === null) { t.fail('no conntrack'); return }
+  t.equal(ct.startupResyncTimeoutMs, 5000, 'StartupResync on (line 4)')
+  t.same(ct.sync.ftfw, { resendQueueSize: 65536, ackWindowSize: 200, aliveIntervalMs: 1000 }, 'ResendQueueSize, ACKWindowSize after it')
+  t.equal(ct.purgeTimeoutMs, 30_000, 'PurgeTimeout after it')
+  t.equal(ct.disableExternalCache, true, 'DisableExternalCache after it')
+  const file = 'resync-first.conntrackd.conf'
+  const ftfw = r.outcomes.filter(o => o.file === file && o.line >= 4 && o.line <= 9)
+  t.equal(ftfw.length, 6)
+  for (const o of ftfw) {
+    t.notOk(o.marks.some(k => /no equivalent for this keyword/.test(k.message)), `${o.setting}: handled by the FTFW translator`)
+  }
+  const commit = r.items.find(i => i.file === file && i.line === 6)
+  t.match(commit, { kind: 'attention', message: /no commit timeout key.*replicated.*180/ })
+})

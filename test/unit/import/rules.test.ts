@@ -125,3 +125,29 @@ t.test('check_unicast_src becomes unicast.checkSource (translated, not unsupport
   const noPeers = ok(importText(inst('  check_unicast_src\n')))
   t.match(noPeers.items.find(i => i.line === 7), { kind: 'note', message: /no unicast_peer/ })
 })
+
+t.test('address family and version in file order, as keepalived 2.2.7 (--config-test) decides them', async t => {
+  const six = (head: string, tail = ''): string => `vrrp_instance V6 {\n  interface eth0\n  virtual_router_id 9\n${head}  authentication {\n    auth_type PASS\n    auth_pass pw\n  }\n  virtual_ipaddress {\n    2001:db8::1/64\n  }\n${tail}}\n`
+  // `version 2` before the IPv6 address: keepalived runs its non-standard VRRPv2 over IPv6 (no message, exit 0).
+  const v2first = ok(importText(six('  version 2\n')))
+  const r1 = router(modelOf(v2first), 'V6/ipv6')
+  t.match(r1, { version: 3, authentication: null })
+  t.match(v2first.items.find(i => i.line === 4), { kind: 'attention', message: /non-standard VRRPv2 over IPv6.*both sides become master/ })
+  // After it, keepalived ignores `version 2` ("conflicts with configured or deduced version"): v3, auth ignored.
+  const v2after = ok(importText(six('', '  version 2\n')))
+  t.equal(router(modelOf(v2after), 'V6/ipv6').version, 3)
+  t.match(v2after.items.find(i => i.line === 11), { kind: 'note', message: /ignores version 2/ })
+  t.match(v2after.items.find(i => i.line === 4), { kind: 'note', message: /VRRP version 3 does not support authentication/ })
+  // vrrp_strict drops authentication ("Strict mode does not support authentication").
+  const strict = ok(importText('global_defs {\n  vrrp_strict\n}\n' + inst('  authentication {\n    auth_type PASS\n    auth_pass pw\n  }\n')))
+  t.equal(router(modelOf(strict), 'VI_1/ipv4').authentication, null)
+  t.match(strict.items.find(i => /Strict mode does not support authentication/.test(i.message)), { kind: 'note' })
+  // Peers and sources of the other family are skipped ("MUST be of the same family").
+  const peers = ok(importText(inst('  unicast_peer {\n    192.0.2.7\n    2001:db8::7\n  }\n')))
+  t.same(router(modelOf(peers), 'VI_1/ipv4').unicastPeers, ['192.0.2.7'])
+  t.match(peers.items.find(i => i.line === 9), { kind: 'attention', message: /other family/ })
+  // native_ipv6 after an IPv4 address is refused by keepalived; the instance stays IPv4.
+  const native = ok(importText(inst('  native_ipv6\n')))
+  t.same(modelOf(native).routers.map(x => x.id), ['VI_1/ipv4'])
+  t.match(native.items.find(i => i.line === 7), { kind: 'attention', message: /Cannot specify native_ipv6/ })
+})
