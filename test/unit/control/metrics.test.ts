@@ -116,6 +116,7 @@ function conntrackStatus (over: Partial<ConntrackStatus> = {}): ConntrackStatus 
     commit: null,
     lastCommit: { entries: 80, ok: 79, failed: 1, ms: 250, withinBudget: true },
     purgePending: false,
+    liveness: { state: 'heard', heardAt: 0, lostAfterMs: 3000 },
     ...over
   }
 }
