@@ -47,6 +47,8 @@ export interface ClientOptions {
   readonly onDemotion: (offset: number) => void
   /** A startup bulk state change (runtime/transitions.ts logs, counts and pushes it). */
   readonly onBulk?: (t: { from: string, to: string, event: string, at: number }) => void
+  /** The sync peer's liveness changed (runtime/transitions.ts logs it: warn when lost). */
+  readonly onPeer?: (t: { from: string, to: string, at: number }) => void
 }
 
 export class ConntrackClient implements ConntrackHandle {
@@ -155,6 +157,9 @@ export class ConntrackClient implements ConntrackHandle {
         return
       case 'bulk':
         this.o.onBulk?.({ from: m.from, to: m.to, event: m.event, at: m.at })
+        return
+      case 'peer':
+        this.o.onPeer?.({ from: m.from, to: m.to, at: m.at })
         return
       case 'reply': {
         const p = this.pending.get(m.id)

@@ -64,7 +64,8 @@ export function serveConntrack (port: Port<ToWorker, FromWorker>, deps: ServiceD
           unixSeconds: deps.unixSeconds(),
           localAddresses: req.localAddresses,
           setDemotion: (offset) => { port.postMessage({ type: 'demotion', offset }) },
-          onBulkTransition: (t) => { port.postMessage({ type: 'bulk', ...t }) }
+          onBulkTransition: (t) => { port.postMessage({ type: 'bulk', ...t }) },
+          onPeerTransition: (t) => { port.postMessage({ type: 'peer', ...t }) }
         })
         running = { runtime, ports, counters }
         return { type: 'reply', id: req.id, ok: true }

@@ -52,7 +52,8 @@ export async function openConntrack (model: Model, deps: {
     counters: deps.counters,
     log: deps.log,
     onDemotion: deps.setDemotion,
-    onBulk: (t) => { deps.transitions.emit({ kind: 'bulk', from: t.from, to: t.to, reason: t.event, at: t.at }) }
+    onBulk: (t) => { deps.transitions.emit({ kind: 'bulk', from: t.from, to: t.to, reason: t.event, at: t.at }) },
+    onPeer: (t) => { deps.transitions.emit({ kind: 'peer', from: t.from, to: t.to, at: t.at }) }
   })
   let closing = false
   let started = false
