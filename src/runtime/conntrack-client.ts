@@ -25,6 +25,8 @@ export interface ConntrackHandle {
   status: () => ConntrackStatus
   dump: (cache: 'internal' | 'external') => Promise<readonly CacheDumpRow[]>
   setLocalAddresses: (cidrs: readonly FilterCidr[]) => void
+  /** Authenticated sync: the re-read keys (SIGHUP); ignored when auth is off. */
+  setSyncKeys?: (keys: readonly Uint8Array[]) => void
   start: () => Promise<void>
   close: () => Promise<void>
 }
@@ -108,6 +110,10 @@ export class ConntrackClient implements ConntrackHandle {
 
   async dump (cache: 'internal' | 'external'): Promise<readonly CacheDumpRow[]> {
     return (await this.request({ type: 'dump', cache })) ?? []
+  }
+
+  setSyncKeys (keys: readonly Uint8Array[]): void {
+    if (this.failed === null) this.port.postMessage({ type: 'syncKeys', keys })
   }
 
   setLocalAddresses (cidrs: readonly FilterCidr[]): void {

@@ -34,6 +34,8 @@ export type ConntrackRequest =
 /** Fire-and-forget: no reply. */
 export type ConntrackNotice =
   | { readonly type: 'localAddresses', readonly cidrs: readonly FilterCidr[] }
+  /** conntrack.sync.auth keys re-read on reload (the first one sends). */
+  | { readonly type: 'syncKeys', readonly keys: readonly Uint8Array[] }
 
 export type ToWorker = ConntrackRequest | ConntrackNotice
 

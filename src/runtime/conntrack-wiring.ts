@@ -123,6 +123,7 @@ export async function openConntrack (model: Model, deps: {
     status: () => client.status(),
     dump: async (c) => await client.dump(c),
     setLocalAddresses: (c) => { client.setLocalAddresses(c) },
+    setSyncKeys: (k) => { client.setSyncKeys(k) },
     // Restarts only once the first start succeeded: a worker that cannot start refuses the daemon.
     start: async () => { await client.start(); started = true },
     close
