@@ -35,6 +35,7 @@ export const syncViewSchema = z.looseObject({
   commit: z.looseObject({ running: z.boolean(), ok: n.optional(), remaining: n.optional() }).nullable(),
   lastCommit: lastCommit.nullable(),
   purgePending: z.boolean(),
+  liveness: z.looseObject({ state: z.string(), heardAt: n.nullable().optional(), lostAfterMs: n.optional() }).optional(),
   peer: z.looseObject({ transport: z.string(), address: z.string(), local: z.string().optional(), port: n, interface: z.string().optional() }).nullable().optional()
 })
 export type SyncView = z.infer<typeof syncViewSchema>
@@ -44,9 +45,22 @@ export function readSyncView (conntrack: unknown): SyncView | null {
   return r.success ? r.data : null
 }
 
-/** The peer has answered: our HELLO handshake is done and a message of it was accepted. */
-function peerHeard (v: SyncView): boolean {
-  return v.sync.lastSeqReceived !== null
+/**
+ * heard / lost / not heard. A daemon that reports liveness (issue 12) is believed: `lost` when nothing passed
+ * the source/MAC checks for 3 ALIVE intervals. An older one only says whether a message was ever accepted.
+ */
+function peerState (v: SyncView): 'heard' | 'lost' | 'not heard' {
+  const l = v.liveness?.state
+  if (l === 'heard' || l === 'lost') return l
+  if (l !== undefined) return 'not heard'
+  return v.sync.lastSeqReceived !== null ? 'heard' : 'not heard'
+}
+
+function peerText (v: SyncView): string {
+  const p = peerState(v)
+  if (p === 'heard') return 'heard'
+  if (p === 'lost') return `LOST (nothing for ${v.liveness?.lostAfterMs !== undefined ? formatDuration(v.liveness.lostAfterMs) : '3 ALIVE intervals'})`
+  return 'NOT HEARD'
 }
 
 function commitText (v: SyncView): string {
@@ -60,7 +74,7 @@ function commitText (v: SyncView): string {
 export function syncLine (conntrack: unknown): string {
   const v = readSyncView(conntrack)
   if (v === null) return 'sync: status not readable'
-  return `sync: peer ${peerHeard(v) ? 'heard' : 'not heard'} · internal ${v.internal.active} · external ${v.external.active} · bulk ${v.bulk} · last commit ${commitText(v)}`
+  return `sync: peer ${peerState(v)} · internal ${v.internal.active} · external ${v.external.active} · bulk ${v.bulk} · last commit ${commitText(v)}`
 }
 
 /** `hafwctl show sync`. */
@@ -73,7 +87,7 @@ export function renderSync (conntrack: unknown, counters: Readonly<Record<string
   const peer = v.peer == null ? 'unknown' : `${v.peer.transport} ${v.peer.address} port ${v.peer.port}${v.peer.local !== undefined ? ` from ${v.peer.local}` : ''}${v.peer.interface !== undefined ? ` on ${v.peer.interface}` : ''}`
   const out = [
     'conntrack sync (FTFW)',
-    field('peer', `${peer}, ${peerHeard(v) ? 'heard' : 'NOT HEARD'} (hello ${s.hello})`),
+    field('peer', `${peer}, ${peerText(v)} (hello ${s.hello})`),
     field('sequence', `next ${s.nextSeq}, last received ${s.lastSeqReceived ?? 'none'}`),
     field('queues', `tx ${s.txQueued}, resend ${s.resendQueued}, NACKs outstanding ${s.nacksOutstanding}${s.resyncDeferred === true ? ', RESYNC deferred until the peer is heard' : ''}`),
     field('bulk (startup)', v.bulk),
@@ -95,8 +109,8 @@ export function renderSync (conntrack: unknown, counters: Readonly<Record<string
     ['datagrams', String(c.txDatagrams), String(c.rxDatagrams)]
   ]).map(l => `  ${l}`))
   out.push(field('retransmitted', String(c.txRetransmits)), field('lost (gaps)', `${c.lost} (${c.gaps})`), field('peer restarts', String(c.peerRestarts)))
-  const drops = Object.entries(counters).filter(([k, x]) => x > 0 && (k.startsWith('sync.rx.drop.') || k.startsWith('sync.tx.error')))
-  if (drops.length > 0) out.push(field('errors', drops.map(([k, x]) => `${k.replace(/^sync\./, '')}=${x}`).join(' ')))
+  const drops = Object.entries(counters).filter(([k, x]) => x > 0 && (k.startsWith('sync.rx.drop.') || k.startsWith('sync.tx.error') || k.startsWith('ct.external.refused.') || k.startsWith('ct.commit.refused.')))
+  if (drops.length > 0) out.push(field('errors', drops.map(([k, x]) => `${k.replace(/^sync\.|^ct\./, '')}=${x}`).join(' ')))
   return out.join('\n') + '\n'
 }
 

@@ -153,5 +153,6 @@ export function renderEvent (e: ControlEvent): string {
   if (e.kind === 'role') return `${e.time}  node role  ${e.from} -> ${e.to}${e.reason !== undefined ? `  (${e.reason})` : ''}\n`
   if (e.kind === 'bulk') return `${e.time}  startup resync  ${e.from} -> ${e.to}  (${e.reason})\n`
   if (e.kind === 'maintenance') return `${e.time}  maintenance ${e.on ? 'on' : 'off'}\n`
+  if (e.kind === 'peer') return `${e.time}  sync peer  ${e.from} -> ${e.to}\n`
   return `${e.time}  group ${e.group}  ${e.from} -> ${e.to}  (${e.reason}${e.member === null ? '' : `, ${e.member}`})\n`
 }

@@ -140,6 +140,8 @@ export type SyncTransportModel =
     readonly port: number
     /** Local IPv4 address of the sync interface (IP_MULTICAST_IF / IP_ADD_MEMBERSHIP). */
     readonly interfaceAddress: string
+    /** The other nodes' addresses (the only accepted sources); null: any but our own. */
+    readonly members: readonly string[] | null
   }
 
 export interface ConntrackModel {
@@ -154,7 +156,13 @@ export interface ConntrackModel {
       readonly ackWindowSize: number
       readonly aliveIntervalMs: number
     }
+    /** Authenticated sync: key files, the first one sends (null: off, conntrackd-compatible). */
+    readonly auth: { readonly keyFiles: readonly string[] } | null
   }
+  /** Loopback and every VIP: never the source of a peer entry we accept (the runtime adds the interface addresses). */
+  readonly ownAddresses: readonly Cidr[]
+  /** Peer entries are accepted only from these origins (null: any). */
+  readonly commitRanges: readonly Cidr[] | null
   readonly commitBudgetMs: number
   readonly purgeTimeoutMs: number
   /** 0 = no start-up resync. */
@@ -289,7 +297,7 @@ function conntrackOf (config: Config, routers: readonly RouterModel[]): Conntrac
     transport = { transport: 'udp', address: address.address, peer: mustAddress(udp.peer).address, family: address.family, port: udp.port }
   } else {
     const mc = s.multicast as NonNullable<typeof s.multicast>
-    transport = { transport: 'multicast', group: mustAddress(mc.group).address, port: mc.port, interfaceAddress: mustAddress(mc.interfaceAddress).address }
+    transport = { transport: 'multicast', group: mustAddress(mc.group).address, port: mc.port, interfaceAddress: mustAddress(mc.interfaceAddress).address, members: mc.members === undefined ? null : mc.members.map(m => mustAddress(m).address) }
   }
   const p = ct.filter.protocols
   const protocols = p.accept !== undefined
@@ -309,6 +317,10 @@ function conntrackOf (config: Config, routers: readonly RouterModel[]): Conntrac
   add({ address: '127.0.0.1', prefix: 32, family: 'ipv4' })
   add({ address: '::1', prefix: 128, family: 'ipv6' })
   for (const r of routers) for (const v of r.vips) add({ address: v.address, prefix: v.family === 'ipv4' ? 32 : 128, family: v.family })
+  const own = new Map<string, Cidr>()
+  own.set('127.0.0.1/32', { address: '127.0.0.1', prefix: 32, family: 'ipv4' })
+  own.set('::1/128', { address: '::1', prefix: 128, family: 'ipv6' })
+  for (const r of routers) for (const v of r.vips) own.set(`${v.address}/${v.family}`, { address: v.address, prefix: v.family === 'ipv4' ? 32 : 128, family: v.family })
 
   return {
     sync: {
@@ -317,8 +329,11 @@ function conntrackOf (config: Config, routers: readonly RouterModel[]): Conntrac
       sndBuffer: s.sndBuffer ?? null,
       rcvBuffer: s.rcvBuffer ?? null,
       checksum: s.checksum,
-      ftfw: { resendQueueSize: s.ftfw.resendQueueSize, ackWindowSize: s.ftfw.ackWindowSize, aliveIntervalMs: s.ftfw.aliveInterval }
+      ftfw: { resendQueueSize: s.ftfw.resendQueueSize, ackWindowSize: s.ftfw.ackWindowSize, aliveIntervalMs: s.ftfw.aliveInterval },
+      auth: s.auth === undefined ? null : { keyFiles: [...s.auth.keyFiles] }
     },
+    ownAddresses: [...own.values()],
+    commitRanges: ct.commitRanges === undefined ? null : ct.commitRanges.map(mustCidr),
     commitBudgetMs: ct.commitBudget,
     purgeTimeoutMs: ct.purgeTimeout,
     startupResyncTimeoutMs: ct.startupResyncTimeout,

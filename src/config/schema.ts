@@ -235,7 +235,10 @@ const conntrackSchema = z.strictObject({
       group: checkedText(t => isIPv4Multicast(t) ? null : 'must be an IPv4 multicast address (224.0.0.0/4)', 'must be an IPv4 multicast address')
         .default('225.0.0.50').describe('Multicast group (conntrackd IPv4_address, default in its example 225.0.0.50).'),
       port: port.default(DEFAULT_SYNC_PORT).describe('UDP port (conntrackd `Group`, which is the port number; default 3780).'),
-      interfaceAddress: ipv4Address.describe('Local IPv4 address of the sync interface used to join and send (conntrackd IPv4_interface).')
+      interfaceAddress: ipv4Address.describe('Local IPv4 address of the sync interface used to join and send (conntrackd IPv4_interface).'),
+      members: z.array(ipv4Address).min(1).optional().describe(
+        'Sync interface addresses of the other nodes: datagrams from any other source are dropped before they are parsed (hafw). ' +
+        'Without it only datagrams carrying our own address are dropped.')
     }).optional().describe('Required when transport is "multicast".'),
     sndBuffer: int(4096, 2_147_483_647).optional().describe('SO_SNDBUF(FORCE) in bytes (conntrackd SndSocketBuffer; its example uses 1249280). Default: the kernel default.'),
     rcvBuffer: int(4096, 2_147_483_647).optional().describe('SO_RCVBUF(FORCE) in bytes (conntrackd RcvSocketBuffer; its example uses 1249280). Default: the kernel default.'),
@@ -244,7 +247,12 @@ const conntrackSchema = z.strictObject({
       resendQueueSize: int(1, 16_777_216).default(131072).describe('Messages kept for retransmission (conntrackd ResendQueueSize, default 131072).'),
       ackWindowSize: int(1, 65_535).default(300).describe('Acknowledge after this many in-sequence messages (conntrackd ACKWindowSize, default 300).'),
       aliveInterval: duration(100, 60_000).prefault('1s').describe('Send ALIVE / idle ACK this often (hard-coded 1s in conntrackd; keep 1s when the peer is conntrackd).')
-    }).prefault({}).describe('FTFW reliability parameters (conntrackd `Mode FTFW { ... }`).')
+    }).prefault({}).describe('FTFW reliability parameters (conntrackd `Mode FTFW { ... }`).'),
+    auth: z.strictObject({
+      keyFiles: z.array(absolutePath).min(1).max(2).describe(
+        'Files holding the shared key (at least 16 bytes; trailing whitespace ignored; not readable by others). We send with the ' +
+        'first and accept both: add the new key second, reload both nodes, swap the order, reload, drop the old one.')
+    }).optional().describe('Authenticate every sync datagram with HMAC-SHA256 and a replay counter (hafw only: conntrackd cannot speak it). Off when absent.')
   }).describe('How state travels to the peer.'),
   commitBudget: duration(100, 600_000).prefault('2s').describe(
     'Longest time the commit of the external cache into the kernel may delay the VIPs when becoming master; what is left is ' +
@@ -253,6 +261,9 @@ const conntrackSchema = z.strictObject({
   startupResyncTimeout: duration(0, 600_000).prefault('5s').describe(
     'At start-up, request the peer\'s table and advertise a demoted priority until it has arrived, for at most this long ' +
     '(architecture decision 5; conntrackd StartupResync). 0 = no start-up resync. Default 5s.'),
+  commitRanges: z.array(cidr).min(1).optional().describe(
+    'Accept and commit peer entries only when their original source (the side that opened the connection) is in one of these ' +
+    'prefixes, e.g. the inside networks when new connections come only from inside (hafw). Default: any origin.'),
   disableExternalCache: z.boolean().default(false).describe('Write peer state straight into the kernel table instead of an external cache (conntrackd DisableExternalCache, default off).'),
   filter: z.strictObject({
     protocols: z.strictObject({

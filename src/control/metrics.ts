@@ -151,6 +151,7 @@ function defineMetrics (reg: Registry) {
     bulkState: gauge('conntrack_bulk_state', 'Startup bulk resync from the peer: 1 for the current state, 0 for the others.', ['state']),
     commitRunning: gauge('conntrack_commit_running', '1 while a commit of the external cache is running.'),
     purgePending: gauge('conntrack_purge_pending', '1 while the purge after PurgeTimeout is scheduled.'),
+    syncPeerUp: gauge('sync_peer_up', '1 while the sync peer is heard (a datagram passed the source/MAC checks within 3 ALIVE intervals), 0 when lost or not heard yet.'),
     commits: counter('conntrack_commits_total', 'Commits of the external cache into the kernel that finished.'),
     commitEntries: counter('conntrack_commit_entries_total', 'Entries committed into the kernel, by outcome (ok, failed).', ['outcome']),
     syncMessages: counter('sync_messages_total', 'FTFW messages, by direction and type (data, ack, nack, resync, alive).', ['direction', 'type']),
@@ -326,6 +327,7 @@ function setConntrack (m: Metrics, ct: ConntrackStatus): void {
   oneHot(m.ct.bulkState, {}, 'state', BULK_STATES, ct.bulk)
   m.ct.commitRunning.set(ct.commit?.running === true ? 1 : 0)
   m.ct.purgePending.set(ct.purgePending ? 1 : 0)
+  m.ct.syncPeerUp.set(ct.liveness?.state === 'heard' ? 1 : 0)
 
   const sync = ct.sync
   const c = sync.counters

@@ -276,13 +276,16 @@ export type ControlEvent =
   /** `reason`: the bulk event (start, resyncAcked, settled, peerRestarted, retryTimeout, giveUp). */
   | { readonly kind: 'bulk', readonly from: string, readonly to: string, readonly reason: string, readonly at: number, readonly time: string }
   | { readonly kind: 'maintenance', readonly on: boolean, readonly at: number, readonly time: string }
+  /** The sync peer's liveness (unknown, heard, lost: nothing passed the source/MAC checks for 3 ALIVE intervals). */
+  | { readonly kind: 'peer', readonly from: string, readonly to: string, readonly at: number, readonly time: string }
 
 const eventSchema: z.ZodType<ControlEvent> = z.discriminatedUnion('kind', [
   transitionSchema.extend({ kind: z.literal('transition'), time: z.string() }),
   groupTransitionSchema.extend({ kind: z.literal('groupTransition'), time: z.string() }),
   z.looseObject({ kind: z.literal('role'), from: z.string(), to: z.string(), reason: z.string().optional(), at: millis, time: z.string() }),
   z.looseObject({ kind: z.literal('bulk'), from: z.string(), to: z.string(), reason: z.string(), at: millis, time: z.string() }),
-  z.looseObject({ kind: z.literal('maintenance'), on: z.boolean(), at: millis, time: z.string() })
+  z.looseObject({ kind: z.literal('maintenance'), on: z.boolean(), at: millis, time: z.string() }),
+  z.looseObject({ kind: z.literal('peer'), from: z.string(), to: z.string(), at: millis, time: z.string() })
 ])
 
 // ---------------------------------------------------------------------------------------------

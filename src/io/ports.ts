@@ -6,6 +6,7 @@
  * runtime's ingress job, so one place owns the drop counters.
  */
 import type { Vip } from '../core/effects.js'
+import type { AuthVerdict } from '../core/conntrack/engine-types.js'
 
 export type Family = 'ipv4' | 'ipv6'
 
@@ -82,6 +83,7 @@ export interface Announcer {
 /** The conntrack state-sync channel (conntrackd FTFW datagrams over UDP unicast or multicast). */
 export interface SyncTransport {
   send: (datagram: Buffer) => Promise<void>
-  onDatagram: (handler: (datagram: Buffer, from: string) => void) => void
+  /** `auth`: the MAC verdict when the channel is authenticated (io/sync-auth.ts); `datagram` is then the payload. */
+  onDatagram: (handler: (datagram: Buffer, from: string, auth?: AuthVerdict) => void) => void
   close: () => Promise<void>
 }

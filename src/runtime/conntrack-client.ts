@@ -25,6 +25,8 @@ export interface ConntrackHandle {
   status: () => ConntrackStatus
   dump: (cache: 'internal' | 'external') => Promise<readonly CacheDumpRow[]>
   setLocalAddresses: (cidrs: readonly FilterCidr[]) => void
+  /** Authenticated sync: the re-read keys (SIGHUP); ignored when auth is off. */
+  setSyncKeys?: (keys: readonly Uint8Array[]) => void
   start: () => Promise<void>
   close: () => Promise<void>
 }
@@ -47,6 +49,8 @@ export interface ClientOptions {
   readonly onDemotion: (offset: number) => void
   /** A startup bulk state change (runtime/transitions.ts logs, counts and pushes it). */
   readonly onBulk?: (t: { from: string, to: string, event: string, at: number }) => void
+  /** The sync peer's liveness changed (runtime/transitions.ts logs it: warn when lost). */
+  readonly onPeer?: (t: { from: string, to: string, at: number }) => void
 }
 
 export class ConntrackClient implements ConntrackHandle {
@@ -108,6 +112,10 @@ export class ConntrackClient implements ConntrackHandle {
     return (await this.request({ type: 'dump', cache })) ?? []
   }
 
+  setSyncKeys (keys: readonly Uint8Array[]): void {
+    if (this.failed === null) this.port.postMessage({ type: 'syncKeys', keys })
+  }
+
   setLocalAddresses (cidrs: readonly FilterCidr[]): void {
     this.localAddresses = cidrs
     if (this.failed === null) this.port.postMessage({ type: 'localAddresses', cidrs })
@@ -155,6 +163,9 @@ export class ConntrackClient implements ConntrackHandle {
         return
       case 'bulk':
         this.o.onBulk?.({ from: m.from, to: m.to, event: m.event, at: m.at })
+        return
+      case 'peer':
+        this.o.onPeer?.({ from: m.from, to: m.to, at: m.at })
         return
       case 'reply': {
         const p = this.pending.get(m.id)

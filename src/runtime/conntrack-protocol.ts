@@ -34,6 +34,8 @@ export type ConntrackRequest =
 /** Fire-and-forget: no reply. */
 export type ConntrackNotice =
   | { readonly type: 'localAddresses', readonly cidrs: readonly FilterCidr[] }
+  /** conntrack.sync.auth keys re-read on reload (the first one sends). */
+  | { readonly type: 'syncKeys', readonly keys: readonly Uint8Array[] }
 
 export type ToWorker = ConntrackRequest | ConntrackNotice
 
@@ -54,6 +56,8 @@ export type FromWorker =
   | { readonly type: 'demotion', readonly offset: number }
   /** A startup bulk state change (the main thread logs, counts and pushes it with the others). */
   | { readonly type: 'bulk', readonly from: string, readonly to: string, readonly event: string, readonly at: number }
+  /** The sync peer's liveness changed (heard / lost), for the same transition log. */
+  | { readonly type: 'peer', readonly from: string, readonly to: string, readonly at: number }
 
 /** The slice of a MessagePort both ends use (a Worker, parentPort, or a MessageChannel port in tests). */
 export interface Port<In, Out> {

@@ -20,6 +20,8 @@ import { Counters } from './stats.js'
 export interface ConntrackPorts {
   readonly ct: ConntrackControl
   readonly sync: SyncTransport
+  /** Authenticated sync only: swap the keys (SIGHUP reload). */
+  readonly setSyncKeys?: (keys: readonly Buffer[]) => void
 }
 
 export interface ServiceDeps {
@@ -64,7 +66,8 @@ export function serveConntrack (port: Port<ToWorker, FromWorker>, deps: ServiceD
           unixSeconds: deps.unixSeconds(),
           localAddresses: req.localAddresses,
           setDemotion: (offset) => { port.postMessage({ type: 'demotion', offset }) },
-          onBulkTransition: (t) => { port.postMessage({ type: 'bulk', ...t }) }
+          onBulkTransition: (t) => { port.postMessage({ type: 'bulk', ...t }) },
+          onPeerTransition: (t) => { port.postMessage({ type: 'peer', ...t }) }
         })
         running = { runtime, ports, counters }
         return { type: 'reply', id: req.id, ok: true }
@@ -106,6 +109,10 @@ export function serveConntrack (port: Port<ToWorker, FromWorker>, deps: ServiceD
   port.on('message', (msg: ToWorker) => {
     if (msg.type === 'localAddresses') {
       running?.runtime.setLocalAddresses(msg.cidrs as FilterCidr[])
+      return
+    }
+    if (msg.type === 'syncKeys') {
+      running?.ports.setSyncKeys?.(msg.keys.map(k => Buffer.from(k)))
       return
     }
     handle(msg).then(

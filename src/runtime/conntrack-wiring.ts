@@ -52,7 +52,8 @@ export async function openConntrack (model: Model, deps: {
     counters: deps.counters,
     log: deps.log,
     onDemotion: deps.setDemotion,
-    onBulk: (t) => { deps.transitions.emit({ kind: 'bulk', from: t.from, to: t.to, reason: t.event, at: t.at }) }
+    onBulk: (t) => { deps.transitions.emit({ kind: 'bulk', from: t.from, to: t.to, reason: t.event, at: t.at }) },
+    onPeer: (t) => { deps.transitions.emit({ kind: 'peer', from: t.from, to: t.to, at: t.at }) }
   })
   let closing = false
   let started = false
@@ -122,6 +123,7 @@ export async function openConntrack (model: Model, deps: {
     status: () => client.status(),
     dump: async (c) => await client.dump(c),
     setLocalAddresses: (c) => { client.setLocalAddresses(c) },
+    setSyncKeys: (k) => { client.setSyncKeys(k) },
     // Restarts only once the first start succeeded: a worker that cannot start refuses the daemon.
     start: async () => { await client.start(); started = true },
     close

@@ -8,6 +8,7 @@ import { parentPort } from 'node:worker_threads'
 import type { ConntrackModel } from '../config/normalize.js'
 import { openCtnetlink } from '../io/ctnetlink.js'
 import { openSyncUdp } from '../io/sync-udp.js'
+import { authenticateSync, loadSyncKeys } from '../io/sync-auth.js'
 import { monotonicClock } from './clock.js'
 import { serveConntrack } from './conntrack-service.js'
 import type { ConntrackPorts } from './conntrack-service.js'
@@ -16,13 +17,19 @@ import { createLogger } from './log.js'
 
 /** The kernel and peer ports of a conntrack model; a refusal names the config key. */
 export async function openConntrackPorts (m: ConntrackModel): Promise<ConntrackPorts> {
+  // Keys first: a refused key file (readable by others, too short) changes nothing.
+  const keys = m.sync.auth === null ? null : loadSyncKeys(m.sync.auth.keyFiles)
   const ct = await openCtnetlink()
   try {
     const s = m.sync
     const sync = await openSyncUdp(s.transport === 'udp'
       ? { transport: 'udp', family: s.family, address: s.address, peer: s.peer, port: s.port, sndBuffer: s.sndBuffer, rcvBuffer: s.rcvBuffer }
       : { transport: 'multicast', group: s.group, port: s.port, interfaceAddress: s.interfaceAddress, sndBuffer: s.sndBuffer, rcvBuffer: s.rcvBuffer })
-    return { ct, sync }
+    if (keys === null) return { ct, sync }
+    const local = s.transport === 'udp' ? s.address : s.interfaceAddress
+    // Microseconds since the epoch: above every counter a previous instance sent (sync-auth.ts).
+    const authed = authenticateSync(sync, { keys, local, firstCounter: Date.now() * 1000 })
+    return { ct, sync: authed, setSyncKeys: (k) => { authed.setKeys(k) } }
   } catch (err) {
     await ct.close()
     throw new Error(`conntrack.sync: cannot open the sync channel: ${err instanceof Error ? err.message : String(err)}`)

@@ -20,7 +20,8 @@ import type { Effect } from '../core/effects.js'
 import type { Deadline } from '../core/time.js'
 import { dumpCache } from '../core/conntrack/cache.js'
 import { createEngine, engineDeadline, engineStatus, stepEngine } from '../core/conntrack/engine.js'
-import type { ConntrackCommand, ConntrackStatus, EngineConfig, EngineEffect, EngineInput, EngineState } from '../core/conntrack/engine.js'
+import type { AuthVerdict, ConntrackCommand, ConntrackStatus, EngineConfig, EngineEffect, EngineInput, EngineState, PeerLiveness } from '../core/conntrack/engine.js'
+import type { SyncSourcePolicy } from '../core/sync/source.js'
 import type { FilterCidr } from '../core/conntrack/filter.js'
 import { BULK_DEFAULTS } from '../core/sync/bulk.js'
 import type { BulkState } from '../core/sync/bulk.js'
@@ -50,6 +51,8 @@ export interface ConntrackRuntimeOptions {
   readonly setDemotion: (offset: number) => void
   /** A startup bulk state change, for the daemon's one transition log (runtime/transitions.ts). */
   readonly onBulkTransition: (t: { from: BulkState, to: BulkState, event: string, at: number }) => void
+  /** The sync peer's liveness changed (heard / lost), for the same transition log. */
+  readonly onPeerTransition?: (t: { from: PeerLiveness, to: PeerLiveness, at: number }) => void
 }
 
 /**
@@ -71,8 +74,19 @@ export function engineConfig (m: ConntrackModel, unixSeconds: number): EngineCon
     bulk: m.startupResyncTimeoutMs > 0 ? { ...BULK_DEFAULTS, startupResyncTimeoutMs: m.startupResyncTimeoutMs } : null,
     disableExternalCache: m.disableExternalCache,
     commitBatch: COMMIT_BATCH,
-    initialSeq: unixSeconds
+    initialSeq: unixSeconds,
+    syncSource: syncSourcePolicy(m),
+    auth: m.sync.auth !== null,
+    ownAddresses: m.ownAddresses,
+    commitRanges: m.commitRanges
   }
+}
+
+/** Issue 12: only the configured peer (unicast) or the members, never our own address (multicast). */
+export function syncSourcePolicy (m: ConntrackModel): SyncSourcePolicy {
+  return m.sync.transport === 'udp'
+    ? { kind: 'unicast', peer: m.sync.peer }
+    : { kind: 'multicast', own: m.sync.interfaceAddress, members: m.sync.members }
 }
 
 type Handler<K extends EngineEffect['kind']> = (r: ConntrackRuntime, e: Extract<EngineEffect, { kind: K }>) => void
@@ -96,6 +110,7 @@ const EFFECT_HANDLERS: HandlerTable = {
   },
   demote: (r, e) => { r.o.setDemotion(e.offset) },
   bulkTransition: (r, e) => { r.o.onBulkTransition({ from: e.from, to: e.to, event: e.event, at: e.at }) },
+  peer: (r, e) => { r.o.onPeerTransition?.({ from: e.from, to: e.to, at: e.at }) },
   count: (r, e) => { r.o.counters.inc(e.name, e.by) },
   log: (r, e) => { if (e.fields === null) r.o.log[e.level](e.msg); else r.o.log[e.level](e.fields, e.msg) },
   complete: (r, e) => { r.settle(e.id, e.error) }
@@ -123,7 +138,7 @@ export class ConntrackRuntime {
   async start (): Promise<void> {
     this.o.ct.onEvent(ev => { this.step({ kind: 'kernelEvent', event: ev.event, flow: ev.flow }) })
     this.o.ct.onOverrun(info => { this.step({ kind: 'overrun', count: info.count, reason: info.reason }) })
-    this.o.sync.onDatagram(buf => { this.step({ kind: 'datagram', buf }) })
+    this.o.sync.onDatagram((buf, from, auth) => { this.step(auth === undefined ? { kind: 'datagram', buf, from } : { kind: 'datagram', buf, from, auth }) })
     await this.request(id => ({ kind: 'start', id }))
   }
 

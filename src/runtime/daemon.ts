@@ -18,6 +18,7 @@ import type { Logger } from './log.js'
 import { Runner } from './runner.js'
 import { startTrackers } from './trackers.js'
 import { openConntrack } from './conntrack-wiring.js'
+import { loadSyncKeys } from '../io/sync-auth.js'
 import type { ConntrackWiring } from './conntrack-wiring.js'
 import { BULK_SYNC_SOURCE } from './conntrack.js'
 import { Counters } from './stats.js'
@@ -192,6 +193,15 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     } catch (err) {
       return { ok: false, error: err instanceof Error ? err.message : String(err) }
     }
+    // Authenticated sync: the key files are re-read on every reload (key rotation without restart); a
+    // refused key file refuses the reload. Turning auth on or off still needs a restart (commands.ts notes it).
+    let syncKeys: Buffer[] | null = null
+    try {
+      const files = next.conntrack?.sync.auth?.keyFiles
+      if (conntrack !== null && files !== undefined) syncKeys = loadSyncKeys(files)
+    } catch (err) {
+      return { ok: false, error: err instanceof Error ? err.message : String(err) }
+    }
     let outcome
     try {
       outcome = runner.reconfigure(a.routers, a.groups)
@@ -201,6 +211,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     // Adopt the new wiring before the effects run: the shutdown adverts of removed routers were
     // encoded from the old wiring in the executor's queue order, so keep both until they ran.
     vrrp.adopt(a, true)
+    if (syncKeys !== null) conntrack?.runtime.setSyncKeys?.(syncKeys)
     assembly = a
     tracked = trackedInterfaces(next)
     trackers.stop()

@@ -15,7 +15,7 @@ import type { Logger } from './log.js'
 import type { Counters } from './stats.js'
 
 /** A change as the runtime reports it; `time` (wall clock, for display) is added here. */
-export type TransitionEvent = ControlEvent extends infer E ? E extends { kind: 'transition' | 'groupTransition' | 'role' | 'bulk' } ? Omit<E, 'time'> : never : never
+export type TransitionEvent = ControlEvent extends infer E ? E extends { kind: 'transition' | 'groupTransition' | 'role' | 'bulk' | 'peer' } ? Omit<E, 'time'> : never : never
 
 export type TransitionListener = (event: ControlEvent) => void
 
@@ -29,10 +29,12 @@ export function severityOf (e: TransitionEvent): Severity {
       return e.to === 'fault' ? 'warn' : 'info'
     case 'bulk':
       return e.reason === 'giveUp' ? 'warn' : 'info'
+    case 'peer':
+      return e.to === 'lost' ? 'warn' : 'info'
   }
 }
 
-/** Counter name: transition.<to>, groupTransition.<to>, role.<to>, bulk.<to>. */
+/** Counter name: transition.<to>, groupTransition.<to>, role.<to>, bulk.<to>, peer.<to>. */
 export function counterOf (e: TransitionEvent): string {
   return `${e.kind}.${e.to}`
 }
@@ -43,6 +45,7 @@ function messageOf (e: TransitionEvent): string {
     case 'groupTransition': return `sync group ${e.group}: ${e.from} -> ${e.to} (${e.reason})`
     case 'role': return `node role ${e.from} -> ${e.to}${e.reason !== undefined ? ` (${e.reason})` : ''}`
     case 'bulk': return `startup resync ${e.from} -> ${e.to} (${e.reason})`
+    case 'peer': return `sync peer ${e.to === 'lost' ? 'lost: nothing received for 3 ALIVE intervals' : e.to} (was ${e.from})`
   }
 }
 

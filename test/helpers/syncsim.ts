@@ -276,6 +276,7 @@ export class SyncSim {
         p.counters.set(e.name, (p.counters.get(e.name) ?? 0) + e.by)
         return null
       case 'log':
+      case 'peer':
         return null
       case 'complete':
         p.completed.set(e.id, { at: this.now, error: e.error })

@@ -13,6 +13,7 @@ import { applyCommitResults, commitDone, commitProgress, nextCommitBatch, planCo
 import type { CommitResult } from './commit.js'
 import type { EngineOut } from './engine-out.js'
 import { cancelPurge } from './engine-purge.js'
+import { peerEntryRefusal } from './engine-peer.js'
 import type { EngineState, KernelAnswer, KernelRequest } from './engine-types.js'
 
 /** A ctCommit command: plan the commit and hand out its first batch. */
@@ -24,8 +25,14 @@ export function startCommit (s: EngineState, id: number, budgetMs: number, now: 
   }
   // conntrackd: -c cancels a pending -t flush (this node forwards those sessions again).
   cancelPurge(s, out)
+  // Issue 12: what may not reach the kernel is left out here too (engine-peer.ts says why twice).
+  const entries = cacheSnapshot(s.external).filter(e => {
+    const why = peerEntryRefusal(s, e.flow)
+    if (why !== null) out.count(`ct.commit.refused.${why}`)
+    return why === null
+  })
   s.commit = {
-    plan: planCommit(cacheSnapshot(s.external), now, { batchSize: s.config.commitBatch }),
+    plan: planCommit(entries, now, { batchSize: s.config.commitBatch }),
     batch: null,
     startedAt: now,
     budgetMs,

@@ -15,6 +15,8 @@ import type { FtfwConfig, FtfwSnapshot, FtfwState } from '../sync/ftfw.js'
 import type { CacheStats, FlowCache } from './cache.js'
 import type { CommitProgress, CommitRequest, CommitState } from './commit.js'
 import type { FilterCidr, FilterConfig, FlowFilter } from './filter.js'
+import type { CompiledSourcePolicy, SyncSourcePolicy } from '../sync/source.js'
+import type { ReplayWindow } from '../sync/replay.js'
 import type { Flow } from './flow.js'
 
 /** A request the kernel port applies (io/conntrack-port.ts CtMutation, which the core may not import). */
@@ -43,6 +45,32 @@ export interface EngineConfig {
   readonly commitBatch: number
   /** Unix time in seconds: the first FTFW sequence number, as conntrackd's (spec §3.1). */
   readonly initialSeq: number
+  /**
+   * Who may send us datagrams (core/sync/source.ts), checked before anything is parsed. The daemon
+   * always sets it; null/absent only in simulations that have no addresses.
+   */
+  readonly syncSource?: SyncSourcePolicy | null
+  /**
+   * Datagrams must carry a valid keyed MAC (conntrack.sync.auth): the I/O layer verifies it and
+   * passes the verdict with the datagram; the engine keeps the replay window.
+   */
+  readonly auth?: boolean
+  /**
+   * The peer is `lost` when nothing passed the checks for this long (default 3 ALIVE intervals: an idle
+   * peer sends ALIVE every interval, spec §3.5).
+   */
+  readonly peerLostMs?: number
+  /**
+   * Addresses that are never the ORIGINAL or REPLY source of a peer entry we accept or commit: loopback and
+   * the VIPs (the node's interface addresses come with `localAddresses`). They are the flows our own filter
+   * never replicates (filter.ts), so a peer entry with one is forged or misconfigured.
+   */
+  readonly ownAddresses?: readonly FilterCidr[]
+  /**
+   * conntrack.commitRanges: when given, a peer entry is accepted and committed only if its ORIGINAL source
+   * (the side that opened the connection) is in one of these prefixes.
+   */
+  readonly commitRanges?: readonly FilterCidr[] | null
 }
 
 /** Why a dump was asked for; echoed back with the flows. */
@@ -69,7 +97,11 @@ export type EngineInput =
   | { readonly kind: 'kernelEvent', readonly event: 'new' | 'update' | 'destroy', readonly flow: Flow }
   /** Kernel events were lost (netlink ENOBUFS). */
   | { readonly kind: 'overrun', readonly count: number, readonly reason: string }
-  | { readonly kind: 'datagram', readonly buf: Uint8Array }
+  /**
+   * A datagram from the sync channel. `from`: its source address (checked against `syncSource`). `auth`: the
+   * I/O layer's MAC verdict when `config.auth` is on (the payload without the trailer in `buf`).
+   */
+  | { readonly kind: 'datagram', readonly buf: Uint8Array, readonly from?: string, readonly auth?: AuthVerdict }
   /** The deadline was reached. */
   | { readonly kind: 'timeout' }
   | { readonly kind: 'dumped', readonly purpose: DumpPurpose, readonly flows: readonly Flow[] }
@@ -82,6 +114,14 @@ export type EngineInput =
   /** The node's own addresses changed (rtnetlink): the filter ignores them. */
   | { readonly kind: 'localAddresses', readonly cidrs: readonly FilterCidr[] }
 
+/** The MAC check of an authenticated datagram (io/sync-auth.ts), with its sender counter when the MAC is good. */
+export type AuthVerdict =
+  | { readonly ok: true, readonly counter: number, readonly key: number }
+  | { readonly ok: false, readonly reason: 'authMissing' | 'authBadMac' }
+
+/** Is the peer talking to us (the sync link's liveness, issue 12): unknown until a first datagram passes. */
+export type PeerLiveness = 'unknown' | 'heard' | 'lost'
+
 export type LogLevel = 'info' | 'warn' | 'error'
 
 export type EngineEffect =
@@ -93,6 +133,8 @@ export type EngineEffect =
   | { readonly kind: 'bulkTransition', readonly from: BulkState, readonly to: BulkState, readonly event: BulkEvent, readonly at: Millis }
   | { readonly kind: 'count', readonly name: string, readonly by: number }
   | { readonly kind: 'log', readonly level: LogLevel, readonly msg: string, readonly fields: Readonly<Record<string, unknown>> | null }
+  /** The peer's liveness changed (runtime/transitions.ts logs it once: warn when lost). */
+  | { readonly kind: 'peer', readonly from: PeerLiveness, readonly to: PeerLiveness, readonly at: Millis }
   /** A command (or start) is answered: resolve it, or reject it with `error`. */
   | { readonly kind: 'complete', readonly id: number, readonly error: string | null }
 
@@ -139,6 +181,15 @@ export interface EngineState {
   purge: PurgeTimer | null
   /** An overrun resync dump is out: further overruns wait for it. */
   overrunPending: boolean
+  /** config.syncSource compiled (null: no check). */
+  readonly source: CompiledSourcePolicy | null
+  /** Sender counters already seen (config.auth). */
+  replay: ReplayWindow
+  /** Own addresses + VIPs + the node's interface addresses: refused as sources of peer entries. */
+  own: FlowFilter
+  /** config.commitRanges compiled (null: any origin). */
+  readonly commitRanges: FlowFilter | null
+  peer: { state: PeerLiveness, heardAt: Millis | null }
 }
 
 export interface EngineStepResult {
@@ -156,4 +207,6 @@ export interface ConntrackStatus {
   readonly commit: (CommitProgress & { readonly running: boolean }) | null
   readonly lastCommit: LastCommit | null
   readonly purgePending: boolean
+  /** The sync peer's liveness and when a datagram of it last passed the checks (engine clock). */
+  readonly liveness: { readonly state: PeerLiveness, readonly heardAt: Millis | null, readonly lostAfterMs: number }
 }

@@ -38,7 +38,10 @@ import { commitApplied, commitApplyFailed, commitBudgetDue, commitDeadline, star
 import { EngineOut } from './engine-out.js'
 import { cancelPurge, purgeApplied, purgeDeadline, purgeDue, purgeDumped, purgeFailed, schedulePurge } from './engine-purge.js'
 import type { ConntrackCommand, ConntrackStatus, DumpPurpose, EngineConfig, EngineInput, EngineState, EngineStepResult } from './engine-types.js'
-import { compileFilter, withLocalAddresses } from './filter.js'
+import { admitDatagram, livenessDeadline, livenessDue, peerEntryRefusal, peerLostMs } from './engine-peer.js'
+import { addressList, compileFilter, withLocalAddresses } from './filter.js'
+import { compileSourcePolicy } from '../sync/source.js'
+import { EMPTY_REPLAY_WINDOW } from '../sync/replay.js'
 import type { FilterCidr } from './filter.js'
 import type { Flow } from './flow.js'
 
@@ -58,13 +61,18 @@ export function createEngine (config: EngineConfig, local: readonly FilterCidr[]
     commit: null,
     lastCommit: null,
     purge: null,
-    overrunPending: false
+    overrunPending: false,
+    source: config.syncSource == null ? null : compileSourcePolicy(config.syncSource),
+    replay: EMPTY_REPLAY_WINDOW,
+    own: addressList(config.ownAddresses ?? [], local),
+    commitRanges: config.commitRanges == null ? null : addressList(config.commitRanges),
+    peer: { state: 'unknown', heardAt: null }
   }
 }
 
-/** The instant the engine wants a `timeout`: the earliest of FTFW, bulk, commit budget and purge. */
+/** The instant the engine wants a `timeout`: the earliest of FTFW, bulk, commit budget, purge and peer liveness. */
 export function engineDeadline (s: EngineState): Deadline {
-  return earliest(ftfwDeadline(s.ftfw), bulkDeadline(s.bulk), commitDeadline(s), purgeDeadline(s))
+  return earliest(ftfwDeadline(s.ftfw), bulkDeadline(s.bulk), commitDeadline(s), purgeDeadline(s), livenessDeadline(s))
 }
 
 /** Advance the engine by one input at `now` (mutates and returns `state`). */
@@ -88,7 +96,8 @@ export function stepEngine (state: EngineState, input: EngineInput, now: Millis)
       }
       break
     case 'datagram':
-      ftfwInput(s, { kind: 'datagram', buf: input.buf }, now, out)
+      // Issue 12: source (and MAC, replay) first; a refused datagram is not even parsed.
+      if (admitDatagram(s, input.from, input.auth, now, out)) ftfwInput(s, { kind: 'datagram', buf: input.buf }, now, out)
       break
     case 'timeout':
       timeout(s, now, out)
@@ -122,6 +131,7 @@ export function stepEngine (state: EngineState, input: EngineInput, now: Millis)
       break
     case 'localAddresses':
       s.filter = withLocalAddresses(s.filter, [...input.cidrs, ...s.config.alwaysIgnore])
+      s.own = withLocalAddresses(s.own, input.cidrs)
       break
   }
   return { state: s, effects: out.effects, deadline: engineDeadline(s) }
@@ -136,7 +146,8 @@ export function engineStatus (s: EngineState): ConntrackStatus {
     bulk: s.bulk.state,
     commit: s.commit === null ? null : { ...commitProgress(s.commit.plan), running: s.commit.running },
     lastCommit: s.lastCommit,
-    purgePending: s.purge !== null
+    purgePending: s.purge !== null,
+    liveness: { state: s.peer.state, heardAt: s.peer.heardAt, lostAfterMs: peerLostMs(s) }
   }
 }
 
@@ -249,6 +260,8 @@ function ftfwInput (s: EngineState, input: FtfwInput, now: Millis, out: EngineOu
     if (d.kind !== 'ct') { out.count('sync.rx.expectationIgnored'); continue }
     const mapped = flowFromAttrs(d.attrs)
     if (!mapped.ok) { out.count(`sync.rx.drop.${mapped.code}`); continue }
+    const refused = peerEntryRefusal(s, mapped.flow)
+    if (refused !== null) { out.count(`ct.external.refused.${refused}`); continue }
     if (s.config.disableExternalCache) {
       // conntrackd's inject path: a create-or-update (or delete) per peer update, no external cache.
       const flow = mapped.flow
@@ -287,5 +300,6 @@ function timeout (s: EngineState, now: Millis, out: EngineOut): void {
   if (bd !== null && bd <= now) bulkInput(s, { kind: 'timeout' }, now, out)
   commitBudgetDue(s, now, out)
   purgeDue(s, now, out)
+  livenessDue(s, now, out)
   ftfwInput(s, { kind: 'timeout' }, now, out)
 }

@@ -132,6 +132,16 @@ function addressIgnored (filter: FlowFilter, family: FlowFamily, text: string): 
   return filter.prefixes.some(x => x.family === family && inPrefix(x, p.bytes))
 }
 
+/** Is `text` one of the filter's addresses or in one of its prefixes (configured + local)? */
+export function addressListed (filter: FlowFilter, family: FlowFamily, text: string): boolean {
+  return addressIgnored(filter, family, text)
+}
+
+/** A filter that is only an address list (for the peer-entry checks of engine-peer.ts). */
+export function addressList (cidrs: readonly FilterCidr[], local: readonly FilterCidr[] = []): FlowFilter {
+  return compileFilter({ protocols: { mode: 'ignore', list: [] }, ignoreAddresses: cidrs, tcpStates: null }, local)
+}
+
 /** Should this kernel flow be replicated? (order and rules: module comment) */
 export function filterFlow (filter: FlowFilter, flow: Flow): FilterVerdict {
   const proto = flow.orig.l4proto

@@ -41,7 +41,8 @@ export interface FtfwLocalChange {
  *   completion rule relies on it (core/sync/bulk.ts). Feed it in the same tick as the step that reported
  *   `resyncRequested`, before any `flush` or `timeout`.
  * - `flush`: run a transmit round now (everything queued goes out, packed into datagrams).
- * - `datagram`: bytes received on the sync channel (source not checked, like conntrackd, §1.1).
+ * - `datagram`: bytes received on the sync channel. conntrackd never checks the source (§1.1); the engine does, before
+ *   this machine sees the datagram (core/sync/source.ts), so a refused one never touches the sequence state.
  * - `requestResync`: queue a RESYNC (from = to = 0): the peer answers with its whole internal cache (§3.7).
  * - `timeout`: the deadline was reached: fire the ALIVE/idle-ACK timer if due and transmit what is queued.
  */

@@ -170,6 +170,13 @@ t.test('renderers: entries of every kind, sync status, the state line', async t 
   t.equal(syncLine(ctStatus({ bulk: 'requested', lastCommit: null, sync: { ...(ctStatus().sync as object), lastSeqReceived: null } })), 'sync: peer not heard · internal 50 · external 48 · bulk requested · last commit none yet')
   t.equal(syncLine(ctStatus({ commit: { running: true, ok: 10, remaining: 90 } })), 'sync: peer heard · internal 50 · external 48 · bulk done · last commit running (10 done, 90 left)')
   t.equal(syncLine({ nonsense: true }), 'sync: status not readable')
+  // Issue 12: the daemon's liveness wins over "a message was once accepted".
+  const lost = ctStatus({ liveness: { state: 'lost', heardAt: 1000, lostAfterMs: 3000 } })
+  t.equal(syncLine(lost), 'sync: peer lost · internal 50 · external 48 · bulk done · last commit 48/48 entries in 3.3 ms')
+  t.match(renderSync(lost), /, LOST \(nothing for 3\.0s\) \(hello done\)\n/)
+  t.match(syncLine(ctStatus({ liveness: { state: 'heard', heardAt: 1000, lostAfterMs: 3000 } })), /^sync: peer heard ·/)
+  t.match(syncLine(ctStatus({ liveness: { state: 'unknown', heardAt: null, lostAfterMs: 3000 } })), /^sync: peer not heard ·/)
+  t.match(renderSync(ctStatus(), { 'sync.rx.drop.syncSourceNotPeer': 2, 'ct.commit.refused.ownAddress': 1 }), /errors +rx\.drop\.syncSourceNotPeer=2 commit\.refused\.ownAddress=1\n/)
   t.match(renderSync({ nonsense: true }), /cannot read/)
   const b = allBackup()
   const st = renderState(statusFrom(b.node, b.now, { conntrack: ctStatus(), maintenance: true }))

@@ -42,8 +42,12 @@ t.test('the example: one router per instance and family, sync group resolved', a
     sndBuffer: 1249280,
     rcvBuffer: 1249280,
     checksum: true,
-    ftfw: { resendQueueSize: 131072, ackWindowSize: 300, aliveIntervalMs: 1000 }
+    ftfw: { resendQueueSize: 131072, ackWindowSize: 300, aliveIntervalMs: 1000 },
+    auth: null
   })
+  t.same(ct.ownAddresses.map(c => `${c.address}/${c.prefix}`).sort(),
+    ['10.1.0.1/32', '127.0.0.1/32', '192.0.2.1/32', '2001:db8:0:1::1/128', '::1/128', 'fd00:1::1/128'], 'loopback and every VIP, not the configured ignore list')
+  t.equal(ct.commitRanges, null)
   t.equal(ct.commitBudgetMs, 2000)
   t.equal(ct.purgeTimeoutMs, 60_000)
   t.equal(ct.startupResyncTimeoutMs, 5000)
@@ -130,10 +134,27 @@ t.test('conntrack multicast, ignore-mode filter, tcp states, extra ignored prefi
   ].join('\n'))
   const ct = m.conntrack!
   t.same(ct.sync, {
-    transport: 'multicast', group: '225.0.0.51', port: 3781, interfaceAddress: '192.168.100.1', interface: 'eth2',
-    sndBuffer: null, rcvBuffer: null, checksum: true, ftfw: { resendQueueSize: 131072, ackWindowSize: 300, aliveIntervalMs: 1000 }
+    transport: 'multicast', group: '225.0.0.51', port: 3781, interfaceAddress: '192.168.100.1', members: null, interface: 'eth2',
+    sndBuffer: null, rcvBuffer: null, checksum: true, ftfw: { resendQueueSize: 131072, ackWindowSize: 300, aliveIntervalMs: 1000 }, auth: null
   })
   t.same(ct.filter.protocols, { mode: 'ignore', list: ['udp', 'icmp'] })
   t.same(ct.filter.tcpStates, { mode: 'accept', list: ['ESTABLISHED', 'TIME_WAIT'] })
   t.same(ct.filter.ignoreAddresses.map(c => `${c.address}/${c.prefix}`), ['198.51.100.0/24', '2001:db8:ffff::/48', '127.0.0.1/32', '::1/128', '192.0.2.1/32'])
+})
+
+t.test('issue 12 keys: multicast members, commitRanges, sync auth key files', async t => {
+  const m = model(oneInstance() + [
+    'conntrack:',
+    '  sync:',
+    '    transport: multicast',
+    '    interface: eth2',
+    '    multicast: { interfaceAddress: 192.168.100.1, members: [192.168.100.2, 192.168.100.3] }',
+    '    auth: { keyFiles: [/etc/hafw/sync.key, /etc/hafw/sync-old.key] }',
+    '  commitRanges: [10.1.0.0/16, "2001:DB8::/32"]',
+    ''
+  ].join('\n'))
+  const ct = m.conntrack!
+  t.same(ct.sync.transport === 'multicast' ? ct.sync.members : 'unicast', ['192.168.100.2', '192.168.100.3'])
+  t.same(ct.sync.auth, { keyFiles: ['/etc/hafw/sync.key', '/etc/hafw/sync-old.key'] })
+  t.same(ct.commitRanges?.map(c => `${c.address}/${c.prefix}`), ['10.1.0.0/16', '2001:db8::/32'])
 })

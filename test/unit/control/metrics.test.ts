@@ -116,6 +116,7 @@ function conntrackStatus (over: Partial<ConntrackStatus> = {}): ConntrackStatus 
     commit: null,
     lastCommit: { entries: 80, ok: 79, failed: 1, ms: 250, withinBudget: true },
     purgePending: false,
+    liveness: { state: 'heard', heardAt: 0, lostAfterMs: 3000 },
     ...over
   }
 }
@@ -303,6 +304,7 @@ t.test('GET /metrics: conntrack caches, FTFW sync, bulk and commit', async t => 
   t.same(find(p, 'hafw_conntrack_bulk_state').map(s => [s.labels.state, s.value]).sort(), [['done', 1], ['none', 0], ['receiving', 0], ['requested', 0]])
   t.equal(value(p, 'hafw_conntrack_commit_running'), 0)
   t.equal(value(p, 'hafw_conntrack_purge_pending'), 0)
+  t.equal(value(p, 'hafw_sync_peer_up'), 1, 'the fixture\'s peer is heard')
   t.equal(value(p, 'hafw_conntrack_commit_duration_seconds'), 0.25)
   t.equal(value(p, 'hafw_conntrack_commit_entries', { outcome: 'total' }), 80)
   t.equal(value(p, 'hafw_conntrack_commit_entries', { outcome: 'ok' }), 79)

@@ -74,3 +74,25 @@ t.test('close fails a command that still waits and stops after the batch in flig
   t.equal(kernel.applied.length, 1, 'no batch after close')
   await t.rejects(rt.handlers().ctFlush?.({ kind: 'ctFlush', caches: 'both' }) as Promise<void>, { message: /closed/ })
 })
+
+t.test('the runtime passes the datagram source to the engine: only udp.peer is heard', async t => {
+  let deliver: ((d: Buffer, from: string) => void) | null = null
+  const sync: SyncTransport = { send: async () => {}, onDatagram: (h) => { deliver = h }, close: async () => {} }
+  const counters = new Counters()
+  const m = ctModel()
+  const peers: string[] = []
+  const rt = new ConntrackRuntime({ model: m, ct: new FakeConntrack(), sync, clock: () => performance.now(), log: silent, counters, unixSeconds: 1_700_000_000, localAddresses: [], setDemotion: () => {}, onBulkTransition: () => {}, onPeerTransition: (p) => { peers.push(`${p.from}->${p.to}`) } })
+  t.teardown(async () => { await rt.close() })
+  await rt.start()
+  const peer = createEngine(engineConfig(m, 1_600_000_000), [], 0)
+  stepEngine(peer, { kind: 'kernelEvent', event: 'new', flow: benchFlow(1) }, 0)
+  const datagrams = stepEngine(peer, { kind: 'timeout' }, 0).effects.flatMap(e => e.kind === 'send' ? [e.datagram] : [])
+  for (const d of datagrams) deliver!(d, '192.168.100.9')
+  t.equal(counters.get('sync.rx.drop.syncSourceNotPeer'), datagrams.length)
+  t.equal(rt.status().external.active, 0)
+  t.same(peers, [])
+  for (const d of datagrams) deliver!(d, '192.168.100.1')
+  t.equal(rt.status().external.active, 1)
+  t.same(peers, ['unknown->heard'])
+  t.equal(rt.status().liveness.state, 'heard')
+})

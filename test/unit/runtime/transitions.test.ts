@@ -62,3 +62,18 @@ t.test('bulk changes: info, give-up is a warning', async t => {
   t.equal(counters.get('bulk.done'), 1)
   t.equal(severityOf({ kind: 'groupTransition', group: 'G', from: 'master', to: 'fault', reason: 'memberFault', member: 'A', at: 0 } as never), 'warn')
 })
+
+t.test('sync peer liveness: lost is a warning, heard again is info, one line and one counter each', async t => {
+  const { log, lines } = captured()
+  const counters = new Counters()
+  const tr = new Transitions(log, counters, () => 'T')
+  const pushed: ControlEvent[] = []
+  tr.on(e => { pushed.push(e) })
+  tr.emit({ kind: 'peer', from: 'unknown', to: 'heard', at: 1 })
+  tr.emit({ kind: 'peer', from: 'heard', to: 'lost', at: 3001 })
+  tr.emit({ kind: 'peer', from: 'lost', to: 'heard', at: 5000 })
+  t.same(lines.map(l => [l.event, l.to, l.level]), [['peer', 'heard', 30], ['peer', 'lost', 40], ['peer', 'heard', 30]])
+  t.match(lines[1]?.msg, /^sync peer lost/)
+  t.same([counters.get('peer.heard'), counters.get('peer.lost')], [2, 1])
+  t.same(pushed[1], { kind: 'peer', from: 'heard', to: 'lost', at: 3001, time: 'T' })
+})
