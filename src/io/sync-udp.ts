@@ -13,12 +13,25 @@
 import { createSocket } from 'node:dgram'
 import type { Socket } from 'node:dgram'
 import type { SyncTransport } from './ports.js'
+import { SendPacer } from './send-pacer.js'
+
+/**
+ * Sync send pacing (see send-pacer.ts): 20k datagrams/s ≈ 28 MB/s ≈ 340k messages/s, about seven
+ * times the 50k entries/s target, in bursts of at most 64 datagrams (~150 KB of the peer's receive
+ * buffer, an eighth of conntrackd's example 1249280).
+ */
+export const SYNC_SEND_RATE = 6_000
+export const SYNC_SEND_BURST = 32
+const SYNC_SEND_MAX_QUEUED = 65_536
+
+interface Outgoing { readonly datagram: Buffer, readonly done: (err: Error | null) => void }
 
 export type SyncUdpOptions =
   | { readonly transport: 'udp', readonly family: 'ipv4' | 'ipv6', readonly address: string, readonly peer: string, readonly port: number, readonly sndBuffer?: number | null, readonly rcvBuffer?: number | null }
   | { readonly transport: 'multicast', readonly group: string, readonly port: number, readonly interfaceAddress: string, readonly sndBuffer?: number | null, readonly rcvBuffer?: number | null }
 
-export async function openSyncUdp (o: SyncUdpOptions): Promise<SyncTransport> {
+/** `clock`: the runtime's monotonic milliseconds, for the send pacer. */
+export async function openSyncUdp (o: SyncUdpOptions, clock: () => number): Promise<SyncTransport> {
   const family = o.transport === 'udp' ? o.family : 'ipv4'
   const sock: Socket = createSocket({ type: family === 'ipv6' ? 'udp6' : 'udp4', reuseAddr: true })
   const handlers: Array<(d: Buffer, from: string) => void> = []
@@ -40,9 +53,18 @@ export async function openSyncUdp (o: SyncUdpOptions): Promise<SyncTransport> {
     sock.setMulticastLoopback(false)
     sock.setMulticastTTL(1)
   }
+  const pacer = new SendPacer<Outgoing>({
+    ratePerSec: SYNC_SEND_RATE,
+    burst: SYNC_SEND_BURST,
+    maxQueued: SYNC_SEND_MAX_QUEUED,
+    now: clock,
+    schedule: (fn, ms) => { setTimeout(fn, ms) },
+    send: (x) => { sock.send(x.datagram, o.port, dest, (err) => { x.done(err ?? null) }) },
+    onDrop: (x) => { x.done(new Error('sync send queue full: oldest datagram dropped (the peer NACKs it)')) }
+  })
   return {
     send: async (datagram) => await new Promise<void>((resolve, reject) => {
-      sock.send(datagram, o.port, dest, (err) => { if (err !== null && err !== undefined) reject(err); else resolve() })
+      pacer.push({ datagram, done: (err) => { if (err !== null) reject(err); else resolve() } })
     }),
     onDatagram: (h) => { handlers.push(h) },
     close: async () => await new Promise<void>(resolve => { sock.close(() => { resolve() }) })

@@ -24,7 +24,7 @@ export async function openConntrackPorts (m: ConntrackModel): Promise<ConntrackP
     const s = m.sync
     const sync = await openSyncUdp(s.transport === 'udp'
       ? { transport: 'udp', family: s.family, address: s.address, peer: s.peer, port: s.port, sndBuffer: s.sndBuffer, rcvBuffer: s.rcvBuffer }
-      : { transport: 'multicast', group: s.group, port: s.port, interfaceAddress: s.interfaceAddress, sndBuffer: s.sndBuffer, rcvBuffer: s.rcvBuffer })
+      : { transport: 'multicast', group: s.group, port: s.port, interfaceAddress: s.interfaceAddress, sndBuffer: s.sndBuffer, rcvBuffer: s.rcvBuffer }, monotonicClock)
     if (keys === null) return { ct, sync }
     const local = s.transport === 'udp' ? s.address : s.interfaceAddress
     // Microseconds since the epoch: above every counter a previous instance sent (sync-auth.ts).

@@ -138,7 +138,7 @@ export class ConntrackRuntime {
   async start (): Promise<void> {
     this.o.ct.onEvent(ev => { this.step({ kind: 'kernelEvent', event: ev.event, flow: ev.flow }) })
     this.o.ct.onOverrun(info => { this.step({ kind: 'overrun', count: info.count, reason: info.reason }) })
-    this.o.sync.onDatagram((buf, from, auth) => { this.step(auth === undefined ? { kind: 'datagram', buf, from } : { kind: 'datagram', buf, from, auth }) })
+    this.o.sync.onDatagram((buf, from, auth) => { this.o.counters.inc('sync.rx.bytes', buf.length); this.step(auth === undefined ? { kind: 'datagram', buf, from } : { kind: 'datagram', buf, from, auth }) })
     await this.request(id => ({ kind: 'start', id }))
   }
 

@@ -299,6 +299,11 @@ export interface ResyncOptions {
   readonly purge: boolean
   /** Mark the changes for sending: true after an overrun (§5.6), false for -R (§4.4). */
   readonly propagate: boolean
+  /**
+   * With `purge`: only entries whose last update is older than this are purged. An event newer
+   * than the dump's start proves the entry exists even when the (concurrent) dump missed it.
+   */
+  readonly purgeUntouchedSince?: Millis
 }
 
 export interface ResyncResult {
@@ -336,8 +341,10 @@ export function resyncFromDump (cache: FlowCache, dump: Iterable<Flow>, now: Mil
     if (r.change !== null) changes.push(r.change)
   }
   if (opts.purge) {
+    const since = opts.purgeUntouchedSince
     for (const ref of storeRefs(cache.store)) {
       if (seen.has(ref)) continue
+      if (since !== undefined && storeMeta(cache.store, ref).lastUpdate >= since) continue
       const flow = storeFlow(cache.store, ref)
       storeDelete(cache.store, ref)
       count(cache, 'destroyed')

@@ -80,7 +80,8 @@ export type DumpPurpose =
   /** ctResyncFromKernel (conntrackd -R): nothing sent, nothing purged. */
   | { readonly kind: 'resync', readonly id: number }
   /** After lost kernel events (conntrackd NetlinkOverrunResync): purge and send the differences. */
-  | { readonly kind: 'overrun' }
+  /** `requestedAt`: when the dump was asked for; entries an event touched since then are not purged. */
+  | { readonly kind: 'overrun', readonly requestedAt: Millis }
   /** PurgeTimeout reached (conntrackd -t): delete what we replicate. */
   | { readonly kind: 'purge' }
 
@@ -181,6 +182,8 @@ export interface EngineState {
   purge: PurgeTimer | null
   /** An overrun resync dump is out: further overruns wait for it. */
   overrunPending: boolean
+  /** Events were lost again while that dump was out: it may miss what they announced, dump once more after it. */
+  overrunAgain: boolean
   /** config.syncSource compiled (null: no check). */
   readonly source: CompiledSourcePolicy | null
   /** Sender counters already seen (config.auth). */

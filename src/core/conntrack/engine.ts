@@ -62,6 +62,7 @@ export function createEngine (config: EngineConfig, local: readonly FilterCidr[]
     lastCommit: null,
     purge: null,
     overrunPending: false,
+    overrunAgain: false,
     source: config.syncSource == null ? null : compileSourcePolicy(config.syncSource),
     replay: EMPTY_REPLAY_WINDOW,
     own: addressList(config.ownAddresses ?? [], local),
@@ -89,10 +90,15 @@ export function stepEngine (state: EngineState, input: EngineInput, now: Millis)
     case 'overrun':
       out.count('ct.overrun')
       out.log('warn', 'kernel conntrack events were lost: resync from a dump', { count: input.count, reason: input.reason })
-      // conntrackd NetlinkOverrunResync: one dump + purge, however many overruns arrive meanwhile.
+      // conntrackd NetlinkOverrunResync: a dump + purge. conntrackd's dump is synchronous; ours runs
+      // while events keep coming, so an overrun during the dump may have lost events of entries the
+      // kernel created after the dump walked their bucket: one more dump after it (never more than
+      // one queued, however many overruns arrive meanwhile).
       if (!s.overrunPending) {
         s.overrunPending = true
-        out.push({ kind: 'dump', purpose: { kind: 'overrun' } })
+        out.push({ kind: 'dump', purpose: { kind: 'overrun', requestedAt: now } })
+      } else {
+        s.overrunAgain = true
       }
       break
     case 'datagram':
@@ -106,7 +112,7 @@ export function stepEngine (state: EngineState, input: EngineInput, now: Millis)
       dumped(s, input.purpose, input.flows, now, out)
       break
     case 'dumpFailed':
-      dumpFailed(s, input.purpose, input.error, out)
+      dumpFailed(s, input.purpose, input.error, now, out)
       break
     case 'applied':
       switch (input.purpose.kind) {
@@ -215,14 +221,15 @@ function dumped (s: EngineState, purpose: DumpPurpose, flows: readonly Flow[], n
       return
     case 'overrun':
       s.overrunPending = false
-      resyncInternal(s, flows, true, now, out)
+      resyncInternal(s, flows, true, now, out, purpose.requestedAt)
+      overrunFollowUp(s, now, out)
       return
     case 'purge':
       purgeDumped(s, flows, out)
   }
 }
 
-function dumpFailed (s: EngineState, purpose: DumpPurpose, error: string, out: EngineOut): void {
+function dumpFailed (s: EngineState, purpose: DumpPurpose, error: string, now: Millis, out: EngineOut): void {
   switch (purpose.kind) {
     case 'start':
     case 'resync':
@@ -231,15 +238,27 @@ function dumpFailed (s: EngineState, purpose: DumpPurpose, error: string, out: E
     case 'overrun':
       s.overrunPending = false
       out.log('error', 'resync after an overrun failed', { err: error })
+      overrunFollowUp(s, now, out)
       return
     case 'purge':
       purgeFailed(error, out)
   }
 }
 
+/** The dump an overrun during the previous overrun dump asked for. */
+function overrunFollowUp (s: EngineState, now: Millis, out: EngineOut): void {
+  if (!s.overrunAgain) return
+  s.overrunAgain = false
+  s.overrunPending = true
+  out.push({ kind: 'dump', purpose: { kind: 'overrun', requestedAt: now } })
+}
+
 /** A kernel dump into the internal cache; after an overrun, purge what is gone and send the differences (§5.6). */
-function resyncInternal (s: EngineState, flows: readonly Flow[], purgeAndSend: boolean, now: Millis, out: EngineOut): void {
-  const r = resyncFromDump(s.internal, flows, now, { filter: s.filter, purge: purgeAndSend, propagate: purgeAndSend })
+function resyncInternal (s: EngineState, flows: readonly Flow[], purgeAndSend: boolean, now: Millis, out: EngineOut, dumpRequestedAt?: Millis): void {
+  // The dump runs while kernel events keep arriving: an entry created after the kernel walked its
+  // bucket is missing from the dump but in the cache through its event. Only entries not touched
+  // since the dump was requested can be gone (conntrackd's dump is synchronous and never sees this).
+  const r = resyncFromDump(s.internal, flows, now, { filter: s.filter, purge: purgeAndSend, propagate: purgeAndSend, ...(dumpRequestedAt === undefined ? {} : { purgeUntouchedSince: dumpRequestedAt }) })
   s.internal = r.cache
   if (purgeAndSend) propagate(s, r.changes, now, out)
   out.count('ct.resync.kernel')

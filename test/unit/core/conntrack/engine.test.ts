@@ -197,20 +197,46 @@ t.test('overruns while a resync dump is pending: one dump, then the differences 
   d.step({ kind: 'kernelEvent', event: 'new', flow: tcpFlow(1) })
   d.step({ kind: 'kernelEvent', event: 'new', flow: tcpFlow(2) })
   d.fire()
+  d.now += 100
+  const requestedAt = d.now
   const first = d.step({ kind: 'overrun', count: 1, reason: 'enobufs' })
-  t.same(of(first, 'dump'), [{ kind: 'dump', purpose: { kind: 'overrun' } }])
+  t.same(of(first, 'dump'), [{ kind: 'dump', purpose: { kind: 'overrun', requestedAt } }])
   t.match(counts(first), { 'ct.overrun': 1 })
   const more = [d.step({ kind: 'overrun', count: 2, reason: 'enobufs' }), d.step({ kind: 'overrun', count: 3, reason: 'enobufs' })].flat()
   t.same(of(more, 'dump'), [], 'no second dump while one is out')
   t.equal(of(more, 'count').length, 2, 'each overrun still counted')
-  const fx = d.step({ kind: 'dumped', purpose: { kind: 'overrun' }, flows: [tcpFlow(2), tcpFlow(3)] })
+  const fx = d.step({ kind: 'dumped', purpose: { kind: 'overrun', requestedAt }, flows: [tcpFlow(2), tcpFlow(3)] })
   t.match(counts(fx), { 'ct.resync.kernel': 1 })
+  t.same(of(fx, 'dump'), [{ kind: 'dump', purpose: { kind: 'overrun', requestedAt: d.now } }], 'overruns during the dump: exactly one more dump after it')
   const sent = messages(d.fire())
   t.same(sent.filter(m => m.kind === 'ct').map(m => m.kind === 'ct' ? `${m.event}:${m.attrs.sport}` : '').sort(), ['del:1', 'new:2', 'new:3'], 'purged, refreshed and new entries replicated (2 is still NEW in the resend queue: coalesced)')
+  const quiet = d.step({ kind: 'dumped', purpose: { kind: 'overrun', requestedAt: d.now }, flows: [tcpFlow(2), tcpFlow(3)] })
+  t.same(of(quiet, 'dump'), [], 'no overrun during the follow-up dump: no further dump')
   t.same(of(d.step({ kind: 'overrun', count: 4, reason: 'enobufs' }), 'dump').length, 1, 'the next overrun dumps again')
-  const failed = d.step({ kind: 'dumpFailed', purpose: { kind: 'overrun' }, error: 'EBUSY' })
+  d.step({ kind: 'overrun', count: 5, reason: 'enobufs' })
+  const failed = d.step({ kind: 'dumpFailed', purpose: { kind: 'overrun', requestedAt: d.now }, error: 'EBUSY' })
   t.match(of(failed, 'log'), [{ level: 'error', msg: 'resync after an overrun failed' }])
-  t.equal(of(d.step({ kind: 'overrun', count: 5, reason: 'enobufs' }), 'dump').length, 1, 'a failed dump does not block the next one')
+  t.equal(of(failed, 'dump').length, 1, 'an overrun during a failed dump still gets its dump')
+  d.step({ kind: 'dumpFailed', purpose: { kind: 'overrun', requestedAt: d.now }, error: 'EBUSY' })
+  t.equal(of(d.step({ kind: 'overrun', count: 6, reason: 'enobufs' }), 'dump').length, 1, 'a failed dump does not block the next one')
+})
+
+t.test('overrun resync: an entry whose event came after the dump was requested is not purged though the dump missed it', async t => {
+  const d = new Driver()
+  d.step({ kind: 'kernelEvent', event: 'new', flow: tcpFlow(1) })
+  d.fire()
+  d.now += 100
+  const requestedAt = d.now
+  d.step({ kind: 'overrun', count: 1, reason: 'enobufs' })
+  d.now += 50
+  // created in the kernel after the dump walked its bucket: only its event tells of it
+  d.step({ kind: 'kernelEvent', event: 'new', flow: tcpFlow(7) })
+  d.fire()
+  d.now += 50
+  d.step({ kind: 'dumped', purpose: { kind: 'overrun', requestedAt }, flows: [tcpFlow(2)] })
+  const sent = messages(d.fire())
+  t.same(sent.filter(m => m.kind === 'ct').map(m => m.kind === 'ct' ? `${m.event}:${m.attrs.sport}` : '').sort(), ['del:1', 'new:2'], 'entry 1 (untouched since before the dump) purged, entry 7 kept')
+  t.equal(engineStatus(d.state).internal.active, 2, 'entries 2 and 7 stay')
 })
 
 t.test('start: the kernel table fills the internal cache silently; the startup bulk demotes until it ends', async t => {
