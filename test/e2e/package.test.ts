@@ -7,6 +7,7 @@
 // reload fails, an accepted one succeeds, SIGTERM stops it cleanly, and purge removes it all.
 import t from 'tap'
 import { execa } from 'execa'
+import type { Result } from 'execa'
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
@@ -83,7 +84,7 @@ t.test('Debian package in a clean root', { skip }, async t => {
   const proc = execa(sc, sa, { reject: false, all: true })
   t.teardown(async () => { proc.kill('SIGTERM'); await proc })
   t.not(await waitFor(async () => (await whoIsMaster(lab)).join() === 'fw1', 15_000, 20), null, 'ExecStart: the installed daemon becomes master in the lab')
-  const run = async (argv: string[]): ReturnType<typeof execa> => { const [c, a] = chrooted(root, argv); return await execa(c, a, { reject: false }) }
+  const run = async (argv: string[]): Promise<Result> => { const [c, a] = chrooted(root, argv); return await execa(c, a, { reject: false }) }
   t.equal((await run(['/usr/bin/hafwctl', '-s', '/run/hafw/hafwd.sock', 'state'])).exitCode, 0, 'the installed hafwctl: state exits 0 (master)')
 
   const reload = directive(unit, 'ExecReload')
