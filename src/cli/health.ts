@@ -42,6 +42,7 @@ export function applyEvent (status: Status, e: ControlEvent): Status {
       groups: status.groups.map(g => ({ ...g, members: g.members.map(m => m.id === e.routerId ? { ...m, state: e.to } : m) }))
     }
   }
+  if (e.kind === 'priority') return { ...status, routers: status.routers.map(r => r.id === e.routerId ? { ...r, effectivePriority: e.to } : r) }
   if (e.kind !== 'groupTransition') return status
   const { kind: _k, time: _t, ...transition } = e
   return { ...status, groups: status.groups.map(g => g.name === e.group ? { ...g, state: e.to, transitions: g.transitions + 1, lastTransition: transition } : g) }

@@ -73,6 +73,37 @@ function failedLine (s: Status): string | null {
   return failed.length === 0 ? null : `failed effects: ${failed.join(' ')}`
 }
 
+const signed = (n: number): string => n > 0 ? `+${n}` : String(n)
+
+/** A tracked object's state in a word: up / DOWN, or a weighted file's value. */
+function trackState (t: RouterStatus['track'][number]): string {
+  if (t.up === null) return t.value === null ? 'not read' : `value ${t.value}`
+  return t.up ? 'up' : 'DOWN'
+}
+
+/**
+ * `tracking:` in `hafwctl state`: for each router whose effective priority is not its configured
+ * one, or that has a tracked object down, what moved it; else a count of what is tracked.
+ */
+function trackingLine (s: Status): string {
+  const parts: string[] = []
+  let objects = 0
+  for (const r of s.routers) {
+    const track = r.track ?? []
+    objects += track.length
+    const moved = track.filter(t => t.contribution !== 0 || t.up === false)
+    const offsets = Object.entries(r.offsets ?? {}).filter(([, v]) => v !== 0)
+    if (moved.length === 0 && offsets.length === 0 && r.effectivePriority === r.configuredPriority) continue
+    const why = [
+      ...moved.map(t => `${t.name} ${trackState(t)}${t.fault ? ' (fault)' : ` ${signed(t.contribution)}`}`),
+      ...offsets.map(([k, v]) => `${k} ${signed(v)}`)
+    ]
+    parts.push(`${r.id} ${r.configuredPriority}->${r.effectivePriority}${why.length > 0 ? ` (${why.join(', ')})` : ''}`)
+  }
+  if (parts.length > 0) return `tracking: ${parts.join(' · ')}`
+  return objects === 0 ? 'tracking: none configured' : `tracking: ${objects} object(s), all up, no priority change`
+}
+
 /** `hafwctl state`: one screen read at a glance. */
 export function renderState (s: Status): string {
   const rows: string[][] = []
@@ -93,6 +124,7 @@ export function renderState (s: Status): string {
   lines.push('')
   const faults = s.routers.filter(r => r.faults.length > 0).map(r => `${r.id} ${r.faults.join(' ')}`)
   lines.push(`faults: ${faults.length === 0 ? 'none' : faults.join(' · ')}`)
+  lines.push(trackingLine(s))
   lines.push(dropsLine(s))
   if (s.maintenance === true) lines.push('maintenance: ON (every router held in FAULT; hafwctl maintenance off to return)')
   if (s.conntrack !== undefined) lines.push(syncLine(s.conntrack))
@@ -120,6 +152,16 @@ export function renderVrrp (s: Status): string {
     out.push(field('interface', r.interfaceUp ? 'up' : 'DOWN'))
     out.push(field('virtual addresses', r.vips.length === 0 ? 'none' : r.vips.map(vipText).join(' ')))
     out.push(field('faults', r.faults.length === 0 ? 'none' : r.faults.join(' ')))
+    const track = r.track ?? []
+    const offsets = Object.entries(r.offsets ?? {})
+    if (track.length === 0 && offsets.length === 0) out.push(field('tracking', 'none'))
+    else {
+      const trows = [
+        ...track.map(t => [t.name, t.kind, trackState(t), t.weight === 0 ? 'weight 0 (fault)' : `weight ${signed(t.weight)}`, t.fault ? 'FAULT' : signed(t.contribution)]),
+        ...offsets.map(([k, v]) => [k, 'offset', '-', '-', signed(v)])
+      ]
+      out.push('  tracking', ...table(['OBJECT', 'KIND', 'STATE', 'WEIGHT', 'PRIORITY'], trows).map(l => `    ${l}`))
+    }
     out.push(field('master', r.state === 'master'
       ? 'self'
       : m === null ? 'none heard' : `${m.address} priority ${m.priority}, interval ${formatIntervalCs(m.adverIntervalCs)}, heard ${ago(s.now, m.at)}`))
@@ -154,5 +196,6 @@ export function renderEvent (e: ControlEvent): string {
   if (e.kind === 'bulk') return `${e.time}  startup resync  ${e.from} -> ${e.to}  (${e.reason})\n`
   if (e.kind === 'maintenance') return `${e.time}  maintenance ${e.on ? 'on' : 'off'}\n`
   if (e.kind === 'peer') return `${e.time}  sync peer  ${e.from} -> ${e.to}\n`
+  if (e.kind === 'priority') return `${e.time}  ${e.routerId}  priority ${e.from} -> ${e.to}  (${e.cause})\n`
   return `${e.time}  group ${e.group}  ${e.from} -> ${e.to}  (${e.reason}${e.member === null ? '' : `, ${e.member}`})\n`
 }

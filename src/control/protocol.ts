@@ -54,7 +54,7 @@ import { z } from 'zod'
 import type { GroupSnapshot } from '../core/node.js'
 import type { GroupState, GroupTransitionReason } from '../core/group/sync-group.js'
 import { ROUTER_STATES } from '../core/vrrp/types.js'
-import type { RouterSnapshot, RouterState, TransitionReason } from '../core/vrrp/types.js'
+import type { RouterSnapshot, RouterState, TrackKind, TransitionReason } from '../core/vrrp/types.js'
 
 export const PROTOCOL_VERSION = 1
 
@@ -154,7 +154,7 @@ export interface Status {
   readonly role?: string
   /** Conntrack caches, sync peer and commit state (runtime/conntrack.ts ConntrackStatus); absent when conntrack is off. */
   readonly conntrack?: unknown
-  /** `hafwctl maintenance on` is in force: every router is held in FAULT (track `maintenance`). */
+  /** `hafwctl maintenance on` is in force: every router is held in FAULT (reason `maintenance`). */
   readonly maintenance?: boolean
 }
 
@@ -203,6 +203,17 @@ const routerStatusSchema = z.looseObject({
   masterAdverIntervalCs: z.number().int(),
   interfaceUp: z.boolean(),
   faults: z.array(z.string()),
+  // Tracking (an older daemon sends none).
+  track: z.array(z.looseObject({
+    name: z.string(),
+    kind: z.custom<TrackKind>(v => typeof v === 'string'),
+    weight: z.number().int(),
+    up: z.boolean().nullable(),
+    value: z.number().nullable(),
+    contribution: z.number().int(),
+    fault: z.boolean()
+  })).default([]),
+  offsets: z.record(z.string(), z.number()).default({}),
   lastMaster: z.looseObject({ address: z.string(), priority: z.number().int(), adverIntervalCs: z.number().int(), at: millis }).nullable(),
   lastTransition: transitionSchema.nullable(),
   counters: z.looseObject({
@@ -278,6 +289,8 @@ export type ControlEvent =
   | { readonly kind: 'maintenance', readonly on: boolean, readonly at: number, readonly time: string }
   /** The sync peer's liveness (unknown, heard, lost: nothing passed the source/MAC checks for 3 ALIVE intervals). */
   | { readonly kind: 'peer', readonly from: string, readonly to: string, readonly at: number, readonly time: string }
+  /** A router's effective priority changed; `cause` says which tracked object / offset / reload (readable). */
+  | { readonly kind: 'priority', readonly routerId: string, readonly from: number, readonly to: number, readonly cause: string, readonly at: number, readonly time: string }
 
 const eventSchema: z.ZodType<ControlEvent> = z.discriminatedUnion('kind', [
   transitionSchema.extend({ kind: z.literal('transition'), time: z.string() }),
@@ -285,7 +298,8 @@ const eventSchema: z.ZodType<ControlEvent> = z.discriminatedUnion('kind', [
   z.looseObject({ kind: z.literal('role'), from: z.string(), to: z.string(), reason: z.string().optional(), at: millis, time: z.string() }),
   z.looseObject({ kind: z.literal('bulk'), from: z.string(), to: z.string(), reason: z.string(), at: millis, time: z.string() }),
   z.looseObject({ kind: z.literal('maintenance'), on: z.boolean(), at: millis, time: z.string() }),
-  z.looseObject({ kind: z.literal('peer'), from: z.string(), to: z.string(), at: millis, time: z.string() })
+  z.looseObject({ kind: z.literal('peer'), from: z.string(), to: z.string(), at: millis, time: z.string() }),
+  z.looseObject({ kind: z.literal('priority'), routerId: z.string(), from: z.number().int(), to: z.number().int(), cause: z.string(), at: millis, time: z.string() })
 ])
 
 // ---------------------------------------------------------------------------------------------

@@ -18,8 +18,8 @@ import type { Effect } from './effects.js'
 import { earliest, isDue, type Deadline, type Millis } from './time.js'
 import { changeGroupState, createSyncGroup, decideGroup, type GroupState, type GroupTransitionEvent, type SyncGroup, type SyncGroupConfig } from './group/sync-group.js'
 import { DROP_SEVERITY, type DropSeverity } from './vrrp/drops.js'
-import { createRouter, routerDeadline, routerSnapshot, stepRouterPhased } from './vrrp/router.js'
-import type { MasterEntryPlan, Router, RouterConfig, RouterDropReason, RouterInput, RouterSnapshot, TransitionEvent } from './vrrp/types.js'
+import { createRouter, routerDeadline, routerPriority, routerSnapshot, stepRouterPhased } from './vrrp/router.js'
+import type { MasterEntryPlan, PriorityCause, PriorityChangeEvent, Router, RouterConfig, RouterDropReason, RouterInput, RouterSnapshot, TransitionEvent } from './vrrp/types.js'
 
 export interface NodeState {
   /** Router id → router. */
@@ -70,6 +70,18 @@ export interface NodeStepResult {
   readonly transitions: readonly TransitionEvent[]
   readonly groupTransitions: readonly GroupTransitionEvent[]
   readonly drops: readonly NodeDrop[]
+  /** Routers whose effective priority changed in this step, with the cause (logged at info by the runtime). */
+  readonly priorityChanges: readonly PriorityChangeEvent[]
+}
+
+/** Why `input` changed a router's effective priority (for the priority-change event). */
+function priorityCause (r: Router, input: RouterInput): PriorityCause {
+  switch (input.kind) {
+    case 'trackState': return { kind: 'track', name: input.name, up: input.up, weight: r.config.track[input.name] ?? 0 }
+    case 'priorityOffset': return { kind: 'offset', source: input.source, offset: input.offset }
+    case 'configure': return { kind: 'reload' }
+    default: return { kind: 'input', input: input.kind }
+  }
 }
 
 export interface GroupSnapshot {
@@ -131,12 +143,16 @@ export function stepNode (node: NodeState, input: NodeInput, now: Millis): NodeS
   const transitions: TransitionEvent[] = []
   const groupTransitions: GroupTransitionEvent[] = []
   const drops: NodeDrop[] = []
+  const priorityChanges: PriorityChangeEvent[] = []
   const touched = new Set<string>()
 
   const apply = (id: string, routerInput: RouterInput): void => {
     const r = routers[id] as Router
     const res = stepRouterPhased(r, routerInput, now)
     routers[id] = res.router
+    const from = routerPriority(r)
+    const to = routerPriority(res.router)
+    if (from !== to) priorityChanges.push({ routerId: id, from, to, cause: priorityCause(res.router, routerInput), at: now })
     effects.push(...res.effects)
     if (res.masterEntry !== null) entries.push(res.masterEntry)
     transitions.push(...res.transitions)
@@ -196,7 +212,7 @@ export function stepNode (node: NodeState, input: NodeInput, now: Millis): NodeS
     effects.push(...advertise, ...entries.flatMap(e => e.install), ...entries.flatMap(e => e.announce))
   }
   const next: NodeState = { routers, order: node.order, groups }
-  return { node: next, effects, ctCommitAt, deadline: nodeDeadline(next), transitions, groupTransitions, drops }
+  return { node: next, effects, ctCommitAt, deadline: nodeDeadline(next), transitions, groupTransitions, drops, priorityChanges }
 }
 
 /** Status view of the node (status API, hafwctl). */

@@ -5,13 +5,14 @@
  * Each router of the new config is one of:
  *   same      — config identical: the router object is kept as it is (state, timers, counters);
  *   inPlace   — only fields that the state machine reads afresh at each use changed (priority,
- *               preempt, preempt delay, accept mode, VIPs, announce, advert interval, track
- *               weights with the same names): the config is swapped under the running router.
- *               A Master with new VIPs adds and announces them and removes the ones dropped;
- *               a new priority goes out with the next advert (RFC 5798 §6.4.3);
- *   restart   — identity changed (interface, VRID, version, family, source address, tracked
- *               names) or its sync group's membership changed: shut down (priority 0 if Master,
- *               VIPs removed) and started again;
+ *               preempt, preempt delay, accept mode, VIPs, announce, advert interval, tracked
+ *               objects added, removed or reweighted): the router steps a `configure` input
+ *               (vrrp/router.ts): state and timers kept, a Master adds and announces new VIPs
+ *               and removes the dropped ones only, FAULT re-evaluated; a new priority goes out
+ *               with the next advert (RFC 5798 §6.4.3);
+ *   restart   — identity changed (IDENTITY: interface, VRID, version, family, source address,
+ *               sync group name) or its sync group's membership changed: shut down (priority 0
+ *               if Master, VIPs removed) and started again;
  *   added / removed.
  * Removals and restarts are stepped as Shutdown inputs on the old node, additions and restarts as
  * Startup inputs on the new one, so sync groups decide through the usual path (node.ts).
@@ -22,7 +23,6 @@ import { createSyncGroup } from './group/sync-group.js'
 import type { SyncGroup, SyncGroupConfig } from './group/sync-group.js'
 import { createNode, nodeDeadline, stepNode } from './node.js'
 import type { NodeState, NodeStepResult } from './node.js'
-import { announceRound } from './vrrp/plans.js'
 import type { Router, RouterConfig } from './vrrp/types.js'
 
 export type RouterChangeKind = 'same' | 'inPlace' | 'restart' | 'added' | 'removed'
@@ -30,10 +30,19 @@ export type RouterChangeKind = 'same' | 'inPlace' | 'restart' | 'added' | 'remov
 export interface ReconfigureResult extends NodeStepResult {
   /** What happened to each router id (old and new). */
   readonly changes: Readonly<Record<string, RouterChangeKind>>
+  /** Routers restarted: why (see IDENTITY). */
+  readonly restartReasons: Readonly<Record<string, readonly RestartReason[]>>
 }
 
-/** Fields whose change means the router must be restarted. */
-const IDENTITY: ReadonlyArray<keyof RouterConfig> = ['ifname', 'family', 'vrid', 'version', 'primaryAddress', 'syncGroup']
+/**
+ * Fields whose change means the router must be restarted: the one source of truth for "what
+ * restarts" (the reload, its dry run and the README say what this list says). Everything else
+ * in RouterConfig changes in place.
+ */
+export const IDENTITY: ReadonlyArray<keyof RouterConfig> = ['ifname', 'family', 'vrid', 'version', 'primaryAddress', 'syncGroup']
+
+/** Why a change restarts a router: an IDENTITY field, or its sync group's membership. */
+export type RestartReason = (typeof IDENTITY)[number] | 'syncGroupMembers'
 
 function equal (a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b)
@@ -44,32 +53,17 @@ function sameMembers (a: SyncGroupConfig | undefined, b: SyncGroupConfig | undef
   return equal([...a.members].sort(), [...b.members].sort())
 }
 
+/** The reasons a router kept from `old` to `next` must restart; empty: it changes in place (or not at all). */
+export function restartReasons (old: RouterConfig, next: RouterConfig, groupKept: boolean): RestartReason[] {
+  const reasons: RestartReason[] = IDENTITY.filter(k => !equal(old[k], next[k]))
+  if (!groupKept) reasons.push('syncGroupMembers')
+  return reasons
+}
+
 export function classify (old: RouterConfig | undefined, next: RouterConfig, groupKept: boolean): RouterChangeKind {
   if (old === undefined) return 'added'
-  if (equal(old, next)) return groupKept ? 'same' : 'restart'
-  if (!groupKept || IDENTITY.some(k => !equal(old[k], next[k]))) return 'restart'
-  if (!equal(Object.keys(old.track).sort(), Object.keys(next.track).sort())) return 'restart'
-  return 'inPlace'
-}
-
-function vipKey (v: { address: string, prefix: number, dev?: string }): string {
-  return `${v.address}/${v.prefix}@${v.dev ?? ''}`
-}
-
-/** Effects of swapping the config under a running router (see the module comment). */
-function inPlaceEffects (r: Router, next: RouterConfig): Effect[] {
-  if (r.state !== 'master') return []
-  const before = new Set(r.config.vips.map(vipKey))
-  const after = new Set(next.vips.map(vipKey))
-  const removed = r.config.vips.filter(v => !after.has(vipKey(v)))
-  const added = next.vips.filter(v => !before.has(vipKey(v)))
-  const out: Effect[] = []
-  if (removed.length > 0) out.push({ kind: 'vipDel', routerId: r.config.id, vips: removed })
-  if (added.length > 0) {
-    out.push({ kind: 'vipAdd', routerId: r.config.id, vips: added })
-    out.push(...announceRound({ ...next, vips: added }))
-  }
-  return out
+  if (restartReasons(old, next, groupKept).length > 0) return 'restart'
+  return equal(old, next) ? 'same' : 'inPlace'
 }
 
 export function reconfigureNode (node: NodeState, configs: readonly RouterConfig[], groups: readonly SyncGroupConfig[], now: Millis): ReconfigureResult {
@@ -79,12 +73,14 @@ export function reconfigureNode (node: NodeState, configs: readonly RouterConfig
   for (const g of groups) for (const m of g.members) newGroupOf.set(m, g)
 
   const changes: Record<string, RouterChangeKind> = {}
+  const reasons: Record<string, RestartReason[]> = {}
   const nextIds = new Set(configs.map(c => c.id))
   for (const id of node.order) if (!nextIds.has(id)) changes[id] = 'removed'
   for (const c of configs) {
     const old = node.routers[c.id]
     const kept = old === undefined || sameMembers(oldGroupOf.get(c.id), newGroupOf.get(c.id))
     changes[c.id] = classify(old?.config, c, kept)
+    if (changes[c.id] === 'restart' && old !== undefined) reasons[c.id] = restartReasons(old.config, c, kept)
   }
 
   // Validate the whole new node before anything is stepped: createNode throws on a bad set.
@@ -94,6 +90,7 @@ export function reconfigureNode (node: NodeState, configs: readonly RouterConfig
   const transitions: NodeStepResult['transitions'][number][] = []
   const groupTransitions: NodeStepResult['groupTransitions'][number][] = []
   const drops: NodeStepResult['drops'][number][] = []
+  const priorityChanges: NodeStepResult['priorityChanges'][number][] = []
   let ctCommitAt: number | null = null
   const collect = (r: NodeStepResult): void => {
     if (r.ctCommitAt !== null && ctCommitAt === null) ctCommitAt = effects.length + r.ctCommitAt
@@ -101,6 +98,7 @@ export function reconfigureNode (node: NodeState, configs: readonly RouterConfig
     transitions.push(...r.transitions)
     groupTransitions.push(...r.groupTransitions)
     drops.push(...r.drops)
+    priorityChanges.push(...r.priorityChanges)
   }
 
   // 1. Shut down what goes away or restarts, on the old node.
@@ -114,16 +112,13 @@ export function reconfigureNode (node: NodeState, configs: readonly RouterConfig
     }
   }
 
-  // 2. The new node: kept routers carried over (config swapped for inPlace), kept groups carried over.
+  // 2. The new node: kept routers carried over (inPlace ones still with their old config), kept groups carried over.
   const routers: Record<string, Router> = {}
   for (const c of configs) {
     const kind = changes[c.id]
     const prev = old.routers[c.id]
-    if (prev !== undefined && kind === 'same') routers[c.id] = prev
-    else if (prev !== undefined && kind === 'inPlace') {
-      effects.push(...inPlaceEffects(prev, c))
-      routers[c.id] = { ...prev, config: c }
-    } else routers[c.id] = fresh.routers[c.id] as Router
+    if (prev !== undefined && (kind === 'same' || kind === 'inPlace')) routers[c.id] = prev
+    else routers[c.id] = fresh.routers[c.id] as Router
   }
   const groupState: Record<string, SyncGroup> = {}
   for (const g of groups) {
@@ -132,7 +127,16 @@ export function reconfigureNode (node: NodeState, configs: readonly RouterConfig
   }
   let next: NodeState = { routers, order: configs.map(c => c.id), groups: groupState }
 
-  // 3. Start what is new or restarted.
+  // 3. Swap the config under the routers that change in place (a step each, so a member's FAULT
+  //    re-evaluation goes through its sync group).
+  for (const c of configs) {
+    if (changes[c.id] !== 'inPlace') continue
+    const r = stepNode(next, { kind: 'router', routerId: c.id, input: { kind: 'configure', config: c } }, now)
+    next = r.node
+    collect(r)
+  }
+
+  // 4. Start what is new or restarted.
   for (const c of configs) {
     const kind = changes[c.id]
     if (kind === 'added' || kind === 'restart') {
@@ -141,5 +145,5 @@ export function reconfigureNode (node: NodeState, configs: readonly RouterConfig
       collect(r)
     }
   }
-  return { node: next, effects, ctCommitAt, deadline: nodeDeadline(next), transitions, groupTransitions, drops, changes }
+  return { node: next, effects, ctCommitAt, deadline: nodeDeadline(next), transitions, groupTransitions, drops, priorityChanges, changes, restartReasons: reasons }
 }

@@ -76,6 +76,7 @@ export function assemble (model: Model, links: readonly LinkInfo[], addrs: reado
       primaryAddress: primary,
       announce: { delayMs: r.announce.delayMs, repeat: r.announce.repeat, refreshMs: r.announce.refreshMs },
       track: trackWeights(r),
+      ...(r.track.files.some(f => f.weight !== 0) ? { fileWeights: Object.fromEntries(r.track.files.filter(f => f.weight !== 0).map(f => [f.path, f.weight])) } : {}),
       ...(r.syncGroup !== null ? { syncGroup: r.syncGroup } : {})
     })
     wires.push({

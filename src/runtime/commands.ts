@@ -3,9 +3,9 @@
  * config file, maintenance mode, and the conntrack commands of conntrackd (-c, -f, -R, -B, -n,
  * -i/-e, -s) handed to the conntrack runtime.
  *
- * Maintenance is a tracked object: every router tracks `maintenance` with weight 0
- * (withMaintenanceTrack, applied to every assembly), so `maintenance on` puts every router in
- * FAULT the way a failed weight-0 track does in keepalived. A MASTER leaving for FAULT sends a
+ * Maintenance is the core's `maintenance` input (vrrp/router.ts): `maintenance on` puts every
+ * router in FAULT with the reason `maintenance` (a FAULT cause of its own, not a tracked object,
+ * so logs and `hafwctl state` do not blame a track). A MASTER leaving for FAULT sends a
  * priority-0 advert (architecture decision 2), so the peer takes over after Skew_Time, and a
  * router in FAULT sends nothing, so the peer stays MASTER until maintenance is off. The priority
  * offset `maintenance` (-254) is applied too, so the effective priority shown by `hafwctl` says it,
@@ -13,7 +13,8 @@
  * right after: `off` clears the track, then the offset, and preemption (if configured) takes
  * the master role back after Master_Down_Interval.
  *
- * A reload restarts routers whose identity changed with a fresh state: maintenance is applied
+ * A reload restarts routers whose identity changed with a fresh state (routers changed in place
+ * keep it, core/reconfigure.ts): maintenance is applied
  * again to them in the same turn of the event loop, before their first effect runs. (An address
  * owner, priority 255, still goes MASTER at its Startup and leaves at once: RFC 5798 §6.4.1 lets
  * nothing hold an owner in Backup.)
@@ -26,23 +27,15 @@ import { CommandError } from '../control/commands.js'
 import type { CommandHandler, CommandOutcome, ReloadResult, StatsResult } from '../control/commands.js'
 import { ctEntryView } from '../control/ct-view.js'
 import type { MaintenanceView } from '../control/source.js'
-import type { Assembly } from './assemble.js'
 import type { ConntrackHandle } from './conntrack-client.js'
 import type { EffectHandlers } from './executor.js'
 import type { Logger } from './log.js'
 import type { Runner } from './runner.js'
 import type { Counters } from './stats.js'
 
-/** The track every router has with weight 0; down while maintenance is on. No configured track has this name (they are `if:`, `file:`, `script:`). */
-export const MAINTENANCE_TRACK = 'maintenance'
 /** The priorityOffset source of maintenance, and its value: any configured priority 1..254 lands on 1. */
 export const MAINTENANCE_SOURCE = 'maintenance'
 export const MAINTENANCE_OFFSET = -254
-
-/** Every router of the assembly tracks `maintenance` with weight 0 (FAULT while it is down). */
-export function withMaintenanceTrack (a: Assembly): Assembly {
-  return { ...a, routers: a.routers.map(r => ({ ...r, track: { ...r.track, [MAINTENANCE_TRACK]: 0 } })) }
-}
 
 export type DaemonReload = (model: Model) => Promise<{ ok: true, changes: Record<string, string> } | { ok: false, error: string }>
 
@@ -98,14 +91,14 @@ export function createDaemonCommands (o: DaemonCommandsOptions): DaemonCommands 
   const applyMaintenance = async (on: boolean): Promise<void> => {
     if (on) {
       const offset = runner.dispatch({ kind: 'all', input: { kind: 'priorityOffset', source: MAINTENANCE_SOURCE, offset: MAINTENANCE_OFFSET } })
-      await Promise.all([offset, runner.dispatch({ kind: 'track', name: MAINTENANCE_TRACK, up: false })])
+      await Promise.all([offset, runner.dispatch({ kind: 'all', input: { kind: 'maintenance', on: true } })])
     } else {
-      const track = runner.dispatch({ kind: 'track', name: MAINTENANCE_TRACK, up: true })
-      await Promise.all([track, runner.dispatch({ kind: 'all', input: { kind: 'priorityOffset', source: MAINTENANCE_SOURCE, offset: 0 } })])
+      const leave = runner.dispatch({ kind: 'all', input: { kind: 'maintenance', on: false } })
+      await Promise.all([leave, runner.dispatch({ kind: 'all', input: { kind: 'priorityOffset', source: MAINTENANCE_SOURCE, offset: 0 } })])
     }
   }
 
-  // Routers a reload restarts or adds start fresh (track up, no offset): hold them in maintenance
+  // Routers a reload restarts or adds start fresh (not in maintenance, no offset): hold them in maintenance
   // too, before any of their effects runs (the runner queues effects after its observers).
   runner.onStep((_result, cause) => {
     if (cause.kind !== 'reconfigure' || !maintenance) return

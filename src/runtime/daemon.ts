@@ -25,7 +25,7 @@ import { Counters } from './stats.js'
 import { Transitions } from './transitions.js'
 import { startControlServer } from '../control/server.js'
 import { startMetricsServer } from '../control/metrics.js'
-import { createDaemonCommands, withMaintenanceTrack } from './commands.js'
+import { createDaemonCommands } from './commands.js'
 import type { DaemonCommands } from './commands.js'
 import { runnerStatusSource } from '../control/source.js'
 import { egress, ingress } from './vrrp-wire.js'
@@ -84,7 +84,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
   let assembly: Assembly
   try {
     linkList = await links.links()
-    assembly = withMaintenanceTrack(assemble(model, linkList, await links.addresses()))
+    assembly = assemble(model, linkList, await links.addresses())
   } catch (err) {
     links.close()
     throw startupError(err)
@@ -188,7 +188,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     let a: Assembly
     try {
       const known = await links.links()
-      a = withMaintenanceTrack(assemble(next, known, await links.addresses()))
+      a = assemble(next, known, await links.addresses())
       vrrp.openTransports(a, known)
     } catch (err) {
       return { ok: false, error: err instanceof Error ? err.message : String(err) }

@@ -12,13 +12,23 @@ import { createOrchestrator, orchestrate } from '../core/orchestrator.js'
 import type { ConntrackPlanConfig, NodeRole, OrchestratorState } from '../core/orchestrator.js'
 import type { ReconfigureResult } from '../core/reconfigure.js'
 import type { SyncGroupConfig } from '../core/group/sync-group.js'
-import type { RouterConfig } from '../core/vrrp/types.js'
+import type { PriorityCause, RouterConfig } from '../core/vrrp/types.js'
 import type { Deadline } from '../core/time.js'
 import type { Clock } from './clock.js'
 import type { Executor } from './executor.js'
 import type { Logger } from './log.js'
 import type { Counters } from './stats.js'
 import type { Transitions } from './transitions.js'
+
+/** The cause of a priority change as one readable phrase (log line, pushed event). */
+export function describePriorityCause (c: PriorityCause): string {
+  switch (c.kind) {
+    case 'track': return `${c.name} ${c.up ? 'up' : 'down'}, weight ${c.weight > 0 ? '+' : ''}${c.weight}`
+    case 'offset': return c.offset === 0 ? `${c.source} cleared` : `${c.source} offset ${c.offset > 0 ? '+' : ''}${c.offset}`
+    case 'reload': return 'configuration reloaded'
+    case 'input': return `${c.input} input`
+  }
+}
 
 /** What caused a step: a node input, or a configuration reload. */
 export type StepCause = NodeInput | { readonly kind: 'reconfigure' }
@@ -77,6 +87,7 @@ export class Runner {
     this.node = r.node
     for (const t of r.transitions) this.transitions.emit({ kind: 'transition', routerId: t.routerId, from: t.from, to: t.to, reason: t.reason, priority: t.priority, at: t.at })
     for (const g of r.groupTransitions) this.transitions.emit({ kind: 'groupTransition', group: g.group, from: g.from, to: g.to, reason: g.reason, member: g.member, at: g.at })
+    for (const p of r.priorityChanges) this.transitions.emit({ kind: 'priority', routerId: p.routerId, from: p.from, to: p.to, cause: describePriorityCause(p.cause), at: p.at })
     // One prefix for every dropped input, wire or core (the router's own count is in its state).
     for (const d of r.drops) this.counters.inc(`rx.drop.${d.reason}`)
     for (const o of this.observers) o(r, cause)

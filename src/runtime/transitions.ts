@@ -1,7 +1,8 @@
 /**
  * One choke point for every state change the daemon makes (architecture decision 3): a VRRP
- * router, a sync group, the node's conntrack role (core/orchestrator.ts) and the startup bulk
- * resync (core/sync/bulk.ts, reported by the conntrack worker). Each change is one event with
+ * router, a sync group, the node's conntrack role (core/orchestrator.ts), the startup bulk
+ * resync (core/sync/bulk.ts, reported by the conntrack worker) and a router's effective priority
+ * (tracking, offsets, reload; node.ts priorityChanges). Each change is one event with
  * from / to / reason, logged once with its severity, counted once, and handed to the listeners
  * (the status API's pushed events) — here and nowhere else.
  *
@@ -15,7 +16,7 @@ import type { Logger } from './log.js'
 import type { Counters } from './stats.js'
 
 /** A change as the runtime reports it; `time` (wall clock, for display) is added here. */
-export type TransitionEvent = ControlEvent extends infer E ? E extends { kind: 'transition' | 'groupTransition' | 'role' | 'bulk' | 'peer' } ? Omit<E, 'time'> : never : never
+export type TransitionEvent = ControlEvent extends infer E ? E extends { kind: 'transition' | 'groupTransition' | 'role' | 'bulk' | 'peer' | 'priority' } ? Omit<E, 'time'> : never : never
 
 export type TransitionListener = (event: ControlEvent) => void
 
@@ -31,11 +32,14 @@ export function severityOf (e: TransitionEvent): Severity {
       return e.reason === 'giveUp' ? 'warn' : 'info'
     case 'peer':
       return e.to === 'lost' ? 'warn' : 'info'
+    case 'priority':
+      return 'info'
   }
 }
 
-/** Counter name: transition.<to>, groupTransition.<to>, role.<to>, bulk.<to>, peer.<to>. */
+/** Counter name: transition.<to>, groupTransition.<to>, role.<to>, bulk.<to>, peer.<to>; priority.changed. */
 export function counterOf (e: TransitionEvent): string {
+  if (e.kind === 'priority') return 'priority.changed'
   return `${e.kind}.${e.to}`
 }
 
@@ -46,6 +50,7 @@ function messageOf (e: TransitionEvent): string {
     case 'role': return `node role ${e.from} -> ${e.to}${e.reason !== undefined ? ` (${e.reason})` : ''}`
     case 'bulk': return `startup resync ${e.from} -> ${e.to} (${e.reason})`
     case 'peer': return `sync peer ${e.to === 'lost' ? 'lost: nothing received for 3 ALIVE intervals' : e.to} (was ${e.from})`
+    case 'priority': return `${e.routerId}: priority ${e.from} -> ${e.to} (${e.cause})`
   }
 }
 

@@ -4,7 +4,7 @@
  */
 import { compareIP, parseIP } from '../../codec/ip.js'
 import type { Deadline, Millis } from '../time.js'
-import type { RouterConfig } from './types.js'
+import type { RouterConfig, TrackKind, TrackStatus } from './types.js'
 
 /** RFC 5798 §6.1: priority of the router that owns the virtual addresses. */
 export const OWNER_PRIORITY = 255
@@ -45,20 +45,52 @@ export function effectivePriority (
 }
 
 /**
- * The causes that hold the router in FAULT, as readable names (empty = no fault): its own
- * interface down, or a weight-0 tracked object down (keepalived).
+ * The causes that hold the router in FAULT, as readable names (empty = no fault): maintenance
+ * mode, its own interface down, or a weight-0 tracked object down (keepalived).
  */
 export function faultCauses (
   config: RouterConfig,
   interfaceUp: boolean,
-  trackUp: Readonly<Record<string, boolean>>
+  trackUp: Readonly<Record<string, boolean>>,
+  maintenance = false
 ): string[] {
   const causes: string[] = []
+  if (maintenance) causes.push('maintenance')
   if (!interfaceUp) causes.push(`interface:${config.ifname}`)
   for (const [name, weight] of Object.entries(config.track)) {
     if (weight === 0 && trackUp[name] === false) causes.push(`track:${name}`)
   }
   return causes
+}
+
+function trackKind (name: string): TrackKind {
+  if (name.startsWith('if:')) return 'interface'
+  if (name.startsWith('script:')) return 'script'
+  if (name.startsWith('file:')) return 'file'
+  return 'other'
+}
+
+/**
+ * Every tracked object of a router with what it does to the priority now (the same rule as
+ * effectivePriority): the up/down tracks of `config.track`, then the weighted files of
+ * `config.fileWeights`, whose value × weight is the `file:PATH` offset.
+ */
+export function trackStatus (
+  config: RouterConfig,
+  trackUp: Readonly<Record<string, boolean>>,
+  offsets: Readonly<Record<string, number>>
+): TrackStatus[] {
+  const out: TrackStatus[] = []
+  for (const [name, weight] of Object.entries(config.track)) {
+    const up = trackUp[name] ?? true
+    const contribution = (weight > 0 && up) || (weight < 0 && !up) ? weight : 0
+    out.push({ name, kind: trackKind(name), weight, up, value: null, contribution, fault: weight === 0 && !up })
+  }
+  for (const [path, weight] of Object.entries(config.fileWeights ?? {})) {
+    const offset = offsets[`file:${path}`]
+    out.push({ name: `file:${path}`, kind: 'file', weight, up: null, value: offset === undefined || weight === 0 ? null : offset / weight, contribution: offset ?? 0, fault: false })
+  }
+  return out
 }
 
 /** RFC 5798 §6.1: the owner's Preempt_Mode is always effectively true (it always takes over). */

@@ -20,7 +20,7 @@ import { canonicalIP, compareIP } from '../../codec/ip.js'
 import type { Effect } from '../effects.js'
 import { earliest, isDue, type Deadline, type Millis } from '../time.js'
 import {
-  backupAdvertDecision, effectivePriority, faultCauses, isAddressOf, isOwner, masterYields, PRIORITY_STOP
+  backupAdvertDecision, effectivePriority, faultCauses, isAddressOf, isOwner, masterYields, PRIORITY_STOP, trackStatus
 } from './election.js'
 import { flattenMasterEntry, leaveMasterPlan, masterEntryPlan, announceRound, vipDel } from './plans.js'
 import { csToMs, masterDownInterval, skewTime } from './timers.js'
@@ -69,6 +69,7 @@ export function createRouter (config: RouterConfig, group: string | null = null)
     primaryAddress: primary,
     interfaceUp: true,
     trackUp,
+    maintenance: false,
     offsets: {},
     masterAdverIntervalCs: config.advertIntervalCs,
     timers: NO_TIMERS,
@@ -162,6 +163,11 @@ function run (router: Router, input: RouterInput, now: Millis): { d: Draft, out:
       break
     }
     case 'groupDecision': onGroupDecision(d, out, input.group, input.state, now); break
+    case 'maintenance':
+      d.maintenance = input.on
+      updateFault(d, out, now)
+      break
+    case 'configure': onConfigure(d, out, input.config, now); break
   }
   if (d.group === null) d.want = d.state
   return { d, out }
@@ -281,7 +287,7 @@ function changeState (d: Draft, out: Out, to: RouterState, reason: TransitionRea
 /** After a member changed state: what it wants now on its own. */
 function settleGroupWant (d: Draft, entered: RouterState, reason: TransitionReason): void {
   if (entered === 'initialize') { d.want = 'initialize'; d.wantReason = reason; return }
-  const causes = faultCauses(d.config, d.interfaceUp, d.trackUp)
+  const causes = faultCauses(d.config, d.interfaceUp, d.trackUp, d.maintenance)
   if (causes.length > 0) { d.want = 'fault'; d.wantReason = faultReason(d); return }
   if (entered === 'master') { d.want = 'master'; d.wantReason = reason; return }
   // Backup, or Fault held by the group: what it would do alone from here.
@@ -305,6 +311,7 @@ function settleBackupWant (d: Draft): void {
 }
 
 function faultReason (d: Draft): TransitionReason {
+  if (d.maintenance) return 'maintenance'
   return d.interfaceUp ? 'trackDown' : 'interfaceDown'
 }
 
@@ -314,7 +321,7 @@ function faultReason (d: Draft): TransitionReason {
 function onStartup (d: Draft, out: Out, now: Millis): void {
   if (d.started) { drop(d, out, 'alreadyRunning'); return }
   d.started = true
-  if (faultCauses(d.config, d.interfaceUp, d.trackUp).length > 0) request(d, out, 'fault', faultReason(d), now)
+  if (faultCauses(d.config, d.interfaceUp, d.trackUp, d.maintenance).length > 0) request(d, out, 'fault', faultReason(d), now)
   else if (isOwner(d.config)) request(d, out, 'master', 'ownerStartup', now)
   else request(d, out, 'backup', 'startup', now)
 }
@@ -331,10 +338,37 @@ function onShutdown (d: Draft, out: Out, now: Millis): void {
 /** Enter or leave FAULT after an interface or tracked object changed. */
 function updateFault (d: Draft, out: Out, now: Millis): void {
   if (!d.started) return // Startup looks at the causes itself.
-  const faulty = faultCauses(d.config, d.interfaceUp, d.trackUp).length > 0
+  const faulty = faultCauses(d.config, d.interfaceUp, d.trackUp, d.maintenance).length > 0
   const current = d.group !== null ? d.want : d.state
   if (faulty && current !== 'fault') request(d, out, 'fault', faultReason(d), now)
   else if (!faulty && current === 'fault') request(d, out, serviceState(d), 'faultCleared', now)
+}
+
+/**
+ * A reload changed only what a running router reads afresh (core/reconfigure.ts): swap the
+ * config, keep the state of the tracked objects still tracked, start new ones up (the runtime
+ * reports their real state right after), forget dropped ones. A Master removes the VIPs that are
+ * gone and adds and announces the new ones; the others stay on the interface untouched. A new
+ * priority goes out with the next advert (RFC 5798 §6.4.3). FAULT is re-evaluated last.
+ */
+function onConfigure (d: Draft, out: Out, next: RouterConfig, now: Millis): void {
+  if (d.state === 'master') {
+    const key = (v: { address: string, prefix: number, dev?: string }): string => `${v.address}/${v.prefix}@${v.dev ?? ''}`
+    const before = new Set(d.config.vips.map(key))
+    const after = new Set(next.vips.map(key))
+    const removed = d.config.vips.filter(v => !after.has(key(v)))
+    const added = next.vips.filter(v => !before.has(key(v)))
+    if (removed.length > 0) out.effects.push({ kind: 'vipDel', routerId: next.id, vips: removed })
+    if (added.length > 0) {
+      out.effects.push({ kind: 'vipAdd', routerId: next.id, vips: added })
+      out.effects.push(...announceRound({ ...next, vips: added }))
+    }
+  }
+  const trackUp: Record<string, boolean> = {}
+  for (const name of Object.keys(next.track)) trackUp[name] = d.trackUp[name] ?? true
+  d.trackUp = trackUp
+  d.config = next
+  updateFault(d, out, now)
 }
 
 function onAdvert (d: Draft, out: Out, a: AdvertInput, now: Millis): void {
@@ -472,7 +506,9 @@ export function routerSnapshot (r: Router): RouterSnapshot {
     advertIntervalCs: r.config.advertIntervalCs,
     masterAdverIntervalCs: r.masterAdverIntervalCs,
     interfaceUp: r.interfaceUp,
-    faults: faultCauses(r.config, r.interfaceUp, r.trackUp),
+    faults: faultCauses(r.config, r.interfaceUp, r.trackUp, r.maintenance),
+    track: trackStatus(r.config, r.trackUp, r.offsets),
+    offsets: Object.fromEntries(Object.entries(r.offsets).filter(([source]) => !(source.startsWith('file:') && source.slice(5) in (r.config.fileWeights ?? {})))),
     lastMaster: r.lastMaster,
     lastTransition: r.lastTransition,
     counters: r.counters,

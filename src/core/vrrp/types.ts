@@ -67,6 +67,12 @@ export interface RouterConfig {
   readonly track: Readonly<Record<string, number>>
   /** Name of the sync group this router belongs to (informative; node.ts checks it against the groups). */
   readonly syncGroup?: string
+  /**
+   * Tracked files with a weight (keepalived track_file, weight ≠ 0): path → weight. The runtime
+   * feeds their value × weight as the priorityOffset `file:PATH`; the core only uses this to show
+   * the file's value and weight in the status (trackStatus in election.ts).
+   */
+  readonly fileWeights?: Readonly<Record<string, number>>
 }
 
 /**
@@ -100,6 +106,11 @@ export interface AdvertInput {
  * - `primaryAddress`: the interface's primary address changed.
  * - `groupDecision`: only node.ts sends it, to apply a sync group's decision to a member
  *   (architecture decision 4); see group/sync-group.ts.
+ * - `maintenance`: the operator took the node out of service (`hafwctl maintenance on`): FAULT,
+ *   with its own reason, until `on: false`.
+ * - `configure`: a reload changed only what can change under a running router (core/reconfigure.ts
+ *   `restartReasons` is empty): the config is swapped in place, tracked objects added (up) or
+ *   dropped, VIPs added/removed while Master, FAULT re-evaluated. Never a restart.
  */
 export type RouterInput =
   | { readonly kind: 'startup' }
@@ -111,6 +122,8 @@ export type RouterInput =
   | { readonly kind: 'priorityOffset', readonly source: string, readonly offset: number }
   | { readonly kind: 'primaryAddress', readonly address: string }
   | { readonly kind: 'groupDecision', readonly group: string, readonly state: 'backup' | 'master' | 'fault' }
+  | { readonly kind: 'maintenance', readonly on: boolean }
+  | { readonly kind: 'configure', readonly config: RouterConfig }
 
 export type RouterInputKind = RouterInput['kind']
 
@@ -130,6 +143,8 @@ export type TransitionReason =
   | 'interfaceDown'
   /** A weight-0 tracked object went down (keepalived FAULT). */
   | 'trackDown'
+  /** Maintenance mode on (`hafwctl maintenance on`): out of service, not a failure. */
+  | 'maintenance'
   /** The last fault cause cleared: back to Backup (or Master for the owner), as from Initialize. */
   | 'faultCleared'
   /** Applied a sync group decision this member did not ask for itself (architecture decision 4). */
@@ -229,6 +244,8 @@ export interface Router {
   readonly interfaceUp: boolean
   /** Tracked object name → up. Starts all up; the runtime reports the real states. */
   readonly trackUp: Readonly<Record<string, boolean>>
+  /** Maintenance mode (the `maintenance` input): a FAULT cause of its own. */
+  readonly maintenance: boolean
   /** priorityOffset source → offset. */
   readonly offsets: Readonly<Record<string, number>>
   /** RFC 5798 §6.1 Master_Adver_Interval (centiseconds): ours, or learned from the master (v3). */
@@ -287,8 +304,51 @@ export interface RouterSnapshot {
   readonly masterAdverIntervalCs: number
   readonly interfaceUp: boolean
   readonly faults: readonly string[]
+  /** Each tracked object: its state, weight and what it adds to the priority now. */
+  readonly track: readonly TrackStatus[]
+  /** Other priorityOffset sources (bulkSync demotion, maintenance) → offset. */
+  readonly offsets: Readonly<Record<string, number>>
   readonly lastMaster: HeardMaster | null
   readonly lastTransition: TransitionEvent | null
   readonly counters: RouterCounters
   readonly deadline: Deadline
+}
+
+/** Kind of a tracked object, from its name prefix (`if:`, `script:`, `file:`; runtime/assemble.ts). */
+export type TrackKind = 'interface' | 'script' | 'file' | 'other'
+
+/** One tracked object of a router as the status shows it (election.ts trackStatus). */
+export interface TrackStatus {
+  /** The core's name: `if:eth2`, `script:chk_fw`, `file:/run/prio`. */
+  readonly name: string
+  readonly kind: TrackKind
+  readonly weight: number
+  /** Up/down (interfaces, scripts, weight-0 files); null for a weighted file (it has a value). */
+  readonly up: boolean | null
+  /** A weighted file: the number it holds (offset / weight); null otherwise, or not read yet. */
+  readonly value: number | null
+  /** What it adds to the configured priority now (before the 1..254 clamp). */
+  readonly contribution: number
+  /** Weight 0 and down: it holds the router in FAULT. */
+  readonly fault: boolean
+}
+
+/**
+ * What made a router's effective priority change (node.ts reports it with the old and new value):
+ * a tracked object, a priorityOffset source (a weighted file, bulkSync, maintenance), or a reload.
+ */
+export type PriorityCause =
+  | { readonly kind: 'track', readonly name: string, readonly up: boolean, readonly weight: number }
+  | { readonly kind: 'offset', readonly source: string, readonly offset: number }
+  | { readonly kind: 'reload' }
+  /** Any other input (none changes the priority today; kept so a change is never unreported). */
+  | { readonly kind: 'input', readonly input: RouterInputKind }
+
+/** The effective priority of a router changed (status API event, info log line). */
+export interface PriorityChangeEvent {
+  readonly routerId: string
+  readonly from: number
+  readonly to: number
+  readonly cause: PriorityCause
+  readonly at: Millis
 }
