@@ -4,7 +4,7 @@
 import t from 'tap'
 import { createNode, stepNode } from '../../../src/core/node.js'
 import type { NodeState } from '../../../src/core/node.js'
-import { reconfigureNode, classify } from '../../../src/core/reconfigure.js'
+import { reconfigureNode, classify, restartReasons } from '../../../src/core/reconfigure.js'
 import { routerConfig } from '../../helpers/netsim.js'
 import type { RouterConfig } from '../../../src/core/vrrp/types.js'
 
@@ -91,5 +91,80 @@ t.test('classify', async t => {
   t.equal(classify(lone, lone, false), 'restart')
   t.equal(classify(lone, { ...lone, advertIntervalCs: 200 }, true), 'inPlace')
   t.equal(classify(lone, { ...lone, ifname: 'eth9' }, true), 'restart')
-  t.equal(classify(lone, { ...lone, track: { 'if:eth2': -10 } }, true), 'restart')
+  t.equal(classify(lone, { ...lone, track: { 'if:eth2': -10 } }, true), 'inPlace', 'a tracked object added changes in place')
+  t.equal(classify({ ...lone, track: { 'if:eth2': -10 } }, lone, true), 'inPlace', 'and removed')
+  t.equal(classify(lone, { ...lone, vips: [] }, true), 'inPlace')
+})
+
+t.test('restartReasons: the IDENTITY fields that differ, and a sync group membership change', async t => {
+  t.same(restartReasons(lone, { ...lone, priority: 7, track: { 'script:x': 5 }, vips: [] }, true), [], 'priority, tracks, VIPs: none')
+  t.same(restartReasons(lone, { ...lone, vrid: 61, version: 2 }, true), ['vrid', 'version'])
+  t.same(restartReasons(lone, { ...lone, primaryAddress: '172.16.0.3' }, false), ['primaryAddress', 'syncGroupMembers'])
+  const r = reconfigureNode(runningMaster([out, inn, lone]), [out, inn, { ...lone, ifname: 'eth5' }], groups, 10_500)
+  t.same(r.restartReasons, { lone: ['ifname'] }, 'the reload result says why it restarted')
+})
+
+t.test('a tracked script and a VIP added to a Master by reload: stays Master, old VIPs untouched, new one added and announced', async t => {
+  const node = runningMaster([out, inn, lone])
+  const vips = [...lone.vips, { address: '172.16.0.7', prefix: 24, family: 'ipv4' as const }]
+  const next = { ...lone, vips, track: { 'script:chk': -30 } }
+  const r = reconfigureNode(node, [out, inn, next], groups, 10_500)
+  t.equal(r.changes.lone, 'inPlace')
+  t.same(r.transitions, [], 'no transition')
+  t.equal(r.node.routers.lone?.state, 'master')
+  t.same(r.effects.map(e => e.kind), ['vipAdd', 'garp'], 'no vipDel at all')
+  t.same(r.effects[0], { kind: 'vipAdd', routerId: 'lone', vips: [vips[1]] }, 'only the new VIP')
+  t.same(r.node.routers.lone?.trackUp, { 'script:chk': true }, 'the new track starts up')
+  t.equal(r.node.routers.lone?.timers.adver, node.routers.lone?.timers.adver, 'advert timer untouched')
+  t.same(r.priorityChanges, [], 'a negative weight while up changes nothing')
+  // The new checker reports KO: the weight applies, and the change is reported with its cause.
+  const down = stepNode(r.node, { kind: 'track', name: 'script:chk', up: false }, 11_000)
+  t.same(down.priorityChanges, [{ routerId: 'lone', from: 100, to: 70, cause: { kind: 'track', name: 'script:chk', up: false, weight: -30 }, at: 11_000 }])
+  t.same(down.transitions, [])
+})
+
+t.test('a reload keeps the state of tracked objects still tracked and forgets dropped ones', async t => {
+  const tracked = { ...lone, track: { 'if:eth7': -20, 'script:a': 10 } }
+  let node = runningMaster([out, inn, tracked])
+  node = stepNode(node, { kind: 'track', name: 'if:eth7', up: false }, 10_100).node
+  const r = reconfigureNode(node, [out, inn, { ...lone, track: { 'if:eth7': -40 } }], groups, 10_500)
+  t.equal(r.changes.lone, 'inPlace')
+  t.same(r.node.routers.lone?.trackUp, { 'if:eth7': false }, 'down stays down; script:a forgotten')
+  t.same(r.priorityChanges, [{ routerId: 'lone', from: 90, to: 60, cause: { kind: 'reload' }, at: 10_500 }], '100-20+10 → 100-40')
+})
+
+t.test('removing a weight-0 track that holds a router in FAULT clears the fault in place', async t => {
+  const tracked = { ...lone, track: { 'script:fw': 0 } }
+  let node = runningMaster([out, inn, tracked])
+  const f = stepNode(node, { kind: 'track', name: 'script:fw', up: false }, 10_100)
+  node = f.node
+  t.equal(node.routers.lone?.state, 'fault')
+  t.equal(f.transitions[0]?.reason, 'trackDown')
+  const r = reconfigureNode(node, [out, inn, lone], groups, 10_500)
+  t.equal(r.changes.lone, 'inPlace')
+  t.same(r.transitions.map(x => `${x.from}->${x.to} ${x.reason}`), ['fault->backup faultCleared'])
+})
+
+t.test('a sync group member gets a track in place: the group keeps its state', async t => {
+  const node = runningMaster([out, inn, lone])
+  const r = reconfigureNode(node, [{ ...out, track: { 'if:eth9': -10 } }, inn, lone], groups, 10_500)
+  t.equal(r.changes.out, 'inPlace')
+  t.same(r.transitions, [])
+  t.same(r.groupTransitions, [])
+  t.equal(r.node.groups.G, node.groups.G, 'group object kept')
+  t.equal(r.node.routers.out?.state, 'master')
+})
+
+t.test('maintenance: FAULT with its own reason, not trackDown; kept across an in-place reload', async t => {
+  let node = runningMaster([out, inn, lone])
+  const on = stepNode(node, { kind: 'all', input: { kind: 'maintenance', on: true } }, 10_100)
+  node = on.node
+  t.same(on.transitions.map(x => `${x.routerId}:${x.to}:${x.reason}`).sort(), ['in:fault:maintenance', 'lone:fault:maintenance', 'out:fault:maintenance'])
+  t.same(on.groupTransitions.map(g => g.to), ['fault'])
+  const r = reconfigureNode(node, [out, inn, { ...lone, priority: 90 }], groups, 10_500)
+  t.equal(r.node.routers.lone?.state, 'fault', 'still in maintenance after the reload')
+  t.same(r.transitions, [])
+  const off = stepNode(r.node, { kind: 'all', input: { kind: 'maintenance', on: false } }, 11_000)
+  t.equal(off.node.routers.lone?.state, 'backup')
+  t.equal(off.transitions.find(x => x.routerId === 'lone')?.reason, 'faultCleared')
 })
