@@ -20,6 +20,8 @@ export interface Command {
   readonly arg: string | null
   readonly json: boolean
   readonly watch: boolean
+  /** reload --dry-run: validate and print the plan, apply nothing. */
+  readonly dryRun: boolean
   /** -s: socket path; null: from -c, else DEFAULT_SOCKET. */
   readonly socket: string | null
   /** -c: config file whose control.socket is used. */
@@ -30,6 +32,7 @@ export interface Command {
 export function parseArgs (argv: readonly string[]): Command | string {
   let json = false
   let watch = false
+  let dryRun = false
   let socket: string | null = null
   let config: string | null = null
   let timeoutMs = DEFAULT_TIMEOUT_MS
@@ -49,6 +52,7 @@ export function parseArgs (argv: readonly string[]): Command | string {
       case '-h': case '--help': help = true; break
       case '--json': json = true; break
       case '-w': case '--watch': watch = true; break
+      case '-n': case '--dry-run': dryRun = true; break
       case '-s': case '--socket': {
         const v = value()
         if (v === null) return `${flag} needs a socket path`
@@ -74,11 +78,12 @@ export function parseArgs (argv: readonly string[]): Command | string {
     }
   }
   if (socket !== null && config !== null) return '-s and -c are exclusive: give the socket, or the config file that names it'
-  const base = { json, watch, socket, config, timeoutMs, arg: null }
+  const base = { json, watch, dryRun, socket, config, timeoutMs, arg: null }
   if (help || words.length === 0 || (words.length === 1 && words[0] === 'help')) return { ...base, name: 'help' }
   const cmd = command(words)
   if (typeof cmd === 'string') return cmd
   if (watch && cmd.name !== 'state') return '--watch goes with state only'
+  if (dryRun && cmd.name !== 'reload') return '--dry-run goes with reload only'
   return { ...base, ...cmd }
 }
 

@@ -4,7 +4,7 @@
  */
 import { ControlClient, ControlClientError } from '../control/client.js'
 import { DEFAULT_COMMIT_WAIT_MS } from '../control/protocol.js'
-import type { ControlEvent, RequestBody, ServerMessage, Status } from '../control/protocol.js'
+import type { ControlEvent, RequestBody, RouterPlanView, ServerMessage, Status } from '../control/protocol.js'
 import type { Command } from './args.js'
 import { applyEvent, EXIT, exitCodeOf, health } from './health.js'
 import { renderCounters, renderEvent, renderState, renderVrrp } from './render.js'
@@ -39,7 +39,7 @@ function refused (io: CliIo, err: unknown): number {
 /** The request of each command that is one request and one reply. */
 function commandRequest (cmd: Command): RequestBody | null {
   switch (cmd.name) {
-    case 'reload': return { type: 'reload' }
+    case 'reload': return cmd.dryRun ? { type: 'reload', dryRun: true } : { type: 'reload' }
     case 'maintenance': return { type: 'maintenance', on: cmd.arg === 'on' }
     case 'commit': return { type: 'commit', waitMs: DEFAULT_COMMIT_WAIT_MS }
     case 'flush': return { type: 'flush', caches: cmd.arg === 'internal' || cmd.arg === 'external' ? cmd.arg : 'both' }
@@ -50,9 +50,32 @@ function commandRequest (cmd: Command): RequestBody | null {
   }
 }
 
+/** A reload (or its dry run) router by router: restart and the keys why, in place and what. */
+export function reloadPlanText (file: string, routers: readonly RouterPlanView[], notes: readonly string[], dryRun: boolean): string {
+  const moved = routers.filter(r => r.change !== 'same')
+  const lines = [dryRun
+    ? `dry run of ${file}: valid; nothing applied. ${moved.length === 0 ? 'No router would change.' : 'Plan:'}`
+    : `reloaded ${file}: ${moved.length === 0 ? 'no router changed' : `${moved.length} router(s) changed`}`]
+  const verb = (r: RouterPlanView): string => {
+    switch (r.change) {
+      case 'restart': return `restart${dryRun ? 's' : 'ed'} (${r.restart.join(', ')} changed)${r.inPlace.length > 0 ? `; also ${r.inPlace.join('; ')}` : ''}`
+      case 'inPlace': return `in place, no restart: ${r.inPlace.length > 0 ? r.inPlace.join('; ') : 'settings'}`
+      case 'added': return dryRun ? 'added (would start as BACKUP)' : 'added'
+      case 'removed': return dryRun ? 'removed (would leave: priority 0 if MASTER, VIPs removed)' : 'removed'
+      default: return r.change
+    }
+  }
+  for (const r of moved) lines.push(`  ${r.id}: ${verb(r)}`)
+  const same = routers.length - moved.length
+  if (same > 0) lines.push(`  ${same} router(s) unchanged`)
+  for (const note of notes) lines.push(`note: ${note}`)
+  return lines.join('\n') + '\n'
+}
+
 function commandText (m: ServerMessage): string {
   switch (m.type) {
     case 'reloaded': {
+      if (m.routers !== undefined) return reloadPlanText(m.file, m.routers, m.notes, m.dryRun === true)
       const moved = m.changes.filter(c => c.change !== 'same')
       const lines = [`reloaded ${m.file}: ${moved.length === 0 ? 'no router changed' : moved.map(c => `${c.id} ${c.change}`).join(', ')}`]
       const same = m.changes.length - moved.length

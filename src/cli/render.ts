@@ -83,9 +83,10 @@ function trackState (t: RouterStatus['track'][number]): string {
 
 /**
  * `tracking:` in `hafwctl state`: for each router whose effective priority is not its configured
- * one, or that has a tracked object down, what moved it; else a count of what is tracked.
+ * one, or that has a tracked object down, what moved it; else a count of what is tracked
+ * (no line when nothing is tracked).
  */
-function trackingLine (s: Status): string {
+function trackingLine (s: Status): string | null {
   const parts: string[] = []
   let objects = 0
   for (const r of s.routers) {
@@ -101,7 +102,7 @@ function trackingLine (s: Status): string {
     parts.push(`${r.id} ${r.configuredPriority}->${r.effectivePriority}${why.length > 0 ? ` (${why.join(', ')})` : ''}`)
   }
   if (parts.length > 0) return `tracking: ${parts.join(' · ')}`
-  return objects === 0 ? 'tracking: none configured' : `tracking: ${objects} object(s), all up, no priority change`
+  return objects === 0 ? null : `tracking: ${objects} object(s), all up, no priority change`
 }
 
 /** `hafwctl state`: one screen read at a glance. */
@@ -124,7 +125,8 @@ export function renderState (s: Status): string {
   lines.push('')
   const faults = s.routers.filter(r => r.faults.length > 0).map(r => `${r.id} ${r.faults.join(' ')}`)
   lines.push(`faults: ${faults.length === 0 ? 'none' : faults.join(' · ')}`)
-  lines.push(trackingLine(s))
+  const tracking = trackingLine(s)
+  if (tracking !== null) lines.push(tracking)
   lines.push(dropsLine(s))
   if (s.maintenance === true) lines.push('maintenance: ON (every router held in FAULT; hafwctl maintenance off to return)')
   if (s.conntrack !== undefined) lines.push(syncLine(s.conntrack))

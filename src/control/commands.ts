@@ -4,7 +4,7 @@
  * CommandError it throws, into replies; runtime/commands.ts implements it on a running daemon,
  * tests use a fake.
  */
-import type { CacheName, CtEntryView, ErrorCode, IssueView, ReloadChange } from './protocol.js'
+import type { CacheName, CtEntryView, ErrorCode, IssueView, ReloadChange, RouterPlanView } from './protocol.js'
 
 /** A command that cannot be carried out, with the error code the client gets. */
 export class CommandError extends Error {
@@ -20,6 +20,10 @@ export interface ReloadResult {
   readonly changes: readonly ReloadChange[]
   /** What the reload did not apply, or applied with a side effect worth knowing. */
   readonly notes: readonly string[]
+  /** Per router: restart (and the keys why), in place (and what), added, removed (runtime/reload-plan.ts). */
+  readonly routers?: readonly RouterPlanView[]
+  /** A dry run: validated and planned, nothing applied. */
+  readonly dryRun?: boolean
 }
 
 /** A conntrack command carried out: a sentence for people, and facts for scripts. */
@@ -41,7 +45,8 @@ export interface StatsResult {
  * becomes an `internal` error.
  */
 export interface CommandHandler {
-  reload: () => Promise<ReloadResult>
+  /** dryRun: validate and plan against the running node, apply nothing (`hafwctl reload --dry-run`). */
+  reload: (opts?: { readonly dryRun?: boolean }) => Promise<ReloadResult>
   /** Returns whether the call changed the mode. */
   maintenance: (on: boolean) => Promise<{ readonly on: boolean, readonly changed: boolean }>
   commit: (waitMs: number) => Promise<CommandOutcome>

@@ -12,9 +12,11 @@
  *     subscribe           → subscribed  then `event` messages are pushed until unsubscribe / close
  *     unsubscribe         → unsubscribed
  *   commands (COMMAND_TYPES; a daemon without a command handler answers `notAvailable`):
- *     reload              → reloaded    re-read the config file, apply it as a diff; an invalid
+ *     reload {dryRun?}    → reloaded    re-read the config file, apply it as a diff; an invalid
  *                                       file is an `invalidConfig` error carrying the issues
- *                                       (key path, line), and nothing is applied
+ *                                       (key path, line), and nothing is applied. dryRun: the
+ *                                       same checks and the plan per router (restart and why,
+ *                                       in place and what), nothing applied (`dryRun: true`)
  *     maintenance {on}    → maintenance on: every router goes to FAULT (priority-0 advert if it
  *                                       was MASTER, so the peer takes over after Skew_Time);
  *                                       off: back to service
@@ -95,7 +97,7 @@ const requestSchemas: Record<RequestType, z.ZodType> = {
   counters: bare('counters'),
   subscribe: bare('subscribe'),
   unsubscribe: bare('unsubscribe'),
-  reload: bare('reload'),
+  reload: z.strictObject({ ...envelope, type: z.literal('reload'), dryRun: z.boolean().optional() }),
   maintenance: z.strictObject({ ...envelope, type: z.literal('maintenance'), on: z.boolean() }),
   commit: z.strictObject({ ...envelope, type: z.literal('commit'), waitMs: z.number().int().min(0).max(MAX_COMMIT_WAIT_MS).optional() }),
   flush: z.strictObject({ ...envelope, type: z.literal('flush'), caches: z.enum(['internal', 'external', 'both']).optional() }),
@@ -110,7 +112,8 @@ export type CacheName = 'internal' | 'external'
 
 /** A request without its envelope: what a client asks for. */
 export type RequestBody =
-  | { readonly type: Exclude<RequestType, 'maintenance' | 'commit' | 'flush' | 'dump'> }
+  | { readonly type: Exclude<RequestType, 'maintenance' | 'commit' | 'flush' | 'dump' | 'reload'> }
+  | { readonly type: 'reload', readonly dryRun?: boolean }
   | { readonly type: 'maintenance', readonly on: boolean }
   | { readonly type: 'commit', readonly waitMs?: number }
   | { readonly type: 'flush', readonly caches?: 'internal' | 'external' | 'both' }
@@ -371,6 +374,16 @@ const ctEntrySchema: z.ZodType<CtEntryView> = z.looseObject({
 /** What a reload did to each router (core/reconfigure.ts RouterChangeKind). */
 export interface ReloadChange { readonly id: string, readonly change: string }
 
+/** A router's line of the reload plan (runtime/reload-plan.ts RouterPlan). */
+export interface RouterPlanView {
+  readonly id: string
+  readonly change: string
+  /** restart: the config keys that force it. */
+  readonly restart: readonly string[]
+  /** inPlace: what changes, one phrase each. */
+  readonly inPlace: readonly string[]
+}
+
 /** A config problem as `invalidConfig` carries it (config/issue.ts ConfigIssue). */
 export interface IssueView { readonly path: string, readonly line?: number, readonly column?: number, readonly message: string }
 
@@ -384,7 +397,7 @@ export type ServerMessage =
   | { readonly v: 1, readonly id: ReplyId, readonly type: 'subscribed' }
   | { readonly v: 1, readonly id: ReplyId, readonly type: 'unsubscribed' }
   /** `reload` applied: what happened to each router, and notes (e.g. sections that need a restart). */
-  | { readonly v: 1, readonly id: ReplyId, readonly type: 'reloaded', readonly file: string, readonly changes: readonly ReloadChange[], readonly notes: readonly string[] }
+  | { readonly v: 1, readonly id: ReplyId, readonly type: 'reloaded', readonly file: string, readonly changes: readonly ReloadChange[], readonly notes: readonly string[], readonly routers?: readonly RouterPlanView[], readonly dryRun?: boolean }
   /** `maintenance`: the mode now, and whether this request changed it. */
   | { readonly v: 1, readonly id: ReplyId, readonly type: 'maintenance', readonly on: boolean, readonly changed: boolean }
   /** A conntrack command carried out; `data` holds command-specific facts (e.g. the commit's result). */
@@ -406,7 +419,15 @@ const serverMessageSchema: z.ZodType<ServerMessage> = z.discriminatedUnion('type
   z.looseObject({ ...replyEnvelope, type: z.literal('counters'), counters: counterMap }),
   z.looseObject({ ...replyEnvelope, type: z.literal('subscribed') }),
   z.looseObject({ ...replyEnvelope, type: z.literal('unsubscribed') }),
-  z.looseObject({ ...replyEnvelope, type: z.literal('reloaded'), file: z.string(), changes: z.array(z.looseObject({ id: z.string(), change: z.string() })), notes: z.array(z.string()) }),
+  z.looseObject({
+    ...replyEnvelope,
+    type: z.literal('reloaded'),
+    file: z.string(),
+    changes: z.array(z.looseObject({ id: z.string(), change: z.string() })),
+    notes: z.array(z.string()),
+    routers: z.array(z.looseObject({ id: z.string(), change: z.string(), restart: z.array(z.string()), inPlace: z.array(z.string()) })).optional(),
+    dryRun: z.boolean().optional()
+  }),
   z.looseObject({ ...replyEnvelope, type: z.literal('maintenance'), on: z.boolean(), changed: z.boolean() }),
   z.looseObject({ ...replyEnvelope, type: z.literal('done'), command: commandType, message: z.string(), data: z.record(z.string(), z.unknown()).optional() }),
   z.looseObject({ ...replyEnvelope, type: z.literal('stats'), conntrack: z.unknown(), counters: counterMap }),

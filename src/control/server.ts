@@ -261,8 +261,8 @@ export async function startControlServer (opts: ControlServerOptions): Promise<C
       log.info({ type: request.type }, 'control command')
       switch (request.type) {
         case 'reload': {
-          const r = await h.reload()
-          send(ws, { ...base, type: 'reloaded', file: r.file, changes: r.changes, notes: r.notes })
+          const r = await h.reload(request.dryRun === true ? { dryRun: true } : undefined)
+          send(ws, { ...base, type: 'reloaded', file: r.file, changes: r.changes, notes: r.notes, ...(r.routers !== undefined ? { routers: r.routers } : {}), ...(r.dryRun === true ? { dryRun: true } : {}) })
           break
         }
         case 'maintenance': {

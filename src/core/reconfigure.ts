@@ -39,7 +39,7 @@ export interface ReconfigureResult extends NodeStepResult {
  * restarts" (the reload, its dry run and the README say what this list says). Everything else
  * in RouterConfig changes in place.
  */
-export const IDENTITY: ReadonlyArray<keyof RouterConfig> = ['ifname', 'family', 'vrid', 'version', 'primaryAddress', 'syncGroup']
+export const IDENTITY = ['ifname', 'family', 'vrid', 'version', 'primaryAddress', 'syncGroup'] as const satisfies ReadonlyArray<keyof RouterConfig>
 
 /** Why a change restarts a router: an IDENTITY field, or its sync group's membership. */
 export type RestartReason = (typeof IDENTITY)[number] | 'syncGroupMembers'

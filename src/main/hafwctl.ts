@@ -32,9 +32,13 @@ commands:
                             the external cache (the peer's), one line per entry: protocol,
                             state, original tuple, timeout, NAT, mark, age (conntrackd -i/-e)
 
-  reload                    re-read hafwd's configuration file and apply it as a diff
-                            (untouched routers keep their state); an invalid file is refused
-                            with each problem's key path and line, and nothing is applied
+  reload [--dry-run]        re-read hafwd's configuration file and apply it as a diff
+                            (untouched routers keep their state; priority, VIPs, tracking
+                            change in place; interface/VRID/version/source restart); an
+                            invalid file is refused with each problem's key path and line,
+                            and nothing is applied. --dry-run (-n): validate and print the
+                            plan (which routers restart and why, what changes in place),
+                            apply nothing
   maintenance on|off        on: every router of this node leaves service (FAULT; a MASTER
                             sends priority 0 so the peer takes over at once) and stays out
                             until "maintenance off"

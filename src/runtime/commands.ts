@@ -27,6 +27,8 @@ import { CommandError } from '../control/commands.js'
 import type { CommandHandler, CommandOutcome, ReloadResult, StatsResult } from '../control/commands.js'
 import { ctEntryView } from '../control/ct-view.js'
 import type { MaintenanceView } from '../control/source.js'
+import type { RestartReason, RouterChangeKind } from '../core/reconfigure.js'
+import { planLines, routerPlans } from './reload-plan.js'
 import type { ConntrackHandle } from './conntrack-client.js'
 import type { EffectHandlers } from './executor.js'
 import type { Logger } from './log.js'
@@ -37,7 +39,10 @@ import type { Counters } from './stats.js'
 export const MAINTENANCE_SOURCE = 'maintenance'
 export const MAINTENANCE_OFFSET = -254
 
-export type DaemonReload = (model: Model) => Promise<{ ok: true, changes: Record<string, string> } | { ok: false, error: string }>
+export type DaemonReload = (model: Model, dryRun?: boolean) => Promise<
+  | { ok: true, changes: Readonly<Record<string, RouterChangeKind>>, restartReasons?: Readonly<Record<string, readonly RestartReason[]>> }
+  | { ok: false, error: string }
+>
 
 export interface DaemonCommandsOptions {
   readonly runner: Runner
@@ -119,7 +124,7 @@ export function createDaemonCommands (o: DaemonCommandsOptions): DaemonCommands 
     await h(effect)
   }
 
-  const reload = async (): Promise<ReloadResult> => {
+  const reload = async (dryRun: boolean): Promise<ReloadResult> => {
     const file = o.configPath
     if (file === null) throw new CommandError('notAvailable', 'hafwd was not started from a configuration file: nothing to reload')
     const loaded = await loadConfigFile(file)
@@ -129,15 +134,22 @@ export function createDaemonCommands (o: DaemonCommandsOptions): DaemonCommands 
       throw new CommandError('invalidConfig', `${loaded.issues.length} error(s) in ${file}; nothing applied`, loaded.issues)
     }
     const plan = diffModels(model, loaded.model)
-    const r = await o.reload(loaded.model)
+    const r = await o.reload(loaded.model, dryRun)
     if (!r.ok) {
-      o.counters.inc('reload.refused')
-      log.error({ file, err: r.error }, 'reload refused; running configuration kept')
+      o.counters.inc(dryRun ? 'reload.dryRun.refused' : 'reload.refused')
+      if (!dryRun) log.error({ file, err: r.error }, 'reload refused; running configuration kept')
       throw new CommandError('failed', `reload refused, running configuration kept: ${r.error}`)
+    }
+    const routers = routerPlans(plan, { changes: r.changes, restartReasons: r.restartReasons ?? {} })
+    const result = { file, changes: Object.entries(r.changes).map(([id, change]) => ({ id, change })), notes: notesOf(plan), routers, ...(dryRun ? { dryRun: true } : {}) }
+    if (dryRun) {
+      o.counters.inc('reload.dryRun')
+      return result
     }
     model = loaded.model
     o.counters.inc('reload.applied')
-    return { file, changes: Object.entries(r.changes).map(([id, change]) => ({ id, change })), notes: notesOf(plan) }
+    for (const line of planLines(routers)) log.info({ file }, `reload: ${line}`)
+    return result
   }
 
   const commit = async (waitMs: number): Promise<CommandOutcome> => {
@@ -193,7 +205,7 @@ export function createDaemonCommands (o: DaemonCommandsOptions): DaemonCommands 
   }
 
   return {
-    reload: async () => await serial(reload),
+    reload: async (opts) => await serial(async () => await reload(opts?.dryRun === true)),
     maintenance: async (on) => await serial(async () => {
       const changed = on !== maintenance
       maintenance = on

@@ -26,7 +26,8 @@ import { Transitions } from './transitions.js'
 import { startControlServer } from '../control/server.js'
 import { startMetricsServer } from '../control/metrics.js'
 import { createDaemonCommands } from './commands.js'
-import type { DaemonCommands } from './commands.js'
+import type { DaemonCommands, DaemonReload } from './commands.js'
+import { reconfigureNode } from '../core/reconfigure.js'
 import { runnerStatusSource } from '../control/source.js'
 import { egress, ingress } from './vrrp-wire.js'
 import { VrrpIo } from './vrrp-io.js'
@@ -44,8 +45,9 @@ export interface Daemon {
   /**
    * Apply a new, already validated model as a diff. Refused (running config kept, nothing
    * changed) when it does not fit the system, e.g. a missing interface; the error says why.
+   * dryRun: the same checks and the core's verdict per router, nothing applied.
    */
-  reload: (model: Model) => Promise<{ ok: true, changes: Record<string, string> } | { ok: false, error: string }>
+  reload: DaemonReload
   /** The control commands (hafwctl reload, maintenance, conntrack); SIGHUP uses its reload too. */
   readonly commands: DaemonCommands
   stop: () => Promise<void>
@@ -157,13 +159,14 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
   }
 
   let tracked = trackedInterfaces(model)
+  const linkUp = new Map(linkList.map(l => [l.ifname, l.up]))
   links.onEvent(linkEventHandler({
     runner,
     vrrp,
     counters,
     log,
     tracked: () => tracked,
-    linkUp: new Map(linkList.map(l => [l.ifname, l.up])),
+    linkUp,
     addressList,
     localAddressesChanged: (cidrs) => { conntrack?.runtime.setLocalAddresses(cidrs) }
   }))
@@ -181,14 +184,19 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
   warmTakeoverPath(assembly, model, log)
   await conntrack?.runtime.start()
   await runner.dispatch({ kind: 'all', input: { kind: 'startup' } })
-  let trackers = startTrackers(model, input => { void runner.dispatch(input) }, log.child({ component: 'track' }), counters)
+  const trackers = startTrackers(model, input => { void runner.dispatch(input) }, log.child({ component: 'track' }), counters)
   log.info({ routers: assembly.routers.map(r => r.id), groups: assembly.groups.map(g => g.name) }, 'hafwd started')
 
-  const reload = async (next: Model): Promise<{ ok: true, changes: Record<string, string> } | { ok: false, error: string }> => {
+  const reload: DaemonReload = async (next, dryRun = false) => {
     let a: Assembly
     try {
       const known = await links.links()
       a = assemble(next, known, await links.addresses())
+      if (dryRun) {
+        // The core's verdict on the running node, computed and thrown away (the core is pure).
+        const verdict = reconfigureNode(runner.state, a.routers, a.groups, clock())
+        return { ok: true, changes: verdict.changes, restartReasons: verdict.restartReasons }
+      }
       vrrp.openTransports(a, known)
     } catch (err) {
       return { ok: false, error: err instanceof Error ? err.message : String(err) }
@@ -214,13 +222,19 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     if (syncKeys !== null) conntrack?.runtime.setSyncKeys?.(syncKeys)
     assembly = a
     tracked = trackedInterfaces(next)
-    trackers.stop()
-    trackers = startTrackers(next, input => { void runner.dispatch(input) }, log.child({ component: 'track' }), counters)
+    // Interfaces tracked from now on (and by restarted routers, which start all up) that are down.
+    for (const name of tracked) {
+      if (linkUp.get(name) === false) void runner.dispatch({ kind: 'track', name: `if:${name}`, up: false })
+    }
+    // Unchanged checkers keep running with their verdict; new ones start, removed ones stop.
+    trackers.update(next)
+    // Hook point for per-router notify hooks (helper "notify"): they change in place too, nothing
+    // to restart here; a notify runtime would take `next` the way trackers.update does.
     await outcome.done
     vrrp.adopt(a)
     const changes = outcome.result.changes
-    log.info({ changes }, 'configuration reloaded')
-    return { ok: true, changes }
+    log.info({ changes, restartReasons: outcome.result.restartReasons }, 'configuration reloaded')
+    return { ok: true, changes, restartReasons: outcome.result.restartReasons }
   }
 
   let stopping: Promise<void> | null = null

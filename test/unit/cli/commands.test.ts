@@ -22,8 +22,11 @@ const dir = mkdtempSync(join(tmpdir(), 'hafwctl-cmd-'))
 let n = 0
 
 t.test('argv of the commands', async t => {
-  const base = { json: false, watch: false, socket: null, config: null, timeoutMs: 3000 }
+  const base = { json: false, watch: false, dryRun: false, socket: null, config: null, timeoutMs: 3000 }
   t.same(parseArgs(['reload']), { ...base, name: 'reload', arg: null })
+  t.same(parseArgs(['reload', '--dry-run']), { ...base, name: 'reload', arg: null, dryRun: true })
+  t.same(parseArgs(['-n', 'reload']), { ...base, name: 'reload', arg: null, dryRun: true })
+  t.equal(parseArgs(['maintenance', 'on', '--dry-run']), '--dry-run goes with reload only')
   t.same(parseArgs(['maintenance', 'on']), { ...base, name: 'maintenance', arg: 'on' })
   t.same(parseArgs(['maintenance', 'off', '--json']), { ...base, name: 'maintenance', arg: 'off', json: true })
   t.same(parseArgs(['commit']), { ...base, name: 'commit', arg: null })
@@ -80,6 +83,27 @@ t.test('reload: applied (exit 0, changes and notes); refused with key paths and 
   t.equal(bad.err, 'hafwctl: hafwd refused the request: 1 error(s) in /etc/hafw/hafw.yaml; nothing applied (invalidConfig)\n  vrrp.instances.VI_OUT.vrid (line 7, column 13): must be 1..255\n')
   const j = await run(['-s', s, 'reload', '--json'])
   t.match(JSON.parse(j.out), { type: 'reloaded', changes: [{ id: 'VI_OUT/ipv4' }, { id: 'VI_IN/ipv4' }] })
+})
+
+t.test('reload --dry-run: the plan per router (restart and the key why, in place and what), exit 0; refused like a reload', async t => {
+  const h = new FakeCommands()
+  const s = await serve(t, h)
+  const dry = await run(['-s', s, 'reload', '--dry-run'])
+  t.equal(dry.code, 0)
+  t.equal(dry.out, [
+    'dry run of /etc/hafw/hafw.yaml: valid; nothing applied. Plan:',
+    '  VI_OUT/ipv4: in place, no restart: virtualAddresses +192.0.2.9/24; track +script:chk (weight -30)',
+    '  VI_IN/ipv4: restarts (vrrp.instances.VI_IN.vrid changed)',
+    '  1 router(s) unchanged',
+    ''
+  ].join('\n'))
+  t.same(h.calls, ['reload --dry-run'], 'the daemon was asked for a dry run, not a reload')
+  h.fail = new CommandError('invalidConfig', '1 error(s) in /etc/hafw/hafw.yaml; nothing applied', [{ path: 'vrrp.instances.VI_OUT.vrid', line: 7, column: 13, message: 'must be 1..255' }])
+  const bad = await run(['-s', s, 'reload', '--dry-run'])
+  t.equal(bad.code, 1, 'same exit code as a refused reload')
+  t.match(bad.err, /vrrp\.instances\.VI_OUT\.vrid \(line 7, column 13\): must be 1\.\.255/)
+  const j = await run(['-s', s, 'reload', '--dry-run', '--json'])
+  t.match(JSON.parse(j.out), { type: 'reloaded', dryRun: true, routers: [{ id: 'VI_OUT/ipv4', change: 'inPlace' }, { id: 'VI_IN/ipv4', change: 'restart', restart: ['vrrp.instances.VI_IN.vrid'] }] })
 })
 
 t.test('maintenance and the conntrack commands', async t => {

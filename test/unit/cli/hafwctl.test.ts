@@ -17,7 +17,7 @@ const dir = mkdtempSync(join(tmpdir(), 'hafwctl-'))
 let n = 0
 
 t.test('argv', async t => {
-  const base = { json: false, watch: false, socket: null, config: null, timeoutMs: 3000, arg: null }
+  const base = { json: false, watch: false, dryRun: false, socket: null, config: null, timeoutMs: 3000, arg: null }
   t.same(parseArgs(['state']), { ...base, name: 'state' })
   t.same(parseArgs(['-s', '/x.sock', 'state', '--json', '--watch']), { ...base, name: 'state', socket: '/x.sock', json: true, watch: true })
   t.same(parseArgs(['state', '--socket=/y.sock', '-t', '500']), { ...base, name: 'state', socket: '/y.sock', timeoutMs: 500 })

@@ -6,6 +6,8 @@ import { applyEvent, EXIT, exitCodeOf, health } from '../../../src/cli/health.js
 import { renderCounters, renderEvent, renderState, renderVrrp } from '../../../src/cli/render.js'
 import type { Status } from '../../../src/control/protocol.js'
 import { allBackup, allMaster, pairNode, statusFrom, step } from '../control/fixtures.js'
+import { createNode } from '../../../src/core/node.js'
+import { routerConfig } from '../../helpers/netsim.js'
 
 t.test('state: all MASTER, with drops and failed effects', async t => {
   const { node, now } = allMaster()
@@ -101,6 +103,7 @@ t.test('show vrrp: every field and counter of each router', async t => {
   interface         up
   virtual addresses 10.1.0.1/24 10.9.0.1/32@eth3
   faults            none
+  tracking          none
   master            10.1.0.3 priority 200, interval 1s, heard 1.0s ago
   last transition   initialize -> backup (startup) at priority 100, 1.5s ago
   next timer        in 2.6s
@@ -136,4 +139,41 @@ t.test('format helpers', async t => {
   t.same([0, 850, 1000, 4290, 42_900, 192_000, 7_380_000, 360_000_000, -5].map(formatDuration), ['0ms', '850ms', '1.0s', '4.2s', '42s', '3m12s', '2h03m', '4d04h', '0ms'])
   t.same([100, 10, 150, 300, 5].map(formatIntervalCs), ['1s', '100ms', '1.5s', '3s', '50ms'])
   t.same(table(['A', 'BB'], [['xxx', 'y'], ['z', '']]), ['A    BB', 'xxx  y', 'z'])
+})
+
+t.test('tracking visible: state line with the cause of a priority change, show vrrp track section, priority event', async t => {
+  const cfg = routerConfig({
+    id: 'VI_T/ipv4',
+    ifname: 'eth0',
+    vrid: 60,
+    primaryAddress: '198.51.100.2',
+    track: { 'if:eth2': -60, 'script:chk': 10, 'file:/run/stop': 0 },
+    fileWeights: { '/run/prio': -5 }
+  })
+  let node = step(createNode([cfg], []), { kind: 'all', input: { kind: 'startup' } }, 0)
+  t.equal(renderState(statusFrom(node, 0)).split('\n').find(l => l.startsWith('tracking:')), 'tracking: VI_T/ipv4 100->110 (script:chk up +10)',
+    'a positive weight while up moves the priority too')
+  node = step(node, { kind: 'track', name: 'if:eth2', up: false }, 10)
+  node = step(node, { kind: 'router', routerId: 'VI_T/ipv4', input: { kind: 'priorityOffset', source: 'file:/run/prio', offset: -15 } }, 20)
+  node = step(node, { kind: 'router', routerId: 'VI_T/ipv4', input: { kind: 'priorityOffset', source: 'bulkSync', offset: -20 } }, 30)
+  const s = statusFrom(node, 40)
+  t.equal(s.routers[0]?.effectivePriority, 100 - 60 + 10 - 15 - 20)
+  t.equal(renderState(s).split('\n').find(l => l.startsWith('tracking:')),
+    'tracking: VI_T/ipv4 100->15 (if:eth2 DOWN -60, script:chk up +10, file:/run/prio value 3 -15, bulkSync -20)')
+  const vrrp = renderVrrp(s)
+  t.match(vrrp, `  tracking
+    OBJECT          KIND       STATE    WEIGHT            PRIORITY
+    if:eth2         interface  DOWN     weight -60        -60
+    script:chk      script     up       weight +10        +10
+    file:/run/stop  file       up       weight 0 (fault)  0
+    file:/run/prio  file       value 3  weight -5         -15
+    bulkSync        offset     -        -                 -20
+`)
+  const faulty = statusFrom(step(node, { kind: 'track', name: 'file:/run/stop', up: false }, 50), 50)
+  t.match(renderVrrp(faulty), /file:\/run\/stop +file +DOWN +weight 0 \(fault\) +FAULT/)
+  t.match(renderState(faulty), /faults: VI_T\/ipv4 track:file:\/run\/stop/)
+  t.equal(renderEvent({ kind: 'priority', routerId: 'VI_T/ipv4', from: 110, to: 50, cause: 'if:eth2 down, weight -60', at: 10, time: '2025-01-01T00:00:05.000Z' }),
+    '2025-01-01T00:00:05.000Z  VI_T/ipv4  priority 110 -> 50  (if:eth2 down, weight -60)\n')
+  const watched = applyEvent(s, { kind: 'priority', routerId: 'VI_T/ipv4', from: 15, to: 35, cause: 'bulkSync cleared', at: 60, time: 'x' })
+  t.equal(watched.routers[0]?.effectivePriority, 35, '--watch follows priority events')
 })

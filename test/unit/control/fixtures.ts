@@ -127,8 +127,21 @@ export class FakeCommands implements CommandHandler {
     if (f !== null) { this.fail = null; throw f }
   }
 
-  async reload (): Promise<ReloadResult> {
-    this.check('reload')
+  async reload (opts?: { readonly dryRun?: boolean }): Promise<ReloadResult> {
+    this.check(opts?.dryRun === true ? 'reload --dry-run' : 'reload')
+    if (opts?.dryRun === true) {
+      return {
+        file: '/etc/hafw/hafw.yaml',
+        changes: [{ id: 'VI_OUT/ipv4', change: 'inPlace' }, { id: 'VI_IN/ipv4', change: 'restart' }, { id: 'VI_X/ipv4', change: 'same' }],
+        notes: [],
+        routers: [
+          { id: 'VI_OUT/ipv4', change: 'inPlace', restart: [], inPlace: ['virtualAddresses +192.0.2.9/24', 'track +script:chk (weight -30)'] },
+          { id: 'VI_IN/ipv4', change: 'restart', restart: ['vrrp.instances.VI_IN.vrid'], inPlace: [] },
+          { id: 'VI_X/ipv4', change: 'same', restart: [], inPlace: [] }
+        ],
+        dryRun: true
+      }
+    }
     return { file: '/etc/hafw/hafw.yaml', changes: [{ id: 'VI_OUT/ipv4', change: 'inPlace' }, { id: 'VI_IN/ipv4', change: 'same' }], notes: ['control: changed; takes effect when hafwd restarts'] }
   }
 

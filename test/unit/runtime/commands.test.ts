@@ -13,7 +13,7 @@ import { createNode, nodeDeadline } from '../../../src/core/node.js'
 import type { Effect } from '../../../src/core/effects.js'
 import type { RouterConfig } from '../../../src/core/vrrp/types.js'
 import type { Model } from '../../../src/config/normalize.js'
-import { createDaemonCommands, MAINTENANCE_OFFSET, withMaintenanceTrack } from '../../../src/runtime/commands.js'
+import { createDaemonCommands, MAINTENANCE_OFFSET } from '../../../src/runtime/commands.js'
 import type { DaemonReload } from '../../../src/runtime/commands.js'
 import { Transitions } from '../../../src/runtime/transitions.js'
 import type { ConntrackHandle } from '../../../src/runtime/conntrack-client.js'
@@ -27,14 +27,10 @@ const log = pino({ level: 'silent' })
 const dir = mkdtempSync(join(tmpdir(), 'hafw-cmd-'))
 let files = 0
 
-const configs = (vrid = 52): RouterConfig[] => withMaintenanceTrack({
-  routers: [
-    routerConfig({ id: 'A', ifname: 'eth0', vrid: 51, primaryAddress: '192.0.2.2', priority: 200, track: { 'if:eth9': 0 } }),
-    routerConfig({ id: 'B', ifname: 'eth1', vrid, primaryAddress: '198.51.100.2', priority: 150, vips: [{ address: '198.51.100.1', prefix: 24, family: 'ipv4' }] })
-  ],
-  groups: [],
-  wires: []
-}).routers
+const configs = (vrid = 52): RouterConfig[] => [
+  routerConfig({ id: 'A', ifname: 'eth0', vrid: 51, primaryAddress: '192.0.2.2', priority: 200, track: { 'if:eth9': 0 } }),
+  routerConfig({ id: 'B', ifname: 'eth1', vrid, primaryAddress: '198.51.100.2', priority: 150, vips: [{ address: '198.51.100.1', prefix: 24, family: 'ipv4' }] })
+]
 
 interface Rig { runner: Runner, effects: Effect[], setNow: (ms: number) => void, counters: Counters }
 
@@ -68,12 +64,6 @@ function commands (r: Rig, over: Partial<Parameters<typeof createDaemonCommands>
 
 const flush = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
 
-t.test('withMaintenanceTrack: every router tracks maintenance with weight 0, other tracks kept', async t => {
-  const [a, b] = configs()
-  t.same(a?.track, { 'if:eth9': 0, maintenance: 0 })
-  t.same(b?.track, { maintenance: 0 })
-})
-
 t.test('maintenance on: MASTER → FAULT with a priority-0 advert, held; off: back, offset removed', async t => {
   const r = rig(t)
   await toMaster(r)
@@ -85,7 +75,9 @@ t.test('maintenance on: MASTER → FAULT with a priority-0 advert, held; off: ba
   t.same(await c.maintenance(true), { on: true, changed: true })
   const snap = r.runner.snapshot().routers
   t.same(snap.map(x => x.state), ['fault', 'fault'], 'every router in FAULT')
-  t.same(snap.map(x => x.faults), [['track:maintenance'], ['track:maintenance']])
+  t.same(snap.map(x => x.faults), [['maintenance'], ['maintenance']], 'maintenance is its own cause, not a track')
+  t.same(snap.map(x => x.lastTransition?.reason), ['maintenance', 'maintenance'], 'and its own transition reason')
+  t.same(snap.map(x => x.track.length), [1, 0], 'no hidden maintenance track in the track list')
   t.same(snap.map(x => x.effectivePriority), [1, 1], `the offset ${MAINTENANCE_OFFSET} shows`)
   const adverts = r.effects.filter(e => e.kind === 'sendAdvert')
   t.same(adverts, [{ kind: 'sendAdvert', routerId: 'A', priority: 0 }, { kind: 'sendAdvert', routerId: 'B', priority: 0 }], 'priority 0 so the peer takes over after Skew_Time')
@@ -141,7 +133,7 @@ t.test('reload from the file: applied, the change list and notes; a refusal is `
   const applied: Model[] = []
   const c = commands(r, { configPath: file, reload: async (m) => { applied.push(m); return { ok: true, changes: { 'VI_1/ipv4': 'inPlace' } } } })
   const res = await c.reload()
-  t.same(res, { file, changes: [{ id: 'VI_1/ipv4', change: 'inPlace' }], notes: [] })
+  t.same(res, { file, changes: [{ id: 'VI_1/ipv4', change: 'inPlace' }], notes: [], routers: [{ id: 'VI_1/ipv4', change: 'inPlace', restart: [], inPlace: ['priority 100 -> 120'] }] })
   t.equal(applied.length, 1)
   t.equal(applied[0]?.routers[0]?.priority, 120)
   t.equal(c.model().routers[0]?.priority, 120, 'the running model follows')
@@ -151,6 +143,28 @@ t.test('reload from the file: applied, the change list and notes; a refusal is `
   await t.rejects(refusing.reload(), { code: 'failed', message: /interface eth0 does not exist/ })
   const noFile = commands(r)
   await t.rejects(noFile.reload(), { code: 'notAvailable' })
+})
+
+t.test('reload --dry-run: the daemon is asked for its verdict only; the plan names the keys; nothing changes', async t => {
+  const r = rig(t)
+  const file = join(dir, `c${files++}.yaml`)
+  writeFileSync(file, oneInstance(['priority: 120']))
+  const asked: boolean[] = []
+  const c = commands(r, {
+    configPath: file,
+    reload: async (_m, dryRun) => { asked.push(dryRun === true); return { ok: true, changes: { 'VI_1/ipv4': 'restart' }, restartReasons: { 'VI_1/ipv4': ['vrid'] } } }
+  })
+  const before = c.model()
+  const res = await c.reload({ dryRun: true })
+  t.same(asked, [true])
+  t.equal(res.dryRun, true)
+  t.same(res.routers, [{ id: 'VI_1/ipv4', change: 'restart', restart: ['vrrp.instances.VI_1.vrid'], inPlace: ['priority 100 -> 120'] }])
+  t.equal(c.model(), before, 'the running model is not replaced')
+  t.equal(r.counters.toJSON()['reload.dryRun'], 1)
+  t.equal(r.counters.toJSON()['reload.applied'], undefined)
+  writeFileSync(file, oneInstance(['priority: 300']))
+  await t.rejects(c.reload({ dryRun: true }), { code: 'invalidConfig' }, 'an invalid file is refused the same way')
+  t.same(asked, [true], 'and the daemon is not asked')
 })
 
 t.test('conntrack commands: notAvailable when off; handed to the runtime when on', async t => {
