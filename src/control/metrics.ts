@@ -121,6 +121,9 @@ function defineMetrics (reg: Registry) {
     advertInterval: gauge<RouterLabel | 'kind'>('vrrp_advert_interval_seconds', 'Advertisement interval: configured, and the master\'s (RFC 5798 Master_Adver_Interval).', [...ROUTER_LABELS, 'kind']),
     interfaceUp: gauge<RouterLabel>('vrrp_interface_up', '1 when the router\'s interface is up.', ROUTER_LABELS),
     fault: gauge<RouterLabel | 'fault'>('vrrp_fault', '1 for each fault holding the router in FAULT (absent when there is none).', [...ROUTER_LABELS, 'fault']),
+    trackUp: gauge<RouterLabel | 'track' | 'kind'>('vrrp_track_up', '1 when a tracked interface, script or weight-0 file is up (OK), 0 when down.', [...ROUTER_LABELS, 'track', 'kind']),
+    trackPriority: gauge<RouterLabel | 'track' | 'kind'>('vrrp_track_priority', 'What a tracked object adds to the configured priority now (keepalived weights; a weighted file: value × weight).', [...ROUTER_LABELS, 'track', 'kind']),
+    priorityOffset: gauge<RouterLabel | 'source'>('vrrp_priority_offset', 'Other priority offsets in force (bulkSync demotion, maintenance).', [...ROUTER_LABELS, 'source']),
     lastTransition: gauge<RouterLabel>('vrrp_last_transition_timestamp_seconds', 'Wall-clock time of the router\'s last state change (absent before the first).', ROUTER_LABELS),
     transitions: counter<RouterLabel>('vrrp_transitions_total', 'VRRP state changes of the router.', ROUTER_LABELS),
     stateEntries: counter('vrrp_state_entries_total', 'VRRP state changes of all routers, by the state entered.', ['state']),
@@ -252,6 +255,11 @@ function setNodeAndRouters (m: Metrics, s: Status): void {
     m.vrrp.advertInterval.set({ ...router, kind: 'master' }, r.masterAdverIntervalCs / 100)
     m.vrrp.interfaceUp.set(router, r.interfaceUp ? 1 : 0)
     for (const f of r.faults) m.vrrp.fault.set({ ...router, fault: f }, 1)
+    for (const t of r.track ?? []) {
+      if (t.up !== null) m.vrrp.trackUp.set({ ...router, track: t.name, kind: t.kind }, t.up ? 1 : 0)
+      m.vrrp.trackPriority.set({ ...router, track: t.name, kind: t.kind }, t.contribution)
+    }
+    for (const [source, v] of Object.entries(r.offsets ?? {})) m.vrrp.priorityOffset.set({ ...router, source }, v)
     if (r.lastTransition !== null && Number.isFinite(wallMs)) {
       m.vrrp.lastTransition.set(router, (wallMs - (s.now - r.lastTransition.at)) / 1000)
     }

@@ -388,6 +388,31 @@ t.test('every scrape takes a new snapshot; series of vanished routers and faults
   t.equal(value(p, 'hafw_vrrp_drops_total', { router: 'VI_OUT/ipv4', reason: 'ownAdvert' }), 2, 'counters are set to the snapshot, not added up across scrapes')
 })
 
+t.test('tracking: hafw_vrrp_track_up / _track_priority per object, other offsets; gone when the track goes', async t => {
+  const source = new FakeSource(fullStatus())
+  const srv = await serve(t, source)
+  source.current = withRouter(source.current, 'VI_OUT/ipv4', r => ({
+    ...r,
+    effectivePriority: 25,
+    track: [
+      { name: 'if:eth2', kind: 'interface', weight: -60, up: false, value: null, contribution: -60, fault: false },
+      { name: 'file:/run/prio', kind: 'file', weight: -5, up: null, value: 3, contribution: -15, fault: false }
+    ],
+    offsets: { bulkSync: -250 }
+  }))
+  let p = await scrape(srv)
+  t.equal(value(p, 'hafw_vrrp_track_up', { router: 'VI_OUT/ipv4', track: 'if:eth2', kind: 'interface', interface: 'eth0', vrid: '51', family: 'ipv4' }), 0)
+  t.equal(value(p, 'hafw_vrrp_track_priority', { router: 'VI_OUT/ipv4', track: 'if:eth2' }), -60)
+  t.equal(value(p, 'hafw_vrrp_track_priority', { router: 'VI_OUT/ipv4', track: 'file:/run/prio', kind: 'file' }), -15)
+  t.same(find(p, 'hafw_vrrp_track_up', { track: 'file:/run/prio' }), [], 'a weighted file has a value, not up/down')
+  t.equal(value(p, 'hafw_vrrp_priority_offset', { router: 'VI_OUT/ipv4', source: 'bulkSync' }), -250)
+  t.equal(value(p, 'hafw_vrrp_priority', { router: 'VI_OUT/ipv4', kind: 'effective' }), 25)
+  source.current = withRouter(source.current, 'VI_OUT/ipv4', r => ({ ...r, track: [], offsets: {} }))
+  p = await scrape(srv)
+  t.same(find(p, 'hafw_vrrp_track_up'), [], 'a removed track has no series left')
+  t.same(find(p, 'hafw_vrrp_priority_offset'), [])
+})
+
 t.test('label values are escaped (quote, backslash, newline) and parse back', async t => {
   const status = { ...fullStatus(), node: 'fw"1\\a\nb', version: '1.0.0-rc.1' }
   const p = await scrape(await serve(t, new FakeSource(status)))
