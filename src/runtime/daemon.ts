@@ -129,7 +129,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
   if (model.conntrack !== null) runner.setConntrackPlan(model.conntrack)
 
   // Control API (hafwctl) up before the Startup event, so a watcher sees the first transitions.
-  const commands = createDaemonCommands({ runner, conntrack: conntrack?.runtime ?? null, counters, log: log.child({ component: 'commands' }), model, configPath: opts.configPath ?? null, reload: async (m) => await reload(m) })
+  const commands = createDaemonCommands({ runner, conntrack: conntrack?.runtime ?? null, counters, log: log.child({ component: 'commands' }), model, configPath: opts.configPath ?? null, reload: async (m, dryRun) => await reload(m, dryRun) })
   const source = runnerStatusSource({ runner, counters, transitions, nodeName: model.node.name, clock, maintenance: commands.maintenanceView, ...(conntrack !== null ? { conntrack: () => conntrack?.runtime.status() } : {}) })
   const startupFailed = (err: unknown): never => {
     vrrp.close()
