@@ -1,12 +1,13 @@
 /**
  * Reload (SIGHUP, `hafwctl reload`): what changes between the running Model and the new one.
  * Pure. Architecture decision 8: routers whose configuration is identical are left alone — they
- * keep their state and do not flap; what can change in place does (priority, VIP list, timers);
- * only changes to a router's identity on the wire force a restart of that router.
+ * keep their state and do not flap; what can change in place does (priority, VIP list, timers,
+ * tracked objects); only changes to a router's identity on the wire force a restart of that router.
  *
  * Which changes restart a router is decided in one place, the core (core/reconfigure.ts
- * `classify`, on the assembled RouterConfig): this plan says which routers changed and which
- * fields, and the reload result says what the core did with each.
+ * `IDENTITY` / `restartReasons`, on the assembled RouterConfig): this plan says which routers
+ * changed and which fields, and runtime/reload-plan.ts puts the two together for the operator
+ * (the reload reply and `hafwctl reload --dry-run`).
  *
  * Router identity: the id (`instance/family`) pairs old and new routers. A family added to or
  * removed from an instance is a router added or removed; an instance renamed is one removed and

@@ -76,7 +76,7 @@ export const INSTANCE_NO_EQUIVALENT: Readonly<Record<string, readonly ['note' | 
   skip_check_adv_addr: ['note', 'hafwd accepts adverts whose address list differs (counted and logged)'],
   debug: ['note', 'use log.level'],
   smtp_alert: ['attention', 'hafw sends no e-mail'],
-  notify_priority_changes: ['note', 'priority changes are in the status API and metrics'],
+  notify_priority_changes: ['note', 'every effective priority change is logged at info with its cause and pushed as a `priority` event (hafwctl state --watch); also in the status API and metrics'],
   kernel_rx_buf_size: ['note', 'not needed by hafwd'],
   linkbeat_use_polling: ['note', 'hafwd follows link state through rtnetlink'],
   promote_secondaries: ['attention', 'hafwd does not set promote_secondaries; set net.ipv4.conf.IF.promote_secondaries=1 yourself if the VIPs share a prefix with other addresses'],

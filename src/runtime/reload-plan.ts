@@ -58,10 +58,14 @@ function tracks (r: RouterModel): Map<string, number> {
   ])
 }
 
+/** Model keys behind the core's IDENTITY fields: never an in-place change (the restart names them). */
+const IDENTITY_KEYS: ReadonlySet<keyof RouterModel> = new Set<keyof RouterModel>(['interface', 'family', 'vrid', 'version', 'sourceAddress', 'syncGroup'])
+
 /** The in-place changes of one router, in words. */
 export function describeInPlace (c: RouterChange): string[] {
   const out: string[] = []
   for (const f of c.fields) {
+    if (IDENTITY_KEYS.has(f)) continue
     switch (f) {
       case 'priority': out.push(`priority ${c.old.priority} -> ${c.next.priority}`); break
       case 'vips': {
