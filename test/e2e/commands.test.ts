@@ -82,11 +82,13 @@ t.test('hafwctl commands on a hafwd pair with conntrack sync', { skip }, async t
     const s1 = await ctl('-s', sock1, 'state')
     t.equal(s1.code, 2, 'fw1 reports FAULT')
     t.match(s1.out, /\nmaintenance: ON /)
-    t.match(s1.out, /track:maintenance/)
+    t.match(s1.out, /\nfaults: .*\bmaintenance\b/, 'maintenance is its own fault cause')
+    t.notMatch(s1.out, /trackDown|track:maintenance/, 'not blamed on a track')
     t.equal((await ctl('-s', sock2, 'state')).code, 0, 'fw2 reports MASTER')
     const j = JSON.parse((await ctl('-s', sock1, 'state', '--json')).out) as Status
     t.equal(j.maintenance, true)
     t.ok(j.routers.every(x => x.state === 'fault' && x.effectivePriority === 1), 'every fw1 router FAULT at priority 1')
+    t.ok(j.routers.every(x => x.lastTransition?.reason === 'maintenance'), 'transitions carry the reason maintenance')
     t.ok(await clientReachesServer(lab, 1), 'traffic flows through fw2')
   })
 
@@ -107,7 +109,7 @@ t.test('hafwctl commands on a hafwd pair with conntrack sync', { skip }, async t
     const r = await ctl('-s', sock1, 'reload')
     t.equal(r.code, 0, r.err)
     t.match(r.out, /^reloaded .*fw1\.yaml: /)
-    t.match(r.out, /VI_OUT\/ipv4 inPlace/)
+    t.match(r.out, /VI_OUT\/ipv4: in place, no restart: priority \d+ -> \d+/)
     await sleep(500)
     t.equal(transitions(p1.logFile).length, before, 'no transition')
     const j = JSON.parse((await ctl('-s', sock1, 'state', '--json')).out) as Status
