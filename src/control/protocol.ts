@@ -34,7 +34,8 @@
  *     the replies above (carry the request's id, or null)
  *     error { code, message, issues? }             a refused request (carries its id when readable)
  *     event { event }                              pushed, no id: a router or sync group
- *                                                  transition, a node role change, maintenance
+ *                                                  transition, a node role change, maintenance,
+ *                                                  a router's effective priority change (cause)
  *
  * A bad request never crashes the daemon nor changes any state: it gets an `error` reply and the
  * connection keeps serving. Checks, in this order (the first failing one is the code):
