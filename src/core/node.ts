@@ -38,7 +38,7 @@ export interface NodeState {
  * - `interface`: link state of an interface → `interfaceState` to every router on it.
  * - `track`: a tracked object changed → `trackState` to every router tracking that name.
  * - `timeout`: the node's deadline was reached; every router with a due timer is stepped.
- * `groupDecision` is internal and refused from outside.
+ * `groupDecision` and `groupRelease` are internal and refused from outside.
  */
 export type NodeInput =
   | { readonly kind: 'router', readonly routerId: string, readonly input: RouterInput }
@@ -132,11 +132,14 @@ export function stepNode (node: NodeState, input: NodeInput, now: Millis): NodeS
   const groupTransitions: GroupTransitionEvent[] = []
   const drops: NodeDrop[] = []
   const touched = new Set<string>()
+  /** Group → the member that heard its master release (priority 0) in this step. */
+  const released = new Map<string, string>()
 
   const apply = (id: string, routerInput: RouterInput): void => {
     const r = routers[id] as Router
     const res = stepRouterPhased(r, routerInput, now)
     routers[id] = res.router
+    if (res.released && res.router.group !== null && !released.has(res.router.group)) released.set(res.router.group, id)
     effects.push(...res.effects)
     if (res.masterEntry !== null) entries.push(res.masterEntry)
     transitions.push(...res.transitions)
@@ -147,11 +150,11 @@ export function stepNode (node: NodeState, input: NodeInput, now: Millis): NodeS
   switch (input.kind) {
     case 'router':
       if (!(input.routerId in routers)) drops.push({ routerId: input.routerId, reason: 'unknownRouter' })
-      else if (input.input.kind === 'groupDecision') drops.push({ routerId: input.routerId, reason: 'reservedInput' })
+      else if (isReserved(input.input)) drops.push({ routerId: input.routerId, reason: 'reservedInput' })
       else apply(input.routerId, input.input)
       break
     case 'all':
-      if (input.input.kind === 'groupDecision') drops.push({ routerId: null, reason: 'reservedInput' })
+      if (isReserved(input.input)) drops.push({ routerId: null, reason: 'reservedInput' })
       else for (const id of node.order) apply(id, input.input)
       break
     case 'interface':
@@ -169,6 +172,14 @@ export function stepNode (node: NodeState, input: NodeInput, now: Millis): NodeS
         if (isDue(routerDeadline(routers[id] as Router), now)) apply(id, { kind: 'timeout' })
       }
       break
+  }
+
+  // A member heard its master release: the group's other Backup members wait one advert interval
+  // + Skew_Time instead of a full Master_Down_Interval (router.ts onGroupRelease says why).
+  for (const [name, releasedBy] of released) {
+    for (const id of (groups[name] as SyncGroup).config.members) {
+      if (id !== releasedBy) apply(id, { kind: 'groupRelease', group: name })
+    }
   }
 
   // Sync groups decide once per step, after every member has seen the input, and members apply.
@@ -197,6 +208,11 @@ export function stepNode (node: NodeState, input: NodeInput, now: Millis): NodeS
   }
   const next: NodeState = { routers, order: node.order, groups }
   return { node: next, effects, ctCommitAt, deadline: nodeDeadline(next), transitions, groupTransitions, drops }
+}
+
+/** Inputs only node.ts may send to a router. */
+function isReserved (input: RouterInput): boolean {
+  return input.kind === 'groupDecision' || input.kind === 'groupRelease'
 }
 
 /** Status view of the node (status API, hafwctl). */

@@ -45,6 +45,8 @@ interface Out {
   master: MasterEntryPlan | null
   readonly transitions: TransitionEvent[]
   readonly drops: RouterDropReason[]
+  /** A Backup member heard its master leave with priority 0 in this step (node.ts tells the other members). */
+  released: boolean
 }
 
 const NO_TIMERS: RouterTimers = { adver: null, masterDown: null, announce: null, refresh: null }
@@ -128,14 +130,15 @@ export function stepRouterPhased (router: Router, input: RouterInput, now: Milli
   readonly masterEntry: MasterEntryPlan | null
   readonly transitions: readonly TransitionEvent[]
   readonly drops: readonly RouterDropReason[]
+  readonly released: boolean
 } {
   const { d, out } = run(router, input, now)
-  return { router: d, effects: out.effects, masterEntry: out.master, transitions: out.transitions, drops: out.drops }
+  return { router: d, effects: out.effects, masterEntry: out.master, transitions: out.transitions, drops: out.drops, released: out.released }
 }
 
 function run (router: Router, input: RouterInput, now: Millis): { d: Draft, out: Out } {
   const d = draft(router)
-  const out: Out = { effects: [], master: null, transitions: [], drops: [] }
+  const out: Out = { effects: [], master: null, transitions: [], drops: [], released: false }
   switch (input.kind) {
     case 'startup': onStartup(d, out, now); break
     case 'shutdown': onShutdown(d, out, now); break
@@ -162,6 +165,7 @@ function run (router: Router, input: RouterInput, now: Millis): { d: Draft, out:
       break
     }
     case 'groupDecision': onGroupDecision(d, out, input.group, input.state, now); break
+    case 'groupRelease': onGroupRelease(d, out, input.group, now); break
   }
   if (d.group === null) d.want = d.state
   return { d, out }
@@ -361,6 +365,7 @@ function onAdvert (d: Draft, out: Out, a: AdvertInput, now: Millis): void {
       // RFC 5798 §6.4.2: "If the Priority in the ADVERTISEMENT is zero, then: Set the
       // Master_Down_Timer to Skew_Time".
       d.timers.masterDown = now + skewTime(d.config.version, local, d.masterAdverIntervalCs)
+      out.released = d.group !== null
     } else {
       const decision = backupAdvertDecision(d.config, a.priority, local, d.preemptNotBefore, now)
       d.preemptNotBefore = decision.preemptNotBefore
@@ -453,6 +458,26 @@ function onGroupDecision (d: Draft, out: Out, group: string, to: 'backup' | 'mas
   if (d.state === to) return
   const reason: TransitionReason = d.want === to && d.wantReason !== null ? d.wantReason : 'syncGroup'
   changeState(d, out, to, reason, now)
+}
+
+/**
+ * Another member of our group heard its master release with priority 0 (node.ts only).
+ *
+ * RFC 5798 §6.4.2 gives a released Backup Skew_Time, but a sync group goes MASTER only when every
+ * member wants it, and a member whose link died with the master's (the firewall's other leg) hears
+ * nothing and would hold the group for a whole Master_Down_Interval. A master that leaves a group
+ * leaves all of it, so the release on one link says the other links are being released too: each
+ * Backup member shortens its Master_Down_Timer to one Master_Adver_Interval + Skew_Time. A master
+ * still alive on that link (only one of its routers left, or it is not grouped) sends its next
+ * advert within one interval, which re-arms the full timer (onAdvert) and keeps the member, hence
+ * the group, Backup: the all-or-nothing rule still holds, only the wait is shorter. Never lengthens
+ * a timer that is already shorter (the member's own master may have released it too).
+ */
+function onGroupRelease (d: Draft, out: Out, group: string, now: Millis): void {
+  if (d.group !== group) { drop(d, out, 'badGroupDecision'); return }
+  if (!d.started || d.state !== 'backup' || d.timers.masterDown === null) return // nothing to shorten
+  const bound = now + csToMs(d.masterAdverIntervalCs) + skewTime(d.config.version, priorityOf(d), d.masterAdverIntervalCs)
+  if (d.timers.masterDown > bound) d.timers.masterDown = bound
 }
 
 /** Status view (hafwctl show vrrp, status API). */

@@ -100,6 +100,8 @@ export interface AdvertInput {
  * - `primaryAddress`: the interface's primary address changed.
  * - `groupDecision`: only node.ts sends it, to apply a sync group's decision to a member
  *   (architecture decision 4); see group/sync-group.ts.
+ * - `groupRelease`: only node.ts sends it, to the Backup members of a group when another member
+ *   heard its master release with priority 0 (see router.ts onGroupRelease).
  */
 export type RouterInput =
   | { readonly kind: 'startup' }
@@ -111,6 +113,7 @@ export type RouterInput =
   | { readonly kind: 'priorityOffset', readonly source: string, readonly offset: number }
   | { readonly kind: 'primaryAddress', readonly address: string }
   | { readonly kind: 'groupDecision', readonly group: string, readonly state: 'backup' | 'master' | 'fault' }
+  | { readonly kind: 'groupRelease', readonly group: string }
 
 export type RouterInputKind = RouterInput['kind']
 
