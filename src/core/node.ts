@@ -7,8 +7,11 @@
  * and arms one timer at `deadline` (the earliest of all routers), feeding `{ kind: 'timeout' }`
  * when it fires.
  *
- * Effect order within one step: first the routers' ordinary effects in processing order
- * (periodic adverts, leave-Master plans: priority-0 advert then vipDel), then the Master entries
+ * Effect order within one step: first every priority-0 advert of the step (a group leaving
+ * MASTER tells the peer on every live link before it removes any VIP: the runtime awaits each
+ * vipDel, and the peer's Skew_Time should not wait behind them — keepalived's
+ * vrrp_restore_interface sends priority 0 first too), then the routers' other ordinary effects in
+ * processing order (periodic adverts, vipDel of leave-Master plans), then the Master entries
  * of every router that became Master in this step, merged by phase:
  *   all sendAdverts  →  [ctCommitAt: the orchestrator inserts ctCommit here]  →  all vipAdds  →  all garp/NA
  * so a sync group that goes MASTER commits the conntrack table once, before any of its VIPs
@@ -200,6 +203,10 @@ export function stepNode (node: NodeState, input: NodeInput, now: Millis): NodeS
     }
   }
 
+  // Priority-0 adverts first (module comment); a stable partition keeps each kind's order.
+  const zeros = effects.filter(isPriorityZero)
+  if (zeros.length > 0) effects.splice(0, effects.length, ...zeros, ...effects.filter(e => !isPriorityZero(e)))
+
   let ctCommitAt: number | null = null
   if (entries.length > 0) {
     const advertise = entries.flatMap(e => e.advertise)
@@ -208,6 +215,10 @@ export function stepNode (node: NodeState, input: NodeInput, now: Millis): NodeS
   }
   const next: NodeState = { routers, order: node.order, groups }
   return { node: next, effects, ctCommitAt, deadline: nodeDeadline(next), transitions, groupTransitions, drops }
+}
+
+function isPriorityZero (e: Effect): boolean {
+  return e.kind === 'sendAdvert' && e.priority === 0
 }
 
 /** Inputs only node.ts may send to a router. */

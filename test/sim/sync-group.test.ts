@@ -46,8 +46,8 @@ t.test('sync group: a member link goes down on the master node → that group FA
   t.equal(sim.stateOf('fw1', 'out'), 'fault')
   const left = sim.effects({ node: 'fw1', since: 5000 })
   t.same(left.map(x => `${x.effect.kind}:${'routerId' in x.effect ? x.effect.routerId : ''}:${x.effect.kind === 'sendAdvert' ? x.effect.priority : ''}`), [
-    'vipDel:in:', 'sendAdvert:out:0', 'vipDel:out:'
-  ], 'no advert on the dead link; priority 0 on the live one')
+    'sendAdvert:out:0', 'vipDel:in:', 'vipDel:out:'
+  ], 'no advert on the dead link; priority 0 on the live one, before any VIP is removed')
   sim.runUntil(10_000)
   // fw2/out hears priority 0 at 5001 and wants MASTER after Skew_Time (5001 + 60). fw2/in hears
   // nothing on eth1 (the last advert came at 4922; alone it would wait until 4922 + 360 = 5282),
