@@ -127,6 +127,7 @@ function defineMetrics (reg: Registry) {
     adverts: counter<RouterLabel | 'direction'>('vrrp_adverts_total', 'VRRP advertisements received (accepted by the router) and sent.', [...ROUTER_LABELS, 'direction']),
     priorityZero: counter<RouterLabel | 'direction'>('vrrp_priority_zero_adverts_total', 'Priority 0 advertisements (a master resigning, RFC 5798 §6.4.3) received and sent.', [...ROUTER_LABELS, 'direction']),
     addressListMismatch: counter<RouterLabel>('vrrp_address_list_mismatch_total', 'Adverts whose address list differs from ours (RFC 5798 §7.1: logged, counted, accepted).', ROUTER_LABELS),
+    groupReleases: counter<RouterLabel>('vrrp_group_release_total', 'Times a fellow sync-group member heard its master release (priority 0) and this backup cut its Master_Down_Timer to one advert interval + Skew_Time.', ROUTER_LABELS),
     drops: counter<RouterLabel | 'reason'>('vrrp_drops_total', 'Inputs the router ignored, by reason (core/vrrp RouterDropReason).', [...ROUTER_LABELS, 'reason'])
   }
 
@@ -262,6 +263,7 @@ function setNodeAndRouters (m: Metrics, s: Status): void {
     inc(m.vrrp.priorityZero, { ...router, direction: 'rx' }, c.priorityZeroReceived)
     inc(m.vrrp.priorityZero, { ...router, direction: 'tx' }, c.priorityZeroSent)
     inc(m.vrrp.addressListMismatch, router, c.addressListMismatch)
+    inc(m.vrrp.groupReleases, router, c.groupReleases)
     for (const [reason, v] of Object.entries(c.drops)) inc(m.vrrp.drops, { ...router, reason }, v)
   }
   for (const g of s.groups) {

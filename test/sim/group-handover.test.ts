@@ -53,6 +53,8 @@ for (const intervalCs of [100, 10]) {
     const adds = sim.effects({ node: 'fw2', kind: 'vipAdd' })
     t.equal(new Set(adds.map(x => x.step)).size, 1, 'both members in one step: the group never split')
     t.same(groupLog(sim, 'fw2', 10_000), [`${handover}:backup->master`])
+    t.equal(sim.nodeState('fw2').routers.in?.counters.groupReleases, 1, 'fw2/in counted the shortened timer')
+    t.equal(sim.nodeState('fw2').routers.out?.counters.groupReleases, 0, 'fw2/out heard the release itself')
   })
 }
 

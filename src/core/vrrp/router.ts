@@ -84,6 +84,7 @@ export function createRouter (config: RouterConfig, group: string | null = null)
       priorityZeroReceived: 0,
       priorityZeroSent: 0,
       addressListMismatch: 0,
+      groupReleases: 0,
       drops: {}
     }
   }
@@ -477,7 +478,10 @@ function onGroupRelease (d: Draft, out: Out, group: string, now: Millis): void {
   if (d.group !== group) { drop(d, out, 'badGroupDecision'); return }
   if (!d.started || d.state !== 'backup' || d.timers.masterDown === null) return // nothing to shorten
   const bound = now + csToMs(d.masterAdverIntervalCs) + skewTime(d.config.version, priorityOf(d), d.masterAdverIntervalCs)
-  if (d.timers.masterDown > bound) d.timers.masterDown = bound
+  if (d.timers.masterDown > bound) {
+    d.timers.masterDown = bound
+    d.counters.groupReleases++
+  }
 }
 
 /** Status view (hafwctl show vrrp, status API). */

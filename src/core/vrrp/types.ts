@@ -199,6 +199,8 @@ export interface RouterCounters {
   readonly priorityZeroSent: number
   /** RFC 5798 §7.1: the advert's address list differs from ours (logged and counted, still accepted). */
   readonly addressListMismatch: number
+  /** Times a fellow sync-group member heard its master release and this Backup cut its Master_Down_Timer (router.ts onGroupRelease). */
+  readonly groupReleases: number
   readonly drops: Readonly<Partial<Record<RouterDropReason, number>>>
 }
 
