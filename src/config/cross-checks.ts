@@ -10,6 +10,7 @@ import { closest, type RawIssue } from './issue.js'
 import { parseAddress, parseCidr } from './net.js'
 import { isIPv6LinkLocal } from '../codec/ip.js'
 import { DEFAULT_ADVERT_INTERVAL_MS, DEFAULT_VRRP_VERSION } from './schema.js'
+import { checkRoutesAndRules } from './route-checks.js'
 
 type Path = Array<string | number>
 type Obj = Readonly<Record<string, unknown>>
@@ -161,6 +162,7 @@ function checkInstance (inst: Obj, at: Path, issues: RawIssue[]): Family[] {
   })
 
   checkTrack(inst, at, issues)
+  checkRoutesAndRules(inst, at, new Set(families.keys()), issues)
   return [...families.keys()]
 }
 

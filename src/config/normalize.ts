@@ -13,7 +13,8 @@
  * The input must have passed validate.ts; normalize does not re-check it.
  */
 import type { Family } from '../codec/ip.js'
-import type { Vip } from '../core/effects.js'
+import type { Vip, VRoute, VRule } from '../core/effects.js'
+import { routesOf, rulesOf } from './route-model.js'
 import { parseAddress, parseCidr, parseHostPort, type Cidr, type HostPort } from './net.js'
 import type { Config, InstanceConfig, ProtocolName, TcpStateName } from './schema.js'
 import { DEFAULT_SYNC_PROTOCOLS } from './schema.js'
@@ -71,6 +72,9 @@ export interface RouterModel {
   readonly acceptMode: boolean
   /** This family's virtual addresses, in file order, canonical text. */
   readonly vips: readonly Vip[]
+  /** This family's virtual routes and rules (keepalived virtual_routes / virtual_rules), in file order. */
+  readonly routes: readonly VRoute[]
+  readonly rules: readonly VRule[]
   /** Unicast destinations of this family; null = the VRRP multicast group (224.0.0.18 / ff02::12). */
   readonly unicastPeers: readonly string[] | null
   /** unicast.checkSource: only the peers' adverts reach the router (ignored without peers). */
@@ -258,6 +262,8 @@ function routerOf (name: string, inst: InstanceConfig, family: Family, vips: Vip
     preemptDelayMs: inst.preemptDelay,
     acceptMode: inst.acceptMode,
     vips,
+    routes: routesOf(inst.routes, family, inst.interface),
+    rules: rulesOf(inst.rules, family),
     unicastPeers: peers ?? null,
     unicastCheckSource: inst.unicast?.checkSource ?? true,
     sourceAddress: source?.address ?? null,

@@ -55,6 +55,7 @@ export function assemble (model: Model, links: readonly LinkInfo[], addrs: reado
     const key = `vrrp.instances.${r.instance}`
     if (!names.has(r.interface)) { problems.push(`${key}.interface: interface ${r.interface} does not exist`); continue }
     for (const v of r.vips) if (v.dev !== undefined && !names.has(v.dev)) problems.push(`${key}.virtualAddresses: device ${v.dev} of ${v.address} does not exist`)
+    for (const rt of r.routes) if (rt.dev !== undefined && !names.has(rt.dev)) problems.push(`${key}.routes: device ${rt.dev} of the route to ${rt.dst}/${rt.prefix} does not exist`)
     for (const t of r.track.interfaces) if (!names.has(t.name)) problems.push(`${key}.track.interfaces: interface ${t.name} does not exist`)
     const primary = primaryAddressOf(r, addrs)
     if (primary === null) {
@@ -73,6 +74,8 @@ export function assemble (model: Model, links: readonly LinkInfo[], addrs: reado
       preemptDelayMs: r.preemptDelayMs,
       acceptMode: r.acceptMode,
       vips: r.vips,
+      ...(r.routes.length > 0 ? { routes: r.routes } : {}),
+      ...(r.rules.length > 0 ? { rules: r.rules } : {}),
       primaryAddress: primary,
       announce: { delayMs: r.announce.delayMs, repeat: r.announce.repeat, refreshMs: r.announce.refreshMs },
       track: trackWeights(r),

@@ -5,6 +5,8 @@
  */
 import { arpingAvailable } from '../io/arping.js'
 import { RtnlLinkControl } from '../io/rtnl.js'
+import { RtnlRouteControl } from '../io/rtnl-route.js'
+import { routeHandlers } from './route-io.js'
 import type { LinkControl, LinkInfo, VrrpFrame } from '../io/ports.js'
 import type { Model } from '../config/normalize.js'
 import { createNode, stepNode } from '../core/node.js'
@@ -121,7 +123,8 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     throw startupError(err)
   }
   // One named table: the VRRP effects here, the conntrack effects in the worker.
-  const executor = new Executor({ ...(conntrack?.runtime.handlers() ?? {}), ...vrrp.handlers() }, counters, log.child({ component: 'executor' }), clock)
+  const routes = new RtnlRouteControl()
+  const executor = new Executor({ ...(conntrack?.runtime.handlers() ?? {}), ...vrrp.handlers(), ...routeHandlers(routes, counters, log.child({ component: 'routes' })) }, counters, log.child({ component: 'executor' }), clock)
   const runner = new Runner(createNode(assembly.routers, assembly.groups), clock, executor, log.child({ component: 'vrrp' }), counters, transitions)
   running = runner
   if (model.conntrack !== null) runner.setConntrackPlan(model.conntrack)
@@ -130,6 +133,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
   const commands = createDaemonCommands({ runner, conntrack: conntrack?.runtime ?? null, counters, log: log.child({ component: 'commands' }), model, configPath: opts.configPath ?? null, reload: async (m) => await reload(m) })
   const source = runnerStatusSource({ runner, counters, transitions, nodeName: model.node.name, clock, maintenance: commands.maintenanceView, ...(conntrack !== null ? { conntrack: () => conntrack?.runtime.status() } : {}) })
   const startupFailed = (err: unknown): never => {
+    routes.close()
     vrrp.close()
     links.close()
     void conntrack?.close()
@@ -238,6 +242,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
         await control.close()
         await metrics?.close()
         vrrp.close()
+        routes.close()
         links.close()
       })()
       await stopping
