@@ -1,0 +1,115 @@
+// Virtual routes and rules (keepalived virtual_routes / virtual_rules) in a namespace of this
+// file's own: a lone hafwd becomes MASTER, its routes (one using the VIP as src, a blackhole, one
+// in another table) and its policy rules appear in `ip route` / `ip rule`; a track file puts it
+// in FAULT and they go; back to MASTER they return; a clean stop removes them.
+import t from 'tap'
+import { join } from 'node:path'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { skipUnlessRoot, sleep } from './helpers.js'
+import { startHafwd } from '../../src/lab/hafwd-process.js'
+import type { HafwdProcess } from '../../src/lab/hafwd-process.js'
+import { waitFor } from '../../src/lab/observe.js'
+import { nsExec, sh } from '../../src/lab/sh.js'
+
+const skip = skipUnlessRoot()
+const tag = `hrt${process.pid % 10000}`
+const fwNs = `${tag}-fw`
+const clNs = `${tag}-cl`
+
+async function lab (): Promise<void> {
+  await sh('ip', ['netns', 'del', fwNs], { allowFail: true })
+  await sh('ip', ['netns', 'del', clNs], { allowFail: true })
+  await sh('ip', ['netns', 'add', fwNs])
+  await sh('ip', ['netns', 'add', clNs])
+  for (const ns of [fwNs, clNs]) await nsExec(ns, 'ip', ['link', 'set', 'lo', 'up'])
+  await sh('ip', ['link', 'add', `${tag}a`, 'type', 'veth', 'peer', 'name', `${tag}b`])
+  await sh('ip', ['link', 'set', `${tag}a`, 'netns', fwNs])
+  await sh('ip', ['link', 'set', `${tag}b`, 'netns', clNs])
+  await nsExec(fwNs, 'ip', ['link', 'set', `${tag}a`, 'name', 'eth1'])
+  await nsExec(clNs, 'ip', ['link', 'set', `${tag}b`, 'name', 'eth0'])
+  await nsExec(fwNs, 'ip', ['addr', 'add', '10.9.0.2/24', 'dev', 'eth1'])
+  await nsExec(clNs, 'ip', ['addr', 'add', '10.9.0.100/24', 'dev', 'eth0'])
+  await nsExec(fwNs, 'ip', ['link', 'set', 'eth1', 'up'])
+  await nsExec(clNs, 'ip', ['link', 'set', 'eth0', 'up'])
+}
+
+function config (trackFile: string, socket: string): string {
+  return `node: { name: rt }
+control: { socket: ${socket} }
+vrrp:
+  instances:
+    VI_RT:
+      interface: eth1
+      vrid: 61
+      priority: 100
+      advertInterval: 100ms
+      virtualAddresses: [10.9.0.1/24]
+      announce: { delay: 0s, repeat: 1 }
+      track:
+        files:
+          - path: ${trackFile}
+            weight: 0
+      routes:
+        - to: 198.51.100.0/24
+          via: 10.9.0.100
+          src: 10.9.0.1
+        - to: 203.0.113.0/24
+          type: blackhole
+        - to: 0.0.0.0/0
+          via: 10.9.0.100
+          table: 100
+      rules:
+        - from: 10.9.0.0/24
+          table: 100
+          priority: 1000
+        - fwmark: 7
+          table: 100
+          priority: 1001
+`
+}
+
+async function routes (): Promise<string> {
+  return (await nsExec(fwNs, 'ip', ['route', 'show', 'table', 'all'])) + (await nsExec(fwNs, 'ip', ['rule', 'show']))
+}
+
+const ours = [
+  /198\.51\.100\.0\/24 via 10\.9\.0\.100 dev eth1 proto static src 10\.9\.0\.1/,
+  /blackhole 203\.0\.113\.0\/24 proto static/,
+  /default via 10\.9\.0\.100 dev eth1 table 100 proto static/,
+  /1000:\s+from 10\.9\.0\.0\/24 lookup 100/,
+  /1001:\s+from all fwmark 0x7 lookup 100/
+]
+
+function has (text: string): boolean[] { return ours.map(re => re.test(text)) }
+
+t.test('virtual routes and rules follow MASTER', { skip }, async t => {
+  t.teardown(async () => {
+    await sh('ip', ['netns', 'del', fwNs], { allowFail: true })
+    await sh('ip', ['netns', 'del', clNs], { allowFail: true })
+  })
+  await lab()
+  const dir = mkdtempSync(join(tmpdir(), 'hafw-e2e-routes-'))
+  const trackFile = join(dir, 'fault')
+  writeFileSync(trackFile, '0\n')
+  let p: HafwdProcess | null = startHafwd(fwNs, config(trackFile, join(dir, 'hafwd.sock')), dir, 'rt')
+  t.teardown(async () => { await p?.stop('SIGKILL').catch(() => null) })
+
+  const all = async (): Promise<boolean> => has(await routes()).every(Boolean)
+  const none = async (): Promise<boolean> => !has(await routes()).some(Boolean)
+  t.not(await waitFor(all, 10_000, 20), null, 'MASTER: every route and rule is in the kernel')
+  t.same(has(await routes()), ours.map(() => true), 'ip route / ip rule show them')
+
+  writeFileSync(trackFile, '1\n')
+  t.not(await waitFor(none, 5000, 20), null, 'FAULT (track file): routes and rules removed')
+  writeFileSync(trackFile, '0\n')
+  t.not(await waitFor(all, 5000, 20), null, 'MASTER again: back')
+
+  const code = await p.stop('SIGTERM')
+  p = null
+  t.equal(code, 0, 'clean stop')
+  t.ok(await none(), 'stopped: routes and rules removed')
+  const log = readFileSync(join(dir, 'rt.log'), 'utf8')
+  t.notMatch(log, /cannot (add|delete) (route|rule)/, 'no route or rule failed')
+  await sleep(0)
+})
