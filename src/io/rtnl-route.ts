@@ -8,7 +8,10 @@
  *   uses scope NOWHERE (any scope matches, as iproute2 does);
  * - routes are tagged proto static, and deleted with it, so a delete never removes an
  *   identical route some other daemon (or the kernel) installed.
- * Adds use NLM_F_CREATE|NLM_F_EXCL so an existing route or rule answers EEXIST, which, like
+ * Routes are added with NLM_F_CREATE only, as keepalived does (`ip route prepend`): a virtual
+ * route goes in front of a matching static route with another gateway (the usual "backup default
+ * route" setup) instead of being refused; only an identical route answers EEXIST. Rules are added
+ * with NLM_F_CREATE|NLM_F_EXCL (keepalived too), so an identical rule answers EEXIST. EEXIST, like
  * ESRCH/ENOENT on delete, is reported as `already` (idempotent; the caller counts it).
  *
  * Own socket: requests on the address socket (rtnl.ts) run concurrently with dumps there, which
@@ -124,7 +127,7 @@ export class RtnlRouteControl implements RouteControl {
 
   async addRoute (r: VRoute): Promise<RouteOutcome> {
     const m = await this.routeMessage(r, false)
-    return await outcome(this.sock.newRoute(m.data, m.attrs, { flags: NLM_F_CREATE | NLM_F_EXCL }), ['EEXIST'])
+    return await outcome(this.sock.newRoute(m.data, m.attrs, { flags: NLM_F_CREATE }), ['EEXIST'])
   }
 
   async delRoute (r: VRoute): Promise<RouteOutcome> {
