@@ -7,6 +7,7 @@ import { callsConntrackd } from './command.js'
 import type { ConfStmt } from './conf-parse.js'
 import { INSTANCE_NO_EQUIVALENT } from './keepalived-tables.js'
 import { trackBlock } from './keepalived-track.js'
+import { virtualRoutes, virtualRules } from './keepalived-routes.js'
 import { hafwName, integer, isOn, msText, seconds, type Ctx, type InstanceOut, type InstanceRec, type VipOut } from './keepalived-model.js'
 
 // ---------------------------------------------------------------------------------------------
@@ -101,7 +102,9 @@ export function instance (s: ConfStmt, ctx: Ctx): InstanceRec {
     tracks: [],
     stateMaster: false,
     group: null,
-    mergedInto: null
+    mergedInto: null,
+    routeEntries: [],
+    ruleEntries: []
   }
   ledger.translated(s, `vrrp.instances.${hafwName(sourceName)}`)
   const kids = s.children ?? []
@@ -263,6 +266,14 @@ export function instance (s: ConfStmt, ctx: Ctx): InstanceRec {
         else { announce.refreshRepeat = n; ledger.translated(c, 'announce.refreshRepeat') }
         break
       }
+      case 'virtual_routes':
+        ledger.translated(c, 'routes')
+        rec.routeEntries.push(...virtualRoutes(c, ctx))
+        break
+      case 'virtual_rules':
+        ledger.translated(c, 'rules')
+        rec.ruleEntries.push(...virtualRules(c, ctx))
+        break
       case 'old_unicast_checksum':
         if (v === 'never') ledger.note(c, 'hafw never detects old checksums by itself: nothing to translate')
         else { rec.out.v3Ipv4ChecksumCompat = true; ledger.translated(c, 'v3Ipv4ChecksumCompat'); ledger.note(c, 'hafw does not auto-detect: it always uses the old checksum for VRRPv3 over IPv4') }

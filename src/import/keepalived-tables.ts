@@ -80,8 +80,6 @@ export const INSTANCE_NO_EQUIVALENT: Readonly<Record<string, readonly ['note' | 
   kernel_rx_buf_size: ['note', 'not needed by hafwd'],
   linkbeat_use_polling: ['note', 'hafwd follows link state through rtnetlink'],
   promote_secondaries: ['attention', 'hafwd does not set promote_secondaries; set net.ipv4.conf.IF.promote_secondaries=1 yourself if the VIPs share a prefix with other addresses'],
-  virtual_routes: ['attention', 'hafw does not add or remove routes on transitions'],
-  virtual_rules: ['attention', 'hafw does not add or remove policy rules on transitions'],
   track_process: ['attention', 'hafw tracks interfaces, files and scripts only; use a track script (e.g. pidof)'],
   track_bfd: ['attention', 'hafw has no BFD'],
   lvs_sync_daemon_interface: ['attention', 'LVS sync is not part of hafw'],

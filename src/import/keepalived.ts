@@ -17,6 +17,7 @@ import { instance, notify } from './keepalived-instance.js'
 import { hafwName, integer, seconds, type Ctx, type FileDef, type Globals, type GroupRec, type InstanceOut, type InstanceRec, type KeepalivedTranslation, type ScriptDef } from './keepalived-model.js'
 import { GLOBAL_NO_EQUIVALENT, TOP_NO_EQUIVALENT } from './keepalived-tables.js'
 import { fileDef, finishTracks, scriptDef, trackBlock } from './keepalived-track.js'
+import { placeRoutes } from './keepalived-routes.js'
 import type { Ledger } from './ledger.js'
 
 export type { InstanceOut, KeepalivedTranslation, TrackFileOut, TrackInterfaceOut, TrackScriptOut, VipOut } from './keepalived-model.js'
@@ -108,6 +109,7 @@ export function translateKeepalived (stmts: readonly ConfStmt[], ledger: Ledger,
   }
 
   mergeFamilies(instances, ledger)
+  placeRoutes(instances, ledger)
 
   const out = new Map<string, InstanceOut>()
   for (const inst of instances) if (inst.mergedInto === null) out.set(inst.name, inst.out)
