@@ -1,7 +1,7 @@
 // Virtual routes and rules (keepalived virtual_routes / virtual_rules) in a namespace of this
 // file's own: a lone hafwd becomes MASTER, its routes (one using the VIP as src, a blackhole, one
 // in another table) and its policy rules appear in `ip route` / `ip rule`; a track file puts it
-// in FAULT and they go; back to MASTER they return; a clean stop removes them.
+// in FAULT and they go; back to MASTER they return; a clean stop removes them and only them.
 import t from 'tap'
 import { join } from 'node:path'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
@@ -32,6 +32,9 @@ async function lab (): Promise<void> {
   await nsExec(clNs, 'ip', ['addr', 'add', '10.9.0.100/24', 'dev', 'eth0'])
   await nsExec(fwNs, 'ip', ['link', 'set', 'eth1', 'up'])
   await nsExec(clNs, 'ip', ['link', 'set', 'eth0', 'up'])
+  // The operator's own route to the same prefix: ours goes in front of it (keepalived prepends) and
+  // leaving MASTER must not remove it.
+  await nsExec(fwNs, 'ip', ['route', 'add', '198.51.100.0/24', 'dev', 'eth1', 'proto', 'boot'])
 }
 
 function config (trackFile: string, socket: string): string {
@@ -109,6 +112,7 @@ t.test('virtual routes and rules follow MASTER', { skip }, async t => {
   p = null
   t.equal(code, 0, 'clean stop')
   t.ok(await none(), 'stopped: routes and rules removed')
+  t.match(await nsExec(fwNs, 'ip', ['route', 'show', '198.51.100.0/24']), /^198\.51\.100\.0\/24 dev eth1 scope link\s*$/, 'the operator\'s own route to that prefix is still there')
   const log = readFileSync(join(dir, 'rt.log'), 'utf8')
   t.notMatch(log, /cannot (add|delete) (route|rule)/, 'no route or rule failed')
   await sleep(0)
