@@ -69,3 +69,16 @@ export function checkRoutesAndRules (inst: Obj, at: Path, families: ReadonlySet<
     })
   }
 }
+
+/** vmac (keepalived use_vmac): IPv4 only in hafw for now; its name must not be another instance's. */
+export function checkVmac (inst: Obj, at: Path, families: ReadonlySet<Family>, issues: RawIssue[], names: Map<string, string>, instance: string): void {
+  const v = inst.vmac
+  if (v === undefined || v === false) return
+  if (families.has('ipv6')) issues.push({ path: [...at, 'vmac'], message: 'a virtual MAC is supported for IPv4 instances only (hafw); move the IPv6 addresses to an instance of their own' })
+  const name = isObj(v) && typeof v.name === 'string' ? v.name : (typeof inst.vrid === 'number' ? `vrrp.${inst.vrid}` : null)
+  if (name === null) return
+  if (name === inst.interface) issues.push({ path: [...at, 'vmac'], message: `${name} is the instance interface; the macvlan needs a name of its own` })
+  const other = names.get(name)
+  if (other !== undefined) issues.push({ path: [...at, 'vmac'], message: `interface name ${name} is already the virtual MAC interface of instance ${other}` + (isObj(v) ? '' : ' (set vmac: { name })') })
+  else names.set(name, instance)
+}

@@ -243,6 +243,13 @@ const instanceSchema = z.strictObject({
   rules: z.array(virtualRule, { error: 'must be a list of rules' }).default([]).describe(
     'Policy routing rules added after the routes when the instance becomes MASTER and removed first when it leaves MASTER ' +
     '(keepalived virtual_rules: from/to/table/priority/fwmark). A rule without from/to needs a single-family instance.'),
+  vmac: z.union([
+    z.boolean(),
+    z.strictObject({ name: ifName.describe('Name of the macvlan interface. Default vrrp.VRID (keepalived use_vmac NAME).') })
+  ], { error: 'must be true, false or { name }' }).default(false).describe(
+    'Virtual MAC (keepalived use_vmac): create a macvlan interface (mode private) on `interface` with the RFC 5798 §7.3 ' +
+    'virtual router MAC 00:00:5e:00:01:VRID, put the virtual addresses without a `dev` on it, and send the adverts and ' +
+    'gratuitous ARPs from it, so the MAC the LAN knows does not change on failover. Removed at stop. IPv4 instances only. Default false.'),
   v3Ipv4ChecksumCompat: z.boolean().default(false).describe(
     'VRRPv3 over IPv4 only: compute the checksum without the IPv4 pseudo-header, for old peers that do so ' +
     '(RFC 5798 §5.2.8 includes it; the closest keepalived knob is old_unicast_checksum). Default false.')

@@ -6,6 +6,7 @@
 import { arpingAvailable } from '../io/arping.js'
 import { RtnlLinkControl } from '../io/rtnl.js'
 import { RtnlRouteControl } from '../io/rtnl-route.js'
+import { VmacControl, vmacHostWarning, type VmacSpec } from '../io/vmac.js'
 import { routeHandlers } from './route-io.js'
 import type { LinkControl, LinkInfo, VrrpFrame } from '../io/ports.js'
 import type { Model } from '../config/normalize.js'
@@ -91,6 +92,25 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     links.close()
     throw startupError(err)
   }
+  // keepalived use_vmac: the macvlans exist before the sockets open on them (the first change to the system).
+  const vmacSpecs = vmacSpecsOf(model)
+  const vmacs = new VmacControl()
+  const dropVmacs = async (): Promise<void> => {
+    for (const e of await vmacs.removeAll()) log.warn({ err: e }, 'cannot remove a vmac interface')
+    vmacs.close()
+  }
+  if (vmacSpecs.length > 0) {
+    try {
+      for (const spec of vmacSpecs) log.info({ vmac: spec.name, parent: spec.parent, mac: spec.mac, outcome: await vmacs.create(spec) }, 'vmac interface ready')
+      linkList = await links.links()
+    } catch (err) {
+      await dropVmacs()
+      links.close()
+      throw startupError(err)
+    }
+    const warning = await vmacHostWarning()
+    if (warning !== null) log.warn(warning)
+  }
   const counters = new Counters()
   const transitions = new Transitions(log.child({ component: 'transitions' }), counters)
   // Set once the node exists; frames that arrive before are counted and dropped (onFrame).
@@ -101,6 +121,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     vrrp.openTransports(assembly, linkList)
   } catch (err) {
     vrrp.close()
+    await dropVmacs()
     links.close()
     throw startupError(err, 'cannot open the VRRP raw socket: ')
   }
@@ -119,6 +140,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     })
   } catch (err) {
     vrrp.close()
+    await dropVmacs()
     links.close()
     throw startupError(err)
   }
@@ -135,6 +157,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
   const startupFailed = (err: unknown): never => {
     routes.close()
     vrrp.close()
+    void dropVmacs()
     links.close()
     void conntrack?.close()
     throw startupError(err)
@@ -190,6 +213,10 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
 
   const reload = async (next: Model): Promise<{ ok: true, changes: Record<string, string> } | { ok: false, error: string }> => {
     let a: Assembly
+    // The macvlans are made at start only: a reload that adds, removes or renames one is refused.
+    if (JSON.stringify(vmacSpecsOf(next)) !== JSON.stringify(vmacSpecs)) {
+      return { ok: false, error: 'vmac settings changed: restart hafwd to create or remove virtual MAC interfaces' }
+    }
     try {
       const known = await links.links()
       a = withMaintenanceTrack(assemble(next, known, await links.addresses()))
@@ -243,11 +270,17 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
         await metrics?.close()
         vrrp.close()
         routes.close()
+        await dropVmacs()
         links.close()
       })()
       await stopping
     }
   }
+}
+
+/** The macvlans a model needs (keepalived use_vmac), one per router with a vmac. */
+function vmacSpecsOf (model: Model): VmacSpec[] {
+  return model.routers.flatMap(r => r.vmac === null ? [] : [{ name: r.vmac.name, parent: r.interface, mac: r.vmac.mac }])
 }
 
 function trackedInterfaces (model: Model): Set<string> {

@@ -117,3 +117,47 @@ t.test('virtual routes and rules follow MASTER', { skip }, async t => {
   t.notMatch(log, /cannot (add|delete) (route|rule)/, 'no route or rule failed')
   await sleep(0)
 })
+
+// keepalived use_vmac: the VIP lives on a private-mode macvlan with the RFC 5798 §7.3 virtual MAC;
+// the client resolves the VIP to that MAC, the adverts leave with it as source, and the macvlan
+// is gone after a clean stop.
+t.test('vmac: the VIP answers with 00:00:5e:00:01:VRID', { skip }, async t => {
+  t.teardown(async () => {
+    await sh('ip', ['netns', 'del', fwNs], { allowFail: true })
+    await sh('ip', ['netns', 'del', clNs], { allowFail: true })
+  })
+  await lab()
+  const dir = mkdtempSync(join(tmpdir(), 'hafw-e2e-vmac-'))
+  const yaml = `node: { name: vm }
+control: { socket: ${join(dir, 'hafwd.sock')} }
+vrrp:
+  instances:
+    VI_VM:
+      interface: eth1
+      vrid: 61
+      advertInterval: 100ms
+      vmac: true
+      virtualAddresses: [10.9.0.1/24]
+      announce: { delay: 0s, repeat: 1 }
+`
+  let p: HafwdProcess | null = startHafwd(fwNs, yaml, dir, 'vm')
+  t.teardown(async () => { await p?.stop('SIGKILL').catch(() => null) })
+  const vmacHoldsVip = async (): Promise<boolean> => /inet 10\.9\.0\.1\/24/.test(await nsExec(fwNs, 'ip', ['addr', 'show', 'dev', 'vrrp.61'], { allowFail: true }))
+  t.not(await waitFor(vmacHoldsVip, 10_000, 20), null, 'MASTER: the VIP is on vrrp.61')
+  const link = await nsExec(fwNs, 'ip', ['-d', 'link', 'show', 'vrrp.61'])
+  t.match(link, /link\/ether 00:00:5e:00:01:3d/, 'virtual MAC 00:00:5e:00:01:{VRID=61}')
+  t.match(link, /macvlan mode private/, 'macvlan in private mode, like keepalived')
+  t.notMatch(await nsExec(fwNs, 'ip', ['addr', 'show', 'dev', 'eth1']), /10\.9\.0\.1\//, 'not on the parent')
+  t.equal((await nsExec(fwNs, 'cat', ['/proc/sys/net/ipv4/conf/eth1/arp_ignore'])).trim(), '1', 'parent arp_ignore=1')
+
+  await nsExec(clNs, 'ping', ['-c', '1', '-W', '2', '10.9.0.1'])
+  t.match(await nsExec(clNs, 'ip', ['neigh', 'show', '10.9.0.1']), /lladdr 00:00:5e:00:01:3d/, 'the client resolves the VIP to the virtual MAC')
+  const cap = await nsExec(clNs, 'timeout', ['3', 'tcpdump', '-c', '1', '-e', '-n', '-i', 'eth0', 'ip proto 112'], { allowFail: true })
+  t.match(cap, /00:00:5e:00:01:3d > 01:00:5e:00:00:12/, 'adverts leave with the virtual MAC as source (RFC 5798 §7.3)')
+
+  t.equal(await p.stop('SIGTERM'), 0, 'clean stop')
+  p = null
+  t.notMatch(await nsExec(fwNs, 'ip', ['link', 'show']), /vrrp\.61/, 'the macvlan is removed at stop')
+  t.equal((await nsExec(fwNs, 'cat', ['/proc/sys/net/ipv4/conf/eth1/arp_ignore'])).trim(), '0', 'parent arp_ignore restored')
+  t.notMatch(readFileSync(join(dir, 'vm.log'), 'utf8'), /"level":(40|50)/, 'no warning or error logged')
+})
