@@ -75,6 +75,9 @@ export function checkVmac (inst: Obj, at: Path, families: ReadonlySet<Family>, i
   const v = inst.vmac
   if (v === undefined || v === false) return
   if (families.has('ipv6')) issues.push({ path: [...at, 'vmac'], message: 'a virtual MAC is supported for IPv4 instances only (hafw); move the IPv6 addresses to an instance of their own' })
+  // Adverts go out and come in on the macvlan; a unicast advert is addressed to the parent's MAC
+  // and never reaches it (keepalived needs vmac_xmit_base there, which hafw does not have).
+  if (inst.unicast !== undefined) issues.push({ path: [...at, 'vmac'], message: 'a virtual MAC works with multicast adverts only: unicast adverts reach the parent interface, not the macvlan' })
   const name = isObj(v) && typeof v.name === 'string' ? v.name : (typeof inst.vrid === 'number' ? `vrrp.${inst.vrid}` : null)
   if (name === null) return
   if (name === inst.interface) issues.push({ path: [...at, 'vmac'], message: `${name} is the instance interface; the macvlan needs a name of its own` })

@@ -40,6 +40,7 @@ export interface InstanceOut {
   authentication?: { type: 'pass', password: string }
   announce?: { delay?: string, repeat?: number, refresh?: string, refreshRepeat?: number }
   track?: { interfaces?: TrackInterfaceOut[], files?: TrackFileOut[], scripts?: TrackScriptOut[] }
+  vmac?: true | { name: string }
   routes?: RouteOut[]
   rules?: RuleOut[]
   v3Ipv4ChecksumCompat?: boolean

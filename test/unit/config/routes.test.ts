@@ -102,3 +102,34 @@ t.test('no routes: empty lists', async t => {
   t.same(m.routers[0]?.routes, [])
   t.same(m.routers[0]?.rules, [])
 })
+
+t.test('vmac: model puts the VIPs without dev on the macvlan, RFC 5798 §7.3 MAC', async t => {
+  const m = model(oneInstance(['vmac: true'], ['192.0.2.1/24', '198.51.100.1/24']))
+  const r = m.routers[0]
+  t.same(r?.vmac, { name: 'vrrp.51', mac: '00:00:5e:00:01:33' }, 'default name vrrp.VRID; VRID 51 = 0x33')
+  t.same(r?.vips.map(v => v.dev), ['vrrp.51', 'vrrp.51'])
+  const named = model(oneInstance(['vmac: { name: vmac-out }']))
+  t.equal(named.routers[0]?.vmac?.name, 'vmac-out')
+  const off = model(oneInstance())
+  t.equal(off.routers[0]?.vmac, null)
+  t.equal(off.routers[0]?.vips[0]?.dev, undefined, 'no vmac: VIPs stay on the interface')
+})
+
+t.test('vmac: IPv4 only, a name of its own, not shared', async t => {
+  const v6 = invalid(oneInstance(['vmac: true'], ['192.0.2.1/24', '2001:db8::1/64']))
+  t.same(v6.map(i => [i.path, i.line]), [['vrrp.instances.VI_1.vmac', 7]])
+  t.match(v6[0]?.message, /IPv4 instances only/)
+  const same = invalid(oneInstance(['vmac: { name: eth0 }']))
+  t.match(same[0]?.message, /is the instance interface/)
+  const shared = invalid([
+    'vrrp:',
+    '  instances:',
+    '    A: { interface: eth0, vrid: 5, virtualAddresses: [192.0.2.1/24], vmac: { name: vm } }',
+    '    B: { interface: eth1, vrid: 6, virtualAddresses: [198.51.100.1/24], vmac: { name: vm } }',
+    ''
+  ].join('\n'))
+  t.same(shared.map(i => i.path), ['vrrp.instances.B.vmac'])
+  t.match(shared[0]?.message, /already the virtual MAC interface of instance A/)
+  const bad = invalid(oneInstance(['vmac: yes please']))
+  t.same(bad.map(i => i.path), ['vrrp.instances.VI_1.vmac'])
+})

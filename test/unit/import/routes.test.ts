@@ -97,3 +97,25 @@ t.test('families: placed with the merged IPv6 instance; a family the instance la
   t.match(alone.items.find(i => i.line === 9)?.message, /has no IPv6 virtual address/)
   t.same(router(modelOf(alone), 'VI_1/ipv4').rules.map(x => x.fwmark), [3])
 })
+
+t.test('use_vmac → vmac: default name, a name of its own, the RFC MAC only; IPv6 and unicast reported', async t => {
+  const plain = ok(importText(inst('  use_vmac\n')))
+  t.same(router(modelOf(plain), 'VI_1/ipv4').vmac, { name: 'vrrp.7', mac: '00:00:5e:00:01:07' })
+  t.same(plain.items.filter(i => i.kind === 'attention').map(i => i.line), [])
+
+  const named = ok(importText(inst('  use_vmac vmac-in 00:00:5e:00:01 group 5\n  vmac_xmit_base\n')))
+  t.same(router(modelOf(named), 'VI_1/ipv4').vmac?.name, 'vmac-in')
+  t.same(named.items.filter(i => i.kind === 'attention').map(i => i.line), [8], 'vmac_xmit_base: adverts go on the macvlan in hafw')
+  t.ok(named.items.some(i => i.kind === 'note' && i.line === 7 && /group 5/.test(i.message)))
+
+  const otherMac = ok(importText(inst('  use_vmac name vm1 02:00:00:00:00:01\n')))
+  t.match(otherMac.items.find(i => i.line === 7 && i.kind === 'attention')?.message, /00:00:5e:00:01:07/)
+
+  const v6 = ok(importText(inst('  use_vmac\n', 'VI_6', '2001:db8::1/64')))
+  t.equal(router(modelOf(v6), 'VI_6/ipv6').vmac, null)
+  t.match(v6.items.find(i => i.line === 7)?.message, /IPv4 instances only/)
+
+  const uni = ok(importText(inst('  use_vmac\n  unicast_peer {\n    192.0.2.2\n  }\n')))
+  t.equal(router(modelOf(uni), 'VI_1/ipv4').vmac, null)
+  t.match(uni.items.find(i => i.line === 7)?.message, /multicast adverts only/)
+})
