@@ -161,3 +161,63 @@ vrrp:
   t.equal((await nsExec(fwNs, 'cat', ['/proc/sys/net/ipv4/conf/eth1/arp_ignore'])).trim(), '0', 'parent arp_ignore restored')
   t.notMatch(readFileSync(join(dir, 'vm.log'), 'utf8'), /"level":(40|50)/, 'no warning or error logged')
 })
+
+// Two nodes with the same virtual MAC on one LAN: the backup must hear the master's adverts,
+// which carry the backup's own macvlan MAC as source (VEPA mode would filter them, private mode
+// does not); after a clean stop of the master the client keeps its ARP entry and reaches the new
+// master through the same MAC.
+t.test('vmac pair: backup hears the master, failover keeps the MAC', { skip }, async t => {
+  const sw = `${tag}-sw`
+  const fws = [`${tag}-f1`, `${tag}-f2`]
+  const all = [sw, clNs, ...fws]
+  const cleanup = async (): Promise<void> => { for (const ns of all) await sh('ip', ['netns', 'del', ns], { allowFail: true }) }
+  t.teardown(cleanup)
+  await cleanup()
+  for (const ns of all) {
+    await sh('ip', ['netns', 'add', ns])
+    await nsExec(ns, 'ip', ['link', 'set', 'lo', 'up'])
+  }
+  await nsExec(sw, 'ip', ['link', 'add', 'br0', 'type', 'bridge'])
+  await nsExec(sw, 'ip', ['link', 'set', 'br0', 'up'])
+  const hosts: Array<[string, string]> = [[clNs, '10.9.0.100'], [fws[0] as string, '10.9.0.2'], [fws[1] as string, '10.9.0.3']]
+  for (const [i, [ns, addr]] of hosts.entries()) {
+    await sh('ip', ['link', 'add', `${tag}p${i}`, 'type', 'veth', 'peer', 'name', `${tag}q${i}`])
+    await sh('ip', ['link', 'set', `${tag}p${i}`, 'netns', sw])
+    await sh('ip', ['link', 'set', `${tag}q${i}`, 'netns', ns])
+    await nsExec(sw, 'ip', ['link', 'set', `${tag}p${i}`, 'master', 'br0', 'up'])
+    const ifname = ns === clNs ? 'eth0' : 'eth1'
+    await nsExec(ns, 'ip', ['link', 'set', `${tag}q${i}`, 'name', ifname])
+    await nsExec(ns, 'ip', ['addr', 'add', `${addr}/24`, 'dev', ifname])
+    await nsExec(ns, 'ip', ['link', 'set', ifname, 'up'])
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'hafw-e2e-vmac2-'))
+  const yaml = (name: string, priority: number): string => `node: { name: ${name} }
+control: { socket: ${join(dir, `${name}.sock`)} }
+vrrp:
+  instances:
+    VI_VM:
+      interface: eth1
+      vrid: 61
+      priority: ${priority}
+      advertInterval: 100ms
+      vmac: true
+      virtualAddresses: [10.9.0.1/24]
+      announce: { delay: 0s, repeat: 2 }
+`
+  const onVmac = async (ns: string): Promise<boolean> => /inet 10\.9\.0\.1\/24/.test(await nsExec(ns, 'ip', ['addr', 'show', 'dev', 'vrrp.61'], { allowFail: true }))
+  const procs: Array<HafwdProcess | null> = [startHafwd(fws[0] as string, yaml('f1', 150), dir, 'f1'), null]
+  t.teardown(async () => { for (const p of procs) await p?.stop('SIGKILL').catch(() => null) })
+  t.not(await waitFor(async () => await onVmac(fws[0] as string), 10_000, 20), null, 'f1 MASTER on its vmac')
+  procs[1] = startHafwd(fws[1] as string, yaml('f2', 100), dir, 'f2')
+  t.not(await waitFor(async () => /vrrp\.61/.test(await nsExec(fws[1] as string, 'ip', ['link', 'show'])), 5000, 20), null, 'f2 made its vmac')
+  await sleep(1000) // > Master_Down_Interval of f2 (3 × 100 ms + skew): it would have taken over if deaf
+  t.notOk(await onVmac(fws[1] as string), 'f2 stays BACKUP: it hears f1 through its own macvlan')
+
+  await nsExec(clNs, 'ping', ['-c', '1', '-W', '2', '10.9.0.1'])
+  t.match(await nsExec(clNs, 'ip', ['neigh', 'show', '10.9.0.1']), /lladdr 00:00:5e:00:01:3d/)
+  t.equal(await procs[0]?.stop('SIGTERM'), 0, 'f1 stops cleanly (priority 0)')
+  procs[0] = null
+  t.not(await waitFor(async () => await onVmac(fws[1] as string), 5000, 10), null, 'f2 takes over on its vmac')
+  await nsExec(clNs, 'ping', ['-c', '1', '-W', '2', '10.9.0.1'])
+  t.match(await nsExec(clNs, 'ip', ['neigh', 'show', '10.9.0.1']), /lladdr 00:00:5e:00:01:3d/, 'same MAC for the client after the failover')
+})
