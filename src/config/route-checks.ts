@@ -70,11 +70,12 @@ export function checkRoutesAndRules (inst: Obj, at: Path, families: ReadonlySet<
   }
 }
 
-/** vmac (keepalived use_vmac): IPv4 only in hafw for now; its name must not be another instance's. */
+/** vmac (keepalived use_vmac): single-family instances, multicast adverts; its name must not be another instance's. */
 export function checkVmac (inst: Obj, at: Path, families: ReadonlySet<Family>, issues: RawIssue[], names: Map<string, string>, instance: string): void {
   const v = inst.vmac
   if (v === undefined || v === false) return
-  if (families.has('ipv6')) issues.push({ path: [...at, 'vmac'], message: 'a virtual MAC is supported for IPv4 instances only (hafw); move the IPv6 addresses to an instance of their own' })
+  // One macvlan has one MAC, and RFC 5798 §7.3 gives IPv4 and IPv6 different ones.
+  if (families.size > 1) issues.push({ path: [...at, 'vmac'], message: 'a virtual MAC needs a single-family instance (RFC 5798 §7.3: IPv4 and IPv6 have different virtual MACs); split the IPv4 and IPv6 addresses into two instances' })
   // Adverts go out and come in on the macvlan; a unicast advert is addressed to the parent's MAC
   // and never reaches it (keepalived needs vmac_xmit_base there, which hafw does not have).
   if (inst.unicast !== undefined) issues.push({ path: [...at, 'vmac'], message: 'a virtual MAC works with multicast adverts only: unicast adverts reach the parent interface, not the macvlan' })

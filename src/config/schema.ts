@@ -248,8 +248,9 @@ const instanceSchema = z.strictObject({
     z.strictObject({ name: ifName.describe('Name of the macvlan interface. Default vrrp.VRID (keepalived use_vmac NAME).') })
   ], { error: 'must be true, false or { name }' }).default(false).describe(
     'Virtual MAC (keepalived use_vmac): create a macvlan interface (mode private) on `interface` with the RFC 5798 §7.3 ' +
-    'virtual router MAC 00:00:5e:00:01:VRID, put the virtual addresses without a `dev` on it, and send the adverts and ' +
-    'gratuitous ARPs from it, so the MAC the LAN knows does not change on failover. Removed at stop. IPv4 instances only. Default false.'),
+    'virtual router MAC (IPv4 00:00:5e:00:01:VRID, IPv6 00:00:5e:00:02:VRID), put the virtual addresses without a `dev` on it, ' +
+    'and send the adverts and gratuitous ARPs / NAs from it, so the MAC the LAN knows does not change on failover. Removed at ' +
+    'stop. Single-family instances with multicast adverts. Default false.'),
   v3Ipv4ChecksumCompat: z.boolean().default(false).describe(
     'VRRPv3 over IPv4 only: compute the checksum without the IPv4 pseudo-header, for old peers that do so ' +
     '(RFC 5798 §5.2.8 includes it; the closest keepalived knob is old_unicast_checksum). Default false.')

@@ -415,17 +415,16 @@ export function instance (s: ConfStmt, ctx: Ctx): InstanceRec {
 /**
  * keepalived `use_vmac [[name] NAME] [MAC] [netlink_notify_msg] [group G]` → `vmac`. hafw sends
  * and receives the adverts on the macvlan (keepalived without vmac_xmit_base), always with the
- * RFC 5798 §7.3 MAC, for multicast IPv4 instances.
+ * RFC 5798 §7.3 MAC (00-00-5E-00-01-{VRID} / 00-00-5E-00-02-{VRID}), for multicast instances.
  */
 function useVmac (s: ConfStmt, xmitBase: ConfStmt | null, rec: InstanceRec, ctx: Ctx): void {
   const { ledger } = ctx
-  if (rec.families.has('ipv6')) { ledger.attention(s, 'not translated: hafw makes virtual MAC interfaces for IPv4 instances only; the VIPs answer with the interface MAC'); return }
   if (rec.out.unicast !== undefined) { ledger.attention(s, 'not translated: hafw runs a virtual MAC with multicast adverts only (unicast adverts reach the parent interface; keepalived needs vmac_xmit_base for it, which hafw lacks)'); if (xmitBase !== null) ledger.note(xmitBase, 'see use_vmac'); return }
   const w = s.words.slice(1)
   let name: string | null = null
   const ignored: string[] = []
   const vrid = rec.out.vrid ?? 0
-  const rfcMac = `00:00:5e:00:01:${vrid.toString(16).padStart(2, '0')}`
+  const rfcMac = `00:00:5e:00:0${rec.families.has('ipv6') ? 2 : 1}:${vrid.toString(16).padStart(2, '0')}`
   for (let i = 0; i < w.length; i++) {
     const x = w[i] as string
     if (x === 'name' && w[i + 1] !== undefined) { name = w[i + 1] as string; i++ } else if (x === 'group' && w[i + 1] !== undefined) { ignored.push(`group ${w[i + 1] as string}`); i++ } else if (x === 'netlink_notify_msg') ignored.push(x)

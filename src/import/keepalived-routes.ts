@@ -236,3 +236,23 @@ export function placeRoutes (instances: readonly InstanceRec[], ledger: Ledger):
     }
   }
 }
+
+/**
+ * keepalived names a vmac vrrp.VRID and, for IPv6 when that name is taken, vrrp6.VRID
+ * (vrrp.c create_vmac_name). hafw's default is vrrp.VRID for both, so an IPv6 instance whose
+ * default would collide with an earlier instance's vmac gets vrrp6.VRID written out.
+ */
+export function nameVmacs (instances: readonly InstanceRec[], ledger: Ledger): void {
+  const taken = new Set<string>()
+  for (const inst of instances) {
+    const v = inst.out.vmac
+    if (inst.mergedInto !== null || v === undefined) continue
+    let name = v === true ? `vrrp.${inst.out.vrid ?? 0}` : v.name
+    if (taken.has(name) && v === true && inst.families.has('ipv6')) {
+      name = `vrrp6.${inst.out.vrid ?? 0}`
+      inst.out.vmac = { name }
+      ledger.note(inst.stmt, `vmac named ${name}: vrrp.${inst.out.vrid ?? 0} is taken (keepalived makes the same choice)`)
+    }
+    taken.add(name)
+  }
+}

@@ -18,6 +18,12 @@
  * net.ipv4.conf.all.{arp_ignore,rp_filter} are combined with these by the kernel (max): a host
  * with all.rp_filter=1 keeps filtering on the macvlan; the daemon logs the values it found.
  *
+ * IPv6 (keepalived does the same): the macvlan gets no link-local address of its own
+ * (addr_gen_mode=1, "none") — it would be fe80::200:5eff:fe00:2xx on both nodes, the same
+ * address on one link — but the parent's link-local address, which is the advert source (RFC
+ * 5798 §5.1.2.1) and now leaves from the macvlan. The kernel answers Neighbor Solicitations only
+ * on the interface holding the target, so the parent needs no setting.
+ *
  * An interface that already has the name and the virtual MAC (left by a killed hafwd) is reused;
  * any other interface of that name is refused, never deleted.
  */
@@ -25,6 +31,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { createRtNetlink } from 'netlink'
 import type { RtNetlinkSocket } from 'netlink'
 
+const AF_INET6 = 10
 const NLM_F_EXCL = 0x200
 const NLM_F_CREATE = 0x400
 const IFLA_INFO_KIND = 1
@@ -37,8 +44,9 @@ export interface VmacSpec {
   readonly name: string
   /** Its lower (parent) interface: the instance interface. */
   readonly parent: string
-  /** "00:00:5e:00:01:xx". */
+  /** "00:00:5e:00:01:xx" (IPv4) or "00:00:5e:00:02:xx" (IPv6). */
   readonly mac: string
+  readonly family: 'ipv4' | 'ipv6'
 }
 
 /** One netlink attribute: 4-byte header, payload, padded to 4. */
@@ -124,6 +132,10 @@ export class VmacControl {
         { flags: NLM_F_CREATE | NLM_F_EXCL })
     }
     this.made.push(spec)
+    if (spec.family === 'ipv6') {
+      await this.setupIPv6(spec, parent.index)
+      return await this.up(spec, outcome)
+    }
     for (const [k, v] of ON_PARENT) {
       const key = `${spec.parent}/${k}`
       if (!this.saved.has(key)) {
@@ -133,10 +145,32 @@ export class VmacControl {
       await writeSysctl(spec.parent, k, v)
     }
     for (const [k, v] of ON_VMAC) await writeSysctl(spec.name, k, v)
+    return await this.up(spec, outcome)
+  }
+
+  private async up (spec: VmacSpec, outcome: 'created' | 'reused'): Promise<'created' | 'reused'> {
     const index = (await this.links()).get(spec.name)?.index
     if (index === undefined) throw new Error(`vmac ${spec.name}: created but not found`)
     await this.sock.setLink({ family: 0, index, flags: { up: true }, change: { up: true } })
     return outcome
+  }
+
+  /** Before the link goes up: no generated link-local; then the parent's link-local, without DAD. */
+  private async setupIPv6 (spec: VmacSpec, parentIndex: number): Promise<void> {
+    await writeFile(`/proc/sys/net/ipv6/conf/${spec.name}/addr_gen_mode`, '1')
+    const ll = (await this.sock.getAddresses()).find(a => a.data.family === AF_INET6 && a.data.index === parentIndex && a.data.scope === 253)
+    const bytes = ll?.attrs.address ?? ll?.attrs.local
+    if (bytes === undefined) throw new Error(`vmac ${spec.name}: ${spec.parent} has no IPv6 link-local address to send adverts from`)
+    const index = (await this.links()).get(spec.name)?.index
+    if (index === undefined) throw new Error(`vmac ${spec.name}: created but not found`)
+    try {
+      await this.sock.newAddress(
+        { family: AF_INET6, prefixlen: 64, index, scope: 253, flags: { nodad: true } },
+        { local: bytes, address: bytes, flags: { nodad: true } },
+        { flags: NLM_F_CREATE | NLM_F_EXCL })
+    } catch (err) {
+      if (!(err instanceof Error && /EEXIST/.test(err.message))) throw err
+    }
   }
 
   /** Delete every macvlan we made and restore the parents' sysctls; errors are returned, not thrown. */

@@ -108,7 +108,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
       links.close()
       throw startupError(err)
     }
-    const warning = await vmacHostWarning()
+    const warning = vmacSpecs.some(v => v.family === 'ipv4') ? await vmacHostWarning() : null
     if (warning !== null) log.warn(warning)
   }
   const counters = new Counters()
@@ -280,7 +280,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
 
 /** The macvlans a model needs (keepalived use_vmac), one per router with a vmac. */
 function vmacSpecsOf (model: Model): VmacSpec[] {
-  return model.routers.flatMap(r => r.vmac === null ? [] : [{ name: r.vmac.name, parent: r.interface, mac: r.vmac.mac }])
+  return model.routers.flatMap(r => r.vmac === null ? [] : [{ name: r.vmac.name, parent: r.interface, mac: r.vmac.mac, family: r.family }])
 }
 
 function trackedInterfaces (model: Model): Set<string> {

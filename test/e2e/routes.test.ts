@@ -221,3 +221,48 @@ vrrp:
   await nsExec(clNs, 'ping', ['-c', '1', '-W', '2', '10.9.0.1'])
   t.match(await nsExec(clNs, 'ip', ['neigh', 'show', '10.9.0.1']), /lladdr 00:00:5e:00:01:3d/, 'same MAC for the client after the failover')
 })
+
+// IPv6 vmac: 00:00:5e:00:02:VRID, no generated link-local on the macvlan (the same on every node),
+// the parent's link-local as advert source; the client resolves the VIP to the virtual MAC.
+t.test('vmac IPv6: the VIP answers with 00:00:5e:00:02:VRID', { skip }, async t => {
+  t.teardown(async () => {
+    await sh('ip', ['netns', 'del', fwNs], { allowFail: true })
+    await sh('ip', ['netns', 'del', clNs], { allowFail: true })
+  })
+  await lab()
+  for (const [ns, ifname, addr] of [[fwNs, 'eth1', 'fd00:9::2'], [clNs, 'eth0', 'fd00:9::100']] as const) {
+    await nsExec(ns, 'ip', ['addr', 'add', `${addr}/64`, 'dev', ifname, 'nodad'])
+  }
+  // The parent's link-local (the advert source) must be usable before hafwd starts.
+  t.not(await waitFor(async () => /inet6 fe80::[0-9a-f:]+\/64 scope link\s*\n/.test(await nsExec(fwNs, 'ip', ['-6', 'addr', 'show', 'dev', 'eth1'])), 5000, 50), null, 'parent link-local ready')
+  const dir = mkdtempSync(join(tmpdir(), 'hafw-e2e-vmac6-'))
+  const yaml = `node: { name: v6 }
+control: { socket: ${join(dir, 'hafwd.sock')} }
+vrrp:
+  instances:
+    VI_V6:
+      interface: eth1
+      vrid: 61
+      advertInterval: 100ms
+      vmac: true
+      virtualAddresses: ["fd00:9::1/64"]
+      announce: { delay: 0s, repeat: 1 }
+`
+  let p: HafwdProcess | null = startHafwd(fwNs, yaml, dir, 'v6')
+  t.teardown(async () => { await p?.stop('SIGKILL').catch(() => null) })
+  const onVmac = async (): Promise<boolean> => /inet6 fd00:9::1\/64/.test(await nsExec(fwNs, 'ip', ['-6', 'addr', 'show', 'dev', 'vrrp.61'], { allowFail: true }))
+  t.not(await waitFor(onVmac, 10_000, 20), null, 'MASTER: the VIP is on vrrp.61')
+  const addrs = await nsExec(fwNs, 'ip', ['-6', 'addr', 'show', 'dev', 'vrrp.61'])
+  t.notMatch(addrs, /fe80::200:5eff/, 'no link-local generated from the virtual MAC')
+  const parentLl = /inet6 (fe80::[0-9a-f:]+)\/64/.exec(await nsExec(fwNs, 'ip', ['-6', 'addr', 'show', 'dev', 'eth1']))?.[1]
+  t.match(addrs, new RegExp(`inet6 ${parentLl ?? 'none'}/64`), 'the parent link-local is on the macvlan')
+  t.match(await nsExec(fwNs, 'ip', ['link', 'show', 'vrrp.61']), /link\/ether 00:00:5e:00:02:3d/)
+  await nsExec(clNs, 'ping', ['-6', '-c', '1', '-W', '2', 'fd00:9::1'])
+  t.match(await nsExec(clNs, 'ip', ['-6', 'neigh', 'show', 'fd00:9::1']), /lladdr 00:00:5e:00:02:3d/, 'the client resolves the VIP to the IPv6 virtual MAC')
+  const cap = await nsExec(clNs, 'timeout', ['3', 'tcpdump', '-c', '1', '-e', '-n', '-i', 'eth0', 'ip6 proto 112'], { allowFail: true })
+  t.match(cap, /00:00:5e:00:02:3d > 33:33:00:00:00:12/, 'adverts leave with the virtual MAC as source')
+  t.equal(await p.stop('SIGTERM'), 0, 'clean stop')
+  p = null
+  t.notMatch(await nsExec(fwNs, 'ip', ['link', 'show']), /vrrp\.61/, 'the macvlan is removed at stop')
+  t.notMatch(readFileSync(join(dir, 'v6.log'), 'utf8'), /"level":(40|50)/, 'no warning or error logged')
+})

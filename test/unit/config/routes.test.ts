@@ -115,10 +115,12 @@ t.test('vmac: model puts the VIPs without dev on the macvlan, RFC 5798 §7.3 MAC
   t.equal(off.routers[0]?.vips[0]?.dev, undefined, 'no vmac: VIPs stay on the interface')
 })
 
-t.test('vmac: IPv4 only, a name of its own, not shared', async t => {
+t.test('vmac: one family, a name of its own, not shared', async t => {
   const v6 = invalid(oneInstance(['vmac: true'], ['192.0.2.1/24', '2001:db8::1/64']))
   t.same(v6.map(i => [i.path, i.line]), [['vrrp.instances.VI_1.vmac', 7]])
-  t.match(v6[0]?.message, /IPv4 instances only/)
+  t.match(v6[0]?.message, /single-family instance/)
+  const only6 = model(oneInstance(['vmac: true'], ['2001:db8::1/64']))
+  t.same(only6.routers[0]?.vmac, { name: 'vrrp.51', mac: '00:00:5e:00:02:33' }, 'IPv6: 00-00-5E-00-02-{VRID}')
   const same = invalid(oneInstance(['vmac: { name: eth0 }']))
   t.match(same[0]?.message, /is the instance interface/)
   const shared = invalid([

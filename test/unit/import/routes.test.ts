@@ -98,7 +98,7 @@ t.test('families: placed with the merged IPv6 instance; a family the instance la
   t.same(router(modelOf(alone), 'VI_1/ipv4').rules.map(x => x.fwmark), [3])
 })
 
-t.test('use_vmac → vmac: default name, a name of its own, the RFC MAC only; IPv6 and unicast reported', async t => {
+t.test('use_vmac → vmac: default name, a name of its own, the RFC MAC only, IPv6 beside IPv4; unicast reported', async t => {
   const plain = ok(importText(inst('  use_vmac\n')))
   t.same(router(modelOf(plain), 'VI_1/ipv4').vmac, { name: 'vrrp.7', mac: '00:00:5e:00:01:07' })
   t.same(plain.items.filter(i => i.kind === 'attention').map(i => i.line), [])
@@ -112,8 +112,13 @@ t.test('use_vmac → vmac: default name, a name of its own, the RFC MAC only; IP
   t.match(otherMac.items.find(i => i.line === 7 && i.kind === 'attention')?.message, /00:00:5e:00:01:07/)
 
   const v6 = ok(importText(inst('  use_vmac\n', 'VI_6', '2001:db8::1/64')))
-  t.equal(router(modelOf(v6), 'VI_6/ipv6').vmac, null)
-  t.match(v6.items.find(i => i.line === 7)?.message, /IPv4 instances only/)
+  t.same(router(modelOf(v6), 'VI_6/ipv6').vmac, { name: 'vrrp.7', mac: '00:00:5e:00:02:07' })
+
+  // keepalived: IPv4 + IPv6 instances of one VRID with use_vmac stay two instances, vrrp.7 and vrrp6.7.
+  const both = ok(importText(inst('  version 3\n  use_vmac\n') + inst('  version 3\n  use_vmac\n', 'VI_6', '2001:db8::1/64')))
+  const m = modelOf(both)
+  t.same(m.routers.map(r => [r.id, r.vmac?.name]), [['VI_1/ipv4', 'vrrp.7'], ['VI_6/ipv6', 'vrrp6.7']])
+  t.same(both.items.filter(i => i.kind === 'attention').map(i => i.line), [])
 
   const uni = ok(importText(inst('  use_vmac\n  unicast_peer {\n    192.0.2.2\n  }\n')))
   t.equal(router(modelOf(uni), 'VI_1/ipv4').vmac, null)
