@@ -154,12 +154,19 @@ vrrp:
   t.match(await nsExec(clNs, 'ip', ['neigh', 'show', '10.9.0.1']), /lladdr 00:00:5e:00:01:3d/, 'the client resolves the VIP to the virtual MAC')
   const cap = await nsExec(clNs, 'timeout', ['3', 'tcpdump', '-c', '1', '-e', '-n', '-i', 'eth0', 'ip proto 112'], { allowFail: true })
   t.match(cap, /00:00:5e:00:01:3d > 01:00:5e:00:00:12/, 'adverts leave with the virtual MAC as source (RFC 5798 §7.3)')
+  const logText = (): string => readFileSync(join(dir, 'vm.log'), 'utf8')
+  t.notMatch(logText(), /"level":(40|50)/, 'no warning or error logged')
+
+  // The macvlans are made at start: a reload that drops the vmac is refused, the VIP stays.
+  writeFileSync(p.configFile, yaml.replace('vmac: true', 'vmac: false'))
+  p.signal('SIGHUP')
+  t.not(await waitFor(async () => /reload refused.*vmac settings changed|vmac settings changed.*reload refused/.test(logText()), 5000, 20), null, 'reload refused, naming the vmac')
+  t.ok(await vmacHoldsVip(), 'the VIP stays on the vmac')
 
   t.equal(await p.stop('SIGTERM'), 0, 'clean stop')
   p = null
   t.notMatch(await nsExec(fwNs, 'ip', ['link', 'show']), /vrrp\.61/, 'the macvlan is removed at stop')
   t.equal((await nsExec(fwNs, 'cat', ['/proc/sys/net/ipv4/conf/eth1/arp_ignore'])).trim(), '0', 'parent arp_ignore restored')
-  t.notMatch(readFileSync(join(dir, 'vm.log'), 'utf8'), /"level":(40|50)/, 'no warning or error logged')
 })
 
 // Two nodes with the same virtual MAC on one LAN: the backup must hear the master's adverts,
