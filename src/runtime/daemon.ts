@@ -146,7 +146,8 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
   }
   // One named table: the VRRP effects here, the conntrack effects in the worker.
   const routes = new RtnlRouteControl()
-  const executor = new Executor({ ...(conntrack?.runtime.handlers() ?? {}), ...vrrp.handlers(), ...routeHandlers(routes, counters, log.child({ component: 'routes' })) }, counters, log.child({ component: 'executor' }), clock)
+  const routeIo = routeHandlers(routes, counters, log.child({ component: 'routes' }))
+  const executor = new Executor({ ...(conntrack?.runtime.handlers() ?? {}), ...vrrp.handlers(), ...routeIo }, counters, log.child({ component: 'executor' }), clock)
   const runner = new Runner(createNode(assembly.routers, assembly.groups), clock, executor, log.child({ component: 'vrrp' }), counters, transitions)
   running = runner
   if (model.conntrack !== null) runner.setConntrackPlan(model.conntrack)
@@ -192,7 +193,12 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     tracked: () => tracked,
     linkUp: new Map(linkList.map(l => [l.ifname, l.up])),
     addressList,
-    localAddressesChanged: (cidrs) => { conntrack?.runtime.setLocalAddresses(cidrs) }
+    localAddressesChanged: (cidrs) => { conntrack?.runtime.setLocalAddresses(cidrs) },
+    restoreRoutes: async (cfg) => {
+      // Outside the executor's queue, like the VIP itself; an entry still present counts as alreadyPresent.
+      if (cfg.routes !== undefined && cfg.routes.length > 0) await routeIo.routeAdd({ kind: 'routeAdd', routerId: cfg.id, routes: cfg.routes })
+      if (cfg.rules !== undefined && cfg.rules.length > 0) await routeIo.ruleAdd({ kind: 'ruleAdd', routerId: cfg.id, rules: cfg.rules })
+    }
   }))
 
   await clearStaleVips(assembly, links, log)

@@ -103,6 +103,10 @@ t.test('virtual routes and rules follow MASTER', { skip }, async t => {
   t.not(await waitFor(all, 10_000, 20), null, 'MASTER: every route and rule is in the kernel')
   t.same(has(await routes()), ours.map(() => true), 'ip route / ip rule show them')
 
+  // The VIP removed by hand: the kernel drops the route whose src it is; both come back.
+  await nsExec(fwNs, 'ip', ['addr', 'del', '10.9.0.1/24', 'dev', 'eth1'])
+  t.not(await waitFor(all, 3000, 10), null, 'VIP removed behind our back: VIP and its routes restored')
+
   writeFileSync(trackFile, '1\n')
   t.not(await waitFor(none, 5000, 20), null, 'FAULT (track file): routes and rules removed')
   writeFileSync(trackFile, '0\n')
