@@ -11,6 +11,7 @@ import { startHafwd } from '../../src/lab/hafwd-process.js'
 import type { HafwdProcess } from '../../src/lab/hafwd-process.js'
 import { waitFor } from '../../src/lab/observe.js'
 import { nsExec, sh } from '../../src/lab/sh.js'
+import { startKeepalived } from '../../src/lab/keepalived.js'
 
 const skip = skipUnlessRoot()
 const tag = `hrt${process.pid % 10000}`
@@ -177,9 +178,11 @@ vrrp:
 // which carry the backup's own macvlan MAC as source (VEPA mode would filter them, private mode
 // does not); after a clean stop of the master the client keeps its ARP entry and reaches the new
 // master through the same MAC.
-t.test('vmac pair: backup hears the master, failover keeps the MAC', { skip }, async t => {
+const fws = [`${tag}-f1`, `${tag}-f2`] as const
+
+/** client + two firewalls on one bridge (10.9.0.100, .2, .3), removed when `t` ends. */
+async function pairLab (t: { teardown: (fn: () => unknown) => void }): Promise<void> {
   const sw = `${tag}-sw`
-  const fws = [`${tag}-f1`, `${tag}-f2`]
   const all = [sw, clNs, ...fws]
   const cleanup = async (): Promise<void> => { for (const ns of all) await sh('ip', ['netns', 'del', ns], { allowFail: true }) }
   t.teardown(cleanup)
@@ -201,6 +204,12 @@ t.test('vmac pair: backup hears the master, failover keeps the MAC', { skip }, a
     await nsExec(ns, 'ip', ['addr', 'add', `${addr}/24`, 'dev', ifname])
     await nsExec(ns, 'ip', ['link', 'set', ifname, 'up'])
   }
+}
+
+const onVmac = async (ns: string): Promise<boolean> => /inet 10\.9\.0\.1\/24/.test(await nsExec(ns, 'ip', ['addr', 'show', 'dev', 'vrrp.61'], { allowFail: true }))
+
+t.test('vmac pair: backup hears the master, failover keeps the MAC', { skip }, async t => {
+  await pairLab(t)
   const dir = mkdtempSync(join(tmpdir(), 'hafw-e2e-vmac2-'))
   const yaml = (name: string, priority: number): string => `node: { name: ${name} }
 control: { socket: ${join(dir, `${name}.sock`)} }
@@ -215,7 +224,6 @@ vrrp:
       virtualAddresses: [10.9.0.1/24]
       announce: { delay: 0s, repeat: 2 }
 `
-  const onVmac = async (ns: string): Promise<boolean> => /inet 10\.9\.0\.1\/24/.test(await nsExec(ns, 'ip', ['addr', 'show', 'dev', 'vrrp.61'], { allowFail: true }))
   const procs: Array<HafwdProcess | null> = [startHafwd(fws[0] as string, yaml('f1', 150), dir, 'f1'), null]
   t.teardown(async () => { for (const p of procs) await p?.stop('SIGKILL').catch(() => null) })
   t.not(await waitFor(async () => await onVmac(fws[0] as string), 10_000, 20), null, 'f1 MASTER on its vmac')
@@ -276,4 +284,59 @@ vrrp:
   p = null
   t.notMatch(await nsExec(fwNs, 'ip', ['link', 'show']), /vrrp\.61/, 'the macvlan is removed at stop')
   t.notMatch(readFileSync(join(dir, 'v6.log'), 'utf8'), /"level":(40|50)/, 'no warning or error logged')
+})
+
+// Interop: hafwd and keepalived 2.2 (use_vmac) as the two nodes: keepalived, lower priority, stays
+// BACKUP on adverts that carry its own virtual MAC as source; on hafwd's clean stop it takes over
+// and the client keeps the same MAC for the VIP.
+t.test('vmac pair with keepalived use_vmac', { skip }, async t => {
+  await pairLab(t)
+  const dir = mkdtempSync(join(tmpdir(), 'hafw-e2e-vmacka-'))
+  const hafwYaml = `node: { name: f1 }
+control: { socket: ${join(dir, 'f1.sock')} }
+vrrp:
+  instances:
+    VI_VM:
+      interface: eth1
+      vrid: 61
+      priority: 150
+      advertInterval: 100ms
+      vmac: true
+      virtualAddresses: [10.9.0.1/24]
+      announce: { delay: 0s, repeat: 2 }
+`
+  const kaConf = `global_defs {
+  router_id f2
+}
+vrrp_instance VI_VM {
+  state BACKUP
+  interface eth1
+  virtual_router_id 61
+  version 3
+  priority 100
+  advert_int 0.1
+  use_vmac
+  virtual_ipaddress {
+    10.9.0.1/24
+  }
+}
+`
+  let hafwd: HafwdProcess | null = startHafwd(fws[0], hafwYaml, dir, 'f1')
+  t.teardown(async () => { await hafwd?.stop('SIGKILL').catch(() => null) })
+  t.not(await waitFor(async () => await onVmac(fws[0]), 10_000, 20), null, 'hafwd MASTER on its vmac')
+  const ka = startKeepalived(fws[1], kaConf, dir, 'f2')
+  t.teardown(async () => { await ka.stop('SIGKILL').catch(() => null) })
+  t.not(await waitFor(async () => /vrrp\.61/.test(await nsExec(fws[1], 'ip', ['link', 'show'])), 5000, 20), null, 'keepalived made its vmac')
+  await sleep(1000)
+  const kaLog = (): string => readFileSync(ka.logFile, 'utf8')
+  t.notMatch(kaLog(), /Entering MASTER STATE/, 'keepalived stays BACKUP: it hears hafwd through its macvlan')
+  t.notOk(await onVmac(fws[1]), 'no VIP on keepalived\'s vmac')
+  await nsExec(clNs, 'ping', ['-c', '1', '-W', '2', '10.9.0.1'])
+  t.equal(await hafwd.stop('SIGTERM'), 0, 'hafwd stops cleanly (priority 0)')
+  hafwd = null
+  t.not(await waitFor(async () => await onVmac(fws[1]), 5000, 10), null, 'keepalived takes over on its vmac')
+  t.match(await nsExec(clNs, 'ip', ['neigh', 'show', '10.9.0.1']), /lladdr 00:00:5e:00:01:3d/, 'same MAC for the client after the failover')
+  await nsExec(clNs, 'ping', ['-c', '1', '-W', '2', '10.9.0.1'])
+  t.pass('the VIP answers from keepalived')
+  t.comment(`client after a ping answered by keepalived: ${(await nsExec(clNs, 'ip', ['neigh', 'show', '10.9.0.1'])).trim()}; keepalived eth1: ${/link\/ether (\S+)/.exec(await nsExec(fws[1], 'ip', ['link', 'show', 'eth1']))?.[1] ?? '?'}`)
 })
