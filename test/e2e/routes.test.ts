@@ -242,7 +242,8 @@ vrrp:
 })
 
 // IPv6 vmac: 00:00:5e:00:02:VRID, no generated link-local on the macvlan (the same on every node),
-// the parent's link-local as advert source; the client resolves the VIP to the virtual MAC.
+// the parent's link-local as advert source; the client resolves the VIP to the virtual MAC. An
+// IPv6 route and rule move with it.
 t.test('vmac IPv6: the VIP answers with 00:00:5e:00:02:VRID', { skip }, async t => {
   t.teardown(async () => {
     await sh('ip', ['netns', 'del', fwNs], { allowFail: true })
@@ -266,6 +267,10 @@ vrrp:
       vmac: true
       virtualAddresses: ["fd00:9::1/64"]
       announce: { delay: 0s, repeat: 1 }
+      routes:
+        - { to: "2001:db8:77::/48", via: "fd00:9::100", metric: 50 }
+      rules:
+        - { from: "fd00:9::/64", table: 100, priority: 1100 }
 `
   let p: HafwdProcess | null = startHafwd(fwNs, yaml, dir, 'v6')
   t.teardown(async () => { await p?.stop('SIGKILL').catch(() => null) })
@@ -276,6 +281,10 @@ vrrp:
   const parentLl = /inet6 (fe80::[0-9a-f:]+)\/64/.exec(await nsExec(fwNs, 'ip', ['-6', 'addr', 'show', 'dev', 'eth1']))?.[1]
   t.match(addrs, new RegExp(`inet6 ${parentLl ?? 'none'}/64`), 'the parent link-local is on the macvlan')
   t.match(await nsExec(fwNs, 'ip', ['link', 'show', 'vrrp.61']), /link\/ether 00:00:5e:00:02:3d/)
+  const v6Routes = async (): Promise<string> => (await nsExec(fwNs, 'ip', ['-6', 'route', 'show'])) + (await nsExec(fwNs, 'ip', ['-6', 'rule', 'show']))
+  // Routes follow the VIPs by a few milliseconds: wait rather than race them.
+  t.not(await waitFor(async () => /2001:db8:77::\/48 via fd00:9::100 dev \S+ proto static metric 50/.test(await v6Routes()), 3000, 10), null, 'IPv6 virtual route added')
+  t.not(await waitFor(async () => /1100:\s+from fd00:9::\/64 lookup 100/.test(await v6Routes()), 3000, 10), null, 'IPv6 virtual rule added')
   await nsExec(clNs, 'ping', ['-6', '-c', '1', '-W', '2', 'fd00:9::1'])
   t.match(await nsExec(clNs, 'ip', ['-6', 'neigh', 'show', 'fd00:9::1']), /lladdr 00:00:5e:00:02:3d/, 'the client resolves the VIP to the IPv6 virtual MAC')
   const cap = await nsExec(clNs, 'timeout', ['3', 'tcpdump', '-c', '1', '-e', '-n', '-i', 'eth0', 'ip6 proto 112'], { allowFail: true })
@@ -283,6 +292,7 @@ vrrp:
   t.equal(await p.stop('SIGTERM'), 0, 'clean stop')
   p = null
   t.notMatch(await nsExec(fwNs, 'ip', ['link', 'show']), /vrrp\.61/, 'the macvlan is removed at stop')
+  t.notMatch(await v6Routes(), /2001:db8:77::|1100:/, 'IPv6 route and rule removed')
   t.notMatch(readFileSync(join(dir, 'v6.log'), 'utf8'), /"level":(40|50)/, 'no warning or error logged')
 })
 
