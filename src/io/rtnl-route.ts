@@ -6,8 +6,11 @@
  * - rtm_table carries the table when it fits in 8 bits, RTA_TABLE / FRA_TABLE always;
  * - a unicast route without gateway is scope link, everything else scope universe; a delete
  *   uses scope NOWHERE (any scope matches, as iproute2 does);
- * - routes are tagged proto static, and deleted with it, so a delete never removes an
- *   identical route some other daemon (or the kernel) installed.
+ * - routes and rules are tagged with keepalived's protocol number (RTPROT_KEEPALIVED 18, shown
+ *   as `proto keepalived`) and deleted with it, so a delete never removes an identical route or
+ *   rule the operator, systemd-networkd (proto static) or the kernel installed. hafw replaces
+ *   keepalived on the box, and the number says what these are: routes of the VRRP daemon; a
+ *   hafwd started after keepalived also clears keepalived's leftovers of the same routes.
  * Routes are added with NLM_F_CREATE only, as keepalived does (`ip route prepend`): a virtual
  * route goes in front of a matching static route with another gateway (the usual "backup default
  * route" setup) instead of being refused; only an identical route answers EEXIST. Rules are added
@@ -27,7 +30,8 @@ const AF_INET = 2
 const AF_INET6 = 10
 const NLM_F_EXCL = 0x200
 const NLM_F_CREATE = 0x400
-const RTPROT_STATIC = 4
+/** keepalived's vrrp_iproute.h RTPROT_KEEPALIVED (iproute2 rt_protos: keepalived). */
+const RTPROT_KEEPALIVED = 18
 const RT_SCOPE_UNIVERSE = 0
 const RT_SCOPE_LINK = 253
 const RT_SCOPE_NOWHERE = 255
@@ -99,7 +103,8 @@ export class RtnlRouteControl implements RouteControl {
       family: r.family === 'ipv6' ? AF_INET6 : AF_INET,
       dstLen: r.prefix,
       table: r.table < 256 ? r.table : 0,
-      protocol: RTPROT_STATIC,
+      // The package's RouteProtocol enum lacks 18; the field is a plain u8 on the wire.
+      protocol: RTPROT_KEEPALIVED as unknown as rt.Route['protocol'],
       scope,
       type: RTN_TYPE[r.type]
     }
@@ -107,7 +112,7 @@ export class RtnlRouteControl implements RouteControl {
   }
 
   private ruleMessage (r: VRule): { data: rt.Rule, attrs: rt.RuleAttrs } {
-    const attrs: rt.RuleAttrs = { table: r.table }
+    const attrs: rt.RuleAttrs = { table: r.table, protocol: RTPROT_KEEPALIVED }
     if (r.from !== undefined) attrs.src = bytes(r.from.address)
     if (r.to !== undefined) attrs.dst = bytes(r.to.address)
     if (r.priority !== undefined) attrs.priority = r.priority

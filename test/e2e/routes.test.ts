@@ -78,11 +78,11 @@ async function routes (): Promise<string> {
 }
 
 const ours = [
-  /198\.51\.100\.0\/24 via 10\.9\.0\.100 dev eth1 proto static src 10\.9\.0\.1/,
-  /blackhole 203\.0\.113\.0\/24 proto static/,
-  /default via 10\.9\.0\.100 dev eth1 table 100 proto static/,
-  /1000:\s+from 10\.9\.0\.0\/24 lookup 100/,
-  /1001:\s+from all fwmark 0x7 lookup 100/
+  /198\.51\.100\.0\/24 via 10\.9\.0\.100 dev eth1 proto keepalived src 10\.9\.0\.1/,
+  /blackhole 203\.0\.113\.0\/24 proto keepalived/,
+  /default via 10\.9\.0\.100 dev eth1 table 100 proto keepalived/,
+  /1000:\s+from 10\.9\.0\.0\/24 lookup 100 proto keepalived/,
+  /1001:\s+from all fwmark 0x7 lookup 100 proto keepalived/
 ]
 
 function has (text: string): boolean[] { return ours.map(re => re.test(text)) }
@@ -283,7 +283,7 @@ vrrp:
   t.match(await nsExec(fwNs, 'ip', ['link', 'show', 'vrrp.61']), /link\/ether 00:00:5e:00:02:3d/)
   const v6Routes = async (): Promise<string> => (await nsExec(fwNs, 'ip', ['-6', 'route', 'show'])) + (await nsExec(fwNs, 'ip', ['-6', 'rule', 'show']))
   // Routes follow the VIPs by a few milliseconds: wait rather than race them.
-  t.not(await waitFor(async () => /2001:db8:77::\/48 via fd00:9::100 dev \S+ proto static metric 50/.test(await v6Routes()), 3000, 10), null, 'IPv6 virtual route added')
+  t.not(await waitFor(async () => /2001:db8:77::\/48 via fd00:9::100 dev \S+ proto keepalived metric 50/.test(await v6Routes()), 3000, 10), null, 'IPv6 virtual route added')
   t.not(await waitFor(async () => /1100:\s+from fd00:9::\/64 lookup 100/.test(await v6Routes()), 3000, 10), null, 'IPv6 virtual rule added')
   await nsExec(clNs, 'ping', ['-6', '-c', '1', '-W', '2', 'fd00:9::1'])
   t.match(await nsExec(clNs, 'ip', ['-6', 'neigh', 'show', 'fd00:9::1']), /lladdr 00:00:5e:00:02:3d/, 'the client resolves the VIP to the IPv6 virtual MAC')
