@@ -7,7 +7,8 @@
  *   inPlace   — only fields that the state machine reads afresh at each use changed (priority,
  *               preempt, preempt delay, accept mode, VIPs, announce, advert interval, track
  *               weights with the same names): the config is swapped under the running router.
- *               A Master with new VIPs adds and announces them and removes the ones dropped;
+ *               A Master with new VIPs adds and announces them and removes the ones dropped
+ *               (likewise for its virtual routes and rules);
  *               a new priority goes out with the next advert (RFC 5798 §6.4.3);
  *   restart   — identity changed (interface, VRID, version, family, source address, tracked
  *               names) or its sync group's membership changed: shut down (priority 0 if Master,
@@ -64,12 +65,25 @@ function inPlaceEffects (r: Router, next: RouterConfig): Effect[] {
   const removed = r.config.vips.filter(v => !after.has(vipKey(v)))
   const added = next.vips.filter(v => !before.has(vipKey(v)))
   const out: Effect[] = []
-  if (removed.length > 0) out.push({ kind: 'vipDel', routerId: r.config.id, vips: removed })
-  if (added.length > 0) {
-    out.push({ kind: 'vipAdd', routerId: r.config.id, vips: added })
-    out.push(...announceRound({ ...next, vips: added }))
-  }
+  const id = r.config.id
+  // Rules and routes leave before the VIPs and come back after them (plans.ts installEffects / vipDel).
+  const rules = diffBy(r.config.rules ?? [], next.rules ?? [])
+  const routes = diffBy(r.config.routes ?? [], next.routes ?? [])
+  if (rules.removed.length > 0) out.push({ kind: 'ruleDel', routerId: id, rules: rules.removed })
+  if (routes.removed.length > 0) out.push({ kind: 'routeDel', routerId: id, routes: routes.removed })
+  if (removed.length > 0) out.push({ kind: 'vipDel', routerId: id, vips: removed })
+  if (added.length > 0) out.push({ kind: 'vipAdd', routerId: id, vips: added })
+  if (routes.added.length > 0) out.push({ kind: 'routeAdd', routerId: id, routes: routes.added })
+  if (rules.added.length > 0) out.push({ kind: 'ruleAdd', routerId: id, rules: rules.added })
+  if (added.length > 0) out.push(...announceRound({ ...next, vips: added }))
   return out
+}
+
+/** Entries only in `before` / only in `after`, compared as whole values (routes and rules are plain data). */
+function diffBy<T> (before: readonly T[], after: readonly T[]): { removed: T[], added: T[] } {
+  const b = new Set(before.map(x => JSON.stringify(x)))
+  const a = new Set(after.map(x => JSON.stringify(x)))
+  return { removed: before.filter(x => !a.has(JSON.stringify(x))), added: after.filter(x => !b.has(JSON.stringify(x))) }
 }
 
 export function reconfigureNode (node: NodeState, configs: readonly RouterConfig[], groups: readonly SyncGroupConfig[], now: Millis): ReconfigureResult {

@@ -7,6 +7,7 @@ import { callsConntrackd } from './command.js'
 import type { ConfStmt } from './conf-parse.js'
 import { INSTANCE_NO_EQUIVALENT } from './keepalived-tables.js'
 import { trackBlock } from './keepalived-track.js'
+import { virtualRoutes, virtualRules } from './keepalived-routes.js'
 import { hafwName, integer, isOn, msText, seconds, type Ctx, type InstanceOut, type InstanceRec, type VipOut } from './keepalived-model.js'
 
 // ---------------------------------------------------------------------------------------------
@@ -101,7 +102,9 @@ export function instance (s: ConfStmt, ctx: Ctx): InstanceRec {
     tracks: [],
     stateMaster: false,
     group: null,
-    mergedInto: null
+    mergedInto: null,
+    routeEntries: [],
+    ruleEntries: []
   }
   ledger.translated(s, `vrrp.instances.${hafwName(sourceName)}`)
   const kids = s.children ?? []
@@ -125,6 +128,8 @@ export function instance (s: ConfStmt, ctx: Ctx): InstanceRec {
   let nativeV6: ConfStmt | null = null
   let auth: ConfStmt | null = null
   let checkSrc: ConfStmt | null = null
+  let vmacStmt: ConfStmt | null = null
+  let xmitBase: ConfStmt | null = null
   const vips: VipEntry[] = []
   const evips: VipEntry[] = []
   const peers: Array<{ s: ConfStmt, a: string, f: Family }> = []
@@ -263,6 +268,20 @@ export function instance (s: ConfStmt, ctx: Ctx): InstanceRec {
         else { announce.refreshRepeat = n; ledger.translated(c, 'announce.refreshRepeat') }
         break
       }
+      case 'use_vmac':
+        vmacStmt = c
+        break
+      case 'vmac_xmit_base':
+        xmitBase = c
+        break
+      case 'virtual_routes':
+        ledger.translated(c, 'routes')
+        rec.routeEntries.push(...virtualRoutes(c, ctx))
+        break
+      case 'virtual_rules':
+        ledger.translated(c, 'rules')
+        rec.ruleEntries.push(...virtualRules(c, ctx))
+        break
       case 'old_unicast_checksum':
         if (v === 'never') ledger.note(c, 'hafw never detects old checksums by itself: nothing to translate')
         else { rec.out.v3Ipv4ChecksumCompat = true; ledger.translated(c, 'v3Ipv4ChecksumCompat'); ledger.note(c, 'hafw does not auto-detect: it always uses the old checksum for VRRPv3 over IPv4') }
@@ -388,7 +407,38 @@ export function instance (s: ConfStmt, ctx: Ctx): InstanceRec {
   if (auth !== null) authentication(auth, rec, ver, strict, ctx)
 
   if (Object.keys(announce).length > 0) rec.out.announce = announce
+  if (vmacStmt !== null) useVmac(vmacStmt, xmitBase, rec, ctx)
+  else if (xmitBase !== null) ledger.note(xmitBase, 'no use_vmac: nothing to translate')
   return rec
+}
+
+/**
+ * keepalived `use_vmac [[name] NAME] [MAC] [netlink_notify_msg] [group G]` → `vmac`. hafw sends
+ * and receives the adverts on the macvlan (keepalived without vmac_xmit_base), always with the
+ * RFC 5798 §7.3 MAC (00-00-5E-00-01-{VRID} / 00-00-5E-00-02-{VRID}), for multicast instances.
+ */
+function useVmac (s: ConfStmt, xmitBase: ConfStmt | null, rec: InstanceRec, ctx: Ctx): void {
+  const { ledger } = ctx
+  if (rec.out.unicast !== undefined) { ledger.attention(s, 'not translated: hafw runs a virtual MAC with multicast adverts only (unicast adverts reach the parent interface; keepalived needs vmac_xmit_base for it, which hafw lacks)'); if (xmitBase !== null) ledger.note(xmitBase, 'see use_vmac'); return }
+  const w = s.words.slice(1)
+  let name: string | null = null
+  const ignored: string[] = []
+  const vrid = rec.out.vrid ?? 0
+  const rfcMac = `00:00:5e:00:0${rec.families.has('ipv6') ? 2 : 1}:${vrid.toString(16).padStart(2, '0')}`
+  for (let i = 0; i < w.length; i++) {
+    const x = w[i] as string
+    if (x === 'name' && w[i + 1] !== undefined) { name = w[i + 1] as string; i++ } else if (x === 'group' && w[i + 1] !== undefined) { ignored.push(`group ${w[i + 1] as string}`); i++ } else if (x === 'netlink_notify_msg') ignored.push(x)
+    else if (/^([0-9a-f]{1,2}:){4,5}[0-9a-f]{1,2}$/i.test(x)) {
+      const full = x.split(':').length === 5 ? `${x}:${vrid.toString(16)}` : x
+      const norm = full.split(':').map(o => o.toLowerCase().padStart(2, '0')).join(':')
+      if (norm !== rfcMac) ledger.attention(s, `MAC ${x} not translated: hafw always uses the RFC 5798 §7.3 virtual MAC ${rfcMac}`)
+    } else if (name === null) name = x
+    else ignored.push(x)
+  }
+  rec.out.vmac = name === null || name === `vrrp.${vrid}` ? true : { name }
+  ledger.translated(s, 'vmac')
+  if (ignored.length > 0) ledger.note(s, `ignored: ${ignored.join(', ')}`)
+  if (xmitBase !== null) ledger.attention(xmitBase, 'not translated: hafw sends and receives the adverts on the virtual MAC interface (as keepalived without vmac_xmit_base); check that the peers accept adverts from the virtual MAC')
 }
 
 function authentication (auth: ConfStmt, rec: InstanceRec, ver: 2 | 3, strict: boolean, ctx: Ctx): void {

@@ -6,6 +6,7 @@ import type { Family } from '../codec/ip.js'
 import { formatMs } from '../config/duration.js'
 import type { ConfStmt } from './conf-parse.js'
 import type { Ledger } from './ledger.js'
+import type { RouteEntry, RouteOut, RuleEntry, RuleOut } from './keepalived-routes.js'
 
 // ---------------------------------------------------------------------------------------------
 // Output shape: the hafw config file's input form (see src/config/schema.ts)
@@ -39,6 +40,9 @@ export interface InstanceOut {
   authentication?: { type: 'pass', password: string }
   announce?: { delay?: string, repeat?: number, refresh?: string, refreshRepeat?: number }
   track?: { interfaces?: TrackInterfaceOut[], files?: TrackFileOut[], scripts?: TrackScriptOut[] }
+  vmac?: true | { name: string }
+  routes?: RouteOut[]
+  rules?: RuleOut[]
   v3Ipv4ChecksumCompat?: boolean
 }
 
@@ -143,6 +147,9 @@ export interface InstanceRec {
   group: GroupRec | null
   /** Merged away into another instance. */
   mergedInto: string | null
+  /** virtual_routes / virtual_rules entries, written by placeRoutes after the family merge. */
+  routeEntries: RouteEntry[]
+  ruleEntries: RuleEntry[]
 }
 
 export interface Globals {

@@ -17,6 +17,7 @@ import { instance, notify } from './keepalived-instance.js'
 import { hafwName, integer, seconds, type Ctx, type FileDef, type Globals, type GroupRec, type InstanceOut, type InstanceRec, type KeepalivedTranslation, type ScriptDef } from './keepalived-model.js'
 import { GLOBAL_NO_EQUIVALENT, TOP_NO_EQUIVALENT } from './keepalived-tables.js'
 import { fileDef, finishTracks, scriptDef, trackBlock } from './keepalived-track.js'
+import { nameVmacs, placeRoutes } from './keepalived-routes.js'
 import type { Ledger } from './ledger.js'
 
 export type { InstanceOut, KeepalivedTranslation, TrackFileOut, TrackInterfaceOut, TrackScriptOut, VipOut } from './keepalived-model.js'
@@ -108,6 +109,8 @@ export function translateKeepalived (stmts: readonly ConfStmt[], ledger: Ledger,
   }
 
   mergeFamilies(instances, ledger)
+  placeRoutes(instances, ledger)
+  nameVmacs(instances, ledger)
 
   const out = new Map<string, InstanceOut>()
   for (const inst of instances) if (inst.mergedInto === null) out.set(inst.name, inst.out)
@@ -294,6 +297,7 @@ function mergeBlocker (v4: InstanceRec, v6: InstanceRec): string | null {
   if (v4.out.version !== v6.out.version) return `${v4.sourceName} runs VRRPv${v4.out.version} and ${v6.sourceName} VRRPv${v6.out.version}; one hafw instance has one version (set vrrp_version 3 to merge)`
   if ((v4.out.unicast === undefined) !== (v6.out.unicast === undefined)) return 'one is unicast and the other multicast'
   if (v4.group !== null && v6.group !== null && v4.group !== v6.group) return 'they are in different sync groups'
+  if (v4.out.vmac !== undefined || v6.out.vmac !== undefined) return 'use_vmac: a virtual MAC belongs to one family (RFC 5798 §7.3), so hafw keeps one instance per family'
   if (comparable(v4.out) !== comparable(v6.out)) return 'their settings (priority, interval, preemption, tracking, ...) differ'
   return null
 }

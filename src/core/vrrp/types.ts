@@ -9,7 +9,7 @@
  * Units: configuration and wire values keep the RFC unit (centiseconds, `…Cs`); everything the
  * core schedules is in milliseconds (`Millis`). timers.ts does the conversions.
  */
-import type { Effect, Vip } from '../effects.js'
+import type { Effect, Vip, VRoute, VRule } from '../effects.js'
 import type { Deadline, Millis } from '../time.js'
 
 /** RFC 5798 §6.4 states, plus keepalived's FAULT (own interface or a weight-0 tracked object down). */
@@ -52,6 +52,9 @@ export interface RouterConfig {
    */
   readonly acceptMode: boolean
   readonly vips: readonly Vip[]
+  /** Routes and policy rules that move with the VIPs (keepalived virtual_routes / virtual_rules); absent = none. */
+  readonly routes?: readonly VRoute[]
+  readonly rules?: readonly VRule[]
   /**
    * The router's primary address on `ifname` (RFC 5798 §6.1 "Primary IP Address"; for IPv6 the
    * link-local address). The runtime fills it from the interface and may update it later with
@@ -250,7 +253,7 @@ export interface Router {
  * The effects of becoming MASTER, as three ordered phases (architecture decision 2):
  *   advertise  — sendAdvert(own priority): claim the role on the wire first (RFC 5798 §6.4.1 (o)).
  *   ── splice point: the orchestrator inserts ctCommit HERE, before any VIP exists ──
- *   install    — vipAdd.
+ *   install    — vipAdd, then routeAdd, then ruleAdd (routes may need a VIP as src or next hop).
  *   announce   — garp (IPv4 VIPs) / unsolicitedNa (IPv6 VIPs), count = announce.repeat.
  * The orchestrator appends ctFlush, ctResyncFromKernel, syncBulkSend after `announce`.
  */
