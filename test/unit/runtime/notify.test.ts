@@ -240,3 +240,39 @@ t.test('execaSpawner: argv without a shell, env, exit codes, timeout kill, missi
   t.equal(resultOf(missing), 'failed')
   t.match(missing.error, /ENOENT|nope/)
 })
+
+t.test('on a real Runner: startup BACKUP, takeover MASTER after vipAdd, shutdown STOP after vipDel', async t => {
+  const { createNode, nodeDeadline } = await import('../../../src/core/node.js')
+  const { Runner } = await import('../../../src/runtime/runner.js')
+  const { Transitions } = await import('../../../src/runtime/transitions.js')
+  const { routerConfig } = await import('../../helpers/netsim.js')
+  const order: string[] = []
+  const counters = new Counters()
+  const clock = new FakeClock()
+  const executor = new Executor({
+    sendAdvert: async () => {},
+    vipAdd: async () => { order.push('vipAdd') },
+    vipDel: async () => { order.push('vipDel') }
+  }, counters, silent, () => clock.now())
+  const runner = new Runner(createNode([
+    routerConfig({ id: 'VI_A/ipv4', ifname: 'eth0', vrid: 51, primaryAddress: '192.0.2.2', priority: 200 })
+  ], []), () => clock.now(), executor, silent, counters, new Transitions(silent, counters))
+  const q = new HookQueue(async (j) => { order.push(j.argv.join(' ')); return OK }, () => clock.now(), silent, counters)
+  const n = new Notifier({ routers: [{ id: 'VI_A/ipv4', instance: 'VI_A', family: 'ipv4', notify: hooks({ master: ['/bin/m'], stop: ['/bin/s'], any: ['/bin/any'] }) }], syncGroups: [] } as never, q)
+  runner.onEffectsQueued((r, done) => { n.step(r, done) })
+  await runner.dispatch({ kind: 'all', input: { kind: 'startup' } })
+  clock.set(nodeDeadline(runner.state) ?? 0)
+  await runner.dispatch({ kind: 'timeout' })
+  await runner.shutdown()
+  await n.drain()
+  t.same(order.filter(o => o.startsWith('/bin/')), [
+    '/bin/any INSTANCE VI_A BACKUP 200',
+    '/bin/m', '/bin/any INSTANCE VI_A MASTER 200',
+    '/bin/s', '/bin/any INSTANCE VI_A STOP 200'
+  ], 'hooks in transition order, own hook before any')
+  const at = (x: string): number => order.indexOf(x)
+  t.ok(at('vipAdd') < at('/bin/m'), 'the master hook starts after the VIPs were added')
+  t.ok(at('vipDel') < at('/bin/s'), 'the stop hook starts after the VIPs were removed')
+  // The shutdown did not wait for the MASTER hooks: VRRP never waits for a hook.
+  t.equal(counters.get('notify.ok'), 5)
+})
