@@ -182,30 +182,37 @@ export const KILL_GRACE_MS = 2000
 /** Bytes of a failing hook's stderr kept for the log. */
 const STDERR_TAIL = 512
 
-/** The real spawner: execa, no shell, stdin closed, stdout discarded, stderr's tail kept. */
+/**
+ * The real spawner: execa, no shell, stdin closed, stdout discarded. stderr is read as a stream
+ * (not buffered by execa, whose maxBuffer would kill a chatty hook) and only its tail kept.
+ */
 export const execaSpawner: Spawner = async (job) => {
-  const r = await execa(job.argv[0] as string, job.argv.slice(1), {
+  const sub = execa(job.argv[0] as string, job.argv.slice(1), {
     reject: false,
     shell: false,
     stdin: 'ignore',
     stdout: 'ignore',
     stderr: 'pipe',
-    maxBuffer: 64 * 1024,
+    buffer: false,
     timeout: job.timeoutMs,
     killSignal: 'SIGTERM',
     forceKillAfterDelay: KILL_GRACE_MS,
     env: job.env,
     extendEnv: true
   })
-  const stderr = typeof r.stderr === 'string' ? r.stderr.slice(-STDERR_TAIL) : ''
+  let stderr = ''
+  sub.stderr?.setEncoding('utf8')
+  sub.stderr?.on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-STDERR_TAIL) })
+  const r = await sub
   const exitCode = typeof r.exitCode === 'number' ? r.exitCode : null
+  // No exit code, no signal, no timeout: the program never ran (ENOENT, EACCES, ...).
   const notStarted = exitCode === null && r.signal === undefined && r.timedOut !== true
   return {
     exitCode,
     signal: r.signal ?? null,
     timedOut: r.timedOut === true,
-    ...(notStarted || (r.failed && exitCode === null && r.timedOut !== true) ? { error: r.shortMessage } : {}),
-    stderr
+    ...(notStarted ? { error: r.shortMessage } : {}),
+    stderr: stderr.trim()
   }
 }
 
