@@ -181,7 +181,7 @@ const notifySchema = z.strictObject({
   stop: hookArgv.optional().describe('argv run when the instance or group stops: hafwd shutting down, or removed by a reload (keepalived notify_stop).'),
   any: hookArgv.optional().describe(
     'argv run after every transition, after the state\'s own hook, with keepalived\'s generic notify arguments appended: ' +
-    '"INSTANCE" NAME STATE PRIORITY for an instance, "GROUP" NAME STATE for a sync group; STATE is MASTER, BACKUP, FAULT or STOP ' +
+    '"INSTANCE" NAME STATE PRIORITY for an instance, "GROUP" NAME STATE 0 for a sync group; STATE is MASTER, BACKUP, FAULT or STOP ' +
     '(keepalived notify), so existing scripts work unchanged.'),
   timeout: duration(100, 3_600_000).prefault('10s').describe(
     'A hook still running after this long is killed (SIGTERM, then SIGKILL 2s later) and counted as a timeout. Default 10s. Range 100ms..1h.')

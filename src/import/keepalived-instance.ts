@@ -68,7 +68,7 @@ export function notify (s: ConfStmt, ctx: Ctx, owner: string, target: NotifyOut,
   if (user !== undefined && user !== 'root') {
     ctx.ledger.attention(s, `hafwd runs notify hooks as root, not as ${user}${s.words[3] !== undefined ? `:${s.words[3]}` : ''}: check that the script is safe to run as root`)
   }
-  if (hook === 'any') ctx.ledger.note(s, `called, as by keepalived, with ${owner.startsWith('sync group') ? '"GROUP" NAME STATE' : '"INSTANCE" NAME STATE PRIORITY'} appended`)
+  if (hook === 'any') ctx.ledger.note(s, `called, as by keepalived, with ${owner.startsWith('sync group') ? '"GROUP" NAME STATE 0' : '"INSTANCE" NAME STATE PRIORITY'} appended`)
 }
 
 // ---------------------------------------------------------------------------------------------

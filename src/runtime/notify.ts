@@ -13,7 +13,7 @@
  * runs notify_* before notify).
  *
  * keepalived's generic notify convention: `any` gets "INSTANCE" NAME STATE PRIORITY (instance) or
- * "GROUP" NAME STATE (group) appended, STATE one of MASTER, BACKUP, FAULT, STOP. Every hook also
+ * "GROUP" NAME STATE 0 (group, as keepalived) appended, STATE one of MASTER, BACKUP, FAULT, STOP. Every hook also
  * gets the details as HAFW_* environment variables.
  *
  * Outcome counted (notify.ok, notify.failed, notify.timeout) and logged: info on success, warn on
@@ -95,8 +95,9 @@ export function hookJobs (e: NotifyEvent, hooks: NotifyModel | null): HookJob[] 
   const own = hooks[HOOK_OF[state]]
   if (own !== null) jobs.push({ owner, hook: HOOK_OF[state], argv: own, env, timeoutMs: hooks.timeoutMs })
   if (hooks.any !== null) {
-    // keepalived notify: $1 GROUP|INSTANCE, $2 name, $3 state, $4 priority (instances only).
-    const tail = e.kind === 'INSTANCE' ? [e.kind, e.name, state, String(e.priority)] : [e.kind, e.name, state]
+    // keepalived notify (vrrp_notify.c notify_script_exec): $1 GROUP|INSTANCE, $2 name, $3 state,
+    // $4 the priority (keepalived passes 0 for a group).
+    const tail = [e.kind, e.name, state, e.kind === 'INSTANCE' ? String(e.priority) : '0']
     jobs.push({ owner, hook: 'any', argv: [...hooks.any, ...tail], env, timeoutMs: hooks.timeoutMs })
   }
   return jobs

@@ -126,7 +126,7 @@ t.test('sync group notify scripts → group hooks; the glue dropped there too; n
   const r = ok(importText(text))
   const g = modelOf(r).syncGroups.find(x => x.name === 'G1')
   t.same(g?.notify, { master: ['/usr/local/sbin/bgp', 'up'], backup: null, fault: null, stop: null, any: ['/etc/keepalived/notify.sh'], timeoutMs: 10_000 })
-  t.ok(r.items.some(i => i.line === 9 && /"GROUP" NAME STATE appended/.test(i.message)))
+  t.ok(r.items.some(i => i.line === 9 && /"GROUP" NAME STATE 0 appended/.test(i.message)))
   t.match(r.items.find(i => i.line === 2), { kind: 'attention', message: /notify FIFO/ })
   t.match(r.items.find(i => i.line === 10), { kind: 'attention', message: /drives conntrackd/ })
   t.equal(router(modelOf(r), 'VI_1/ipv4').notify, null, 'the member keeps its own (none)')

@@ -69,10 +69,10 @@ t.test('hookJobs: the state\'s own hook, then `any` with keepalived\'s arguments
   t.same(hookJobs(instanceEvent('backup'), null), [])
 })
 
-t.test('hookJobs: groups get GROUP NAME STATE (no priority); leaving to initialize is STOP', async t => {
+t.test('hookJobs: groups get GROUP NAME STATE 0 (keepalived passes priority 0); leaving to initialize is STOP', async t => {
   const h = hooks({ stop: ['/bin/stop'], any: ['/bin/any'] })
   const jobs = hookJobs({ kind: 'GROUP', name: 'G1', from: 'master', to: 'initialize', reason: 'allStopped' }, h)
-  t.same(jobs.map(j => j.argv), [['/bin/stop'], ['/bin/any', 'GROUP', 'G1', 'STOP']])
+  t.same(jobs.map(j => j.argv), [['/bin/stop'], ['/bin/any', 'GROUP', 'G1', 'STOP', '0']])
   t.equal(jobs[0]?.env.HAFW_PRIORITY, undefined)
   t.equal(jobs[0]?.env.HAFW_FROM, 'MASTER')
   t.same(hookJobs({ kind: 'GROUP', name: 'G1', from: 'initialize', to: 'initialize', reason: 'allStopped' }, h), [], 'initialize → initialize is no transition')
@@ -189,7 +189,7 @@ t.test('Notifier: router transitions → the instance\'s hooks, group transition
   const tr = (routerId: string, to: 'master' | 'backup') => ({ routerId, from: 'backup' as const, to, reason: 'masterDown' as const, priority: 100, at: 0 })
   n.step({ transitions: [tr('VI_A/ipv4', 'master'), tr('VI_B/ipv4', 'master')], groupTransitions: [{ group: 'G', from: 'backup', to: 'master', reason: 'allWantMaster', member: null, at: 0 }] } as never, Promise.resolve())
   await settle()
-  t.same(f.started.map(j => j.argv).sort(), [['/bin/a-master'], ['/bin/g-any', 'GROUP', 'G', 'MASTER']])
+  t.same(f.started.map(j => j.argv).sort(), [['/bin/a-master'], ['/bin/g-any', 'GROUP', 'G', 'MASTER', '0']])
   f.finish.forEach(fin => { fin(OK) })
   await n.drain()
   n.configure({ routers: [{ ...model.routers[0], notify: hooks({ master: ['/bin/new-master'] }) }], syncGroups: [] } as never)
