@@ -16,7 +16,7 @@ import type { Family } from '../codec/ip.js'
 import type { Vip, VRoute, VRule } from '../core/effects.js'
 import { routesOf, rulesOf } from './route-model.js'
 import { parseAddress, parseCidr, parseHostPort, type Cidr, type HostPort } from './net.js'
-import type { Config, InstanceConfig, ProtocolName, TcpStateName } from './schema.js'
+import type { Config, InstanceConfig, NotifyConfig, ProtocolName, TcpStateName } from './schema.js'
 import { DEFAULT_SYNC_PROTOCOLS } from './schema.js'
 
 export type { Cidr, HostPort } from './net.js'
@@ -94,6 +94,19 @@ export interface RouterModel {
   readonly v3Ipv4ChecksumCompat: boolean
   /** Name of the sync group this router belongs to (explicit or `instance:NAME`), null when alone. */
   readonly syncGroup: string | null
+  /** The instance's notify hooks (null: none); not part of the router's wire identity, swapped by a reload. */
+  readonly notify: NotifyModel | null
+}
+
+/** Notify hooks of an instance or a sync group (runtime/notify.ts); null: no such hook. */
+export interface NotifyModel {
+  readonly master: readonly string[] | null
+  readonly backup: readonly string[] | null
+  readonly fault: readonly string[] | null
+  readonly stop: readonly string[] | null
+  /** keepalived's generic `notify`: the transition is appended to this argv. */
+  readonly any: readonly string[] | null
+  readonly timeoutMs: number
 }
 
 export interface AnnounceModel {
@@ -132,6 +145,8 @@ export interface SyncGroupModel {
   readonly instances: readonly string[]
   /** Router ids of those instances, sorted. */
   readonly routers: readonly RouterId[]
+  /** The group's notify hooks (null: none; always null for an implicit group). */
+  readonly notify: NotifyModel | null
 }
 
 export type SyncTransportModel =
@@ -211,11 +226,11 @@ export function normalize (config: Config): Model {
 
   const syncGroups: SyncGroupModel[] = []
   for (const [name, g] of Object.entries(config.vrrp.syncGroups)) {
-    syncGroups.push({ name, implicit: false, instances: [...g.members], routers: routerIdsOf(g.members, familiesOf) })
+    syncGroups.push({ name, implicit: false, instances: [...g.members], routers: routerIdsOf(g.members, familiesOf), notify: notifyOf(g.notify) })
   }
   for (const [name, families] of familiesOf) {
     if (families.length > 1 && !groupOf.has(name)) {
-      syncGroups.push({ name: implicitGroupName(name), implicit: true, instances: [name], routers: routerIdsOf([name], familiesOf) })
+      syncGroups.push({ name: implicitGroupName(name), implicit: true, instances: [name], routers: routerIdsOf([name], familiesOf), notify: null })
     }
   }
   syncGroups.sort((a, b) => compareText(a.name, b.name))
@@ -297,7 +312,8 @@ function routerOf (name: string, inst: InstanceConfig, family: Family, allVips: 
       }))
     },
     v3Ipv4ChecksumCompat: inst.version === 3 && family === 'ipv4' && inst.v3Ipv4ChecksumCompat,
-    syncGroup
+    syncGroup,
+    notify: notifyOf(inst.notify)
   }
 }
 
@@ -310,6 +326,12 @@ function vmacOf (inst: InstanceConfig, family: Family): { name: string, mac: str
   if (inst.vmac === false) return null
   const name = inst.vmac === true ? `vrrp.${inst.vrid}` : inst.vmac.name
   return { name, mac: virtualMac(family, inst.vrid) }
+}
+
+function notifyOf (n: NotifyConfig | undefined): NotifyModel | null {
+  if (n === undefined) return null
+  const argv = (a: readonly string[] | undefined): string[] | null => a === undefined ? null : [...a]
+  return { master: argv(n.master), backup: argv(n.backup), fault: argv(n.fault), stop: argv(n.stop), any: argv(n.any), timeoutMs: n.timeout }
 }
 
 function conntrackOf (config: Config, routers: readonly RouterModel[]): ConntrackModel | null {

@@ -191,6 +191,39 @@ const virtualRule = z.strictObject({
   fwmask: int(1, 4_294_967_295).optional().describe('Mask applied to the mark before comparing it (ip rule `fwmark MARK/MASK`). Default: all ones. Needs fwmark.')
 })
 
+/** A hook's argv: the program (absolute path, run without a shell) and its arguments. */
+const hookArgv = z.array(z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' }), { error: 'must be a list of strings (argv)' })
+  .min(1, { error: 'must list the program and its arguments' })
+  .superRefine((argv, ctx) => {
+    const program = argv[0]
+    if (program !== undefined && !program.startsWith('/')) {
+      ctx.addIssue({ code: 'custom', message: 'the program must be an absolute path (hooks run without a shell and without PATH lookup)', path: [0], input: program })
+    }
+  })
+
+/**
+ * Notify hooks (keepalived notify_master / notify_backup / notify_fault / notify_stop / notify):
+ * programs run after the transition's in-process work (runtime/notify.ts). Shared by instances and
+ * sync groups.
+ */
+const notifySchema = z.strictObject({
+  master: hookArgv.optional().describe(
+    'argv run after becoming MASTER, once the conntrack commit, the VIPs and the first gratuitous ARP / NA are done ' +
+    '(keepalived notify_master). No shell: ["/usr/local/sbin/routes-up", "--table", "100"].'),
+  backup: hookArgv.optional().describe('argv run after entering BACKUP (VIPs removed, conntrack steps done) (keepalived notify_backup).'),
+  fault: hookArgv.optional().describe('argv run after entering FAULT (keepalived notify_fault).'),
+  stop: hookArgv.optional().describe('argv run when the instance or group stops: hafwd shutting down, or removed by a reload (keepalived notify_stop).'),
+  any: hookArgv.optional().describe(
+    'argv run after every transition, after the state\'s own hook, with keepalived\'s generic notify arguments appended: ' +
+    '"INSTANCE" NAME STATE PRIORITY for an instance, "GROUP" NAME STATE 0 for a sync group; STATE is MASTER, BACKUP, FAULT or STOP ' +
+    '(keepalived notify), so existing scripts work unchanged.'),
+  timeout: duration(100, 3_600_000).prefault('10s').describe(
+    'A hook still running after this long is killed (SIGTERM, then SIGKILL 2s later) and counted as a timeout. Default 10s. Range 100ms..1h.')
+}).describe(
+  'Programs run on transitions, one after another per instance or group, never blocking VRRP (keepalived notify_*). The program ' +
+  '(an absolute path) must exist, be executable and be safe: not writable by other users, nor in a directory they can write ' +
+  '(keepalived enable_script_security).')
+
 const instanceSchema = z.strictObject({
   interface: ifName.describe('Interface the VRRP advertisements are sent and received on (keepalived `interface`).'),
   vrid: int(1, 255).describe('Virtual Router Identifier 1..255 (RFC 5798 §5.2.3, keepalived virtual_router_id). Unique per interface and address family.'),
@@ -253,13 +286,15 @@ const instanceSchema = z.strictObject({
     'stop. Single-family instances with multicast adverts. Default false.'),
   v3Ipv4ChecksumCompat: z.boolean().default(false).describe(
     'VRRPv3 over IPv4 only: compute the checksum without the IPv4 pseudo-header, for old peers that do so ' +
-    '(RFC 5798 §5.2.8 includes it; the closest keepalived knob is old_unicast_checksum). Default false.')
+    '(RFC 5798 §5.2.8 includes it; the closest keepalived knob is old_unicast_checksum). Default false.'),
+  notify: notifySchema.optional().describe('Notify hooks of this instance; a dual-family instance runs them for each family\'s router (keepalived notify_* in vrrp_instance).')
 })
 
 const syncGroupSchema = z.strictObject({
   members: z.array(objectName).min(1, { error: 'must list at least one instance' }).describe(
     'Instances that move together: the group is MASTER only when every member can be, and any member in FAULT puts the ' +
-    'whole group in FAULT (keepalived vrrp_sync_group). An instance belongs to at most one group.')
+    'whole group in FAULT (keepalived vrrp_sync_group). An instance belongs to at most one group.'),
+  notify: notifySchema.optional().describe('Notify hooks of the group, run on the group\'s transitions beside the members\' own (keepalived notify_* in vrrp_sync_group).')
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -374,6 +409,7 @@ export type InstanceConfig = z.output<typeof instanceSchema>
 export type SyncGroupConfig = z.output<typeof syncGroupSchema>
 export type VirtualRouteConfig = z.output<typeof virtualRoute>
 export type VirtualRuleConfig = z.output<typeof virtualRule>
+export type NotifyConfig = z.output<typeof notifySchema>
 export type ConntrackConfig = z.output<typeof conntrackSchema>
 export type ProtocolName = z.output<typeof protocolName>
 export type TcpStateName = z.output<typeof tcpStateName>

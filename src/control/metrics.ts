@@ -59,6 +59,7 @@ const COUNTER_FAMILIES: readonly CounterFamily[] = [
   { re: /^command\.(.+)$/, name: 'commands_total', help: 'Control API commands received, by command.', labels: ['command'] },
   { re: /^maintenance\.(.+)$/, name: 'maintenance_changes_total', help: 'Maintenance mode switched, by the mode entered (on, off).', labels: ['mode'] },
   { re: /^track\.script\.(.+)\.([^.]+)$/, name: 'track_script_results_total', help: 'Track script runs, by script and result.', labels: ['script', 'result'] },
+  { re: /^notify\.(ok|failed|timeout)$/, name: 'notify_hooks_total', help: 'Notify hooks run (keepalived notify_*), by result: ok (exit 0), failed (non-zero exit, signal, could not start), timeout (killed).', labels: ['result'] },
   { re: /^vip\.restored$/, name: 'vips_restored_total', help: 'VIPs found missing while master and added again.', labels: [] },
   { re: /^(route|rule)\.(added|alreadyPresent|deleted|alreadyAbsent|addFailed|delFailed)$/, name: 'virtual_route_changes_total', help: 'Virtual routes and rules added or removed (keepalived virtual_routes / virtual_rules), by kind (route, rule) and outcome (added, alreadyPresent, deleted, alreadyAbsent, addFailed, delFailed).', labels: ['kind', 'outcome'] },
   { re: /^executor\.advertPassedConntrack$/, name: 'adverts_passed_conntrack_total', help: 'Adverts-only plans run while a conntrack step was in progress (the adverts were not held behind it).', labels: [] },

@@ -3,19 +3,42 @@ import type { Family } from '../codec/ip.js'
 import { isIPv6LinkLocal } from '../codec/ip.js'
 import { formatMs } from '../config/duration.js'
 import { parseAddress, parseCidr } from '../config/net.js'
-import { callsConntrackd } from './command.js'
+import { callsConntrackd, splitCommand } from './command.js'
 import type { ConfStmt } from './conf-parse.js'
 import { INSTANCE_NO_EQUIVALENT } from './keepalived-tables.js'
 import { trackBlock } from './keepalived-track.js'
 import { virtualRoutes, virtualRules } from './keepalived-routes.js'
-import { hafwName, integer, isOn, msText, seconds, type Ctx, type InstanceOut, type InstanceRec, type VipOut } from './keepalived-model.js'
+import { hafwName, integer, isOn, msText, seconds, type Ctx, type InstanceOut, type InstanceRec, type NotifyOut, type VipOut } from './keepalived-model.js'
 
 // ---------------------------------------------------------------------------------------------
 // Notify scripts
 // ---------------------------------------------------------------------------------------------
 
-export function notify (s: ConfStmt, ctx: Ctx, owner: string): void {
+/** keepalived notify keyword → hafw hook (keepalived.conf(5): notify_master, ..., and the generic notify). */
+const NOTIFY_HOOKS: Readonly<Record<string, keyof NotifyOut>> = {
+  notify_master: 'master',
+  notify_backup: 'backup',
+  notify_fault: 'fault',
+  notify_stop: 'stop',
+  notify: 'any'
+}
+
+/**
+ * A notify_* line of an instance or sync group → a hook in `target` (written at `at`). keepalived
+ * splits the script into words (quotes group them) and execs it without a shell; so does hafwd.
+ * conntrackd's glue (primary-backup.sh, direct conntrackd calls) is dropped, never a hook: hafwd
+ * does those steps in-process, in the right order.
+ */
+export function notify (s: ConfStmt, ctx: Ctx, owner: string, target: NotifyOut, at: string): void {
+  const kw = s.words[0] as string
   const script = s.words[1]
+  const hook = NOTIFY_HOOKS[kw]
+  if (hook === undefined) {
+    const known = INSTANCE_NO_EQUIVALENT[kw]
+    if (known !== undefined) ctx.ledger[known[0]](s, `not translated: ${known[1]}`)
+    else ctx.ledger.attention(s, `not translated: hafw has no ${kw}; hooks are notify master/backup/fault/stop/any (${owner})`)
+    return
+  }
   if (script === undefined) {
     ctx.ledger.note(s, 'no script given: nothing to translate')
     return
@@ -30,9 +53,24 @@ export function notify (s: ConfStmt, ctx: Ctx, owner: string): void {
     }
     return
   }
-  ctx.ledger.attention(s, `not translated: hafwd runs no notify scripts (${owner}); whatever "${script}" does on transitions must be done another way (watch \`hafwctl state --watch --json\`)`)
+  const split = splitCommand(script)
+  let argv = split.argv
+  if (split.viaShell) {
+    ctx.ledger.note(s, 'the command line uses shell syntax; hafwd runs argv without a shell, so it is written as ["/bin/sh", "-c", "..."]')
+  } else if (!(argv[0] as string).startsWith('/')) {
+    // keepalived looks a relative program up in PATH; hafwd wants an absolute path: keep the lookup through sh.
+    argv = ['/bin/sh', '-c', script.trim()]
+    ctx.ledger.attention(s, `${split.argv[0] ?? ''} is not an absolute path: written as ["/bin/sh", "-c", "..."] so PATH is searched as keepalived did; better write the program's absolute path`)
+  }
+  if (target[hook] !== undefined) ctx.ledger.note(s, `a second ${kw}: keepalived keeps the last one, so does hafw`)
+  target[hook] = argv
+  ctx.ledger.translated(s, `${at}.${hook}`)
+  const user = s.words[2]
+  if (user !== undefined && user !== 'root') {
+    ctx.ledger.attention(s, `hafwd runs notify hooks as root, not as ${user}${s.words[3] !== undefined ? `:${s.words[3]}` : ''}: check that the script is safe to run as root`)
+  }
+  if (hook === 'any') ctx.ledger.note(s, `called, as by keepalived, with ${owner.startsWith('sync group') ? '"GROUP" NAME STATE 0' : '"INSTANCE" NAME STATE PRIORITY'} appended`)
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // vrrp_instance
@@ -287,7 +325,11 @@ export function instance (s: ConfStmt, ctx: Ctx): InstanceRec {
         else { rec.out.v3Ipv4ChecksumCompat = true; ledger.translated(c, 'v3Ipv4ChecksumCompat'); ledger.note(c, 'hafw does not auto-detect: it always uses the old checksum for VRRPv3 over IPv4') }
         break
       default:
-        if (kw.startsWith('notify')) notify(c, ctx, `instance ${sourceName}`)
+        if (kw.startsWith('notify')) {
+          const hooks = rec.out.notify ?? {}
+          notify(c, ctx, `instance ${sourceName}`, hooks, 'notify')
+          if (Object.keys(hooks).length > 0) rec.out.notify = hooks
+        }
         else {
           const known = INSTANCE_NO_EQUIVALENT[kw]
           if (known !== undefined) {

@@ -25,6 +25,9 @@ export interface TrackScriptOut {
   fall: number
 }
 
+/** Notify hooks (keepalived notify_master/backup/fault/stop and notify): argv lists. */
+export interface NotifyOut { master?: string[], backup?: string[], fault?: string[], stop?: string[], any?: string[] }
+
 export interface InstanceOut {
   interface?: string
   vrid?: number
@@ -44,13 +47,14 @@ export interface InstanceOut {
   routes?: RouteOut[]
   rules?: RuleOut[]
   v3Ipv4ChecksumCompat?: boolean
+  notify?: NotifyOut
 }
 
 export interface KeepalivedTranslation {
   readonly nodeName: string | null
   /** In file order. */
   readonly instances: ReadonlyMap<string, InstanceOut>
-  readonly syncGroups: ReadonlyMap<string, { members: string[] }>
+  readonly syncGroups: ReadonlyMap<string, { members: string[], notify?: NotifyOut }>
   /** Canonical text of every virtual address (for the conntrack filter). */
   readonly vips: readonly string[]
   /** Addresses known to be this node's own (unicast_src_ip / mcast_src_ip). */
@@ -133,6 +137,8 @@ export interface GroupRec {
   readonly memberStmts: ConfStmt[]
   tracks: TrackRef[]
   trackingWeight: boolean
+  /** Notify hooks translated from the group's notify_* lines (empty: none). */
+  notify: NotifyOut
 }
 
 export interface InstanceRec {

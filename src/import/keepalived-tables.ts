@@ -36,10 +36,10 @@ export const GLOBAL_NO_EQUIVALENT: Readonly<Record<string, readonly ['note' | 'a
   enable_snmp_rfcv2: ['attention', 'hafw has no SNMP'],
   enable_snmp_rfcv3: ['attention', 'hafw has no SNMP'],
   enable_snmp_checker: ['note', 'no checker in hafw'],
-  notify_fifo: ['attention', 'hafw has no notify FIFO; subscribe to the status API (hafwctl state --watch --json)'],
-  notify_fifo_script: ['attention', 'hafw has no notify FIFO; subscribe to the status API'],
-  vrrp_notify_fifo: ['attention', 'hafw has no notify FIFO; subscribe to the status API'],
-  vrrp_notify_fifo_script: ['attention', 'hafw has no notify FIFO; subscribe to the status API'],
+  notify_fifo: ['attention', 'hafw has no notify FIFO; use a notify hook (notify.any gets keepalived\'s notify arguments) or subscribe to the status API (hafwctl state --watch --json)'],
+  notify_fifo_script: ['attention', 'hafw has no notify FIFO; use a notify hook (notify.any) or subscribe to the status API'],
+  vrrp_notify_fifo: ['attention', 'hafw has no notify FIFO; use a notify hook (notify.any) or subscribe to the status API'],
+  vrrp_notify_fifo_script: ['attention', 'hafw has no notify FIFO; use a notify hook (notify.any) or subscribe to the status API'],
   vrrp_startup_delay: ['attention', 'hafw has no start-up delay (its start-up conntrack resync demotes priority instead)'],
   vrrp_min_garp: ['note', 'hafw sends its announce rounds as configured (announce.*)'],
   default_interface: ['attention', 'every hafw instance names its interface'],
@@ -81,7 +81,7 @@ export const INSTANCE_NO_EQUIVALENT: Readonly<Record<string, readonly ['note' | 
   track_process: ['attention', 'hafw tracks interfaces, files and scripts only; use a track script (e.g. pidof)'],
   track_bfd: ['attention', 'hafw has no BFD'],
   lvs_sync_daemon_interface: ['attention', 'LVS sync is not part of hafw'],
-  notify_master_rx_lower_pri: ['attention', 'hafw runs no notify scripts']
+  notify_master_rx_lower_pri: ['attention', 'hafw has no hook for a lower-priority advert heard while master (its notify hooks run on transitions)']
 }
 
 export const TOP_NO_EQUIVALENT: Readonly<Record<string, string>> = {

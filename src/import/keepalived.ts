@@ -14,7 +14,7 @@
 import { parseAddress, parseCidr } from '../config/net.js'
 import { INCLUDE_KEYWORDS, type ConfStmt } from './conf-parse.js'
 import { instance, notify } from './keepalived-instance.js'
-import { hafwName, integer, seconds, type Ctx, type FileDef, type Globals, type GroupRec, type InstanceOut, type InstanceRec, type KeepalivedTranslation, type ScriptDef } from './keepalived-model.js'
+import { hafwName, integer, seconds, type Ctx, type FileDef, type Globals, type GroupRec, type InstanceOut, type InstanceRec, type KeepalivedTranslation, type NotifyOut, type ScriptDef } from './keepalived-model.js'
 import { GLOBAL_NO_EQUIVALENT, TOP_NO_EQUIVALENT } from './keepalived-tables.js'
 import { fileDef, finishTracks, scriptDef, trackBlock } from './keepalived-track.js'
 import { nameVmacs, placeRoutes } from './keepalived-routes.js'
@@ -45,7 +45,7 @@ export function translateKeepalived (stmts: readonly ConfStmt[], ledger: Ledger,
     } else if ((kw === 'track_file' || kw === 'vrrp_track_file') && s.children !== null) {
       files.set(s.words[1] ?? '', fileDef(s, ledger))
     } else if (kw === 'vrrp_sync_group' && s.children !== null) {
-      groups.push({ stmt: s, name: hafwName(s.words[1] ?? 'G'), memberStmts: [], tracks: [], trackingWeight: false })
+      groups.push({ stmt: s, name: hafwName(s.words[1] ?? 'G'), memberStmts: [], tracks: [], trackingWeight: false, notify: {} })
     } else if (kw === 'vrrp_instance' && s.children !== null) {
       instanceStmts.push(s)
     } else if (INCLUDE_KEYWORDS.has(kw)) {
@@ -103,9 +103,9 @@ export function translateKeepalived (stmts: readonly ConfStmt[], ledger: Ledger,
     if (!def.used) ledger.note(def.stmt, `track_file ${name} is not used by any instance (keepalived ignores it too)`)
   }
   if (g.scriptUser !== null) {
-    const anyScript = instances.some(i => (i.out.track?.scripts?.length ?? 0) > 0)
-    if (anyScript) ledger.attention(g.scriptUser, 'hafwd runs track scripts as its own user (root), not as this user: check that the scripts are safe to run as root')
-    else ledger.note(g.scriptUser, 'no track script is translated, so the script user does not matter')
+    const anyScript = instances.some(i => (i.out.track?.scripts?.length ?? 0) > 0 || i.out.notify !== undefined) || groups.some(grp => Object.keys(grp.notify).length > 0)
+    if (anyScript) ledger.attention(g.scriptUser, 'hafwd runs track scripts and notify hooks as its own user (root), not as this user: check that the scripts are safe to run as root')
+    else ledger.note(g.scriptUser, 'no track script or notify hook is translated, so the script user does not matter')
   }
 
   mergeFamilies(instances, ledger)
@@ -114,7 +114,7 @@ export function translateKeepalived (stmts: readonly ConfStmt[], ledger: Ledger,
 
   const out = new Map<string, InstanceOut>()
   for (const inst of instances) if (inst.mergedInto === null) out.set(inst.name, inst.out)
-  const syncGroups = new Map<string, { members: string[] }>()
+  const syncGroups = new Map<string, { members: string[], notify?: NotifyOut }>()
   for (const grp of groups) {
     const members: string[] = []
     for (const inst of instances) {
@@ -126,7 +126,7 @@ export function translateKeepalived (stmts: readonly ConfStmt[], ledger: Ledger,
       ledger.attention(grp.stmt, 'sync group without existing members: not translated')
       continue
     }
-    syncGroups.set(grp.name, { members })
+    syncGroups.set(grp.name, Object.keys(grp.notify).length > 0 ? { members, notify: grp.notify } : { members })
   }
 
   const vips: string[] = []
@@ -230,7 +230,7 @@ function syncGroup (grp: GroupRec, ctx: Ctx): void {
         }
       }
     } else if (kw.startsWith('notify')) {
-      notify(s, ctx, `sync group ${grp.name}`)
+      notify(s, ctx, `sync group ${grp.name}`, grp.notify, `vrrp.syncGroups.${grp.name}.notify`)
     } else if (kw === 'track_interface' || kw === 'track_script' || kw === 'track_file') {
       grp.tracks.push(...trackBlock(s, ctx, grp.name))
       ledger.note(s, 'hafw has no group-level tracking: copied onto every member instance')

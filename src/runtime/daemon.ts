@@ -34,6 +34,7 @@ import { runnerStatusSource } from '../control/source.js'
 import { egress, ingress } from './vrrp-wire.js'
 import { VrrpIo } from './vrrp-io.js'
 import { linkEventHandler } from './link-events.js'
+import { execaSpawner, HookQueue, Notifier } from './notify.js'
 
 export class StartupError extends Error {
   override readonly name = 'StartupError'
@@ -150,6 +151,9 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
   const executor = new Executor({ ...(conntrack?.runtime.handlers() ?? {}), ...vrrp.handlers(), ...routeIo }, counters, log.child({ component: 'executor' }), clock)
   const runner = new Runner(createNode(assembly.routers, assembly.groups), clock, executor, log.child({ component: 'vrrp' }), counters, transitions)
   running = runner
+  // Notify hooks: queued at each transition, started once that step's effects have run.
+  const notifier = new Notifier(model, new HookQueue(execaSpawner, clock, log.child({ component: 'notify' }), counters))
+  runner.onEffectsQueued((r, done) => { notifier.step(r, done) })
   if (model.conntrack !== null) runner.setConntrackPlan(model.conntrack)
 
   // Control API (hafwctl) up before the Startup event, so a watcher sees the first transitions.
@@ -248,6 +252,8 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     // Adopt the new wiring before the effects run: the shutdown adverts of removed routers were
     // encoded from the old wiring in the executor's queue order, so keep both until they ran.
     vrrp.adopt(a, true)
+    // The reconfigure step above queued its hooks (a removed instance's stop) with the old table.
+    notifier.configure(next)
     if (syncKeys !== null) conntrack?.runtime.setSyncKeys?.(syncKeys)
     assembly = a
     tracked = trackedInterfaces(next)
@@ -271,6 +277,8 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
       stopping ??= (async () => {
         trackers.stop()
         await runner.shutdown()
+        // The stop hooks (each bounded by its timeout) run before the process exits.
+        await notifier.drain()
         await conntrack?.close()
         await control.close()
         await metrics?.close()
