@@ -2,13 +2,15 @@
  * Failover benchmark (issue 3): hafwd pair vs keepalived pair on the same lab topology.
  *
  *   npm run build && node dist/bench/failover.js [--rounds N] [--probe-ms MS] [--only v2|v3] [--keep-logs]
- *                                                [--hafwd-log LEVEL]
+ *                                                [--hafwd-log LEVEL] [--cases unplanned,planned,linkdown]
  *
  * For VRRPv2 at 1 s adverts and VRRPv3 at 100 ms adverts, for each implementation (fw1 priority
  * 100 master, fw2 priority 50 backup, preempt on, the lab's sync group of two instances), N rounds
  * of:
  *   unplanned  SIGKILL the master daemon and set its links down at once (the box died);
- *   planned    SIGTERM the master daemon (priority-0 adverts on the way out).
+ *   planned    SIGTERM the master daemon (priority-0 adverts on the way out);
+ *   linkdown   set the master's inside link down (the daemon runs on: its group goes FAULT, priority
+ *              0 goes out on the outside link only; the backup's inside instance hears nothing).
  * The clock starts at the signal; "answering" is the first echo reply from the inside VIP whose
  * source MAC is fw2's (see wire.ts). Between rounds the master is brought back and the bench
  * waits until it is master again. The kill lands at a random point of the advert cycle, so the
@@ -32,14 +34,15 @@ import type { Daemon, Implementation } from './daemons.js'
 import { createProbe, destroyProbe, ipBatch, macOf, probeNs, startPingers } from './probe.js'
 import type { Pingers } from './probe.js'
 import { fmt, signed, summarize, table } from './stats.js'
-import { masterDownInterval, plannedTarget, skewTime, unplannedTarget } from './targets.js'
+import { linkDownTarget, masterDownInterval, plannedTarget, skewTime, unplannedTarget } from './targets.js'
 import type { VrrpTiming } from './targets.js'
 import { startObserver } from './wire.js'
 import type { Observer, WireEvent } from './wire.js'
 
 const PREFIX = 'hbfo'
 const IMPLS: readonly Implementation[] = ['hafwd', 'keepalived']
-type Case = 'unplanned' | 'planned'
+const CASES = ['unplanned', 'planned', 'linkdown'] as const
+type Case = typeof CASES[number]
 
 interface Config { readonly label: string, readonly timing: VrrpTiming, readonly opts: LabVrrpOptions }
 
@@ -48,22 +51,27 @@ const CONFIGS: readonly Config[] = [
   { label: 'v3 100ms', timing: { version: 3, advertMs: 100, backupPriority: 50 }, opts: { version: 3, advertInterval: '100ms' } }
 ]
 
-interface Args { rounds: number, probeMs: number, keepLogs: boolean, configs: readonly Config[], hafwdLog: string }
+interface Args { rounds: number, probeMs: number, keepLogs: boolean, configs: readonly Config[], hafwdLog: string, cases: readonly Case[] }
 
 function parse (argv: readonly string[]): Args {
-  const a: Args = { rounds: 5, probeMs: 2, keepLogs: false, configs: CONFIGS, hafwdLog: 'info' }
+  const a: Args = { rounds: 5, probeMs: 2, keepLogs: false, configs: CONFIGS, hafwdLog: 'info', cases: CASES }
   for (let i = 0; i < argv.length; i++) {
     const x = argv[i]
     if (x === '--rounds') a.rounds = Number(argv[++i])
     else if (x === '--probe-ms') a.probeMs = Number(argv[++i])
     else if (x === '--keep-logs') a.keepLogs = true
     else if (x === '--hafwd-log') a.hafwdLog = argv[++i] ?? a.hafwdLog
-    else if (x === '--only') {
+    else if (x === '--cases') {
+      const v = String(argv[++i]).split(',')
+      const bad = v.filter(c => !(CASES as readonly string[]).includes(c))
+      if (bad.length > 0 || v.length === 0) throw new Error(`--cases wants a comma list of ${CASES.join(', ')} (got ${bad.join(', ')})`)
+      a.cases = v as Case[]
+    } else if (x === '--only') {
       const v = argv[++i]
       a.configs = CONFIGS.filter(c => c.label.startsWith(`${String(v)} `))
       if (a.configs.length === 0) throw new Error('--only wants v2 or v3')
     }
-    else throw new Error(`unknown argument ${String(x)} (usage: node dist/bench/failover.js [--rounds N] [--probe-ms MS] [--only v2|v3] [--keep-logs] [--hafwd-log LEVEL])`)
+    else throw new Error(`unknown argument ${String(x)} (usage: node dist/bench/failover.js [--rounds N] [--probe-ms MS] [--only v2|v3] [--keep-logs] [--hafwd-log LEVEL] [--cases ${CASES.join(',')}])`)
   }
   if (!Number.isInteger(a.rounds) || a.rounds < 1) throw new Error('--rounds wants a positive integer')
   if (!(a.probeMs >= 1)) throw new Error('--probe-ms wants a number ≥ 1')
@@ -79,13 +87,13 @@ interface Round {
   readonly kind: Case
   /** Kill instant − last advert heard from the master (unplanned) — where in the cycle it fell. */
   readonly phase: number | null
-  /** Signal → first priority-0 advert of the last router to send one (planned). */
+  /** Signal → first priority-0 advert of the last router to send one (planned, linkdown). */
   readonly prio0: number | null
   readonly answer: number | null
   readonly addr: number | null
   readonly advert: number | null
   readonly traffic: number | null
-  /** Answer − (last advert + MDI) for unplanned, answer − (priority-0 advert + Skew_Time) for planned. */
+  /** Answer − (last advert + MDI) for unplanned, answer − (priority-0 advert + Skew_Time) for planned, answer − (priority-0 advert + advert interval + Skew_Time) for linkdown. */
   readonly late: number | null
   /** Answered request − the probe request before it: how precise `answer` is this round. */
   readonly resolution: number | null
@@ -130,7 +138,8 @@ function measure (lab: Lab, kind: Case, timing: VrrpTiming, t0: number): Omit<Ro
     if (firstZero.size > 0) {
       const lastRouter = Math.max(...firstZero.values())
       prio0 = lastRouter - t0
-      if (vip !== undefined) late = vip.ts - (lastRouter + skewTime(timing))
+      const wait = kind === 'planned' ? skewTime(timing) : timing.advertMs + skewTime(timing)
+      if (vip !== undefined) late = vip.ts - (lastRouter + wait)
     }
   }
   let resolution: number | null = null
@@ -175,7 +184,7 @@ async function waitFw1Serving (lab: Lab): Promise<void> {
   if (served === null) throw new Error('after fw1 came back, the VIP or the client traffic did not go through fw1')
 }
 
-async function session (lab: Lab, impl: Implementation, cfg: Config, rounds: number, out: Round[], keepEvents: boolean): Promise<void> {
+async function session (lab: Lab, impl: Implementation, cfg: Config, rounds: number, cases: readonly Case[], out: Round[], keepEvents: boolean): Promise<void> {
   const { t, obs } = lab
   const timing = cfg.timing
   let starts = 0
@@ -187,7 +196,7 @@ async function session (lab: Lab, impl: Implementation, cfg: Config, rounds: num
   await waitFw1Serving(lab)
 
   for (let r = 1; r <= rounds; r++) {
-    for (const kind of ['unplanned', 'planned'] as const) {
+    for (const kind of cases) {
       obs.clear()
       // Land the signal at a random point of the advert cycle (and after at least one advert).
       await sleep(1500 + Math.random() * timing.advertMs)
@@ -196,10 +205,12 @@ async function session (lab: Lab, impl: Implementation, cfg: Config, rounds: num
       if (kind === 'unplanned') {
         fw1.kill()
         await ipBatch(t.fw[0].ns, ['link set eth0 down', 'link set eth1 down', 'link set eth2 down'])
-      } else {
+      } else if (kind === 'planned') {
         fw1.term()
+      } else {
+        await ipBatch(t.fw[0].ns, ['link set eth1 down'])
       }
-      const budget = (kind === 'unplanned' ? masterDownInterval(timing) : timing.advertMs) + 3000
+      const budget = (kind === 'planned' ? timing.advertMs : masterDownInterval(timing)) + 3000
       await waitFor(async () => {
         const m = measure(lab, kind, timing, t0)
         return m.answer !== null && m.addr !== null && m.traffic !== null
@@ -212,7 +223,7 @@ async function session (lab: Lab, impl: Implementation, cfg: Config, rounds: num
       say(`  ${cfg.label.padEnd(8)} ${impl.padEnd(10)} ${kind.padEnd(9)} round ${r}/${rounds}: answer ${fmt(m.answer)} ms` +
         `  addr ${fmt(m.addr)}  fw2 advert ${fmt(m.advert)}  client traffic ${fmt(m.traffic)}` +
         (kind === 'unplanned' ? `  (killed ${fmt(m.phase)} ms after the last advert; answer − (last advert + MDI) ${signed(m.late)} ms)`
-          : `  (priority 0 on the wire after ${fmt(m.prio0, 1)} ms; answer − (prio 0 + skew) ${signed(m.late)} ms)`) +
+          : `  (priority 0 on the wire after ${fmt(m.prio0, 1)} ms; answer − (prio 0 + ${kind === 'planned' ? 'skew' : 'advert + skew'}) ${signed(m.late)} ms)`) +
         `  [probe gap ${fmt(m.resolution, 1)}, reply lag ${fmt(m.replyLag, 1)}]`)
       if (keepEvents) {
         const from = t0 - 2 * timing.advertMs - 200
@@ -220,6 +231,12 @@ async function session (lab: Lab, impl: Implementation, cfg: Config, rounds: num
           JSON.stringify({ t0, events: obs.events.filter(e => e.ts >= from).map(e => ({ ...e, rel: e.ts - t0 })) }))
       }
 
+      if (kind === 'linkdown') {
+        // The daemon ran on: plug the link back and let it preempt (priority 100 > 50).
+        await ipBatch(t.fw[0].ns, ['link set eth1 up'])
+        await waitFw1Serving(lab)
+        continue
+      }
       // Bring the master back: a box that rebooted has no VIPs left on it.
       await fw1.exited()
       lab.live.delete(fw1)
@@ -233,11 +250,17 @@ async function session (lab: Lab, impl: Implementation, cfg: Config, rounds: num
   for (const fw of t.fw) await ipBatch(fw.ns, vipBatch(t))
 }
 
-function report (rounds: readonly Round[], n: number, configs: readonly Config[]): void {
+const targetOf = (kind: Case, t: VrrpTiming): number =>
+  kind === 'unplanned' ? unplannedTarget(t) : kind === 'planned' ? plannedTarget(t) : linkDownTarget(t)
+
+const timerOf = (kind: Case, t: VrrpTiming): string =>
+  kind === 'unplanned' ? `MDI ${fmt(masterDownInterval(t), 1)}` : kind === 'planned' ? `skew ${fmt(skewTime(t), 1)}` : `adv+skew ${fmt(t.advertMs + skewTime(t), 1)}`
+
+function report (rounds: readonly Round[], n: number, configs: readonly Config[], cases: readonly Case[]): void {
   const header = ['case', 'impl', 'n', 'median', 'min', 'max', 'target', 'RFC timer', 'late med', 'late min', 'late max', 'addr med', 'traffic med', 'hafwd/ka']
   const rows: string[][] = []
   for (const cfg of configs) {
-    for (const kind of ['unplanned', 'planned'] as const) {
+    for (const kind of cases) {
       const pick = (impl: Implementation): Round[] => rounds.filter(r => r.cfg === cfg.label && r.kind === kind && r.impl === impl)
       const ans = (impl: Implementation): number[] => pick(impl).map(r => r.answer).filter((x): x is number => x !== null)
       const med = (impl: Implementation): number | undefined => summarize(ans(impl))?.median
@@ -252,8 +275,8 @@ function report (rounds: readonly Round[], n: number, configs: readonly Config[]
         rows.push([
           `${kind} ${cfg.label}`, impl, `${s?.n ?? 0}${missing > 0 ? ` (+${missing} no answer)` : ''}`,
           fmt(s?.median), fmt(s?.min), fmt(s?.max),
-          `≤ ${fmt(kind === 'unplanned' ? unplannedTarget(cfg.timing) : plannedTarget(cfg.timing))}`,
-          kind === 'unplanned' ? `MDI ${fmt(masterDownInterval(cfg.timing), 1)}` : `skew ${fmt(skewTime(cfg.timing), 1)}`,
+          `≤ ${fmt(targetOf(kind, cfg.timing))}`,
+          timerOf(kind, cfg.timing),
           signed(late?.median), signed(late?.min), signed(late?.max),
           fmt(addr?.median), fmt(traffic?.median),
           impl === 'hafwd' && hk !== undefined && kk !== undefined ? (hk / kk).toFixed(3) : ''
@@ -266,10 +289,11 @@ function report (rounds: readonly Round[], n: number, configs: readonly Config[]
   say(table(header, rows))
   say('')
   say('target: unplanned ≤ MDI + 20 ms (MDI = 3 × advert + Skew_Time, Skew_Time = (256 − 50)/256 s for v2,')
-  say('        (256 − 50) × advert / 256 for v3); planned ≤ advert + 50 ms.')
+  say('        (256 − 50) × advert / 256 for v3); planned ≤ advert + 50 ms; linkdown ≤ advert + Skew_Time + 100 ms.')
   say('late:   unplanned: answer − (last advert heard from fw1 + MDI), independent of where in the advert')
   say('        cycle the kill fell (kill→answer is MDI minus that phase, so it spreads over one advert interval);')
-  say('        planned: answer − (priority-0 advert of the last fw1 router + Skew_Time).')
+  say('        planned: answer − (priority-0 advert of the last fw1 router + Skew_Time);')
+  say('        linkdown: answer − (priority-0 advert on the outside + advert interval + Skew_Time).')
   say('addr:   the VIP in fw2\'s `ip addr` (rtnetlink event, stamped in userspace); traffic: the first')
   say('        client→server echo reply through fw2 (needs the GARPs on both LANs).')
   say('hafwd/ka: ratio of the medians of kill→answer.')
@@ -322,10 +346,10 @@ async function main (): Promise<number> {
       for (const impl of IMPLS) {
         say(`${cfg.label}: ${impl} pair (fw1 priority 100, fw2 priority 50, preempt, sync group of 2 instances${cfg.timing.version === 3 ? ' × IPv4+IPv6' : ''})`)
         const run = impl === 'hafwd' ? { ...cfg, opts: { ...cfg.opts, logLevel: args.hafwdLog } } : cfg
-        await session(lab, impl, run, args.rounds, rounds, args.keepLogs)
+        await session(lab, impl, run, args.rounds, args.cases, rounds, args.keepLogs)
       }
     }
-    report(rounds, args.rounds, args.configs)
+    report(rounds, args.rounds, args.configs, args.cases)
     failed = false
     return 0
   } finally {

@@ -25,3 +25,10 @@ export const unplannedTarget = (t: VrrpTiming): number => masterDownInterval(t) 
 
 /** Planned (priority 0): under 50 ms beyond one advert interval. */
 export const plannedTarget = (t: VrrpTiming): number => t.advertMs + 50
+
+/**
+ * Link down (issue 10): the master's inside link dies; it can only send priority 0 on the outside,
+ * and the backup's sync group must go MASTER within one advert interval + Skew_Time + 100 ms of it
+ * (hafwd: router.ts onGroupRelease; without it the inside member waits a Master_Down_Interval).
+ */
+export const linkDownTarget = (t: VrrpTiming): number => t.advertMs + skewTime(t) + 100

@@ -10,6 +10,7 @@ import { closest, type RawIssue } from './issue.js'
 import { parseAddress, parseCidr } from './net.js'
 import { isIPv6LinkLocal } from '../codec/ip.js'
 import { DEFAULT_ADVERT_INTERVAL_MS, DEFAULT_VRRP_VERSION } from './schema.js'
+import { checkRoutesAndRules, checkVmac } from './route-checks.js'
 
 type Path = Array<string | number>
 type Obj = Readonly<Record<string, unknown>>
@@ -57,9 +58,12 @@ function checkInstances (vrrp: Obj, issues: RawIssue[]): void {
   const routerOwner = new Map<string, string>()
   /** canonical VIP → instance name. */
   const vipOwner = new Map<string, string>()
+  /** vmac interface name → instance name. */
+  const vmacOwner = new Map<string, string>()
   for (const [name, inst] of entries(vrrp.instances)) {
     const at = [...base, name]
     const families = checkInstance(inst, at, issues)
+    checkVmac(inst, at, new Set(families), issues, vmacOwner, name)
     const iface = inst.interface
     const vrid = inst.vrid
     if (typeof iface === 'string' && typeof vrid === 'number') {
@@ -161,6 +165,7 @@ function checkInstance (inst: Obj, at: Path, issues: RawIssue[]): Family[] {
   })
 
   checkTrack(inst, at, issues)
+  checkRoutesAndRules(inst, at, new Set(families.keys()), issues)
   return [...families.keys()]
 }
 

@@ -3,6 +3,7 @@
  * Used by `hafwd` at start-up, on reload, and by `hafwd --check-config FILE`.
  */
 import { readFile } from 'node:fs/promises'
+import { checkHookFiles } from './hook-files.js'
 import { formatIssues, type ConfigIssue } from './issue.js'
 import { normalize, type Model } from './normalize.js'
 import type { Config } from './schema.js'
@@ -23,7 +24,8 @@ export async function loadConfigFile (path: string): Promise<LoadResult> {
     const e = err as NodeJS.ErrnoException
     return { ok: false, issues: [{ path: '', message: `cannot read the file: ${e.code ?? ''}${e.code === undefined ? '' : ' '}${e.message}`.trim() }] }
   }
-  const r = validateConfigText(text)
+  // The hook programs are checked on the system (exists, executable, not writable by others).
+  const r = validateConfigText(text, { systemChecks: config => checkHookFiles(config) })
   if (!r.ok) return r
   return { ok: true, model: normalize(r.config), config: r.config }
 }

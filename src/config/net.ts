@@ -2,7 +2,7 @@
  * Address text helpers for the config: CIDR prefixes, listen addresses, loopback tests.
  * Built on codec/ip.ts so the config and the wire agree on what an address is (pure, no node:net).
  */
-import { canonicalIP, parseIP, type Family } from '../codec/ip.js'
+import { canonicalIP, formatIP, parseIP, type Family } from '../codec/ip.js'
 
 export interface Cidr {
   /** Canonical address text (RFC 5952 for IPv6). */
@@ -74,4 +74,16 @@ export function isLoopback (address: string): boolean {
 export function isIPv4Multicast (address: string): boolean {
   const p = parseIP(address)
   return p !== null && p.family === 'ipv4' && ((p.bytes[0] as number) & 0xf0) === 0xe0
+}
+
+/** The network address of a prefix (host bits cleared), canonical text: 192.0.2.77/24 → 192.0.2.0. */
+export function networkAddress (c: Cidr): string {
+  const p = parseIP(c.address)
+  if (p === null) return c.address
+  const bytes = Uint8Array.from(p.bytes)
+  for (let i = 0; i < bytes.length; i++) {
+    const keep = Math.max(0, Math.min(8, c.prefix - i * 8))
+    bytes[i] = (bytes[i] as number) & ((0xff << (8 - keep)) & 0xff)
+  }
+  return formatIP(bytes, 0, p.family)
 }

@@ -13,9 +13,10 @@
  * The input must have passed validate.ts; normalize does not re-check it.
  */
 import type { Family } from '../codec/ip.js'
-import type { Vip } from '../core/effects.js'
+import type { Vip, VRoute, VRule } from '../core/effects.js'
+import { routesOf, rulesOf } from './route-model.js'
 import { parseAddress, parseCidr, parseHostPort, type Cidr, type HostPort } from './net.js'
-import type { Config, InstanceConfig, ProtocolName, TcpStateName } from './schema.js'
+import type { Config, InstanceConfig, NotifyConfig, ProtocolName, TcpStateName } from './schema.js'
 import { DEFAULT_SYNC_PROTOCOLS } from './schema.js'
 
 export type { Cidr, HostPort } from './net.js'
@@ -71,6 +72,14 @@ export interface RouterModel {
   readonly acceptMode: boolean
   /** This family's virtual addresses, in file order, canonical text. */
   readonly vips: readonly Vip[]
+  /**
+   * keepalived use_vmac: the macvlan interface that carries this router's VIPs (those without a
+   * dev) and sends its adverts, with the RFC 5798 §7.3 virtual MAC; null = none.
+   */
+  readonly vmac: { readonly name: string, readonly mac: string } | null
+  /** This family's virtual routes and rules (keepalived virtual_routes / virtual_rules), in file order. */
+  readonly routes: readonly VRoute[]
+  readonly rules: readonly VRule[]
   /** Unicast destinations of this family; null = the VRRP multicast group (224.0.0.18 / ff02::12). */
   readonly unicastPeers: readonly string[] | null
   /** unicast.checkSource: only the peers' adverts reach the router (ignored without peers). */
@@ -85,6 +94,19 @@ export interface RouterModel {
   readonly v3Ipv4ChecksumCompat: boolean
   /** Name of the sync group this router belongs to (explicit or `instance:NAME`), null when alone. */
   readonly syncGroup: string | null
+  /** The instance's notify hooks (null: none); not part of the router's wire identity, swapped by a reload. */
+  readonly notify: NotifyModel | null
+}
+
+/** Notify hooks of an instance or a sync group (runtime/notify.ts); null: no such hook. */
+export interface NotifyModel {
+  readonly master: readonly string[] | null
+  readonly backup: readonly string[] | null
+  readonly fault: readonly string[] | null
+  readonly stop: readonly string[] | null
+  /** keepalived's generic `notify`: the transition is appended to this argv. */
+  readonly any: readonly string[] | null
+  readonly timeoutMs: number
 }
 
 export interface AnnounceModel {
@@ -123,6 +145,8 @@ export interface SyncGroupModel {
   readonly instances: readonly string[]
   /** Router ids of those instances, sorted. */
   readonly routers: readonly RouterId[]
+  /** The group's notify hooks (null: none; always null for an implicit group). */
+  readonly notify: NotifyModel | null
 }
 
 export type SyncTransportModel =
@@ -202,11 +226,11 @@ export function normalize (config: Config): Model {
 
   const syncGroups: SyncGroupModel[] = []
   for (const [name, g] of Object.entries(config.vrrp.syncGroups)) {
-    syncGroups.push({ name, implicit: false, instances: [...g.members], routers: routerIdsOf(g.members, familiesOf) })
+    syncGroups.push({ name, implicit: false, instances: [...g.members], routers: routerIdsOf(g.members, familiesOf), notify: notifyOf(g.notify) })
   }
   for (const [name, families] of familiesOf) {
     if (families.length > 1 && !groupOf.has(name)) {
-      syncGroups.push({ name: implicitGroupName(name), implicit: true, instances: [name], routers: routerIdsOf([name], familiesOf) })
+      syncGroups.push({ name: implicitGroupName(name), implicit: true, instances: [name], routers: routerIdsOf([name], familiesOf), notify: null })
     }
   }
   syncGroups.sort((a, b) => compareText(a.name, b.name))
@@ -240,7 +264,10 @@ function routerIdsOf (instances: readonly string[], familiesOf: ReadonlyMap<stri
   return instances.flatMap(i => (familiesOf.get(i) ?? []).map(f => routerId(i, f))).sort(compareText)
 }
 
-function routerOf (name: string, inst: InstanceConfig, family: Family, vips: Vip[], syncGroup: string | null): RouterModel {
+function routerOf (name: string, inst: InstanceConfig, family: Family, allVips: Vip[], syncGroup: string | null): RouterModel {
+  const vmac = vmacOf(inst, family)
+  // With a virtual MAC the VIPs live on the macvlan, unless they name their own device.
+  const vips = vmac === null ? allVips : allVips.map(v => v.dev === undefined ? { ...v, dev: vmac.name } : v)
   const peers = inst.unicast?.peers.map(p => mustAddress(p)).filter(a => a.family === family).map(a => a.address)
   const source = (inst.sourceAddresses ?? []).map(s => mustAddress(s)).find(a => a.family === family)
   return {
@@ -258,6 +285,9 @@ function routerOf (name: string, inst: InstanceConfig, family: Family, vips: Vip
     preemptDelayMs: inst.preemptDelay,
     acceptMode: inst.acceptMode,
     vips,
+    vmac,
+    routes: routesOf(inst.routes, family, inst.interface),
+    rules: rulesOf(inst.rules, family),
     unicastPeers: peers ?? null,
     unicastCheckSource: inst.unicast?.checkSource ?? true,
     sourceAddress: source?.address ?? null,
@@ -282,8 +312,26 @@ function routerOf (name: string, inst: InstanceConfig, family: Family, vips: Vip
       }))
     },
     v3Ipv4ChecksumCompat: inst.version === 3 && family === 'ipv4' && inst.v3Ipv4ChecksumCompat,
-    syncGroup
+    syncGroup,
+    notify: notifyOf(inst.notify)
   }
+}
+
+/** RFC 5798 §7.3: 00-00-5E-00-01-{VRID} for IPv4, 00-00-5E-00-02-{VRID} for IPv6. */
+export function virtualMac (family: Family, vrid: number): string {
+  return `00:00:5e:00:0${family === 'ipv4' ? 1 : 2}:${vrid.toString(16).padStart(2, '0')}`
+}
+
+function vmacOf (inst: InstanceConfig, family: Family): { name: string, mac: string } | null {
+  if (inst.vmac === false) return null
+  const name = inst.vmac === true ? `vrrp.${inst.vrid}` : inst.vmac.name
+  return { name, mac: virtualMac(family, inst.vrid) }
+}
+
+function notifyOf (n: NotifyConfig | undefined): NotifyModel | null {
+  if (n === undefined) return null
+  const argv = (a: readonly string[] | undefined): string[] | null => a === undefined ? null : [...a]
+  return { master: argv(n.master), backup: argv(n.backup), fault: argv(n.fault), stop: argv(n.stop), any: argv(n.any), timeoutMs: n.timeout }
 }
 
 function conntrackOf (config: Config, routers: readonly RouterModel[]): ConntrackModel | null {

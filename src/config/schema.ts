@@ -14,7 +14,7 @@
  */
 import { z } from 'zod'
 import { DURATION_HINT, formatMs, parseDuration } from './duration.js'
-import { isIPv4Multicast, isLoopback, parseAddress, parseCidr, parseHostPort } from './net.js'
+import { isIPv4Multicast, isLoopback, networkAddress, parseAddress, parseCidr, parseHostPort } from './net.js'
 
 // ---------------------------------------------------------------------------------------------
 // Defaults that other modules need by name
@@ -157,6 +157,73 @@ const trackScript = z.strictObject({
   fall: int(1, 1000).default(1).describe('Consecutive failures needed to become KO. Default 1 (keepalived fall).')
 })
 
+/** A prefix whose host bits are zero (the kernel refuses a route or rule to 192.0.2.7/24). */
+const networkPrefix = checkedText(t => {
+  const r = parseCidr(t)
+  if (!r.ok) return r.message
+  const net = networkAddress(r.value)
+  return net === r.value.address ? null : `host bits are set: did you mean ${net}/${r.value.prefix}?`
+}, 'must be a prefix, e.g. "198.51.100.0/24" or "2001:db8:1::/48"')
+
+/** Kernel routing table: a number (1..4294967295) or one of the names of /etc/iproute2/rt_tables. */
+const routeTable = z.union([
+  int(1, 4_294_967_295),
+  z.enum(['main', 'local', 'default'])
+], { error: 'must be a table number 1..4294967295 or main, local, default' })
+
+const virtualRoute = z.strictObject({
+  to: networkPrefix.describe('Destination prefix, e.g. "198.51.100.0/24" or "0.0.0.0/0" for the default route (ip route `to`).'),
+  via: ipAddress.optional().describe('Gateway, of the family of `to` (ip route `via`).'),
+  dev: ifName.optional().describe('Output device. Default: the instance interface for a unicast route without `via`; none otherwise (the kernel picks it from `via`).'),
+  src: ipAddress.optional().describe('Preferred source address, often a virtual address (ip route `src`). The route is added after the virtual addresses, so a VIP works here.'),
+  metric: int(0, 4_294_967_295).optional().describe('Route metric (ip route `metric`). Default: the kernel default (0 for IPv4, 1024 for IPv6).'),
+  table: routeTable.default('main').describe('Routing table, a number or main/local/default (ip route `table`). Default main (254).'),
+  type: z.enum(['unicast', 'blackhole', 'unreachable', 'prohibit']).default('unicast').describe(
+    'Route type: unicast (default), or blackhole / unreachable / prohibit, which take no `via` (ip route types).')
+})
+
+const virtualRule = z.strictObject({
+  from: networkPrefix.optional().describe('Source prefix (ip rule `from`). Default: all.'),
+  to: networkPrefix.optional().describe('Destination prefix (ip rule `to`). Default: all.'),
+  table: routeTable.describe('Table to look up for matching packets (ip rule `table`), a number or main/local/default.'),
+  priority: int(0, 4_294_967_295).optional().describe('Rule preference (ip rule `priority`/`pref`); lower runs first. Default: chosen by the kernel.'),
+  fwmark: int(0, 4_294_967_295).optional().describe('Match the netfilter mark (ip rule `fwmark`).'),
+  fwmask: int(1, 4_294_967_295).optional().describe('Mask applied to the mark before comparing it (ip rule `fwmark MARK/MASK`). Default: all ones. Needs fwmark.')
+})
+
+/** A hook's argv: the program (absolute path, run without a shell) and its arguments. */
+const hookArgv = z.array(z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' }), { error: 'must be a list of strings (argv)' })
+  .min(1, { error: 'must list the program and its arguments' })
+  .superRefine((argv, ctx) => {
+    const program = argv[0]
+    if (program !== undefined && !program.startsWith('/')) {
+      ctx.addIssue({ code: 'custom', message: 'the program must be an absolute path (hooks run without a shell and without PATH lookup)', path: [0], input: program })
+    }
+  })
+
+/**
+ * Notify hooks (keepalived notify_master / notify_backup / notify_fault / notify_stop / notify):
+ * programs run after the transition's in-process work (runtime/notify.ts). Shared by instances and
+ * sync groups.
+ */
+const notifySchema = z.strictObject({
+  master: hookArgv.optional().describe(
+    'argv run after becoming MASTER, once the conntrack commit, the VIPs and the first gratuitous ARP / NA are done ' +
+    '(keepalived notify_master). No shell: ["/usr/local/sbin/routes-up", "--table", "100"].'),
+  backup: hookArgv.optional().describe('argv run after entering BACKUP (VIPs removed, conntrack steps done) (keepalived notify_backup).'),
+  fault: hookArgv.optional().describe('argv run after entering FAULT (keepalived notify_fault).'),
+  stop: hookArgv.optional().describe('argv run when the instance or group stops: hafwd shutting down, or removed by a reload (keepalived notify_stop).'),
+  any: hookArgv.optional().describe(
+    'argv run after every transition, after the state\'s own hook, with keepalived\'s generic notify arguments appended: ' +
+    '"INSTANCE" NAME STATE PRIORITY for an instance, "GROUP" NAME STATE 0 for a sync group; STATE is MASTER, BACKUP, FAULT or STOP ' +
+    '(keepalived notify), so existing scripts work unchanged.'),
+  timeout: duration(100, 3_600_000).prefault('10s').describe(
+    'A hook still running after this long is killed (SIGTERM, then SIGKILL 2s later) and counted as a timeout. Default 10s. Range 100ms..1h.')
+}).describe(
+  'Programs run on transitions, one after another per instance or group, never blocking VRRP (keepalived notify_*). The program ' +
+  '(an absolute path) must exist, be executable and be safe: not writable by other users, nor in a directory they can write ' +
+  '(keepalived enable_script_security).')
+
 const instanceSchema = z.strictObject({
   interface: ifName.describe('Interface the VRRP advertisements are sent and received on (keepalived `interface`).'),
   vrid: int(1, 255).describe('Virtual Router Identifier 1..255 (RFC 5798 §5.2.3, keepalived virtual_router_id). Unique per interface and address family.'),
@@ -203,15 +270,31 @@ const instanceSchema = z.strictObject({
     files: z.array(trackFile).default([]).describe('Files whose number changes the priority (keepalived track_file).'),
     scripts: z.array(trackScript).default([]).describe('Periodic checks whose result changes the priority (keepalived vrrp_script + track_script).')
   }).prefault({}).describe('What is tracked. The effective priority stays within 1..254; an address owner (255) may only use weight 0.'),
+  routes: z.array(virtualRoute, { error: 'must be a list of routes' }).default([]).describe(
+    'Routes added when the instance becomes MASTER, right after its virtual addresses, and removed when it leaves MASTER, ' +
+    'before them (keepalived virtual_routes). Each route belongs to the virtual router of its family.'),
+  rules: z.array(virtualRule, { error: 'must be a list of rules' }).default([]).describe(
+    'Policy routing rules added after the routes when the instance becomes MASTER and removed first when it leaves MASTER ' +
+    '(keepalived virtual_rules: from/to/table/priority/fwmark). A rule without from/to needs a single-family instance.'),
+  vmac: z.union([
+    z.boolean(),
+    z.strictObject({ name: ifName.describe('Name of the macvlan interface. Default vrrp.VRID (keepalived use_vmac NAME).') })
+  ], { error: 'must be true, false or { name }' }).default(false).describe(
+    'Virtual MAC (keepalived use_vmac): create a macvlan interface (mode private) on `interface` with the RFC 5798 §7.3 ' +
+    'virtual router MAC (IPv4 00:00:5e:00:01:VRID, IPv6 00:00:5e:00:02:VRID), put the virtual addresses without a `dev` on it, ' +
+    'and send the adverts and gratuitous ARPs / NAs from it, so the MAC the LAN knows does not change on failover. Removed at ' +
+    'stop. Single-family instances with multicast adverts. Default false.'),
   v3Ipv4ChecksumCompat: z.boolean().default(false).describe(
     'VRRPv3 over IPv4 only: compute the checksum without the IPv4 pseudo-header, for old peers that do so ' +
-    '(RFC 5798 §5.2.8 includes it; the closest keepalived knob is old_unicast_checksum). Default false.')
+    '(RFC 5798 §5.2.8 includes it; the closest keepalived knob is old_unicast_checksum). Default false.'),
+  notify: notifySchema.optional().describe('Notify hooks of this instance; a dual-family instance runs them for each family\'s router (keepalived notify_* in vrrp_instance).')
 })
 
 const syncGroupSchema = z.strictObject({
   members: z.array(objectName).min(1, { error: 'must list at least one instance' }).describe(
     'Instances that move together: the group is MASTER only when every member can be, and any member in FAULT puts the ' +
-    'whole group in FAULT (keepalived vrrp_sync_group). An instance belongs to at most one group.')
+    'whole group in FAULT (keepalived vrrp_sync_group). An instance belongs to at most one group.'),
+  notify: notifySchema.optional().describe('Notify hooks of the group, run on the group\'s transitions beside the members\' own (keepalived notify_* in vrrp_sync_group).')
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -324,6 +407,9 @@ export const configSchema = z.strictObject({
 export type Config = z.output<typeof configSchema>
 export type InstanceConfig = z.output<typeof instanceSchema>
 export type SyncGroupConfig = z.output<typeof syncGroupSchema>
+export type VirtualRouteConfig = z.output<typeof virtualRoute>
+export type VirtualRuleConfig = z.output<typeof virtualRule>
+export type NotifyConfig = z.output<typeof notifySchema>
 export type ConntrackConfig = z.output<typeof conntrackSchema>
 export type ProtocolName = z.output<typeof protocolName>
 export type TcpStateName = z.output<typeof tcpStateName>

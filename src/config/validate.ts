@@ -18,8 +18,16 @@ export type ValidateResult =
 
 type ZodIssue = z.core.$ZodIssue
 
+export interface ValidateOptions {
+  /**
+   * Checks of the world outside the text (e.g. hook-files.ts: the hook programs), run on a file
+   * the schema accepted; their issues are located in the file like the others. Default: none (pure).
+   */
+  readonly systemChecks?: (config: Config) => RawIssue[]
+}
+
 /** Parse and validate a configuration file's text. */
-export function validateConfigText (text: string): ValidateResult {
+export function validateConfigText (text: string, opts: ValidateOptions = {}): ValidateResult {
   const lc = new LineCounter()
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: true, uniqueKeys: true })
   if (doc.errors.length > 0) {
@@ -47,6 +55,7 @@ export function validateConfigText (text: string): ValidateResult {
   const parsed = configSchema.safeParse(data, { reportInput: true })
   if (!parsed.success) for (const issue of parsed.error.issues) raw.push(...fromZod(issue, []))
   raw.push(...crossCheck(data))
+  if (parsed.success && opts.systemChecks !== undefined) raw.push(...opts.systemChecks(parsed.data))
 
   if (parsed.success && raw.length === 0) return { ok: true, config: parsed.data }
 

@@ -59,7 +59,9 @@ const COUNTER_FAMILIES: readonly CounterFamily[] = [
   { re: /^command\.(.+)$/, name: 'commands_total', help: 'Control API commands received, by command.', labels: ['command'] },
   { re: /^maintenance\.(.+)$/, name: 'maintenance_changes_total', help: 'Maintenance mode switched, by the mode entered (on, off).', labels: ['mode'] },
   { re: /^track\.script\.(.+)\.([^.]+)$/, name: 'track_script_results_total', help: 'Track script runs, by script and result.', labels: ['script', 'result'] },
+  { re: /^notify\.(ok|failed|timeout)$/, name: 'notify_hooks_total', help: 'Notify hooks run (keepalived notify_*), by result: ok (exit 0), failed (non-zero exit, signal, could not start), timeout (killed).', labels: ['result'] },
   { re: /^vip\.restored$/, name: 'vips_restored_total', help: 'VIPs found missing while master and added again.', labels: [] },
+  { re: /^(route|rule)\.(added|alreadyPresent|deleted|alreadyAbsent|addFailed|delFailed)$/, name: 'virtual_route_changes_total', help: 'Virtual routes and rules added or removed (keepalived virtual_routes / virtual_rules), by kind (route, rule) and outcome (added, alreadyPresent, deleted, alreadyAbsent, addFailed, delFailed).', labels: ['kind', 'outcome'] },
   { re: /^executor\.advertPassedConntrack$/, name: 'adverts_passed_conntrack_total', help: 'Adverts-only plans run while a conntrack step was in progress (the adverts were not held behind it).', labels: [] },
   { re: /^ct\.worker\.(.+)$/, name: 'conntrack_worker_events_total', help: 'Conntrack worker thread lifecycle events (failed, exited, restarted).', labels: ['event'] },
   { re: /^ct\.commit\.(budgetOnMain|overBudget|skippedRunning)$/, name: 'conntrack_commit_events_total', help: 'Commit events: budgetOnMain (the main thread stopped waiting), overBudget, skippedRunning (a commit was already running).', labels: ['event'] },
@@ -130,6 +132,7 @@ function defineMetrics (reg: Registry) {
     adverts: counter<RouterLabel | 'direction'>('vrrp_adverts_total', 'VRRP advertisements received (accepted by the router) and sent.', [...ROUTER_LABELS, 'direction']),
     priorityZero: counter<RouterLabel | 'direction'>('vrrp_priority_zero_adverts_total', 'Priority 0 advertisements (a master resigning, RFC 5798 §6.4.3) received and sent.', [...ROUTER_LABELS, 'direction']),
     addressListMismatch: counter<RouterLabel>('vrrp_address_list_mismatch_total', 'Adverts whose address list differs from ours (RFC 5798 §7.1: logged, counted, accepted).', ROUTER_LABELS),
+    groupReleases: counter<RouterLabel>('vrrp_group_release_total', 'Times a fellow sync-group member heard its master release (priority 0) and this backup cut its Master_Down_Timer to one advert interval + Skew_Time.', ROUTER_LABELS),
     drops: counter<RouterLabel | 'reason'>('vrrp_drops_total', 'Inputs the router ignored, by reason (core/vrrp RouterDropReason).', [...ROUTER_LABELS, 'reason'])
   }
 
@@ -270,6 +273,7 @@ function setNodeAndRouters (m: Metrics, s: Status): void {
     inc(m.vrrp.priorityZero, { ...router, direction: 'rx' }, c.priorityZeroReceived)
     inc(m.vrrp.priorityZero, { ...router, direction: 'tx' }, c.priorityZeroSent)
     inc(m.vrrp.addressListMismatch, router, c.addressListMismatch)
+    inc(m.vrrp.groupReleases, router, c.groupReleases)
     for (const [reason, v] of Object.entries(c.drops)) inc(m.vrrp.drops, { ...router, reason }, v)
   }
   for (const g of s.groups) {

@@ -227,6 +227,7 @@ const routerStatusSchema = z.looseObject({
     priorityZeroReceived: count,
     priorityZeroSent: count,
     addressListMismatch: count,
+    groupReleases: count.default(0),
     drops: z.record(z.custom<keyof RouterSnapshot['counters']['drops']>(v => typeof v === 'string'), count)
   }),
   deadline,

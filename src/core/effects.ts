@@ -16,6 +16,44 @@ export interface Vip {
   readonly dev?: string
 }
 
+/**
+ * A route that moves with the VIPs (keepalived virtual_routes): added after the VIPs when the
+ * router becomes MASTER, removed before them when it leaves. `dst` is the network address
+ * (host bits zero); `table` is the kernel table id (254 = main).
+ */
+export interface VRoute {
+  readonly family: 'ipv4' | 'ipv6'
+  readonly dst: string
+  readonly prefix: number
+  /** unicast (default), or a route type that needs no next hop (ip route: blackhole, unreachable, prohibit). */
+  readonly type: 'unicast' | 'blackhole' | 'unreachable' | 'prohibit'
+  /** Gateway (RTA_GATEWAY). */
+  readonly via?: string
+  /** Output device (RTA_OIF). */
+  readonly dev?: string
+  /** Preferred source address (RTA_PREFSRC), often a VIP. */
+  readonly src?: string
+  /** Route metric (RTA_PRIORITY). */
+  readonly metric?: number
+  readonly table: number
+}
+
+/** A policy routing rule that moves with the VIPs (keepalived virtual_rules, the common subset). */
+export interface VRule {
+  readonly family: 'ipv4' | 'ipv6'
+  /** Source prefix (FRA_SRC); absent = from all. */
+  readonly from?: { readonly address: string, readonly prefix: number }
+  /** Destination prefix (FRA_DST); absent = to all. */
+  readonly to?: { readonly address: string, readonly prefix: number }
+  /** Table to look up (FR_ACT_TO_TBL). */
+  readonly table: number
+  /** Rule preference (FRA_PRIORITY); absent = chosen by the kernel. */
+  readonly priority?: number
+  /** Netfilter mark (FRA_FWMARK) and mask (FRA_FWMASK, default all ones). */
+  readonly fwmark?: number
+  readonly fwmask?: number
+}
+
 export type Effect =
   /** Send one advertisement with this priority (0 = "I am leaving", RFC 5798 §6.4.3). */
   | { readonly kind: 'sendAdvert', readonly routerId: string, readonly priority: number }
@@ -23,6 +61,14 @@ export type Effect =
   | { readonly kind: 'vipAdd', readonly routerId: string, readonly vips: readonly Vip[] }
   /** Remove the router's virtual addresses from the interface (idempotent). */
   | { readonly kind: 'vipDel', readonly routerId: string, readonly vips: readonly Vip[] }
+  /** Add the router's virtual routes (after its VIPs: a route may use a VIP as src). EEXIST is success. */
+  | { readonly kind: 'routeAdd', readonly routerId: string, readonly routes: readonly VRoute[] }
+  /** Remove the router's virtual routes (before its VIPs). ESRCH/ENOENT is success. */
+  | { readonly kind: 'routeDel', readonly routerId: string, readonly routes: readonly VRoute[] }
+  /** Add the router's policy rules (after its routes). EEXIST is success. */
+  | { readonly kind: 'ruleAdd', readonly routerId: string, readonly rules: readonly VRule[] }
+  /** Remove the router's policy rules (first of the VIP phase on leaving MASTER). ENOENT is success. */
+  | { readonly kind: 'ruleDel', readonly routerId: string, readonly rules: readonly VRule[] }
   /** `count` gratuitous ARPs for each IPv4 VIP, one announce round (RFC 5798 §6.4.1 (o)). */
   | { readonly kind: 'garp', readonly routerId: string, readonly vips: readonly Vip[], readonly count: number }
   /** `count` unsolicited Neighbor Advertisements for each IPv6 VIP (RFC 5798 §6.4.1 (o), RFC 4861 §7.2.6). */

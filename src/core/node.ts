@@ -7,8 +7,11 @@
  * and arms one timer at `deadline` (the earliest of all routers), feeding `{ kind: 'timeout' }`
  * when it fires.
  *
- * Effect order within one step: first the routers' ordinary effects in processing order
- * (periodic adverts, leave-Master plans: priority-0 advert then vipDel), then the Master entries
+ * Effect order within one step: first every priority-0 advert of the step (a group leaving
+ * MASTER tells the peer on every live link before it removes any VIP: the runtime awaits each
+ * vipDel, and the peer's Skew_Time should not wait behind them — keepalived's
+ * vrrp_restore_interface sends priority 0 first too), then the routers' other ordinary effects in
+ * processing order (periodic adverts, vipDel of leave-Master plans), then the Master entries
  * of every router that became Master in this step, merged by phase:
  *   all sendAdverts  →  [ctCommitAt: the orchestrator inserts ctCommit here]  →  all vipAdds  →  all garp/NA
  * so a sync group that goes MASTER commits the conntrack table once, before any of its VIPs
@@ -38,7 +41,7 @@ export interface NodeState {
  * - `interface`: link state of an interface → `interfaceState` to every router on it.
  * - `track`: a tracked object changed → `trackState` to every router tracking that name.
  * - `timeout`: the node's deadline was reached; every router with a due timer is stepped.
- * `groupDecision` is internal and refused from outside.
+ * `groupDecision` and `groupRelease` are internal and refused from outside.
  */
 export type NodeInput =
   | { readonly kind: 'router', readonly routerId: string, readonly input: RouterInput }
@@ -145,6 +148,8 @@ export function stepNode (node: NodeState, input: NodeInput, now: Millis): NodeS
   const drops: NodeDrop[] = []
   const priorityChanges: PriorityChangeEvent[] = []
   const touched = new Set<string>()
+  /** Group → the member that heard its master release (priority 0) in this step. */
+  const released = new Map<string, string>()
 
   const apply = (id: string, routerInput: RouterInput): void => {
     const r = routers[id] as Router
@@ -153,6 +158,7 @@ export function stepNode (node: NodeState, input: NodeInput, now: Millis): NodeS
     const from = routerPriority(r)
     const to = routerPriority(res.router)
     if (from !== to) priorityChanges.push({ routerId: id, from, to, cause: priorityCause(res.router, routerInput), at: now })
+    if (res.released && res.router.group !== null && !released.has(res.router.group)) released.set(res.router.group, id)
     effects.push(...res.effects)
     if (res.masterEntry !== null) entries.push(res.masterEntry)
     transitions.push(...res.transitions)
@@ -163,11 +169,11 @@ export function stepNode (node: NodeState, input: NodeInput, now: Millis): NodeS
   switch (input.kind) {
     case 'router':
       if (!(input.routerId in routers)) drops.push({ routerId: input.routerId, reason: 'unknownRouter' })
-      else if (input.input.kind === 'groupDecision') drops.push({ routerId: input.routerId, reason: 'reservedInput' })
+      else if (isReserved(input.input)) drops.push({ routerId: input.routerId, reason: 'reservedInput' })
       else apply(input.routerId, input.input)
       break
     case 'all':
-      if (input.input.kind === 'groupDecision') drops.push({ routerId: null, reason: 'reservedInput' })
+      if (isReserved(input.input)) drops.push({ routerId: null, reason: 'reservedInput' })
       else for (const id of node.order) apply(id, input.input)
       break
     case 'interface':
@@ -185,6 +191,14 @@ export function stepNode (node: NodeState, input: NodeInput, now: Millis): NodeS
         if (isDue(routerDeadline(routers[id] as Router), now)) apply(id, { kind: 'timeout' })
       }
       break
+  }
+
+  // A member heard its master release: the group's other Backup members wait one advert interval
+  // + Skew_Time instead of a full Master_Down_Interval (router.ts onGroupRelease says why).
+  for (const [name, releasedBy] of released) {
+    for (const id of (groups[name] as SyncGroup).config.members) {
+      if (id !== releasedBy) apply(id, { kind: 'groupRelease', group: name })
+    }
   }
 
   // Sync groups decide once per step, after every member has seen the input, and members apply.
@@ -205,6 +219,10 @@ export function stepNode (node: NodeState, input: NodeInput, now: Millis): NodeS
     }
   }
 
+  // Priority-0 adverts first (module comment); a stable partition keeps each kind's order.
+  const zeros = effects.filter(isPriorityZero)
+  if (zeros.length > 0) effects.splice(0, effects.length, ...zeros, ...effects.filter(e => !isPriorityZero(e)))
+
   let ctCommitAt: number | null = null
   if (entries.length > 0) {
     const advertise = entries.flatMap(e => e.advertise)
@@ -213,6 +231,15 @@ export function stepNode (node: NodeState, input: NodeInput, now: Millis): NodeS
   }
   const next: NodeState = { routers, order: node.order, groups }
   return { node: next, effects, ctCommitAt, deadline: nodeDeadline(next), transitions, groupTransitions, drops, priorityChanges }
+}
+
+function isPriorityZero (e: Effect): boolean {
+  return e.kind === 'sendAdvert' && e.priority === 0
+}
+
+/** Inputs only node.ts may send to a router. */
+function isReserved (input: RouterInput): boolean {
+  return input.kind === 'groupDecision' || input.kind === 'groupRelease'
 }
 
 /** Status view of the node (status API, hafwctl). */

@@ -8,7 +8,8 @@
  *               preempt, preempt delay, accept mode, VIPs, announce, advert interval, tracked
  *               objects added, removed or reweighted): the router steps a `configure` input
  *               (vrrp/router.ts): state and timers kept, a Master adds and announces new VIPs
- *               and removes the dropped ones only, FAULT re-evaluated; a new priority goes out
+ *               and removes the dropped ones only (likewise its virtual routes and
+ *               rules), FAULT re-evaluated; a new priority goes out
  *               with the next advert (RFC 5798 §6.4.3);
  *   restart   — identity changed (IDENTITY: interface, VRID, version, family, source address,
  *               sync group name) or its sync group's membership changed: shut down (priority 0

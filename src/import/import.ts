@@ -95,7 +95,8 @@ const KEY_ORDER: readonly string[] = [
   'node', 'name', 'path', 'vrrp', 'instances', 'syncGroups', 'members', 'conntrack', 'enabled', 'sync',
   'interface', 'vrid', 'priority', 'version', 'advertInterval', 'preempt', 'preemptDelay', 'acceptMode', 'virtualAddresses',
   'unicast', 'sourceAddresses', 'authentication', 'type', 'password', 'announce', 'delay', 'repeat', 'refresh', 'refreshRepeat',
-  'track', 'interfaces', 'files', 'scripts', 'v3Ipv4ChecksumCompat',
+  'track', 'interfaces', 'files', 'scripts', 'vmac', 'routes', 'rules', 'v3Ipv4ChecksumCompat', 'notify', 'master', 'backup', 'fault', 'stop', 'any',
+  'from', 'to', 'via', 'dev', 'src', 'metric', 'table', 'fwmark', 'fwmask',
   'command', 'interval', 'timeout', 'weight', 'rise', 'fall',
   'transport', 'udp', 'multicast', 'address', 'peer', 'group', 'port', 'interfaceAddress', 'sndBuffer', 'rcvBuffer', 'checksum', 'ftfw',
   'commitBudget', 'purgeTimeout', 'startupResyncTimeout', 'disableExternalCache', 'filter', 'protocols', 'addresses', 'tcpStates'

@@ -3,18 +3,42 @@ import type { Family } from '../codec/ip.js'
 import { isIPv6LinkLocal } from '../codec/ip.js'
 import { formatMs } from '../config/duration.js'
 import { parseAddress, parseCidr } from '../config/net.js'
-import { callsConntrackd } from './command.js'
+import { callsConntrackd, splitCommand } from './command.js'
 import type { ConfStmt } from './conf-parse.js'
 import { INSTANCE_NO_EQUIVALENT } from './keepalived-tables.js'
 import { trackBlock } from './keepalived-track.js'
-import { hafwName, integer, isOn, msText, seconds, type Ctx, type InstanceOut, type InstanceRec, type VipOut } from './keepalived-model.js'
+import { virtualRoutes, virtualRules } from './keepalived-routes.js'
+import { hafwName, integer, isOn, msText, seconds, type Ctx, type InstanceOut, type InstanceRec, type NotifyOut, type VipOut } from './keepalived-model.js'
 
 // ---------------------------------------------------------------------------------------------
 // Notify scripts
 // ---------------------------------------------------------------------------------------------
 
-export function notify (s: ConfStmt, ctx: Ctx, owner: string): void {
+/** keepalived notify keyword → hafw hook (keepalived.conf(5): notify_master, ..., and the generic notify). */
+const NOTIFY_HOOKS: Readonly<Record<string, keyof NotifyOut>> = {
+  notify_master: 'master',
+  notify_backup: 'backup',
+  notify_fault: 'fault',
+  notify_stop: 'stop',
+  notify: 'any'
+}
+
+/**
+ * A notify_* line of an instance or sync group → a hook in `target` (written at `at`). keepalived
+ * splits the script into words (quotes group them) and execs it without a shell; so does hafwd.
+ * conntrackd's glue (primary-backup.sh, direct conntrackd calls) is dropped, never a hook: hafwd
+ * does those steps in-process, in the right order.
+ */
+export function notify (s: ConfStmt, ctx: Ctx, owner: string, target: NotifyOut, at: string): void {
+  const kw = s.words[0] as string
   const script = s.words[1]
+  const hook = NOTIFY_HOOKS[kw]
+  if (hook === undefined) {
+    const known = INSTANCE_NO_EQUIVALENT[kw]
+    if (known !== undefined) ctx.ledger[known[0]](s, `not translated: ${known[1]}`)
+    else ctx.ledger.attention(s, `not translated: hafw has no ${kw}; hooks are notify master/backup/fault/stop/any (${owner})`)
+    return
+  }
   if (script === undefined) {
     ctx.ledger.note(s, 'no script given: nothing to translate')
     return
@@ -29,9 +53,24 @@ export function notify (s: ConfStmt, ctx: Ctx, owner: string): void {
     }
     return
   }
-  ctx.ledger.attention(s, `not translated: hafwd runs no notify scripts (${owner}); whatever "${script}" does on transitions must be done another way (watch \`hafwctl state --watch --json\`)`)
+  const split = splitCommand(script)
+  let argv = split.argv
+  if (split.viaShell) {
+    ctx.ledger.note(s, 'the command line uses shell syntax; hafwd runs argv without a shell, so it is written as ["/bin/sh", "-c", "..."]')
+  } else if (!(argv[0] as string).startsWith('/')) {
+    // keepalived looks a relative program up in PATH; hafwd wants an absolute path: keep the lookup through sh.
+    argv = ['/bin/sh', '-c', script.trim()]
+    ctx.ledger.attention(s, `${split.argv[0] ?? ''} is not an absolute path: written as ["/bin/sh", "-c", "..."] so PATH is searched as keepalived did; better write the program's absolute path`)
+  }
+  if (target[hook] !== undefined) ctx.ledger.note(s, `a second ${kw}: keepalived keeps the last one, so does hafw`)
+  target[hook] = argv
+  ctx.ledger.translated(s, `${at}.${hook}`)
+  const user = s.words[2]
+  if (user !== undefined && user !== 'root') {
+    ctx.ledger.attention(s, `hafwd runs notify hooks as root, not as ${user}${s.words[3] !== undefined ? `:${s.words[3]}` : ''}: check that the script is safe to run as root`)
+  }
+  if (hook === 'any') ctx.ledger.note(s, `called, as by keepalived, with ${owner.startsWith('sync group') ? '"GROUP" NAME STATE 0' : '"INSTANCE" NAME STATE PRIORITY'} appended`)
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // vrrp_instance
@@ -101,7 +140,9 @@ export function instance (s: ConfStmt, ctx: Ctx): InstanceRec {
     tracks: [],
     stateMaster: false,
     group: null,
-    mergedInto: null
+    mergedInto: null,
+    routeEntries: [],
+    ruleEntries: []
   }
   ledger.translated(s, `vrrp.instances.${hafwName(sourceName)}`)
   const kids = s.children ?? []
@@ -125,6 +166,8 @@ export function instance (s: ConfStmt, ctx: Ctx): InstanceRec {
   let nativeV6: ConfStmt | null = null
   let auth: ConfStmt | null = null
   let checkSrc: ConfStmt | null = null
+  let vmacStmt: ConfStmt | null = null
+  let xmitBase: ConfStmt | null = null
   const vips: VipEntry[] = []
   const evips: VipEntry[] = []
   const peers: Array<{ s: ConfStmt, a: string, f: Family }> = []
@@ -263,12 +306,30 @@ export function instance (s: ConfStmt, ctx: Ctx): InstanceRec {
         else { announce.refreshRepeat = n; ledger.translated(c, 'announce.refreshRepeat') }
         break
       }
+      case 'use_vmac':
+        vmacStmt = c
+        break
+      case 'vmac_xmit_base':
+        xmitBase = c
+        break
+      case 'virtual_routes':
+        ledger.translated(c, 'routes')
+        rec.routeEntries.push(...virtualRoutes(c, ctx))
+        break
+      case 'virtual_rules':
+        ledger.translated(c, 'rules')
+        rec.ruleEntries.push(...virtualRules(c, ctx))
+        break
       case 'old_unicast_checksum':
         if (v === 'never') ledger.note(c, 'hafw never detects old checksums by itself: nothing to translate')
         else { rec.out.v3Ipv4ChecksumCompat = true; ledger.translated(c, 'v3Ipv4ChecksumCompat'); ledger.note(c, 'hafw does not auto-detect: it always uses the old checksum for VRRPv3 over IPv4') }
         break
       default:
-        if (kw.startsWith('notify')) notify(c, ctx, `instance ${sourceName}`)
+        if (kw.startsWith('notify')) {
+          const hooks = rec.out.notify ?? {}
+          notify(c, ctx, `instance ${sourceName}`, hooks, 'notify')
+          if (Object.keys(hooks).length > 0) rec.out.notify = hooks
+        }
         else {
           const known = INSTANCE_NO_EQUIVALENT[kw]
           if (known !== undefined) {
@@ -388,7 +449,38 @@ export function instance (s: ConfStmt, ctx: Ctx): InstanceRec {
   if (auth !== null) authentication(auth, rec, ver, strict, ctx)
 
   if (Object.keys(announce).length > 0) rec.out.announce = announce
+  if (vmacStmt !== null) useVmac(vmacStmt, xmitBase, rec, ctx)
+  else if (xmitBase !== null) ledger.note(xmitBase, 'no use_vmac: nothing to translate')
   return rec
+}
+
+/**
+ * keepalived `use_vmac [[name] NAME] [MAC] [netlink_notify_msg] [group G]` → `vmac`. hafw sends
+ * and receives the adverts on the macvlan (keepalived without vmac_xmit_base), always with the
+ * RFC 5798 §7.3 MAC (00-00-5E-00-01-{VRID} / 00-00-5E-00-02-{VRID}), for multicast instances.
+ */
+function useVmac (s: ConfStmt, xmitBase: ConfStmt | null, rec: InstanceRec, ctx: Ctx): void {
+  const { ledger } = ctx
+  if (rec.out.unicast !== undefined) { ledger.attention(s, 'not translated: hafw runs a virtual MAC with multicast adverts only (unicast adverts reach the parent interface; keepalived needs vmac_xmit_base for it, which hafw lacks)'); if (xmitBase !== null) ledger.note(xmitBase, 'see use_vmac'); return }
+  const w = s.words.slice(1)
+  let name: string | null = null
+  const ignored: string[] = []
+  const vrid = rec.out.vrid ?? 0
+  const rfcMac = `00:00:5e:00:0${rec.families.has('ipv6') ? 2 : 1}:${vrid.toString(16).padStart(2, '0')}`
+  for (let i = 0; i < w.length; i++) {
+    const x = w[i] as string
+    if (x === 'name' && w[i + 1] !== undefined) { name = w[i + 1] as string; i++ } else if (x === 'group' && w[i + 1] !== undefined) { ignored.push(`group ${w[i + 1] as string}`); i++ } else if (x === 'netlink_notify_msg') ignored.push(x)
+    else if (/^([0-9a-f]{1,2}:){4,5}[0-9a-f]{1,2}$/i.test(x)) {
+      const full = x.split(':').length === 5 ? `${x}:${vrid.toString(16)}` : x
+      const norm = full.split(':').map(o => o.toLowerCase().padStart(2, '0')).join(':')
+      if (norm !== rfcMac) ledger.attention(s, `MAC ${x} not translated: hafw always uses the RFC 5798 §7.3 virtual MAC ${rfcMac}`)
+    } else if (name === null) name = x
+    else ignored.push(x)
+  }
+  rec.out.vmac = name === null || name === `vrrp.${vrid}` ? true : { name }
+  ledger.translated(s, 'vmac')
+  if (ignored.length > 0) ledger.note(s, `ignored: ${ignored.join(', ')}`)
+  if (xmitBase !== null) ledger.attention(xmitBase, 'not translated: hafw sends and receives the adverts on the virtual MAC interface (as keepalived without vmac_xmit_base); check that the peers accept adverts from the virtual MAC')
 }
 
 function authentication (auth: ConfStmt, rec: InstanceRec, ver: 2 | 3, strict: boolean, ctx: Ctx): void {

@@ -6,6 +6,7 @@ import type { Family } from '../codec/ip.js'
 import { formatMs } from '../config/duration.js'
 import type { ConfStmt } from './conf-parse.js'
 import type { Ledger } from './ledger.js'
+import type { RouteEntry, RouteOut, RuleEntry, RuleOut } from './keepalived-routes.js'
 
 // ---------------------------------------------------------------------------------------------
 // Output shape: the hafw config file's input form (see src/config/schema.ts)
@@ -24,6 +25,9 @@ export interface TrackScriptOut {
   fall: number
 }
 
+/** Notify hooks (keepalived notify_master/backup/fault/stop and notify): argv lists. */
+export interface NotifyOut { master?: string[], backup?: string[], fault?: string[], stop?: string[], any?: string[] }
+
 export interface InstanceOut {
   interface?: string
   vrid?: number
@@ -39,14 +43,18 @@ export interface InstanceOut {
   authentication?: { type: 'pass', password: string }
   announce?: { delay?: string, repeat?: number, refresh?: string, refreshRepeat?: number }
   track?: { interfaces?: TrackInterfaceOut[], files?: TrackFileOut[], scripts?: TrackScriptOut[] }
+  vmac?: true | { name: string }
+  routes?: RouteOut[]
+  rules?: RuleOut[]
   v3Ipv4ChecksumCompat?: boolean
+  notify?: NotifyOut
 }
 
 export interface KeepalivedTranslation {
   readonly nodeName: string | null
   /** In file order. */
   readonly instances: ReadonlyMap<string, InstanceOut>
-  readonly syncGroups: ReadonlyMap<string, { members: string[] }>
+  readonly syncGroups: ReadonlyMap<string, { members: string[], notify?: NotifyOut }>
   /** Canonical text of every virtual address (for the conntrack filter). */
   readonly vips: readonly string[]
   /** Addresses known to be this node's own (unicast_src_ip / mcast_src_ip). */
@@ -129,6 +137,8 @@ export interface GroupRec {
   readonly memberStmts: ConfStmt[]
   tracks: TrackRef[]
   trackingWeight: boolean
+  /** Notify hooks translated from the group's notify_* lines (empty: none). */
+  notify: NotifyOut
 }
 
 export interface InstanceRec {
@@ -143,6 +153,9 @@ export interface InstanceRec {
   group: GroupRec | null
   /** Merged away into another instance. */
   mergedInto: string | null
+  /** virtual_routes / virtual_rules entries, written by placeRoutes after the family merge. */
+  routeEntries: RouteEntry[]
+  ruleEntries: RuleEntry[]
 }
 
 export interface Globals {

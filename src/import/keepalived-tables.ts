@@ -36,10 +36,10 @@ export const GLOBAL_NO_EQUIVALENT: Readonly<Record<string, readonly ['note' | 'a
   enable_snmp_rfcv2: ['attention', 'hafw has no SNMP'],
   enable_snmp_rfcv3: ['attention', 'hafw has no SNMP'],
   enable_snmp_checker: ['note', 'no checker in hafw'],
-  notify_fifo: ['attention', 'hafw has no notify FIFO; subscribe to the status API (hafwctl state --watch --json)'],
-  notify_fifo_script: ['attention', 'hafw has no notify FIFO; subscribe to the status API'],
-  vrrp_notify_fifo: ['attention', 'hafw has no notify FIFO; subscribe to the status API'],
-  vrrp_notify_fifo_script: ['attention', 'hafw has no notify FIFO; subscribe to the status API'],
+  notify_fifo: ['attention', 'hafw has no notify FIFO; use a notify hook (notify.any gets keepalived\'s notify arguments) or subscribe to the status API (hafwctl state --watch --json)'],
+  notify_fifo_script: ['attention', 'hafw has no notify FIFO; use a notify hook (notify.any) or subscribe to the status API'],
+  vrrp_notify_fifo: ['attention', 'hafw has no notify FIFO; use a notify hook (notify.any) or subscribe to the status API'],
+  vrrp_notify_fifo_script: ['attention', 'hafw has no notify FIFO; use a notify hook (notify.any) or subscribe to the status API'],
   vrrp_startup_delay: ['attention', 'hafw has no start-up delay (its start-up conntrack resync demotes priority instead)'],
   vrrp_min_garp: ['note', 'hafw sends its announce rounds as configured (announce.*)'],
   default_interface: ['attention', 'every hafw instance names its interface'],
@@ -57,9 +57,7 @@ export const GLOBAL_NO_EQUIVALENT: Readonly<Record<string, readonly ['note' | 'a
 
 export const INSTANCE_NO_EQUIVALENT: Readonly<Record<string, readonly ['note' | 'attention', string]>> = {
   dont_track_primary: ['attention', 'hafwd always puts the instance in FAULT while its interface is down'],
-  use_vmac: ['attention', 'hafw does not create VRRP virtual MAC (macvlan) interfaces; the VIPs answer with the interface MAC'],
-  vmac_xmit_base: ['attention', 'no virtual MAC in hafw'],
-  use_vmac_addr: ['attention', 'no virtual MAC in hafw'],
+  use_vmac_addr: ['attention', 'hafw makes a virtual MAC interface on the instance interface only; VIPs with another dev stay on it with its MAC'],
   use_ipvlan: ['attention', 'hafw does not create ipvlan interfaces'],
   vrf: ['attention', 'hafw does not bind to a VRF'],
   mcast_dst_ip: ['attention', 'hafw uses the RFC multicast groups 224.0.0.18 / ff02::12 only'],
@@ -69,7 +67,7 @@ export const INSTANCE_NO_EQUIVALENT: Readonly<Record<string, readonly ['note' | 
   garp_lower_prio_delay: ['note', 'hafw does not re-announce on receiving a lower-priority advert'],
   garp_lower_prio_repeat: ['note', 'hafw does not re-announce on receiving a lower-priority advert'],
   garp_extra_if: ['attention', 'hafw announces on the interface of each VIP only'],
-  garp_extra_if_vmac: ['attention', 'no virtual MAC in hafw'],
+  garp_extra_if_vmac: ['attention', 'hafw announces on the interface of each VIP only'],
   down_timer_adverts: ['attention', 'hafwd uses the RFC Master_Down_Interval (3 adverts + skew)'],
   lower_prio_no_advert: ['note', 'hafwd follows RFC 5798 §6.4.3'],
   higher_prio_send_advert: ['note', 'no equivalent'],
@@ -80,12 +78,10 @@ export const INSTANCE_NO_EQUIVALENT: Readonly<Record<string, readonly ['note' | 
   kernel_rx_buf_size: ['note', 'not needed by hafwd'],
   linkbeat_use_polling: ['note', 'hafwd follows link state through rtnetlink'],
   promote_secondaries: ['attention', 'hafwd does not set promote_secondaries; set net.ipv4.conf.IF.promote_secondaries=1 yourself if the VIPs share a prefix with other addresses'],
-  virtual_routes: ['attention', 'hafw does not add or remove routes on transitions'],
-  virtual_rules: ['attention', 'hafw does not add or remove policy rules on transitions'],
   track_process: ['attention', 'hafw tracks interfaces, files and scripts only; use a track script (e.g. pidof)'],
   track_bfd: ['attention', 'hafw has no BFD'],
   lvs_sync_daemon_interface: ['attention', 'LVS sync is not part of hafw'],
-  notify_master_rx_lower_pri: ['attention', 'hafw runs no notify scripts']
+  notify_master_rx_lower_pri: ['attention', 'hafw has no hook for a lower-priority advert heard while master (its notify hooks run on transitions)']
 }
 
 export const TOP_NO_EQUIVALENT: Readonly<Record<string, string>> = {

@@ -14,9 +14,10 @@
 import { parseAddress, parseCidr } from '../config/net.js'
 import { INCLUDE_KEYWORDS, type ConfStmt } from './conf-parse.js'
 import { instance, notify } from './keepalived-instance.js'
-import { hafwName, integer, seconds, type Ctx, type FileDef, type Globals, type GroupRec, type InstanceOut, type InstanceRec, type KeepalivedTranslation, type ScriptDef } from './keepalived-model.js'
+import { hafwName, integer, seconds, type Ctx, type FileDef, type Globals, type GroupRec, type InstanceOut, type InstanceRec, type KeepalivedTranslation, type NotifyOut, type ScriptDef } from './keepalived-model.js'
 import { GLOBAL_NO_EQUIVALENT, TOP_NO_EQUIVALENT } from './keepalived-tables.js'
 import { fileDef, finishTracks, scriptDef, trackBlock } from './keepalived-track.js'
+import { nameVmacs, placeRoutes } from './keepalived-routes.js'
 import type { Ledger } from './ledger.js'
 
 export type { InstanceOut, KeepalivedTranslation, TrackFileOut, TrackInterfaceOut, TrackScriptOut, VipOut } from './keepalived-model.js'
@@ -44,7 +45,7 @@ export function translateKeepalived (stmts: readonly ConfStmt[], ledger: Ledger,
     } else if ((kw === 'track_file' || kw === 'vrrp_track_file') && s.children !== null) {
       files.set(s.words[1] ?? '', fileDef(s, ledger))
     } else if (kw === 'vrrp_sync_group' && s.children !== null) {
-      groups.push({ stmt: s, name: hafwName(s.words[1] ?? 'G'), memberStmts: [], tracks: [], trackingWeight: false })
+      groups.push({ stmt: s, name: hafwName(s.words[1] ?? 'G'), memberStmts: [], tracks: [], trackingWeight: false, notify: {} })
     } else if (kw === 'vrrp_instance' && s.children !== null) {
       instanceStmts.push(s)
     } else if (INCLUDE_KEYWORDS.has(kw)) {
@@ -102,16 +103,18 @@ export function translateKeepalived (stmts: readonly ConfStmt[], ledger: Ledger,
     if (!def.used) ledger.note(def.stmt, `track_file ${name} is not used by any instance (keepalived ignores it too)`)
   }
   if (g.scriptUser !== null) {
-    const anyScript = instances.some(i => (i.out.track?.scripts?.length ?? 0) > 0)
-    if (anyScript) ledger.attention(g.scriptUser, 'hafwd runs track scripts as its own user (root), not as this user: check that the scripts are safe to run as root')
-    else ledger.note(g.scriptUser, 'no track script is translated, so the script user does not matter')
+    const anyScript = instances.some(i => (i.out.track?.scripts?.length ?? 0) > 0 || i.out.notify !== undefined) || groups.some(grp => Object.keys(grp.notify).length > 0)
+    if (anyScript) ledger.attention(g.scriptUser, 'hafwd runs track scripts and notify hooks as its own user (root), not as this user: check that the scripts are safe to run as root')
+    else ledger.note(g.scriptUser, 'no track script or notify hook is translated, so the script user does not matter')
   }
 
   mergeFamilies(instances, ledger)
+  placeRoutes(instances, ledger)
+  nameVmacs(instances, ledger)
 
   const out = new Map<string, InstanceOut>()
   for (const inst of instances) if (inst.mergedInto === null) out.set(inst.name, inst.out)
-  const syncGroups = new Map<string, { members: string[] }>()
+  const syncGroups = new Map<string, { members: string[], notify?: NotifyOut }>()
   for (const grp of groups) {
     const members: string[] = []
     for (const inst of instances) {
@@ -123,7 +126,7 @@ export function translateKeepalived (stmts: readonly ConfStmt[], ledger: Ledger,
       ledger.attention(grp.stmt, 'sync group without existing members: not translated')
       continue
     }
-    syncGroups.set(grp.name, { members })
+    syncGroups.set(grp.name, Object.keys(grp.notify).length > 0 ? { members, notify: grp.notify } : { members })
   }
 
   const vips: string[] = []
@@ -227,7 +230,7 @@ function syncGroup (grp: GroupRec, ctx: Ctx): void {
         }
       }
     } else if (kw.startsWith('notify')) {
-      notify(s, ctx, `sync group ${grp.name}`)
+      notify(s, ctx, `sync group ${grp.name}`, grp.notify, `vrrp.syncGroups.${grp.name}.notify`)
     } else if (kw === 'track_interface' || kw === 'track_script' || kw === 'track_file') {
       grp.tracks.push(...trackBlock(s, ctx, grp.name))
       ledger.note(s, 'hafw has no group-level tracking: copied onto every member instance')
@@ -294,6 +297,7 @@ function mergeBlocker (v4: InstanceRec, v6: InstanceRec): string | null {
   if (v4.out.version !== v6.out.version) return `${v4.sourceName} runs VRRPv${v4.out.version} and ${v6.sourceName} VRRPv${v6.out.version}; one hafw instance has one version (set vrrp_version 3 to merge)`
   if ((v4.out.unicast === undefined) !== (v6.out.unicast === undefined)) return 'one is unicast and the other multicast'
   if (v4.group !== null && v6.group !== null && v4.group !== v6.group) return 'they are in different sync groups'
+  if (v4.out.vmac !== undefined || v6.out.vmac !== undefined) return 'use_vmac: a virtual MAC belongs to one family (RFC 5798 §7.3), so hafw keeps one instance per family'
   if (comparable(v4.out) !== comparable(v6.out)) return 'their settings (priority, interval, preemption, tracking, ...) differ'
   return null
 }

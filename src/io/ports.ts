@@ -5,7 +5,7 @@
  * Adapters deliver raw, undecoded input: decoding (and counting what does not decode) is the
  * runtime's ingress job, so one place owns the drop counters.
  */
-import type { Vip } from '../core/effects.js'
+import type { Vip, VRoute, VRule } from '../core/effects.js'
 import type { AuthVerdict } from '../core/conntrack/engine-types.js'
 
 export type Family = 'ipv4' | 'ipv6'
@@ -68,6 +68,18 @@ export interface LinkControl {
   addVip: (ifname: string, vip: Vip) => Promise<void>
   delVip: (ifname: string, vip: Vip) => Promise<void>
   onEvent: (handler: (event: LinkEvent) => void) => void
+  close: () => void
+}
+
+/** What an idempotent route/rule change found: `done` changed the kernel, `already` found it as wanted (EEXIST / ESRCH / ENOENT). */
+export type RouteOutcome = 'done' | 'already'
+
+/** Virtual routes and policy rules (rtnetlink RTM_NEWROUTE / RTM_NEWRULE and their DEL). */
+export interface RouteControl {
+  addRoute: (route: VRoute) => Promise<RouteOutcome>
+  delRoute: (route: VRoute) => Promise<RouteOutcome>
+  addRule: (rule: VRule) => Promise<RouteOutcome>
+  delRule: (rule: VRule) => Promise<RouteOutcome>
   close: () => void
 }
 

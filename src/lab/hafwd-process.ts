@@ -2,6 +2,7 @@
  * Start and stop hafwd inside a lab namespace. Only the process started here is ever signalled,
  * by its PID.
  */
+import { HAFWD_NODE_FLAGS } from '../main/node-flags.js'
 import { execa } from 'execa'
 import type { ResultPromise } from 'execa'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
@@ -42,7 +43,7 @@ export function startHafwd (ns: string, configText: string, dir: string, name: s
   const configFile = join(dir, `${name}.yaml`)
   const logFile = join(dir, `${name}.log`)
   writeFileSync(configFile, configText)
-  const proc = execa('ip', ['netns', 'exec', ns, process.execPath, hafwdEntry(), '-c', configFile], {
+  const proc = execa('ip', ['netns', 'exec', ns, process.execPath, ...HAFWD_NODE_FLAGS, hafwdEntry(), '-c', configFile], {
     reject: false,
     stdin: 'ignore',
     stdout: { file: logFile, append: true },

@@ -48,13 +48,15 @@ export function primaryAddressOf (r: RouterModel, addrs: readonly AddressInfo[])
 
 export function assemble (model: Model, links: readonly LinkInfo[], addrs: readonly AddressInfo[]): Assembly {
   const problems: string[] = []
-  const names = new Set(links.map(l => l.ifname))
+  // A vmac interface is created by the daemon (io/vmac.ts) before the sockets open: it counts as present.
+  const names = new Set([...links.map(l => l.ifname), ...model.routers.flatMap(r => r.vmac === null ? [] : [r.vmac.name])])
   const routers: RouterConfig[] = []
   const wires: RouterWire[] = []
   for (const r of model.routers) {
     const key = `vrrp.instances.${r.instance}`
-    if (!names.has(r.interface)) { problems.push(`${key}.interface: interface ${r.interface} does not exist`); continue }
+    if (!links.some(l => l.ifname === r.interface)) { problems.push(`${key}.interface: interface ${r.interface} does not exist`); continue }
     for (const v of r.vips) if (v.dev !== undefined && !names.has(v.dev)) problems.push(`${key}.virtualAddresses: device ${v.dev} of ${v.address} does not exist`)
+    for (const rt of r.routes) if (rt.dev !== undefined && !names.has(rt.dev)) problems.push(`${key}.routes: device ${rt.dev} of the route to ${rt.dst}/${rt.prefix} does not exist`)
     for (const t of r.track.interfaces) if (!names.has(t.name)) problems.push(`${key}.track.interfaces: interface ${t.name} does not exist`)
     const primary = primaryAddressOf(r, addrs)
     if (primary === null) {
@@ -73,6 +75,8 @@ export function assemble (model: Model, links: readonly LinkInfo[], addrs: reado
       preemptDelayMs: r.preemptDelayMs,
       acceptMode: r.acceptMode,
       vips: r.vips,
+      ...(r.routes.length > 0 ? { routes: r.routes } : {}),
+      ...(r.rules.length > 0 ? { rules: r.rules } : {}),
       primaryAddress: primary,
       announce: { delayMs: r.announce.delayMs, repeat: r.announce.repeat, refreshMs: r.announce.refreshMs },
       track: trackWeights(r),
@@ -81,7 +85,8 @@ export function assemble (model: Model, links: readonly LinkInfo[], addrs: reado
     })
     wires.push({
       id: r.id,
-      ifname: r.interface,
+      // keepalived use_vmac: adverts leave from the macvlan, with the virtual MAC as source (RFC 5798 §7.3).
+      ifname: r.vmac?.name ?? r.interface,
       family: r.family,
       vrid: r.vrid,
       version: r.version,

@@ -37,6 +37,14 @@ const RESTART_MAX_MS = 30_000
 /** A worker that ran this long without failing resets the back-off. */
 const RESTART_STABLE_MS = 60_000
 
+/**
+ * The worker's young generation, in MiB: V8's default on 64-bit (3 × a 16 MiB semi-space), stated
+ * because the daemon's --max-semi-space-size=1 (main/node-flags.ts) would apply to every isolate.
+ * The worker allocates per conntrack event; a 1 MiB semi-space would scavenge hundreds of times a
+ * second in a storm and promote short-lived objects.
+ */
+export const WORKER_YOUNG_GENERATION_MB = 48
+
 export async function openConntrack (model: Model, deps: {
   log: Logger
   counters: Counters
@@ -46,7 +54,7 @@ export async function openConntrack (model: Model, deps: {
 }): Promise<ConntrackWiring | null> {
   const m = model.conntrack
   if (m === null) return null
-  const spawn = (): Worker => new Worker(new URL('./conntrack-worker.js', import.meta.url), { name: 'hafwd-conntrack', stdout: false, stderr: false })
+  const spawn = (): Worker => new Worker(new URL('./conntrack-worker.js', import.meta.url), { name: 'hafwd-conntrack', stdout: false, stderr: false, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } })
   let worker = spawn()
   const client = new ConntrackClient(worker as unknown as Port<FromWorker, ToWorker>, {
     counters: deps.counters,

@@ -5,6 +5,9 @@
  */
 import { arpingAvailable } from '../io/arping.js'
 import { RtnlLinkControl } from '../io/rtnl.js'
+import { RtnlRouteControl } from '../io/rtnl-route.js'
+import { VmacControl, vmacHostWarning, type VmacSpec } from '../io/vmac.js'
+import { routeHandlers } from './route-io.js'
 import type { LinkControl, LinkInfo, VrrpFrame } from '../io/ports.js'
 import type { Model } from '../config/normalize.js'
 import { createNode, stepNode } from '../core/node.js'
@@ -32,6 +35,7 @@ import { runnerStatusSource } from '../control/source.js'
 import { egress, ingress } from './vrrp-wire.js'
 import { VrrpIo } from './vrrp-io.js'
 import { linkEventHandler } from './link-events.js'
+import { execaSpawner, HookQueue, Notifier } from './notify.js'
 
 export class StartupError extends Error {
   override readonly name = 'StartupError'
@@ -91,6 +95,25 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     links.close()
     throw startupError(err)
   }
+  // keepalived use_vmac: the macvlans exist before the sockets open on them (the first change to the system).
+  const vmacSpecs = vmacSpecsOf(model)
+  const vmacs = new VmacControl()
+  const dropVmacs = async (): Promise<void> => {
+    for (const e of await vmacs.removeAll()) log.warn({ err: e }, 'cannot remove a vmac interface')
+    vmacs.close()
+  }
+  if (vmacSpecs.length > 0) {
+    try {
+      for (const spec of vmacSpecs) log.info({ vmac: spec.name, parent: spec.parent, mac: spec.mac, outcome: await vmacs.create(spec) }, 'vmac interface ready')
+      linkList = await links.links()
+    } catch (err) {
+      await dropVmacs()
+      links.close()
+      throw startupError(err)
+    }
+    const warning = vmacSpecs.some(v => v.family === 'ipv4') ? await vmacHostWarning() : null
+    if (warning !== null) log.warn(warning)
+  }
   const counters = new Counters()
   const transitions = new Transitions(log.child({ component: 'transitions' }), counters)
   // Set once the node exists; frames that arrive before are counted and dropped (onFrame).
@@ -101,6 +124,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     vrrp.openTransports(assembly, linkList)
   } catch (err) {
     vrrp.close()
+    await dropVmacs()
     links.close()
     throw startupError(err, 'cannot open the VRRP raw socket: ')
   }
@@ -119,20 +143,28 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     })
   } catch (err) {
     vrrp.close()
+    await dropVmacs()
     links.close()
     throw startupError(err)
   }
   // One named table: the VRRP effects here, the conntrack effects in the worker.
-  const executor = new Executor({ ...(conntrack?.runtime.handlers() ?? {}), ...vrrp.handlers() }, counters, log.child({ component: 'executor' }), clock)
+  const routes = new RtnlRouteControl()
+  const routeIo = routeHandlers(routes, counters, log.child({ component: 'routes' }))
+  const executor = new Executor({ ...(conntrack?.runtime.handlers() ?? {}), ...vrrp.handlers(), ...routeIo }, counters, log.child({ component: 'executor' }), clock)
   const runner = new Runner(createNode(assembly.routers, assembly.groups), clock, executor, log.child({ component: 'vrrp' }), counters, transitions)
   running = runner
+  // Notify hooks: queued at each transition, started once that step's effects have run.
+  const notifier = new Notifier(model, new HookQueue(execaSpawner, clock, log.child({ component: 'notify' }), counters))
+  runner.onEffectsQueued((r, done) => { notifier.step(r, done) })
   if (model.conntrack !== null) runner.setConntrackPlan(model.conntrack)
 
   // Control API (hafwctl) up before the Startup event, so a watcher sees the first transitions.
   const commands = createDaemonCommands({ runner, conntrack: conntrack?.runtime ?? null, counters, log: log.child({ component: 'commands' }), model, configPath: opts.configPath ?? null, reload: async (m, dryRun) => await reload(m, dryRun) })
   const source = runnerStatusSource({ runner, counters, transitions, nodeName: model.node.name, clock, maintenance: commands.maintenanceView, ...(conntrack !== null ? { conntrack: () => conntrack?.runtime.status() } : {}) })
   const startupFailed = (err: unknown): never => {
+    routes.close()
     vrrp.close()
+    void dropVmacs()
     links.close()
     void conntrack?.close()
     throw startupError(err)
@@ -168,7 +200,12 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     tracked: () => tracked,
     linkUp,
     addressList,
-    localAddressesChanged: (cidrs) => { conntrack?.runtime.setLocalAddresses(cidrs) }
+    localAddressesChanged: (cidrs) => { conntrack?.runtime.setLocalAddresses(cidrs) },
+    restoreRoutes: async (cfg) => {
+      // Outside the executor's queue, like the VIP itself; an entry still present counts as alreadyPresent.
+      if (cfg.routes !== undefined && cfg.routes.length > 0) await routeIo.routeAdd({ kind: 'routeAdd', routerId: cfg.id, routes: cfg.routes })
+      if (cfg.rules !== undefined && cfg.rules.length > 0) await routeIo.ruleAdd({ kind: 'ruleAdd', routerId: cfg.id, rules: cfg.rules })
+    }
   }))
 
   await clearStaleVips(assembly, links, log)
@@ -189,6 +226,10 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
 
   const reload: DaemonReload = async (next, dryRun = false) => {
     let a: Assembly
+    // The macvlans are made at start only: a reload that adds, removes or renames one is refused.
+    if (JSON.stringify(vmacSpecsOf(next)) !== JSON.stringify(vmacSpecs)) {
+      return { ok: false, error: 'vmac settings changed: restart hafwd to create or remove virtual MAC interfaces' }
+    }
     try {
       const known = await links.links()
       a = assemble(next, known, await links.addresses())
@@ -219,6 +260,8 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     // Adopt the new wiring before the effects run: the shutdown adverts of removed routers were
     // encoded from the old wiring in the executor's queue order, so keep both until they ran.
     vrrp.adopt(a, true)
+    // The reconfigure step above queued its hooks (a removed instance's stop) with the old table.
+    notifier.configure(next)
     if (syncKeys !== null) conntrack?.runtime.setSyncKeys?.(syncKeys)
     assembly = a
     tracked = trackedInterfaces(next)
@@ -228,8 +271,6 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     }
     // Unchanged checkers keep running with their verdict; new ones start, removed ones stop.
     trackers.update(next)
-    // Hook point for per-router notify hooks (helper "notify"): they change in place too, nothing
-    // to restart here; a notify runtime would take `next` the way trackers.update does.
     await outcome.done
     vrrp.adopt(a)
     const changes = outcome.result.changes
@@ -248,15 +289,24 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
       stopping ??= (async () => {
         trackers.stop()
         await runner.shutdown()
+        // The stop hooks (each bounded by its timeout) run before the process exits.
+        await notifier.drain()
         await conntrack?.close()
         await control.close()
         await metrics?.close()
         vrrp.close()
+        routes.close()
+        await dropVmacs()
         links.close()
       })()
       await stopping
     }
   }
+}
+
+/** The macvlans a model needs (keepalived use_vmac), one per router with a vmac. */
+function vmacSpecsOf (model: Model): VmacSpec[] {
+  return model.routers.flatMap(r => r.vmac === null ? [] : [{ name: r.vmac.name, parent: r.interface, mac: r.vmac.mac, family: r.family }])
 }
 
 function trackedInterfaces (model: Model): Set<string> {

@@ -1,7 +1,8 @@
 /**
  * rtnetlink link and address events as the daemon answers them: interface state and tracked
  * interfaces go to the core; the node's addresses feed the conntrack filter (it ignores traffic
- * to and from them); a VIP removed behind our back while MASTER is put back.
+ * to and from them); a VIP removed behind our back while MASTER is put back, with the virtual
+ * routes and rules the kernel dropped along with it.
  */
 import type { AddressInfo, LinkEvent } from '../io/ports.js'
 import type { FilterCidr } from '../core/conntrack/filter.js'
@@ -10,6 +11,7 @@ import type { Logger } from './log.js'
 import type { Runner } from './runner.js'
 import type { Counters } from './stats.js'
 import type { VrrpIo } from './vrrp-io.js'
+import type { RouterConfig } from '../core/vrrp/types.js'
 
 export interface LinkEventContext {
   readonly runner: Runner
@@ -23,6 +25,11 @@ export interface LinkEventContext {
   /** The node's addresses by `ifname/address`. */
   readonly addressList: Map<string, AddressInfo>
   readonly localAddressesChanged: (cidrs: FilterCidr[]) => void
+  /**
+   * Put a MASTER router's virtual routes and rules back after its VIP was restored: removing an
+   * address makes the kernel drop the routes that use it (src, or a gateway in its prefix).
+   */
+  readonly restoreRoutes?: (config: RouterConfig) => Promise<void>
 }
 
 export function linkEventHandler (c: LinkEventContext): (ev: LinkEvent) => void {
@@ -53,6 +60,9 @@ function restoreVip (c: LinkEventContext, addr: AddressInfo): void {
     if (vip === undefined) continue
     c.counters.inc('vip.restored')
     c.log.warn({ routerId: r.config.id, vip: vip.address }, 'a VIP was removed behind our back while MASTER: putting it back')
-    c.vrrp.restoreVip(r.config.ifname, vip).catch((e: unknown) => { c.log.error({ err: String(e) }, 'cannot restore VIP') })
+    const config = r.config
+    c.vrrp.restoreVip(config.ifname, vip)
+      .then(async () => { if ((config.routes?.length ?? 0) + (config.rules?.length ?? 0) > 0) await c.restoreRoutes?.(config) })
+      .catch((e: unknown) => { c.log.error({ err: String(e) }, 'cannot restore VIP') })
   }
 }

@@ -35,12 +35,16 @@ export type StepCause = NodeInput | { readonly kind: 'reconfigure' }
 
 export type StepObserver = (result: NodeStepResult, cause: StepCause) => void
 
+/** Told of every step once its effects are queued; `effectsDone` settles when they have run (notify hooks wait on it). */
+export type EffectsObserver = (result: NodeStepResult, effectsDone: Promise<void>) => void
+
 export class Runner {
   private node: NodeState
   private timer: NodeJS.Timeout | null = null
   private armedFor: Deadline = null
   private stopped = false
   private readonly observers: StepObserver[] = []
+  private readonly effectsObservers: EffectsObserver[] = []
   private orchestrator: OrchestratorState = createOrchestrator()
   private conntrackPlan: ConntrackPlanConfig | null = null
 
@@ -57,6 +61,8 @@ export class Runner {
   }
 
   onStep (o: StepObserver): void { this.observers.push(o) }
+
+  onEffectsQueued (o: EffectsObserver): void { this.effectsObservers.push(o) }
 
   /** The conntrack plan settings (null: conntrack off, the VRRP effects run as they are). */
   setConntrackPlan (cfg: ConntrackPlanConfig | null): void { this.conntrackPlan = cfg }
@@ -99,6 +105,7 @@ export class Runner {
       this.transitions.emit({ kind: 'role', from: c.from, to: c.to, reason: c.units.join(','), at: this.clock() })
     }
     const queued = this.executor.run(plan.effects)
+    for (const o of this.effectsObservers) o(r, queued)
     this.arm(r.deadline)
     return queued
   }

@@ -12,6 +12,7 @@ import { holdsVips, waitFor, whoIsMaster, clientReachesServer } from '../../src/
 import { startCapture } from '../../src/lab/capture.js'
 import { addressesOf } from '../../src/lab/topology.js'
 import { nsExec } from '../../src/lab/sh.js'
+import { ControlClient } from '../../src/control/client.js'
 
 const skip = skipUnlessRoot()
 const INTERVAL = '100ms'
@@ -97,6 +98,14 @@ t.test('hafwd pair on the real kernel', { skip }, async t => {
     const fw1Tail = transitions(p.logFile).slice(-4)
     t.ok(fw1Tail.every(x => x.to === 'fault'), `every fw1 router is in FAULT (${fw1Tail.map(x => `${x.routerId}:${x.to}`).join(' ')})`)
     t.notOk((await addressesOf(fw1.ns, 'eth0')).includes(lab.vip.outside4), 'fw1 removed the outside VIP too (sync group)')
+    // fw1 could only release on eth0: fw2's inside routers heard nothing, and went MASTER because
+    // the outside release cut their Master_Down_Timer (router.ts onGroupRelease), counted per router.
+    const ctl = await ControlClient.connect({ socket: join(dir, 'fw2-a.sock') }, { timeoutMs: 2000 })
+    const routers = (await ctl.status()).routers
+    await ctl.close()
+    const inside = routers.filter(r => r.ifname === 'eth1')
+    t.equal(inside.length, 2, 'fw2 has two inside routers (IPv4, IPv6)')
+    t.ok(inside.every(r => r.counters.groupReleases >= 1 && r.state === 'master'), `fw2's inside routers went master through the group release (${inside.map(r => `${r.id}:${r.state}:${r.counters.groupReleases}`).join(' ')})`)
     await nsExec(fw1.ns, 'ip', ['link', 'set', 'eth1', 'up'])
     t.not(await waitFor(async () => (await whoIsMaster(lab)).join() === 'fw1', 5000, 20), null, 'fault cleared: fw1 preempts back')
   })

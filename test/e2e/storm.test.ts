@@ -21,7 +21,7 @@
 // adverts are on the wire), then fw1 preempts back: both assertions fail.
 import t from 'tap'
 import { join } from 'node:path'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { skipUnlessRoot, labFor, transitions, sleep } from './helpers.js'
 import { repoRoot, startHafwd } from '../../src/lab/hafwd-process.js'
@@ -35,6 +35,7 @@ import { addressesOf } from '../../src/lab/topology.js'
 import type { FwNode } from '../../src/lab/topology.js'
 import { nsExec } from '../../src/lab/sh.js'
 import { canonicalIp, readVrrpPcap } from '../../src/lab/vrrp-pcap.js'
+import { WORKER_NICE } from '../../src/runtime/conntrack-worker.js'
 
 const skip = skipUnlessRoot()
 const GENERATOR = join(repoRoot(), 'dist', 'bench', 'sync.js')
@@ -42,6 +43,16 @@ const RATE = 20_000
 const SECONDS = 3
 /** After the burst: room for a late takeover to show (not a threshold). */
 const OBSERVE_MS = 2000
+
+/** Thread id → nice value, from /proc (field 19 of stat, after the parenthesised comm). */
+function threadNices (pid: number): Map<number, number> {
+  const out = new Map<number, number>()
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+    out.set(Number(tid), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]))
+  }
+  return out
+}
 
 /** Every address of a firewall on the two LANs (IPv4, global IPv6, link-local: VRRPv3/IPv6 sources). */
 async function lanAddresses (fw: FwNode): Promise<Set<string>> {
@@ -85,6 +96,11 @@ t.test('connection storm on the master of a running pair', { skip }, async t => 
   t.not(await waitFor(async () => (await conntrack())?.bulk === 'done', 20_000, 100), null, 'fw2 finished its startup bulk')
   t.not(await waitFor(async () => transitions(p2.logFile).some(x => x.to === 'backup'), 10_000, 20), null, 'fw2 is backup')
   t.same(await whoIsMaster(lab), ['fw1'], 'fw1 is the only master before the storm')
+  // The conntrack worker runs nicer than the VRRP thread (conntrack-worker.ts WORKER_NICE): when
+  // the CPUs are short, adverts win. Linux keeps nice per thread (/proc/PID/task/TID/stat field 19).
+  const nices = threadNices(p1.pid)
+  t.equal(nices.get(p1.pid), 0, 'the main (VRRP) thread runs at the process\'s nice 0')
+  t.ok([...nices.values()].includes(WORKER_NICE), `one thread (the conntrack worker) runs at nice ${WORKER_NICE}: ${JSON.stringify([...nices])}`)
 
   const fw1Addrs = await lanAddresses(fw1)
   const fw2Addrs = await lanAddresses(fw2)

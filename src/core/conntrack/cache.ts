@@ -33,7 +33,7 @@
 import type { Millis } from '../time.js'
 import { flowKey, mergeFlow, type Flow } from './flow.js'
 import { FILTER_REASONS, filterFlow, type FilterReason, type FlowFilter } from './filter.js'
-import { createStore, NO_REF, storeClear, storeDelete, storeFind, storeFlow, storeId, storeMeta, storeRefs, storeSet, storeSize, storeTcpState, storeUpdate, type FlowStore, type Ref } from './flow-store.js'
+import { createStore, NO_REF, storeClear, storeDelete, storeFind, storeFlow, storeHasMaster, storeId, storeLive, storeMeta, storeRefs, storeSet, storeSize, storeTcpState, storeUpdate, storeView, type FlowStore, type Ref } from './flow-store.js'
 import { parseFlowKey } from './flow-key.js'
 
 export type CacheName = 'internal' | 'external'
@@ -365,8 +365,12 @@ export function flushCache (cache: FlowCache): FlowCache {
 }
 
 function entryAt (cache: FlowCache, ref: Ref): CacheEntry {
-  const flow = storeFlow(cache.store, ref)
-  const m = storeMeta(cache.store, ref)
+  return storeEntry(cache.store, ref)
+}
+
+function storeEntry (store: FlowStore, ref: Ref): CacheEntry {
+  const flow = storeFlow(store, ref)
+  const m = storeMeta(store, ref)
   return { key: flowKey(flow), flow, since: m.since, lastUpdate: m.lastUpdate, status: m.alive ? 'alive' : 'new' }
 }
 
@@ -390,6 +394,36 @@ export function cacheSize (cache: FlowCache): number {
  */
 export function cacheSnapshot (cache: FlowCache): readonly CacheEntry[] {
   return storeRefs(cache.store).map(ref => entryAt(cache, ref))
+}
+
+/**
+ * The entries of the cache now, to be read later one at a time (a commit decodes one batch per
+ * step instead of 100k entries up front, which held the conntrack thread for over half a second
+ * and allocated the whole table again as objects). Through a store view (flow-store.ts
+ * storeView): a flush after this leaves the planned entries readable; an entry deleted since
+ * reads as null; a slot reused since reads as its new entry (in the cache too, so worth committing).
+ */
+export interface CacheSource {
+  readonly size: number
+  entry: (i: number) => CacheEntry | null
+  /** Whether entry i has a master tuple, without decoding it. */
+  related: (i: number) => boolean
+}
+
+export function cacheSource (cache: FlowCache): CacheSource {
+  const view = storeView(cache.store)
+  const refs = storeRefs(view)
+  return {
+    size: refs.length,
+    entry: (i) => {
+      const ref = refs[i]
+      return ref === undefined || !storeLive(view, ref) ? null : storeEntry(view, ref)
+    },
+    related: (i) => {
+      const ref = refs[i]
+      return ref !== undefined && storeLive(view, ref) && storeHasMaster(view, ref)
+    }
+  }
 }
 
 export interface CacheStats extends CacheCounters {

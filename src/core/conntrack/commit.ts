@@ -33,7 +33,7 @@
  */
 import type { CtRequest } from '../../codec/ctnetlink-request.js'
 import type { Millis } from '../time.js'
-import type { CacheEntry } from './cache.js'
+import type { CacheEntry, CacheSource } from './cache.js'
 import { IPS, L4Proto, TCP_FLAG_BE_LIBERAL, deriveNat, invertTuple, type Flow } from './flow.js'
 
 export interface CommitOptions {
@@ -96,6 +96,8 @@ export interface CommitCounters {
   readonly failedBy: Readonly<Record<string, number>>
   /** Results whose id matched no request in flight (a runtime bug or a duplicate answer). */
   readonly unmatched: number
+  /** Planned entries gone from the cache before their turn (deleted by the peer, or refused by the source). */
+  readonly gone: number
 }
 
 /** Keep the first failures for logs and the status API; counters carry the totals. */
@@ -109,8 +111,10 @@ export interface PendingStep {
 
 export interface CommitState {
   readonly options: Required<Pick<CommitOptions, 'batchSize' | 'onExists' | 'tcpWindowTracking'>> & { readonly commitTimeoutS: number | null }
-  /** Masters first, then related entries. */
-  readonly order: readonly CacheEntry[]
+  /** Where the entries are read, one batch at a time (cache.ts cacheSource, or a fixed snapshot). */
+  readonly source: CacheSource
+  /** Indexes into `source`: masters first, then related entries. */
+  readonly order: readonly number[]
   /** Next index of `order` to hand out. */
   readonly cursor: number
   /** Follow-up steps (EEXIST handling) to hand out before new entries. */
@@ -124,24 +128,39 @@ export interface CommitState {
   readonly batches: number
 }
 
-/** Start a commit of this snapshot (cacheSnapshot of the external cache). */
-export function planCommit (snapshot: readonly CacheEntry[], now: Millis, opts: CommitOptions): CommitState {
-  if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new RangeError(`planCommit: batchSize must be a positive integer, got ${opts.batchSize}`)
-  const masters = snapshot.filter(e => e.flow.master === undefined)
-  const related = snapshot.filter(e => e.flow.master !== undefined)
+/** A fixed list of entries as a source (tests, and any caller that already holds the entries). */
+export function arraySource (entries: readonly CacheEntry[]): CacheSource {
   return {
+    size: entries.length,
+    entry: (i) => entries[i] ?? null,
+    related: (i) => entries[i]?.flow.master !== undefined
+  }
+}
+
+/**
+ * Start a commit of these entries: the external cache read lazily (cache.ts cacheSource), or a
+ * snapshot. Only the order is computed here; entries are decoded when their batch is handed out.
+ */
+export function planCommit (entries: readonly CacheEntry[] | CacheSource, now: Millis, opts: CommitOptions): CommitState {
+  if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new RangeError(`planCommit: batchSize must be a positive integer, got ${opts.batchSize}`)
+  const source = Array.isArray(entries) ? arraySource(entries as readonly CacheEntry[]) : entries as CacheSource
+  const masters: number[] = []
+  const related: number[] = []
+  for (let i = 0; i < source.size; i++) (source.related(i) ? related : masters).push(i)
+  return {
+    source,
     options: {
       batchSize: opts.batchSize,
       onExists: opts.onExists ?? 'replace',
       tcpWindowTracking: opts.tcpWindowTracking ?? false,
       commitTimeoutS: opts.commitTimeoutS ?? null
     },
-    order: [...masters, ...related],
+    order: masters.concat(related),
     cursor: 0,
     queued: [],
     inFlight: {},
     nextId: 1,
-    counters: { total: snapshot.length, ok: 0, exists: 0, replaced: 0, updatedInPlace: 0, failed: 0, failedBy: {}, unmatched: 0 },
+    counters: { total: source.size, ok: 0, exists: 0, replaced: 0, updatedInPlace: 0, failed: 0, failedBy: {}, unmatched: 0, gone: 0 },
     failures: [],
     startedAt: now,
     batches: 0
@@ -205,13 +224,16 @@ export interface CommitBatch {
   readonly state: CommitState
   /** Send these in order, one at a time or pipelined, and report every answer. Empty when nothing is left to hand out. */
   readonly requests: readonly CommitRequest[]
+  /** Why `admit` left entries of this batch out (one reason per entry; counted in `gone` too). */
+  readonly refused: readonly string[]
 }
 
 /**
  * The next batch at `now` (timeouts are computed when the request is built): queued follow-ups
- * first, then new entries, `batchSize` requests at most.
+ * first, then new entries, `batchSize` requests at most. `admit` may refuse an entry (its reason),
+ * checked when the entry is read, so a rule that changed since the plan applies.
  */
-export function nextCommitBatch (state: CommitState, now: Millis): CommitBatch {
+export function nextCommitBatch (state: CommitState, now: Millis, admit?: (entry: CacheEntry) => string | null): CommitBatch {
   const requests: CommitRequest[] = []
   const inFlight = { ...state.inFlight }
   let nextId = state.nextId
@@ -223,11 +245,19 @@ export function nextCommitBatch (state: CommitState, now: Millis): CommitBatch {
     inFlight[id] = p
   }
   while (requests.length < state.options.batchSize && queued.length > 0) take(queued.shift() as PendingStep)
+  let gone = 0
+  const refused: string[] = []
   while (requests.length < state.options.batchSize && cursor < state.order.length) {
-    take({ entry: state.order[cursor++] as CacheEntry, step: 'create' })
+    const entry = state.source.entry(state.order[cursor++] as number)
+    const why = entry === null || admit === undefined ? null : admit(entry)
+    if (entry === null || why !== null) {
+      gone++
+      if (why !== null) refused.push(why)
+    } else take({ entry, step: 'create' })
   }
   const batches = requests.length > 0 ? state.batches + 1 : state.batches
-  return { state: { ...state, queued, cursor, inFlight, nextId, batches }, requests }
+  const counters = gone === 0 ? state.counters : { ...state.counters, gone: state.counters.gone + gone }
+  return { state: { ...state, queued, cursor, inFlight, nextId, batches, counters }, requests, refused }
 }
 
 type MutableCounters = { -readonly [K in keyof CommitCounters]: CommitCounters[K] }

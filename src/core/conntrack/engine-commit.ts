@@ -8,7 +8,7 @@
  * 2), and the rest of the commit keeps going, counted (`ct.commit.overBudget`).
  */
 import type { Deadline, Millis } from '../time.js'
-import { cacheSnapshot } from './cache.js'
+import { cacheSource } from './cache.js'
 import { applyCommitResults, commitDone, commitProgress, nextCommitBatch, planCommit } from './commit.js'
 import type { CommitResult } from './commit.js'
 import type { EngineOut } from './engine-out.js'
@@ -25,14 +25,9 @@ export function startCommit (s: EngineState, id: number, budgetMs: number, now: 
   }
   // conntrackd: -c cancels a pending -t flush (this node forwards those sessions again).
   cancelPurge(s, out)
-  // Issue 12: what may not reach the kernel is left out here too (engine-peer.ts says why twice).
-  const entries = cacheSnapshot(s.external).filter(e => {
-    const why = peerEntryRefusal(s, e.flow)
-    if (why !== null) out.count(`ct.commit.refused.${why}`)
-    return why === null
-  })
+  // Read lazily, a batch per step (cache.ts cacheSource says why).
   s.commit = {
-    plan: planCommit(entries, now, { batchSize: s.config.commitBatch }),
+    plan: planCommit(cacheSource(s.external), now, { batchSize: s.config.commitBatch }),
     batch: null,
     startedAt: now,
     budgetMs,
@@ -85,7 +80,10 @@ export function commitBudgetDue (s: EngineState, now: Millis, out: EngineOut): v
 function nextBatch (s: EngineState, now: Millis, out: EngineOut): void {
   const c = s.commit as NonNullable<EngineState['commit']>
   if (!commitDone(c.plan)) {
-    const b = nextCommitBatch(c.plan, now)
+    // Issue 12: what may not reach the kernel is left out here too, when its batch is built
+    // (engine-peer.ts says why twice).
+    const b = nextCommitBatch(c.plan, now, (e) => peerEntryRefusal(s, e.flow))
+    for (const why of b.refused) out.count(`ct.commit.refused.${why}`)
     c.plan = b.state
     if (b.requests.length > 0) {
       c.batch = b.requests

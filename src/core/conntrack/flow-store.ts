@@ -12,7 +12,7 @@
  * deleted or the store cleared. Iteration: v4 slots, then v6 slots, then loose, each in slot order.
  */
 import { packBody, packKey, packedId, packedTcpState, flowExtra, P1, unpackFlow } from './flow-record.js'
-import { createTable, scratchHash, slotOffset, tableFind, tableInsert, tableOverwrite, tableRemove, tableSlots, type FlowTable } from './flow-table.js'
+import { createTable, scratchHash, slotOffset, slotUsed, tableFind, tableInsert, tableOverwrite, tableRemove, tableSlots, type FlowTable } from './flow-table.js'
 import { flowKey, type Flow } from './flow.js'
 
 /**
@@ -212,6 +212,33 @@ function packedOffset (s: FlowStore, r: Ref): [FlowTable, number] | null {
   const t = tableOf(s, r)
   const off = slotOffset(t, slotOf(r))
   return (t.dv.getUint32(off + t.lay.p1) & P1.WHOLE) !== 0 ? null : [t, off]
+}
+
+/**
+ * The store's tables as they are now, kept by whoever holds the view: a later storeClear (a flush)
+ * gives the store fresh tables and leaves these alone, while deletes and inserts in them stay
+ * visible (slots are stable). A commit reads the entries it planned through a view, batch by batch.
+ */
+export function storeView (s: FlowStore): FlowStore {
+  return { v4: s.v4, v6: s.v6, loose: s.loose }
+}
+
+/** Whether `r` names an entry now (false once it was deleted; a reused slot names the new entry). */
+export function storeLive (s: FlowStore, r: Ref): boolean {
+  if (placeOf(r) === LOOSE) return s.loose.entries[slotOf(r)] !== undefined
+  const t = tableOf(s, r)
+  const slot = slotOf(r)
+  return slot < t.top && slotUsed(t, slot)
+}
+
+/** Whether the entry has a master tuple (an expectation's child), read without decoding the entry. */
+export function storeHasMaster (s: FlowStore, r: Ref): boolean {
+  if (placeOf(r) === LOOSE) return (s.loose.entries[slotOf(r)] as LooseEntry).flow.master !== undefined
+  const t = tableOf(s, r)
+  const slot = slotOf(r)
+  // master is one of the EXTRA_KEYS: a packed entry without side data has none.
+  if ((t.dv.getUint32(slotOffset(t, slot) + t.lay.p1) & (P1.EXTRA | P1.WHOLE)) === 0) return false
+  return (t.side.get(slot) as Partial<Flow> | undefined)?.master !== undefined
 }
 
 /**

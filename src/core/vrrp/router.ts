@@ -45,6 +45,8 @@ interface Out {
   master: MasterEntryPlan | null
   readonly transitions: TransitionEvent[]
   readonly drops: RouterDropReason[]
+  /** A Backup member heard its master leave with priority 0 in this step (node.ts tells the other members). */
+  released: boolean
 }
 
 const NO_TIMERS: RouterTimers = { adver: null, masterDown: null, announce: null, refresh: null }
@@ -83,6 +85,7 @@ export function createRouter (config: RouterConfig, group: string | null = null)
       priorityZeroReceived: 0,
       priorityZeroSent: 0,
       addressListMismatch: 0,
+      groupReleases: 0,
       drops: {}
     }
   }
@@ -129,14 +132,15 @@ export function stepRouterPhased (router: Router, input: RouterInput, now: Milli
   readonly masterEntry: MasterEntryPlan | null
   readonly transitions: readonly TransitionEvent[]
   readonly drops: readonly RouterDropReason[]
+  readonly released: boolean
 } {
   const { d, out } = run(router, input, now)
-  return { router: d, effects: out.effects, masterEntry: out.master, transitions: out.transitions, drops: out.drops }
+  return { router: d, effects: out.effects, masterEntry: out.master, transitions: out.transitions, drops: out.drops, released: out.released }
 }
 
 function run (router: Router, input: RouterInput, now: Millis): { d: Draft, out: Out } {
   const d = draft(router)
-  const out: Out = { effects: [], master: null, transitions: [], drops: [] }
+  const out: Out = { effects: [], master: null, transitions: [], drops: [], released: false }
   switch (input.kind) {
     case 'startup': onStartup(d, out, now); break
     case 'shutdown': onShutdown(d, out, now); break
@@ -168,6 +172,7 @@ function run (router: Router, input: RouterInput, now: Millis): { d: Draft, out:
       updateFault(d, out, now)
       break
     case 'configure': onConfigure(d, out, input.config, now); break
+    case 'groupRelease': onGroupRelease(d, out, input.group, now); break
   }
   if (d.group === null) d.want = d.state
   return { d, out }
@@ -353,22 +358,35 @@ function updateFault (d: Draft, out: Out, now: Millis): void {
  */
 function onConfigure (d: Draft, out: Out, next: RouterConfig, now: Millis): void {
   if (d.state === 'master') {
+    const id = next.id
     const key = (v: { address: string, prefix: number, dev?: string }): string => `${v.address}/${v.prefix}@${v.dev ?? ''}`
     const before = new Set(d.config.vips.map(key))
     const after = new Set(next.vips.map(key))
     const removed = d.config.vips.filter(v => !after.has(key(v)))
     const added = next.vips.filter(v => !before.has(key(v)))
-    if (removed.length > 0) out.effects.push({ kind: 'vipDel', routerId: next.id, vips: removed })
-    if (added.length > 0) {
-      out.effects.push({ kind: 'vipAdd', routerId: next.id, vips: added })
-      out.effects.push(...announceRound({ ...next, vips: added }))
-    }
+    // Rules and routes leave before the VIPs and come back after them (plans.ts installEffects / vipDel).
+    const rules = diffBy(d.config.rules ?? [], next.rules ?? [])
+    const routes = diffBy(d.config.routes ?? [], next.routes ?? [])
+    if (rules.removed.length > 0) out.effects.push({ kind: 'ruleDel', routerId: id, rules: rules.removed })
+    if (routes.removed.length > 0) out.effects.push({ kind: 'routeDel', routerId: id, routes: routes.removed })
+    if (removed.length > 0) out.effects.push({ kind: 'vipDel', routerId: id, vips: removed })
+    if (added.length > 0) out.effects.push({ kind: 'vipAdd', routerId: id, vips: added })
+    if (routes.added.length > 0) out.effects.push({ kind: 'routeAdd', routerId: id, routes: routes.added })
+    if (rules.added.length > 0) out.effects.push({ kind: 'ruleAdd', routerId: id, rules: rules.added })
+    if (added.length > 0) out.effects.push(...announceRound({ ...next, vips: added }))
   }
   const trackUp: Record<string, boolean> = {}
   for (const name of Object.keys(next.track)) trackUp[name] = d.trackUp[name] ?? true
   d.trackUp = trackUp
   d.config = next
   updateFault(d, out, now)
+}
+
+/** Entries only in `before` / only in `after`, compared as whole values (routes and rules are plain data). */
+function diffBy<T> (before: readonly T[], after: readonly T[]): { removed: T[], added: T[] } {
+  const b = new Set(before.map(x => JSON.stringify(x)))
+  const a = new Set(after.map(x => JSON.stringify(x)))
+  return { removed: before.filter(x => !a.has(JSON.stringify(x))), added: after.filter(x => !b.has(JSON.stringify(x))) }
 }
 
 function onAdvert (d: Draft, out: Out, a: AdvertInput, now: Millis): void {
@@ -395,6 +413,7 @@ function onAdvert (d: Draft, out: Out, a: AdvertInput, now: Millis): void {
       // RFC 5798 §6.4.2: "If the Priority in the ADVERTISEMENT is zero, then: Set the
       // Master_Down_Timer to Skew_Time".
       d.timers.masterDown = now + skewTime(d.config.version, local, d.masterAdverIntervalCs)
+      out.released = d.group !== null
     } else {
       const decision = backupAdvertDecision(d.config, a.priority, local, d.preemptNotBefore, now)
       d.preemptNotBefore = decision.preemptNotBefore
@@ -487,6 +506,29 @@ function onGroupDecision (d: Draft, out: Out, group: string, to: 'backup' | 'mas
   if (d.state === to) return
   const reason: TransitionReason = d.want === to && d.wantReason !== null ? d.wantReason : 'syncGroup'
   changeState(d, out, to, reason, now)
+}
+
+/**
+ * Another member of our group heard its master release with priority 0 (node.ts only).
+ *
+ * RFC 5798 §6.4.2 gives a released Backup Skew_Time, but a sync group goes MASTER only when every
+ * member wants it, and a member whose link died with the master's (the firewall's other leg) hears
+ * nothing and would hold the group for a whole Master_Down_Interval. A master that leaves a group
+ * leaves all of it, so the release on one link says the other links are being released too: each
+ * Backup member shortens its Master_Down_Timer to one Master_Adver_Interval + Skew_Time. A master
+ * still alive on that link (only one of its routers left, or it is not grouped) sends its next
+ * advert within one interval, which re-arms the full timer (onAdvert) and keeps the member, hence
+ * the group, Backup: the all-or-nothing rule still holds, only the wait is shorter. Never lengthens
+ * a timer that is already shorter (the member's own master may have released it too).
+ */
+function onGroupRelease (d: Draft, out: Out, group: string, now: Millis): void {
+  if (d.group !== group) { drop(d, out, 'badGroupDecision'); return }
+  if (!d.started || d.state !== 'backup' || d.timers.masterDown === null) return // nothing to shorten
+  const bound = now + csToMs(d.masterAdverIntervalCs) + skewTime(d.config.version, priorityOf(d), d.masterAdverIntervalCs)
+  if (d.timers.masterDown > bound) {
+    d.timers.masterDown = bound
+    d.counters.groupReleases++
+  }
 }
 
 /** Status view (hafwctl show vrrp, status API). */

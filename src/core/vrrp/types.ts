@@ -9,7 +9,7 @@
  * Units: configuration and wire values keep the RFC unit (centiseconds, `…Cs`); everything the
  * core schedules is in milliseconds (`Millis`). timers.ts does the conversions.
  */
-import type { Effect, Vip } from '../effects.js'
+import type { Effect, Vip, VRoute, VRule } from '../effects.js'
 import type { Deadline, Millis } from '../time.js'
 
 /** RFC 5798 §6.4 states, plus keepalived's FAULT (own interface or a weight-0 tracked object down). */
@@ -52,6 +52,9 @@ export interface RouterConfig {
    */
   readonly acceptMode: boolean
   readonly vips: readonly Vip[]
+  /** Routes and policy rules that move with the VIPs (keepalived virtual_routes / virtual_rules); absent = none. */
+  readonly routes?: readonly VRoute[]
+  readonly rules?: readonly VRule[]
   /**
    * The router's primary address on `ifname` (RFC 5798 §6.1 "Primary IP Address"; for IPv6 the
    * link-local address). The runtime fills it from the interface and may update it later with
@@ -111,6 +114,8 @@ export interface AdvertInput {
  * - `configure`: a reload changed only what can change under a running router (core/reconfigure.ts
  *   `restartReasons` is empty): the config is swapped in place, tracked objects added (up) or
  *   dropped, VIPs added/removed while Master, FAULT re-evaluated. Never a restart.
+ * - `groupRelease`: only node.ts sends it, to the Backup members of a group when another member
+ *   heard its master release with priority 0 (see router.ts onGroupRelease).
  */
 export type RouterInput =
   | { readonly kind: 'startup' }
@@ -124,6 +129,7 @@ export type RouterInput =
   | { readonly kind: 'groupDecision', readonly group: string, readonly state: 'backup' | 'master' | 'fault' }
   | { readonly kind: 'maintenance', readonly on: boolean }
   | { readonly kind: 'configure', readonly config: RouterConfig }
+  | { readonly kind: 'groupRelease', readonly group: string }
 
 export type RouterInputKind = RouterInput['kind']
 
@@ -211,6 +217,8 @@ export interface RouterCounters {
   readonly priorityZeroSent: number
   /** RFC 5798 §7.1: the advert's address list differs from ours (logged and counted, still accepted). */
   readonly addressListMismatch: number
+  /** Times a fellow sync-group member heard its master release and this Backup cut its Master_Down_Timer (router.ts onGroupRelease). */
+  readonly groupReleases: number
   readonly drops: Readonly<Partial<Record<RouterDropReason, number>>>
 }
 
@@ -262,7 +270,7 @@ export interface Router {
  * The effects of becoming MASTER, as three ordered phases (architecture decision 2):
  *   advertise  — sendAdvert(own priority): claim the role on the wire first (RFC 5798 §6.4.1 (o)).
  *   ── splice point: the orchestrator inserts ctCommit HERE, before any VIP exists ──
- *   install    — vipAdd.
+ *   install    — vipAdd, then routeAdd, then ruleAdd (routes may need a VIP as src or next hop).
  *   announce   — garp (IPv4 VIPs) / unsolicitedNa (IPv6 VIPs), count = announce.repeat.
  * The orchestrator appends ctFlush, ctResyncFromKernel, syncBulkSend after `announce`.
  */

@@ -4,7 +4,7 @@ import { model, oneInstance, readRepoFile } from './helpers.js'
 t.test('the example: one router per instance and family, sync group resolved', async t => {
   const m = model(readRepoFile('config/hafw.example.yaml'))
   t.same(m.routers.map(r => r.id), ['VI_IN/ipv4', 'VI_IN/ipv6', 'VI_OUT/ipv4', 'VI_OUT/ipv6'])
-  t.same(m.syncGroups, [{ name: 'G_FW', implicit: false, instances: ['VI_OUT', 'VI_IN'], routers: ['VI_IN/ipv4', 'VI_IN/ipv6', 'VI_OUT/ipv4', 'VI_OUT/ipv6'] }])
+  t.same(m.syncGroups, [{ name: 'G_FW', implicit: false, instances: ['VI_OUT', 'VI_IN'], routers: ['VI_IN/ipv4', 'VI_IN/ipv6', 'VI_OUT/ipv4', 'VI_OUT/ipv6'], notify: null }])
 
   const out4 = m.routers.find(r => r.id === 'VI_OUT/ipv4')!
   t.equal(out4.instance, 'VI_OUT')
@@ -97,7 +97,7 @@ t.test('family split: canonical text, per-family peers and source, dev kept, imp
   t.equal(v4?.v3Ipv4ChecksumCompat, true)
   t.equal(v6?.v3Ipv4ChecksumCompat, false, 'only meaningful for IPv4')
   // An ungrouped dual-family instance keeps its two routers together.
-  t.same(m.syncGroups, [{ name: 'instance:VI_1', implicit: true, instances: ['VI_1'], routers: ['VI_1/ipv4', 'VI_1/ipv6'] }])
+  t.same(m.syncGroups, [{ name: 'instance:VI_1', implicit: true, instances: ['VI_1'], routers: ['VI_1/ipv4', 'VI_1/ipv6'], notify: null }])
   t.equal(v4?.syncGroup, 'instance:VI_1')
   t.equal(v6?.syncGroup, 'instance:VI_1')
 })

@@ -141,6 +141,8 @@ function fullStatus (): Status {
       'ct.commit.entries': 150,
       'ct.commit.failed': 1,
       'vip.restored': 1,
+      'notify.ok': 4,
+      'notify.timeout': 1,
       'track.script.chk_fw.ok': 12,
       'track.script.chk_fw.failed': 2,
       'reload.applied': 2,
@@ -248,6 +250,7 @@ t.test('GET /metrics: runtime counters by family; no metric name inside a label 
   t.equal(value(p, 'hafw_conntrack_commit_entries_total', { outcome: 'failed' }), 1)
   t.same(find(p, 'hafw_track_script_results_total').map(s => [s.labels.script, s.labels.result, s.value]).sort(), [['chk_fw', 'failed', 2], ['chk_fw', 'ok', 12]])
   t.equal(value(p, 'hafw_vips_restored_total'), 1)
+  t.same(find(p, 'hafw_notify_hooks_total').map(s => [s.labels.result, s.value]).sort(), [['ok', 4], ['timeout', 1]])
   t.same(find(p, 'hafw_reloads_total').map(s => [s.labels.outcome, s.value]).sort(), [['applied', 2], ['refused', 1]])
   t.equal(value(p, 'hafw_commands_total', { command: 'commit' }), 3)
   t.equal(value(p, 'hafw_conntrack_worker_events_total', { event: 'restarted' }), 1)

@@ -49,8 +49,8 @@ t.test('node: shutdown of every router in one step sends every priority-0 advert
   t.equal(n.routers.v6?.state, 'master')
   const res = stepNode(n, { kind: 'all', input: { kind: 'shutdown' } }, 4000)
   t.same(res.effects.map(e => `${e.kind}:${'routerId' in e ? e.routerId : ''}:${e.kind === 'sendAdvert' ? e.priority : ''}`), [
-    'sendAdvert:v4:0', 'vipDel:v4:', 'sendAdvert:v6:0', 'vipDel:v6:'
-  ])
+    'sendAdvert:v4:0', 'sendAdvert:v6:0', 'vipDel:v4:', 'vipDel:v6:'
+  ], 'every priority-0 advert leaves before the first vipDel (the executor awaits each vipDel)')
   t.equal(res.deadline, null)
 })
 

@@ -97,7 +97,9 @@ t.test('(4) VRRPv2 PASS auth, unicast, track_script with weight, track_interface
     { name: 'chk_upstream', command: ['/bin/sh', '-c', 'curl -sf http://127.0.0.1:8404/health || exit 1'], intervalMs: 5000, timeoutMs: 5000, weight: -10, rise: 1, fall: 3 }
   ])
   const attention = r.items.filter(i => i.kind === 'attention')
-  t.same(attention.map(i => i.line), [5, 51], 'script_user (scripts now run as root) and the custom notify script')
+  t.same(attention.map(i => i.line), [5], 'script_user (scripts and hooks now run as root)')
+  t.same(lb.notify?.any, ['/etc/keepalived/notify.sh'], 'the custom notify script becomes the `any` hook')
+  t.ok(r.items.some(i => i.line === 51 && i.kind === 'note' && /"INSTANCE" NAME STATE PRIORITY/.test(i.message)))
   t.ok(r.items.some(i => i.line === 18 && /\/bin\/sh", "-c"/.test(i.message)))
   t.ok(r.items.some(i => i.line === 35 && /first 8 characters/.test(i.message)))
   t.equal(r.exitCode, 1)

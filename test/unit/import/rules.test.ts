@@ -73,13 +73,63 @@ t.test('address owner: priority 255 with state MASTER is noted; weighted interfa
   t.ok(r.items.some(i => i.line === 7 && /address owner/.test(i.message)))
 })
 
-t.test('notify scripts: conntrackd calls dropped with a note; others attention; no conntrackd.conf → attention', async t => {
+t.test('notify scripts: conntrackd calls dropped with a note; others become hooks; no conntrackd.conf → attention', async t => {
   const body = '  notify_master "/usr/sbin/conntrackd -C /etc/conntrackd/conntrackd.conf -c"\n  notify_backup "/etc/keepalived/to-backup.sh"\n'
   const r = ok(importText(inst(body), 'Sync {\n Mode FTFW {\n }\n UDP {\n  IPv4_address 10.0.0.1\n  IPv4_Destination_Address 10.0.0.2\n  Interface eth2\n }\n}\n'))
-  t.same(r.items.filter(i => i.line === 7 || i.line === 8).map(i => [i.line, i.kind]), [[8, 'attention'], [7, 'note']])
+  t.same(r.items.filter(i => i.line === 7 || i.line === 8).map(i => [i.line, i.kind]), [[7, 'note']], 'the glue is dropped with a note; the other script is translated')
+  const m = router(modelOf(r), 'VI_1/ipv4')
+  t.same(m.notify, { master: null, backup: ['/etc/keepalived/to-backup.sh'], fault: null, stop: null, any: null, timeoutMs: 10_000 }, 'the conntrackd glue is never a hook')
   const noCt = ok(importText(inst(body)))
   t.match(noCt.items.find(i => i.line === 7), { kind: 'attention', message: /conntrack sync is OFF/ })
   t.equal(noCt.config.conntrack, undefined)
+})
+
+t.test('notify scripts → hooks: words split like keepalived, quotes kept, generic notify → any, last one wins', async t => {
+  const body = [
+    '  notify_master "/usr/local/sbin/routes up \'table 100\'"',
+    '  notify_fault /usr/local/sbin/fault.sh',
+    '  notify_stop "/usr/local/sbin/stop.sh now"',
+    '  notify "/etc/keepalived/notify.sh"',
+    '  notify_fault /usr/local/sbin/fault2.sh',
+    ''
+  ].join('\n')
+  const r = ok(importText(inst(body)))
+  const m = router(modelOf(r), 'VI_1/ipv4')
+  t.same(m.notify, {
+    master: ['/usr/local/sbin/routes', 'up', 'table 100'],
+    backup: null,
+    fault: ['/usr/local/sbin/fault2.sh'],
+    stop: ['/usr/local/sbin/stop.sh', 'now'],
+    any: ['/etc/keepalived/notify.sh'],
+    timeoutMs: 10_000
+  })
+  t.same(r.items.filter(i => i.kind === 'attention'), [], 'nothing to look at')
+  t.ok(r.items.some(i => i.line === 11 && /keepalived keeps the last one/.test(i.message)))
+  t.match(r.yaml, /notify:\n\s+master:/)
+})
+
+t.test('notify scripts: relative program and shell syntax go through /bin/sh; a script user other than root is attention', async t => {
+  const body = '  notify_master "notify.sh master"\n  notify_backup "/usr/bin/logger backup > /dev/null"\n  notify_fault "/usr/local/sbin/fault.sh" keepalived_script\n'
+  const r = ok(importText(inst(body)))
+  const m = router(modelOf(r), 'VI_1/ipv4')
+  t.same(m.notify?.master, ['/bin/sh', '-c', 'notify.sh master'])
+  t.same(m.notify?.backup, ['/bin/sh', '-c', '/usr/bin/logger backup > /dev/null'])
+  t.same(m.notify?.fault, ['/usr/local/sbin/fault.sh'])
+  t.match(r.items.find(i => i.line === 7 && i.kind === 'attention'), { message: /not an absolute path/ })
+  t.match(r.items.find(i => i.line === 8), { kind: 'note', message: /shell syntax/ })
+  t.match(r.items.find(i => i.line === 9 && i.kind === 'attention'), { message: /as root, not as keepalived_script/ })
+})
+
+t.test('sync group notify scripts → group hooks; the glue dropped there too; notify_fifo stays attention', async t => {
+  const text = 'global_defs {\n  notify_fifo /run/keepalived.fifo\n}\n' +
+    'vrrp_sync_group G1 {\n  group {\n    VI_1\n  }\n  notify_master "/usr/local/sbin/bgp up"\n  notify "/etc/keepalived/notify.sh"\n  notify_backup "/etc/conntrackd/primary-backup.sh backup"\n}\n' + inst('')
+  const r = ok(importText(text))
+  const g = modelOf(r).syncGroups.find(x => x.name === 'G1')
+  t.same(g?.notify, { master: ['/usr/local/sbin/bgp', 'up'], backup: null, fault: null, stop: null, any: ['/etc/keepalived/notify.sh'], timeoutMs: 10_000 })
+  t.ok(r.items.some(i => i.line === 9 && /"GROUP" NAME STATE 0 appended/.test(i.message)))
+  t.match(r.items.find(i => i.line === 2), { kind: 'attention', message: /notify FIFO/ })
+  t.match(r.items.find(i => i.line === 10), { kind: 'attention', message: /drives conntrackd/ })
+  t.equal(router(modelOf(r), 'VI_1/ipv4').notify, null, 'the member keeps its own (none)')
 })
 
 t.test('VIP options: dev elsewhere kept, label/scope reported, bad address reported', async t => {

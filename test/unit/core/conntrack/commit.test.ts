@@ -1,6 +1,6 @@
 import t from 'tap'
 import { decodeCtnl, encodeRequest } from '../../../../src/codec/ctnetlink.js'
-import { applyPeerUpdate, cacheSnapshot, createCache, type CacheEntry, type FlowCache } from '../../../../src/core/conntrack/cache.js'
+import { applyPeerUpdate, cacheSnapshot, cacheSource, createCache, flushCache, type CacheEntry, type FlowCache } from '../../../../src/core/conntrack/cache.js'
 import {
   COMMIT_FALLBACK_TIMEOUT_S, applyCommitResults, commitDone, commitFlow, commitProgress, commitTimeout,
   nextCommitBatch, planCommit, type CommitRequest, type CommitState
@@ -61,7 +61,7 @@ t.test('planCommit: masters first, then related; batches of batchSize; all ok', 
   const related = tcpFlow(20, { master: { src: '10.0.1.2', dst: '10.0.2.2', l4proto: 6, sport: 9, dport: 21 } })
   const snap = [entry(related), entry(tcpFlow(1)), entry(tcpFlow(2)), entry(udpFlow(3)), entry(tcpFlow(4))]
   let s = planCommit(snap, 0, { batchSize: 2 })
-  t.same(s.order.map(e => e.flow.orig.sport), [1, 2, 3, 4, 20])
+  t.same(s.order.map(i => s.source.entry(i)?.flow.orig.sport), [1, 2, 3, 4, 20])
   const seen: number[] = []
   let batches = 0
   while (!commitDone(s)) {
@@ -175,4 +175,48 @@ t.test('commit of a related entry references an existing master tuple (encodes C
   t.equal(req.flow.status, IPS.CONFIRMED, 'EXPECTED stripped')
   const wire = decodeCtnl(encodeRequest(req, 1))[0]
   t.same(wire?.kind === 'conntrack' ? wire.flow.master : null, rel.master)
+})
+
+t.test('planCommit from the cache itself: entries decoded batch by batch; deleted ones are gone, a flush after the plan loses nothing', async t => {
+  const fill = (n: number): FlowCache => {
+    let c: FlowCache = createCache('external')
+    for (let i = 1; i <= n; i++) c = applyPeerUpdate(c, { event: 'new', flow: tcpFlow(i, { timeout: 300 }) }, 0).cache
+    return c
+  }
+  const ports = (reqs: readonly CommitRequest[]): number[] => reqs.map(r => 'flow' in r.request ? (r.request.flow.orig.sport ?? 0) : 0)
+
+  // A flush right after the plan (conntrackd -c then -f on a takeover): the planned entries stay readable.
+  let c = fill(5)
+  let s = planCommit(cacheSource(c), 0, { batchSize: 2 })
+  c = flushCache(c)
+  t.equal(cacheSnapshot(c).length, 0, 'the cache is empty')
+  const all: number[] = []
+  while (!commitDone(s)) {
+    const b = nextCommitBatch(s, 0)
+    all.push(...ports(b.requests))
+    s = answer(b.state, b.requests, () => null)
+  }
+  t.same(all.sort((a, b) => a - b), [1, 2, 3, 4, 5], 'every planned entry committed')
+  t.equal(commitProgress(s).ok, 5)
+
+  // The peer deletes an entry after the plan, before its batch: it is not committed, and counted.
+  c = fill(4)
+  s = planCommit(cacheSource(c), 0, { batchSize: 2 })
+  const first = nextCommitBatch(s, 0)
+  const later = [1, 2, 3, 4].filter(p => !ports(first.requests).includes(p))
+  c = applyPeerUpdate(c, { event: 'del', flow: tcpFlow(later[0] as number) }, 10).cache
+  s = answer(first.state, first.requests, () => null)
+  const second = nextCommitBatch(s, 0)
+  t.same(ports(second.requests), [later[1]], 'the deleted entry is skipped')
+  s = answer(second.state, second.requests, () => null)
+  t.ok(commitDone(s))
+  t.same([commitProgress(s).ok, commitProgress(s).gone, commitProgress(s).total], [3, 1, 4])
+})
+
+t.test('nextCommitBatch: admit refuses entries when their batch is built, with the reason', async t => {
+  const s = planCommit([entry(tcpFlow(1)), entry(tcpFlow(2)), entry(tcpFlow(3))], 0, { batchSize: 2 })
+  const b = nextCommitBatch(s, 0, e => e.flow.orig.sport === 2 ? 'ownAddress' : null)
+  t.same(b.requests.map(r => 'flow' in r.request ? r.request.flow.orig.sport : 0), [1, 3], 'a refused entry does not take a place in the batch')
+  t.same(b.refused, ['ownAddress'])
+  t.equal(commitProgress(b.state).gone, 1)
 })

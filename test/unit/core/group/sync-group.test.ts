@@ -96,8 +96,8 @@ t.test('sync group: a member FAULT pulls the whole group to FAULT; members leavi
   t.equal(n.state('A'), 'fault')
   t.equal(n.state('B'), 'fault')
   t.same(res.effects.map(e => `${e.kind}:${'routerId' in e ? e.routerId : ''}:${e.kind === 'sendAdvert' ? e.priority : ''}`), [
-    'vipDel:A:', 'sendAdvert:B:0', 'vipDel:B:'
-  ], 'A cannot send on a down link; B tells its peer to take over after Skew_Time')
+    'sendAdvert:B:0', 'vipDel:A:', 'vipDel:B:'
+  ], 'A cannot send on a down link; B tells its peer to take over after Skew_Time, before the VIPs go')
   t.same(res.transitions.map(e => `${e.routerId}:${e.from}->${e.to}:${e.reason}`), ['A:master->fault:interfaceDown', 'B:master->fault:syncGroup'])
   t.same(res.groupTransitions.map(e => `${e.to}:${e.reason}:${e.member}`), ['fault:memberFault:A'])
   t.equal(res.deadline, null)
@@ -130,7 +130,7 @@ t.test('sync group: a member preempted by a higher master takes the group to BAC
   const res = n.at(400, { kind: 'router', routerId: 'A', input: { kind: 'advert', src: '192.0.2.2', priority: 200, adverIntervalCs: 10, addresses: [] } })
   t.equal(n.state('A'), 'backup')
   t.equal(n.state('B'), 'backup')
-  t.same(res.effects.map(e => `${e.kind}:${'routerId' in e ? e.routerId : ''}`), ['vipDel:A', 'sendAdvert:B', 'vipDel:B'])
+  t.same(res.effects.map(e => `${e.kind}:${'routerId' in e ? e.routerId : ''}`), ['sendAdvert:B', 'vipDel:A', 'vipDel:B'])
   t.same(res.transitions.map(e => `${e.routerId}:${e.reason}`), ['A:preempted', 'B:syncGroup'])
 })
 
@@ -175,7 +175,7 @@ t.test('sync group: within one step a router gets at most one transition and one
     t.ok(mine.filter(e => e.kind === 'vipAdd').length <= 1, `${id}: one vipAdd`)
   }
   const down = n.at(100, { kind: 'all', input: { kind: 'shutdown' } })
-  t.same(down.effects.map(e => `${e.kind}:${'routerId' in e ? e.routerId : ''}`), ['sendAdvert:A', 'vipDel:A', 'sendAdvert:B', 'vipDel:B'])
+  t.same(down.effects.map(e => `${e.kind}:${'routerId' in e ? e.routerId : ''}`), ['sendAdvert:A', 'sendAdvert:B', 'vipDel:A', 'vipDel:B'], 'every priority 0 first, then the VIPs')
   t.same(down.groupTransitions.map(e => `${e.from}->${e.to}`), ['master->initialize'])
 })
 

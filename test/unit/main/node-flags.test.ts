@@ -1,0 +1,23 @@
+import t from 'tap'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { HAFWD_NODE_FLAGS } from '../../../src/main/node-flags.js'
+import { repoRoot } from '../../../src/lab/hafwd-process.js'
+
+// Every launcher of the daemon gives node the same flags (src/main/node-flags.ts).
+const read = (p: string): string => readFileSync(join(repoRoot(), p), 'utf8')
+
+t.test('bin/hafwd runs node with the daemon flags', async t => {
+  const shebang = read('bin/hafwd').split('\n')[0] ?? ''
+  t.equal(shebang, `#!/usr/bin/env -S node ${HAFWD_NODE_FLAGS.join(' ')}`)
+})
+
+t.test('the package shim runs the bundled node with the daemon flags, hafwctl without', async t => {
+  const build = read('packaging/deb/build.sh')
+  t.match(build, `[ "$cmd" = hafwd ] && flags="${HAFWD_NODE_FLAGS.join(' ')} "`)
+  t.match(build, 'exec "\\$here/../lib/hafw/node" $flags"\\$here/../lib/hafw/dist/main/$cmd-bin.js"')
+})
+
+t.test('the lab and the tests start hafwd with the same flags', async t => {
+  t.match(read('src/lab/hafwd-process.ts'), 'process.execPath, ...HAFWD_NODE_FLAGS, hafwdEntry()')
+})
