@@ -68,6 +68,18 @@ function dropsLine (s: Status): string {
   return `drops: ${parts.length === 0 ? 'none' : parts.join(' · ')}`
 }
 
+/** How late the loops ran (runtime/loop-delay.ts): the VRRP thread's is what its advert timers suffered. */
+function loopLine (s: Status): string | null {
+  const d = s.loopDelay
+  if (d === undefined) return null
+  const one = (name: string, l: NonNullable<typeof d.conntrack>): string => `${name} ${fmtMs(l.recentMaxMs)} (worst ${fmtMs(l.worstMs)})`
+  return `loop delay: ${one('vrrp', d.vrrp)}${d.conntrack !== null ? ` · ${one('conntrack', d.conntrack)}` : ''}`
+}
+
+function fmtMs (ms: number): string {
+  return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`
+}
+
 function failedLine (s: Status): string | null {
   const failed = Object.entries(s.counters).filter(([k, v]) => v > 0 && /^effect\..+\.failed$/.test(k)).map(([k, v]) => `${k.slice('effect.'.length, -'.failed'.length)}=${v}`)
   return failed.length === 0 ? null : `failed effects: ${failed.join(' ')}`
@@ -130,6 +142,8 @@ export function renderState (s: Status): string {
   lines.push(dropsLine(s))
   if (s.maintenance === true) lines.push('maintenance: ON (every router held in FAULT; hafwctl maintenance off to return)')
   if (s.conntrack !== undefined) lines.push(syncLine(s.conntrack))
+  const loops = loopLine(s)
+  if (loops !== null) lines.push(loops)
   const failed = failedLine(s)
   if (failed !== null) lines.push(failed)
   return lines.join('\n') + '\n'

@@ -113,7 +113,9 @@ function defineMetrics (reg: Registry) {
     info: gauge('info', 'Always 1; the node name and the hafwd version as labels.', ['node', 'version']),
     uptime: gauge('uptime_seconds', 'Seconds since hafwd started (monotonic clock).'),
     role: gauge('node_role', 'The node\'s conntrack role (core/orchestrator.ts): 1 for the current role, 0 for the others.', ['role']),
-    roleChanges: counter('node_role_changes_total', 'Times the node\'s role changed, by the role entered.', ['role'])
+    roleChanges: counter('node_role_changes_total', 'Times the node\'s role changed, by the role entered.', ['role']),
+    loopDelay: gauge<'thread' | 'stat'>('event_loop_delay_seconds', 'How late each event loop runs its timers (thread vrrp: the advert timers; conntrack: the worker): ' +
+      'recent_max (last 10 s window and the running one), recent_p99 (last window), worst (since start).', ['thread', 'stat'])
   }
 
   const vrrp = {
@@ -245,6 +247,12 @@ function inc<L extends string> (c: Counter<L>, labels: Partial<Record<L, string>
 function setNodeAndRouters (m: Metrics, s: Status): void {
   m.node.info.set({ node: s.node, version: s.version }, 1)
   m.node.uptime.set(s.uptimeMs / 1000)
+  for (const [thread, d] of Object.entries(s.loopDelay ?? {})) {
+    if (d === null) continue
+    m.node.loopDelay.set({ thread, stat: 'recent_max' }, d.recentMaxMs / 1000)
+    m.node.loopDelay.set({ thread, stat: 'recent_p99' }, d.recentP99Ms / 1000)
+    m.node.loopDelay.set({ thread, stat: 'worst' }, d.worstMs / 1000)
+  }
   if (s.role !== undefined) oneHot(m.node.role, {}, 'role', FOUR_STATES, s.role)
   // Wall clock of the snapshot: `at` values are on the monotonic clock `now`, so a timestamp is `time - (now - at)`.
   const wallMs = Date.parse(s.time)

@@ -53,6 +53,7 @@
  * code 1008, for a subscriber that does not read its events) and `rateLimited` (a client over its
  * request budget: this error, then close 1008 rateLimited).
  */
+import type { LoopDelay } from '../runtime/loop-delay.js'
 import { z } from 'zod'
 import type { GroupSnapshot } from '../core/node.js'
 import type { GroupState, GroupTransitionReason } from '../core/group/sync-group.js'
@@ -160,6 +161,8 @@ export interface Status {
   readonly conntrack?: unknown
   /** `hafwctl maintenance on` is in force: every router is held in FAULT (reason `maintenance`). */
   readonly maintenance?: boolean
+  /** How late each event loop ran its timers (runtime/loop-delay.ts): the VRRP thread, the conntrack worker. */
+  readonly loopDelay?: { readonly vrrp: LoopDelay, readonly conntrack: LoopDelay | null }
 }
 
 // Enumerations a newer daemon may extend are checked as strings, so an older client still reads

@@ -51,6 +51,8 @@ export interface RunnerSourceOptions {
   readonly conntrack?: () => unknown
   /** Maintenance mode (runtime/commands.ts): shown in the status, changes pushed as events. */
   readonly maintenance?: MaintenanceView
+  /** How late the loops run (runtime/loop-delay.ts). */
+  readonly loopDelay?: () => Status['loopDelay']
 }
 
 export interface MaintenanceView {
@@ -87,7 +89,8 @@ export function runnerStatusSource (opts: RunnerSourceOptions): StatusSource {
         counters: counters.toJSON(),
         role: runner.role,
         ...(opts.maintenance !== undefined ? { maintenance: opts.maintenance.on() } : {}),
-        ...(opts.conntrack !== undefined ? { conntrack: opts.conntrack() } : {})
+        ...(opts.conntrack !== undefined ? { conntrack: opts.conntrack() } : {}),
+        ...(opts.loopDelay !== undefined ? { loopDelay: opts.loopDelay() } : {})
       }
     },
     counters: () => counters.toJSON(),

@@ -10,6 +10,7 @@
  *   snapshot the worker pushed, at most SNAPSHOT_INTERVAL_MS old, and fresh after any request.
  * - The worker's counters are shown beside the main thread's (Counters.merge).
  */
+import type { LoopDelay } from './loop-delay.js'
 import type { CacheDumpRow } from '../core/conntrack/cache.js'
 import type { FilterCidr } from '../core/conntrack/filter.js'
 import type { ConntrackModel } from '../config/normalize.js'
@@ -27,6 +28,8 @@ export interface ConntrackHandle {
   setLocalAddresses: (cidrs: readonly FilterCidr[]) => void
   /** Authenticated sync: the re-read keys (SIGHUP); ignored when auth is off. */
   setSyncKeys?: (keys: readonly Uint8Array[]) => void
+  /** How late the worker's loop runs (its last snapshot); null before one. */
+  loopDelay?: () => LoopDelay | null
   start: () => Promise<void>
   close: () => Promise<void>
 }
@@ -57,6 +60,7 @@ export class ConntrackClient implements ConntrackHandle {
   private readonly pending = new Map<number, Pending>()
   private nextId = 1
   private last: ConntrackStatus | null = null
+  private lastLoopDelay: LoopDelay | null = null
   private workerCounters: Readonly<Record<string, number>> = {}
   private failed: string | null = null
   private localAddresses: readonly FilterCidr[] = []
@@ -108,6 +112,11 @@ export class ConntrackClient implements ConntrackHandle {
     return this.last
   }
 
+  /** How late the worker's loop ran, as of its last snapshot; null before one (or in tests). */
+  loopDelay (): LoopDelay | null {
+    return this.lastLoopDelay
+  }
+
   async dump (cache: 'internal' | 'external'): Promise<readonly CacheDumpRow[]> {
     return (await this.request({ type: 'dump', cache })) ?? []
   }
@@ -157,6 +166,7 @@ export class ConntrackClient implements ConntrackHandle {
       case 'snapshot':
         this.last = m.status
         this.workerCounters = m.counters
+        this.lastLoopDelay = m.loopDelay ?? null
         return
       case 'demotion':
         this.o.onDemotion(m.offset)

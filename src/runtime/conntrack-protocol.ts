@@ -15,6 +15,7 @@
  * Every request carries an id and gets exactly one reply; the worker pushes a snapshot before
  * each reply, so a command that awaited its reply reads a status that includes its own effect.
  */
+import type { LoopDelay } from './loop-delay.js'
 import type { ConntrackModel } from '../config/normalize.js'
 import type { CacheDumpRow } from '../core/conntrack/cache.js'
 import type { FilterCidr } from '../core/conntrack/filter.js'
@@ -48,6 +49,8 @@ export interface ConntrackSnapshot {
   readonly status: ConntrackStatus
   /** The worker's named counters (ct.*, sync.*); the main thread shows them beside its own. */
   readonly counters: Readonly<Record<string, number>>
+  /** How late the worker's own loop runs (./loop-delay.ts). */
+  readonly loopDelay?: LoopDelay
 }
 
 export type FromWorker =

@@ -16,6 +16,7 @@ import type { ConntrackEffect, ConntrackRequest, FromWorker, Port, ToWorker } fr
 import type { Clock } from './clock.js'
 import type { Logger } from './log.js'
 import { Counters } from './stats.js'
+import type { LoopDelayMonitor } from './loop-delay.js'
 
 export interface ConntrackPorts {
   readonly ct: ConntrackControl
@@ -33,6 +34,8 @@ export interface ServiceDeps {
   readonly logger: (level: string) => Logger
   /** Called once the service closed its ports (the worker entry exits the thread). */
   readonly onClosed?: () => void
+  /** A monitor of this thread's loop (the real worker); absent in tests over a MessageChannel. */
+  readonly loopDelay?: () => LoopDelayMonitor
 }
 
 interface Running {
@@ -44,10 +47,11 @@ interface Running {
 export function serveConntrack (port: Port<ToWorker, FromWorker>, deps: ServiceDeps): void {
   let running: Running | null = null
   let snapshotTimer: NodeJS.Timeout | null = null
+  let loop: LoopDelayMonitor | null = null
 
   const pushSnapshot = (): void => {
     if (running === null) return
-    port.postMessage({ type: 'snapshot', status: running.runtime.status(), counters: running.counters.toJSON() })
+    port.postMessage({ type: 'snapshot', status: running.runtime.status(), counters: running.counters.toJSON(), ...(loop !== null ? { loopDelay: loop.snapshot() } : {}) })
   }
 
   const handle = async (req: ConntrackRequest): Promise<FromWorker> => {
@@ -74,6 +78,7 @@ export function serveConntrack (port: Port<ToWorker, FromWorker>, deps: ServiceD
       }
       case 'start': {
         await need().runtime.start()
+        loop ??= deps.loopDelay?.() ?? null
         snapshotTimer = setInterval(pushSnapshot, SNAPSHOT_INTERVAL_MS)
         snapshotTimer.unref()
         return { type: 'reply', id: req.id, ok: true }
@@ -89,6 +94,8 @@ export function serveConntrack (port: Port<ToWorker, FromWorker>, deps: ServiceD
       case 'close': {
         if (snapshotTimer !== null) clearInterval(snapshotTimer)
         snapshotTimer = null
+        loop?.stop()
+        loop = null
         const r = running
         running = null
         if (r !== null) {

@@ -132,6 +132,7 @@ export async function openConntrack (model: Model, deps: {
     dump: async (c) => await client.dump(c),
     setLocalAddresses: (c) => { client.setLocalAddresses(c) },
     setSyncKeys: (k) => { client.setSyncKeys(k) },
+    loopDelay: () => client.loopDelay(),
     // Restarts only once the first start succeeded: a worker that cannot start refuses the daemon.
     start: async () => { await client.start(); started = true },
     close

@@ -11,6 +11,7 @@ import { openCtnetlink } from '../io/ctnetlink.js'
 import { openSyncUdp } from '../io/sync-udp.js'
 import { authenticateSync, loadSyncKeys } from '../io/sync-auth.js'
 import { monotonicClock } from './clock.js'
+import { LoopDelayMonitor } from './loop-delay.js'
 import { serveConntrack } from './conntrack-service.js'
 import type { ConntrackPorts } from './conntrack-service.js'
 import type { FromWorker, Port, ToWorker } from './conntrack-protocol.js'
@@ -55,6 +56,7 @@ if (parentPort !== null) {
     clock: monotonicClock,
     unixSeconds: () => Math.floor(Date.now() / 1000),
     logger: (level) => createLogger(level),
-    onClosed: () => { port.close() }
+    onClosed: () => { port.close() },
+    loopDelay: () => new LoopDelayMonitor()
   })
 }

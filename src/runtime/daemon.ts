@@ -3,6 +3,7 @@
  * checked before anything is changed on the system (no VIP is touched, no advert sent), so a bad
  * start leaves the box as it was.
  */
+import { LoopDelayMonitor } from './loop-delay.js'
 import { arpingAvailable } from '../io/arping.js'
 import { RtnlLinkControl } from '../io/rtnl.js'
 import { RtnlRouteControl } from '../io/rtnl-route.js'
@@ -160,7 +161,18 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
 
   // Control API (hafwctl) up before the Startup event, so a watcher sees the first transitions.
   const commands = createDaemonCommands({ runner, conntrack: conntrack?.runtime ?? null, counters, log: log.child({ component: 'commands' }), model, configPath: opts.configPath ?? null, reload: async (m, dryRun) => await reload(m, dryRun) })
-  const source = runnerStatusSource({ runner, counters, transitions, nodeName: model.node.name, clock, maintenance: commands.maintenanceView, ...(conntrack !== null ? { conntrack: () => conntrack?.runtime.status() } : {}) })
+  // How late the VRRP thread's timers fire, beside the worker's (runtime/loop-delay.ts).
+  const loop = new LoopDelayMonitor()
+  const source = runnerStatusSource({
+    runner,
+    counters,
+    transitions,
+    nodeName: model.node.name,
+    clock,
+    maintenance: commands.maintenanceView,
+    loopDelay: () => ({ vrrp: loop.snapshot(), conntrack: conntrack?.runtime.loopDelay?.() ?? null }),
+    ...(conntrack !== null ? { conntrack: () => conntrack?.runtime.status() } : {})
+  })
   const startupFailed = (err: unknown): never => {
     routes.close()
     vrrp.close()
@@ -298,6 +310,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
         routes.close()
         await dropVmacs()
         links.close()
+        loop.stop()
       })()
       await stopping
     }

@@ -205,5 +205,8 @@ t.test('renderers: entries of every kind, sync status, the state line', async t 
   const b = allBackup()
   const st = renderState(statusFrom(b.node, b.now, { conntrack: ctStatus(), maintenance: true }))
   t.match(st, /\nmaintenance: ON \(every router held in FAULT; hafwctl maintenance off to return\)\nsync: peer heard · internal 50/)
-  t.notMatch(renderState(statusFrom(b.node, b.now)), /sync:|maintenance:/, 'no sync line without conntrack')
+  t.notMatch(renderState(statusFrom(b.node, b.now)), /sync:|maintenance:|loop delay:/, 'no sync line without conntrack, no loop line from an older daemon')
+  const loops = { vrrp: { recentMaxMs: 3.25, recentP99Ms: 1, worstMs: 12.4, windowMs: 10_000 }, conntrack: { recentMaxMs: 240.4, recentP99Ms: 30, worstMs: 900, windowMs: 10_000 } }
+  t.match(renderState(statusFrom(b.node, b.now, { loopDelay: loops })), /\nloop delay: vrrp 3\.3 ms \(worst 12 ms\) · conntrack 240 ms \(worst 900 ms\)\n/)
+  t.match(renderState(statusFrom(b.node, b.now, { loopDelay: { ...loops, conntrack: null } })), /\nloop delay: vrrp 3\.3 ms \(worst 12 ms\)\n/, 'conntrack off: the VRRP thread only')
 })
