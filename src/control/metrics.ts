@@ -63,6 +63,7 @@ const COUNTER_FAMILIES: readonly CounterFamily[] = [
   { re: /^vip\.restored$/, name: 'vips_restored_total', help: 'VIPs found missing while master and added again.', labels: [] },
   { re: /^(route|rule)\.(added|alreadyPresent|deleted|alreadyAbsent|addFailed|delFailed)$/, name: 'virtual_route_changes_total', help: 'Virtual routes and rules added or removed (keepalived virtual_routes / virtual_rules), by kind (route, rule) and outcome (added, alreadyPresent, deleted, alreadyAbsent, addFailed, delFailed).', labels: ['kind', 'outcome'] },
   { re: /^executor\.advertPassedConntrack$/, name: 'adverts_passed_conntrack_total', help: 'Adverts-only plans run while a conntrack step was in progress (the adverts were not held behind it).', labels: [] },
+  { re: /^executor\.advertPassedPlan$/, name: 'adverts_passed_plan_total', help: 'Adverts-only plans run while another plan (VIPs, GARP, routes) was in progress (the adverts were not held behind it).', labels: [] },
   { re: /^ct\.worker\.(.+)$/, name: 'conntrack_worker_events_total', help: 'Conntrack worker thread lifecycle events (failed, exited, restarted).', labels: ['event'] },
   { re: /^ct\.commit\.(budgetOnMain|overBudget|skippedRunning)$/, name: 'conntrack_commit_events_total', help: 'Commit events: budgetOnMain (the main thread stopped waiting), overBudget, skippedRunning (a commit was already running).', labels: ['event'] },
   { re: /^ct\.(internal|external)\.refused\.(.+)$/, name: 'conntrack_refused_total', help: 'Conntrack entries a cache refused, by cache and reason.', labels: ['cache', 'reason'] },

@@ -36,6 +36,8 @@ export interface ServiceDeps {
   readonly onClosed?: () => void
   /** A monitor of this thread's loop (the real worker); absent in tests over a MessageChannel. */
   readonly loopDelay?: () => LoopDelayMonitor
+  /** Told whether a commit runs, at its start and with every snapshot (the real worker yields the CPU meanwhile). */
+  readonly setCommitting?: (committing: boolean) => void
 }
 
 interface Running {
@@ -51,6 +53,7 @@ export function serveConntrack (port: Port<ToWorker, FromWorker>, deps: ServiceD
 
   const pushSnapshot = (): void => {
     if (running === null) return
+    deps.setCommitting?.(running.runtime.status().commit?.running === true)
     port.postMessage({ type: 'snapshot', status: running.runtime.status(), counters: running.counters.toJSON(), ...(loop !== null ? { loopDelay: loop.snapshot() } : {}) })
   }
 
@@ -86,6 +89,7 @@ export function serveConntrack (port: Port<ToWorker, FromWorker>, deps: ServiceD
       case 'effect': {
         const h = need().runtime.handlers()[req.effect.kind] as ((e: ConntrackEffect) => Promise<void>) | undefined
         if (h === undefined) throw new Error(`${req.effect.kind} is not served by the conntrack worker`)
+        if (req.effect.kind === 'ctCommit') deps.setCommitting?.(true)
         await h(req.effect)
         return { type: 'reply', id: req.id, ok: true }
       }

@@ -39,24 +39,40 @@ export async function openConntrackPorts (m: ConntrackModel): Promise<ConntrackP
 }
 
 /**
- * How much nicer than the process this thread runs. Linux keeps the nice value per thread, and setpriority(2) with pid 0
+ * How much nicer than the process this thread runs while it commits the external cache (a
+ * takeover): the one time its CPU hunger coincides with a new master's first adverts. Linux keeps the nice value per thread, and setpriority(2) with pid 0
  * changes the calling thread only: the main thread (VRRP timers, adverts) stays at the process's
  * nice, the conntrack work yields to it when the CPUs are short (a takeover commit of 100k entries
  * on a loaded 2-core box kept the new master's adverts up to 500 ms late). Raising one's own nice
- * needs no privilege (the packaged unit has no CAP_SYS_NICE to lower the main thread's instead).
- * When the CPUs are not short, nice changes nothing: the worker still gets a whole core.
+ * needs no privilege; lowering it back needs CAP_SYS_NICE or an RLIMIT_NICE that allows the base
+ * value (the packaged unit sets LimitNICE=+0; root in the lab has the capability). Where neither
+ * holds, the thread stays at base + WORKER_NICE after its first commit. Not for good: at nice +5 a 50k/s connection storm on a 2-core box starved the worker behind the load
+ * generator (the backup held 92k of 250k entries 1 s after the burst, instead of all of them at
+ * nice 0), so event sync runs at the process's nice and only the commit yields.
  */
 export const WORKER_NICE = 5
 
+/** The thread's nice: base while syncing, base + WORKER_NICE while committing. */
+export function commitNice (): (committing: boolean) => void {
+  let base: number
+  try { base = getPriority(0) } catch { return () => {} }
+  let current = base
+  return (committing) => {
+    const want = committing ? Math.min(19, base + WORKER_NICE) : base
+    if (want === current) return
+    try { setPriority(0, want); current = want } catch { /* a sandbox refusing setpriority: stay as we are */ }
+  }
+}
+
 if (parentPort !== null) {
   const port = parentPort
-  try { setPriority(0, Math.min(19, getPriority(0) + WORKER_NICE)) } catch { /* a sandbox refusing setpriority: run at the process's nice */ }
   serveConntrack(port as unknown as Port<ToWorker, FromWorker>, {
     open: openConntrackPorts,
     clock: monotonicClock,
     unixSeconds: () => Math.floor(Date.now() / 1000),
     logger: (level) => createLogger(level),
     onClosed: () => { port.close() },
-    loopDelay: () => new LoopDelayMonitor()
+    loopDelay: () => new LoopDelayMonitor(),
+    setCommitting: commitNice()
   })
 }

@@ -11,11 +11,14 @@
  * are independent (a failed GARP must not keep the VIPs from being removed later).
  *
  * One exception to the queue: a plan made only of adverts (a Master's periodic advert, RFC 5798
- * §6.4.3) does not wait behind a conntrack effect in progress. The commit of a takeover may hold
- * the queue for its whole budget (seconds with 100k entries); the new master's adverts must keep
- * their interval meanwhile, or the peer's Master_Down timer fires and both go MASTER. Nothing an
- * advert could overtake there matters: a router with a queued vipDel has left MASTER and sends no
- * periodic advert.
+ * §6.4.3) never waits behind another plan. The commit of a takeover may hold the queue for its
+ * whole budget (seconds with 100k entries), and the rest of a takeover plan after it (VIPs, GARP
+ * spawns, flush, kernel resync, bulk) for longer; the new master's adverts must keep their
+ * interval meanwhile, or the peer's Master_Down timer fires and both go MASTER. (They used to pass
+ * only a conntrack step in progress: an advert due while the VIPs were being added queued behind
+ * the flush and resync that followed, and a new master went silent for 200 ms after its commit
+ * budget.) Nothing an advert could overtake matters: a router with a queued vipDel has left
+ * MASTER and sends no periodic advert, and a priority-0 advert travels in its leave plan, in order.
  */
 import type { Effect, EffectKind } from '../core/effects.js'
 import type { Logger } from './log.js'
@@ -35,6 +38,8 @@ export class Executor {
   private readonly background = new Set<Promise<void>>()
   /** Conntrack effects in progress at the head of the queue. */
   private conntrackRunning = 0
+  /** Plans queued and not finished. */
+  private queued = 0
 
   constructor (
     private readonly handlers: EffectHandlers,
@@ -46,10 +51,12 @@ export class Executor {
   /** Queue a plan; resolves when every effect of it has run (background ones: started). */
   run (effects: readonly Effect[]): Promise<void> {
     if (effects.length === 0) return this.tail
-    if (this.conntrackRunning > 0 && effects.every(e => e.kind === 'sendAdvert')) {
-      this.counters.inc('executor.advertPassedConntrack')
+    if (effects.every(e => e.kind === 'sendAdvert')) {
+      if (this.conntrackRunning > 0) this.counters.inc('executor.advertPassedConntrack')
+      else if (this.queued > 0) this.counters.inc('executor.advertPassedPlan')
       return Promise.all(effects.map(async e => { await this.one(e) })).then(() => undefined)
     }
+    this.queued++
     this.tail = this.tail.then(async () => {
       for (let i = 0; i < effects.length;) {
         // Consecutive adverts (a sync group's members) leave together: their relative order
@@ -64,7 +71,7 @@ export class Executor {
           i++
         }
       }
-    })
+    }).finally(() => { this.queued-- })
     return this.tail
   }
 

@@ -119,15 +119,40 @@ t.test('periodic adverts pass a commit in progress; everything else still waits 
   await other
   t.same(log.slice(-3), ['commit done', 'vipAdd:a', 'vipDel:c'], 'VIPs after the commit, order of plans kept')
   t.equal(counters.get('executor.advertPassedConntrack'), 2)
-  // With no conntrack effect in progress, adverts queue as before.
+})
+
+t.test('periodic adverts pass any plan in progress, also the rest of a takeover after its commit', async t => {
+  // The takeover plan after the commit budget: VIPs, then a flush that takes its time. An advert
+  // due while the VIPs are added must not wait for the flush (it used to: 200 ms of silence).
+  const vipGate = deferred()
+  const flushGate = deferred()
+  const counters = new Counters()
+  const h = recorder({
+    vipAdd: async () => { await vipGate.promise; h.log.push('vipAdd done') },
+    ctFlush: async () => { h.log.push('flush start'); await flushGate.promise; h.log.push('flush done') }
+  })
+  const ex = new Executor(h.handlers, counters, silent, () => 0)
+  const plan = ex.run([{ kind: 'vipAdd', routerId: 'a', vips: [vip] }, { kind: 'ctFlush', caches: 'both' }])
+  await new Promise(resolve => setImmediate(resolve))
+  await ex.run([advert('a')])
+  t.same(h.log, ['advert:a'], 'sent while the vipAdd runs')
+  t.equal(counters.get('executor.advertPassedPlan'), 1)
+  vipGate.resolve()
+  await new Promise(resolve => setImmediate(resolve))
+  await ex.run([advert('a')])
+  t.same(h.log, ['advert:a', 'vipAdd done', 'flush start', 'advert:a'], 'and while the flush runs')
+  flushGate.resolve()
+  await plan
+  t.same(h.log.slice(-1), ['flush done'])
+  // Any other plan keeps its place in the queue.
   const g2 = deferred()
   const h2 = recorder({ vipAdd: async () => { await g2.promise; h2.log.push('vipAdd done') } })
   const ex2 = new Executor(h2.handlers, new Counters(), silent, () => 0)
   const p1 = ex2.run([{ kind: 'vipAdd', routerId: 'a', vips: [vip] }])
-  const p2 = ex2.run([advert('a')])
+  const p2 = ex2.run([{ kind: 'vipDel', routerId: 'b', vips: [vip] }, advert('b', 0)])
   await new Promise(resolve => setImmediate(resolve))
-  t.same(h2.log, [], 'an advert waits behind a vipAdd')
+  t.same(h2.log, [], 'a leave plan (vipDel + priority 0) waits behind the vipAdd')
   g2.resolve()
   await Promise.all([p1, p2])
-  t.same(h2.log, ['vipAdd done', 'advert:a'])
+  t.same(h2.log, ['vipAdd done', 'vipDel:b', 'advert:b'])
 })
