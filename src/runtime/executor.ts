@@ -40,6 +40,8 @@ export class Executor {
   private conntrackRunning = 0
   /** Plans queued and not finished. */
   private queued = 0
+  /** Resolves once every announcement queued so far has been started. */
+  private starting: Promise<void> = Promise.resolve()
 
   constructor (
     private readonly handlers: EffectHandlers,
@@ -54,7 +56,7 @@ export class Executor {
     if (effects.every(e => e.kind === 'sendAdvert')) {
       if (this.conntrackRunning > 0) this.counters.inc('executor.advertPassedConntrack')
       else if (this.queued > 0) this.counters.inc('executor.advertPassedPlan')
-      return Promise.all(effects.map(async e => { await this.one(e) })).then(() => undefined)
+      return Promise.all(effects.map(async e => { await this.one(e, false) })).then(() => undefined)
     }
     this.queued++
     this.tail = this.tail.then(async () => {
@@ -81,7 +83,7 @@ export class Executor {
     await Promise.allSettled([...this.background])
   }
 
-  private async one (effect: Effect): Promise<void> {
+  private async one (effect: Effect, waitStarts = true): Promise<void> {
     const handler = this.handlers[effect.kind] as ((e: Effect) => Promise<void>) | undefined
     if (handler === undefined) {
       this.counters.inc(`effect.${effect.kind}.skipped`)
@@ -90,7 +92,28 @@ export class Executor {
     const started = this.clock()
     const slow = CONNTRACK.has(effect.kind)
     if (slow) this.conntrackRunning++
-    const done = handler(effect).finally(() => { if (slow) this.conntrackRunning-- }).then(
+    // An announcement spawns arping (a fork of this process: 10-25 ms on the VRRP thread, more
+    // under load): each starts in its own turn of the event loop, so an Adver_Timer that falls due
+    // meanwhile fires between two spawns instead of after all of them (70 ms seen at a takeover).
+    // Every later effect of a plan waits until the announcements before it have started (a vipDel
+    // must cancel a GARP round, never precede it); adverts-only plans do not wait (run()).
+    const background = BACKGROUND.has(effect.kind)
+    let begun: Promise<void>
+    if (background) {
+      let signal = (): void => {}
+      const hasStarted = new Promise<void>(resolve => { signal = resolve })
+      const before = this.starting
+      this.starting = hasStarted
+      begun = before.then(async () => { await new Promise<void>(resolve => { setImmediate(resolve) }) }).then(async () => {
+        const p = handler(effect)
+        signal()
+        await p
+      })
+    } else {
+      if (waitStarts) await this.starting
+      begun = handler(effect)
+    }
+    const done = begun.finally(() => { if (slow) this.conntrackRunning-- }).then(
       () => {
         this.counters.inc(`effect.${effect.kind}.ok`)
         // Every step of a transition plan is logged with its duration; periodic adverts only in debug.
@@ -101,7 +124,7 @@ export class Executor {
         this.counters.inc(`effect.${effect.kind}.failed`)
         this.log.warn({ effect, err: String(err), ms: round(this.clock() - started) }, 'effect failed')
       })
-    if (BACKGROUND.has(effect.kind)) {
+    if (background) {
       this.background.add(done)
       void done.finally(() => this.background.delete(done))
       return

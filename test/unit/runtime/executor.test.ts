@@ -156,3 +156,16 @@ t.test('periodic adverts pass any plan in progress, also the rest of a takeover 
   await Promise.all([p1, p2])
   t.same(h2.log, ['vipAdd done', 'vipDel:b', 'advert:b'])
 })
+
+t.test('announcements start one per turn of the event loop: an advert due meanwhile goes first; later effects wait for their start', async t => {
+  const log: string[] = []
+  const ex = new Executor({
+    garp: async (e) => { log.push(`garp ${e.routerId}`) },
+    sendAdvert: async (e) => { log.push(`advert ${e.routerId}`) },
+    vipDel: async (e) => { log.push(`vipDel ${e.routerId}`) }
+  }, new Counters(), silent, () => 0)
+  const plan = ex.run([{ kind: 'garp', routerId: 'a', vips: [vip], count: 2 }, { kind: 'garp', routerId: 'b', vips: [vip], count: 2 }, { kind: 'vipDel', routerId: 'a', vips: [vip] }])
+  const advert = ex.run([{ kind: 'sendAdvert', routerId: 'x', priority: 100 }])
+  await Promise.all([plan, advert])
+  t.same(log, ['advert x', 'garp a', 'garp b', 'vipDel a'], 'the advert did not wait for the spawns; the vipDel came after both GARPs started')
+})
