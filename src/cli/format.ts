@@ -16,6 +16,11 @@ export function formatDuration (ms: number): string {
 }
 
 /** An advertisement interval in centiseconds (RFC 5798 §5.2.7): 1s, 100ms, 1.5s. */
+/** A measured duration in ms: one decimal below 10 ms, whole ms above. */
+export function formatMs (ms: number): string {
+  return `${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms`
+}
+
 export function formatIntervalCs (cs: number): string {
   return cs % 100 === 0 ? `${cs / 100}s` : cs > 100 ? `${cs / 100}s` : `${cs * 10}ms`
 }

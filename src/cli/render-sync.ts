@@ -9,7 +9,7 @@
  */
 import { z } from 'zod'
 import type { CtEntryView, CtTupleView } from '../control/protocol.js'
-import { formatDuration, table } from './format.js'
+import { formatDuration, formatMs, table } from './format.js'
 
 const n = z.number()
 const cacheStats = z.looseObject({ active: n, created: n.optional(), updated: n.optional(), destroyed: n.optional(), flushed: n.optional(), filtered: n.optional() })
@@ -67,7 +67,7 @@ function commitText (v: SyncView): string {
   if (v.commit?.running === true) return `running (${v.commit.ok ?? 0} done, ${v.commit.remaining ?? '?'} left)`
   const c = v.lastCommit
   if (c === null) return 'none yet'
-  return `${c.ok}/${c.entries} entries in ${c.ms < 10 ? c.ms.toFixed(1) : Math.round(c.ms)} ms${c.failed > 0 ? `, ${c.failed} failed` : ''}${c.withinBudget ? '' : ' (over budget)'}`
+  return `${c.ok}/${c.entries} entries in ${formatMs(c.ms)}${c.failed > 0 ? `, ${c.failed} failed` : ''}${c.withinBudget ? '' : ' (over budget)'}`
 }
 
 /** One line for `hafwctl state` when conntrack is on. */

@@ -5,7 +5,7 @@
 import type { GroupSnapshot } from '../core/node.js'
 import { ROUTER_DROP_REASONS } from '../core/vrrp/drops.js'
 import type { ControlEvent, RouterStatus, Status, VipStatus } from '../control/protocol.js'
-import { formatDuration, formatIntervalCs, table } from './format.js'
+import { formatDuration, formatIntervalCs, formatMs, table } from './format.js'
 import { health } from './health.js'
 import { syncLine } from './render-sync.js'
 
@@ -72,12 +72,8 @@ function dropsLine (s: Status): string {
 function loopLine (s: Status): string | null {
   const d = s.loopDelay
   if (d === undefined) return null
-  const one = (name: string, l: NonNullable<typeof d.conntrack>): string => `${name} ${fmtMs(l.recentMaxMs)} (worst ${fmtMs(l.worstMs)})`
+  const one = (name: string, l: NonNullable<typeof d.conntrack>): string => `${name} ${formatMs(l.recentMaxMs)} (worst ${formatMs(l.worstMs)})`
   return `loop delay: ${one('vrrp', d.vrrp)}${d.conntrack !== null ? ` · ${one('conntrack', d.conntrack)}` : ''}`
-}
-
-function fmtMs (ms: number): string {
-  return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`
 }
 
 function failedLine (s: Status): string | null {

@@ -185,22 +185,17 @@ function rule (e: ConfStmt, ledger: Ledger): RuleEntry | null {
   return { stmt: e, family, out: o as RuleOut }
 }
 
+/** Each line of the block through `parse`; the ones it refused (reported in the ledger) left out. */
+function entries<T> (block: ConfStmt, ctx: Ctx, parse: (e: ConfStmt, ledger: Ctx['ledger']) => T | null): T[] {
+  return (block.children ?? []).map(e => parse(e, ctx.ledger)).filter((x): x is T => x !== null)
+}
+
 export function virtualRoutes (block: ConfStmt, ctx: Ctx): RouteEntry[] {
-  const out: RouteEntry[] = []
-  for (const e of block.children ?? []) {
-    const r = route(e, ctx.ledger)
-    if (r !== null) out.push(r)
-  }
-  return out
+  return entries(block, ctx, route)
 }
 
 export function virtualRules (block: ConfStmt, ctx: Ctx): RuleEntry[] {
-  const out: RuleEntry[] = []
-  for (const e of block.children ?? []) {
-    const r = rule(e, ctx.ledger)
-    if (r !== null) out.push(r)
-  }
-  return out
+  return entries(block, ctx, rule)
 }
 
 const FAM: Readonly<Record<Family, string>> = { ipv4: 'IPv4', ipv6: 'IPv6' }

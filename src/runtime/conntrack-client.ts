@@ -29,7 +29,7 @@ export interface ConntrackHandle {
   /** Authenticated sync: the re-read keys (SIGHUP); ignored when auth is off. */
   setSyncKeys?: (keys: readonly Uint8Array[]) => void
   /** How late the worker's loop runs (its last snapshot); null before one. */
-  loopDelay?: () => LoopDelay | null
+  loopDelay: () => LoopDelay | null
   start: () => Promise<void>
   close: () => Promise<void>
 }

@@ -53,8 +53,9 @@ export function serveConntrack (port: Port<ToWorker, FromWorker>, deps: ServiceD
 
   const pushSnapshot = (): void => {
     if (running === null) return
-    deps.setCommitting?.(running.runtime.status().commit?.running === true)
-    port.postMessage({ type: 'snapshot', status: running.runtime.status(), counters: running.counters.toJSON(), ...(loop !== null ? { loopDelay: loop.snapshot() } : {}) })
+    const status = running.runtime.status()
+    deps.setCommitting?.(status.commit?.running === true)
+    port.postMessage({ type: 'snapshot', status, counters: running.counters.toJSON(), ...(loop !== null ? { loopDelay: loop.snapshot() } : {}) })
   }
 
   const handle = async (req: ConntrackRequest): Promise<FromWorker> => {

@@ -170,7 +170,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     nodeName: model.node.name,
     clock,
     maintenance: commands.maintenanceView,
-    loopDelay: () => ({ vrrp: loop.snapshot(), conntrack: conntrack?.runtime.loopDelay?.() ?? null }),
+    loopDelay: () => ({ vrrp: loop.snapshot(), conntrack: conntrack?.runtime.loopDelay() ?? null }),
     ...(conntrack !== null ? { conntrack: () => conntrack?.runtime.status() } : {})
   })
   const startupFailed = (err: unknown): never => {

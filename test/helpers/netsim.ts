@@ -341,3 +341,29 @@ export function routerConfig (over: Partial<RouterConfig> & { primaryAddress: st
     ...over
   }
 }
+
+/**
+ * Sync-group steps that broke all-or-nothing on `node`: a step whose vipAdd/vipDel effects are
+ * not one kind for exactly `members` routers. Empty when every such step moved the whole group.
+ * Returns the offending steps as "step N: kind:router,…".
+ */
+export function splitGroupSteps (sim: NetSim, node: string, members = 2): string[] {
+  const byStep = new Map<number, Set<string>>()
+  for (const x of sim.effects({ node })) {
+    if (x.effect.kind !== 'vipAdd' && x.effect.kind !== 'vipDel') continue
+    const set = byStep.get(x.step) ?? new Set<string>()
+    set.add(`${x.effect.kind}:${x.effect.routerId}`)
+    byStep.set(x.step, set)
+  }
+  const split: string[] = []
+  for (const [step, set] of byStep) {
+    const kinds = new Set([...set].map(s => s.split(':')[0]))
+    if (kinds.size !== 1 || set.size !== members) split.push(`step ${step}: ${[...set].join(',')}`)
+  }
+  return split
+}
+
+/** Steps of `node` that added or removed VIPs. */
+export function vipSteps (sim: NetSim, node: string): number {
+  return new Set(sim.effects({ node }).filter(x => x.effect.kind === 'vipAdd' || x.effect.kind === 'vipDel').map(x => x.step)).size
+}

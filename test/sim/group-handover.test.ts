@@ -1,5 +1,5 @@
 import t from 'tap'
-import { NetSim, routerConfig } from '../helpers/netsim.js'
+import { NetSim, routerConfig, splitGroupSteps } from '../helpers/netsim.js'
 import type { SimNodeSpec } from '../helpers/netsim.js'
 import { mulberry32 } from '../helpers/prng.js'
 import { masterDownInterval, skewTime } from '../../src/core/vrrp/timers.js'
@@ -135,17 +135,7 @@ t.test('both sides\' links flapping: the groups never split, never flap without 
 
     for (const name of ['fw1', 'fw2']) {
       // All or nothing: every step that adds or removes VIPs does it for both members.
-      const byStep = new Map<number, Set<string>>()
-      for (const x of sim.effects({ node: name })) {
-        if (x.effect.kind !== 'vipAdd' && x.effect.kind !== 'vipDel') continue
-        const set = byStep.get(x.step) ?? new Set<string>()
-        set.add(`${x.effect.kind}:${x.effect.routerId}`)
-        byStep.set(x.step, set)
-      }
-      for (const [step, set] of byStep) {
-        const kinds = new Set([...set].map(s => s.split(':')[0]))
-        if (kinds.size !== 1 || set.size !== 2) t.fail(`seed ${seed} ${name} step ${step}: ${[...set].join(',')}`)
-      }
+      for (const split of splitGroupSteps(sim, name)) t.fail(`seed ${seed} ${name} ${split}`)
       // No flap: a group that enters MASTER stays there at least one advert interval unless a link
       // event came in between (a master that hears the better peer yields at once, which is a
       // preemption, not a flap: it needs the peer's advert, which needs the links back).

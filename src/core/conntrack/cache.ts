@@ -364,10 +364,6 @@ export function flushCache (cache: FlowCache): FlowCache {
   return cache
 }
 
-function entryAt (cache: FlowCache, ref: Ref): CacheEntry {
-  return storeEntry(cache.store, ref)
-}
-
 function storeEntry (store: FlowStore, ref: Ref): CacheEntry {
   const flow = storeFlow(store, ref)
   const m = storeMeta(store, ref)
@@ -380,7 +376,7 @@ export function cacheGet (cache: FlowCache, key: string): CacheEntry | undefined
   if (probe === null) return undefined
   const ref = storeFind(cache.store, probe)
   if (ref === NO_REF) return undefined
-  const e = entryAt(cache, ref)
+  const e = storeEntry(cache.store, ref)
   return e.key === key ? e : undefined
 }
 
@@ -393,7 +389,7 @@ export function cacheSize (cache: FlowCache): number {
  * bulk send. A copy: later applies do not change it.
  */
 export function cacheSnapshot (cache: FlowCache): readonly CacheEntry[] {
-  return storeRefs(cache.store).map(ref => entryAt(cache, ref))
+  return storeRefs(cache.store).map(ref => storeEntry(cache.store, ref))
 }
 
 /**
