@@ -132,7 +132,11 @@ async function main (): Promise<number> {
     const trafficBack = await waitFor(async () => await clientReachesServer(t, 0.1), 15_000, 0)
     const total = performance.now() - killedAt
     say(`   ${survivor.name} holds the VIPs ${ms(vipsMoved)} after the kill; client traffic flows again after ${ms(trafficBack === null ? null : total)}`)
-    const steps = takeoverTimeline(`${DIR}/${survivor.name}.log`, killedAtEpoch)
+    // Announcements are logged when done (an NA round takes ~80 ms, arping seconds): wait for the
+    // first one to be in the log, so the printed order is the whole transition.
+    const timeline = (): ReturnType<typeof takeoverTimeline> => takeoverTimeline(`${DIR}/${survivor.name}.log`, killedAtEpoch)
+    await waitFor(async () => timeline().some(s => s.what === 'first GARP/NA sent'), 3000, 20)
+    const steps = timeline()
     say(`   ${survivor.name}'s transition, in order (ms after the kill, from its log): ${steps.map(s => `${s.what} +${s.atMs}`).join(' → ') || 'not in the log'}`)
     say(`   waiting for the sessions to finish (${(Math.max(0, runMs - killAfterMs - total) / 1000).toFixed(1)} s more: TCP resends after a stall with back-off)`)
     const sessions = JSON.parse(String((await client).stdout).trim() || '{}') as Partial<SessionReport>
