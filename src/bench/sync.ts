@@ -22,7 +22,7 @@
  *   generator's realtime clock just before the netlink send of the entry's batch. This is kernel
  *   event → A's daemon → on the wire at B; B's decode and cache insert are not included. Clocks:
  *   both are CLOCK_REALTIME on the same host (bench/clock.ts calibration in the generator).
- * - cache p50/p99: B's cache count polled (hafwd: status over the control socket every ~10 ms;
+ * - cache p50/p99: B's cache count polled (hafwd: status over the control socket every ~25 ms, within its request budget;
  *   conntrackd: `conntrackd -s` in a loop, a process each time, ~10–20 ms apart); the k-th created
  *   entry counts as arrived at the first poll that saw base + k entries (FIFO assumption), so this
  *   includes B's processing but has the poll period as its resolution (printed).
@@ -312,7 +312,9 @@ async function runImpl (impl: Impl, phases: readonly Phase[], dir: string): Prom
         while (polling) {
           const n = await p.external()
           if (n !== null) samples.push([realNow(), n])
-          if (impl === 'hafwd') await sleep(10)
+          // under the daemon's control request budget (50/s, burst 200: a faster poller is
+          // disconnected and the count stops); conntrackd -s takes ~25 ms a call by itself
+          if (impl === 'hafwd') await sleep(22)
         }
       })()
       calibrate()

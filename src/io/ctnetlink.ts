@@ -152,30 +152,7 @@ export class CtnetlinkConntrack implements ConntrackControl {
 
   private onEventData (buf: Buffer): void {
     if (this.closed) return
-    let msgs
-    try {
-      msgs = splitMessages(buf)
-    } catch {
-      this.counters.eventDecodeErrors++
-      return
-    }
-    const own = this.commitSock.portId
-    for (const m of msgs) {
-      // spec §5.4: nlmsg_pid is the port id of the socket whose request caused the event
-      if (m.header.pid === own && own !== 0) { this.counters.ownEvents++; continue }
-      let decoded
-      try {
-        decoded = decodeCtnlMessage(m, buf)
-      } catch {
-        this.counters.eventDecodeErrors++
-        continue
-      }
-      if (decoded.kind === 'overrun') { this.reportOverrun(); continue }
-      if (decoded.kind !== 'conntrack') continue
-      this.counters.events++
-      const e: ConntrackEvent = { event: decoded.event, flow: decoded.flow }
-      for (const h of this.eventHandlers) h(e)
-    }
+    decodeEventBatch(buf, this.commitSock.portId, this.counters, (e) => { for (const h of this.eventHandlers) h(e) }, () => { this.reportOverrun() })
   }
 
   private reportOverrun (): void {
@@ -189,4 +166,37 @@ export class CtnetlinkConntrack implements ConntrackControl {
 /** Open the ctnetlink adapter in this process's network namespace. */
 export async function openCtnetlink (opts: CtnetlinkOptions = {}): Promise<CtnetlinkConntrack> {
   return await CtnetlinkConntrack.open(opts)
+}
+
+/** What decodeEventBatch counts (the adapter's event counters). */
+export interface EventDecodeCounters { events: number, ownEvents: number, eventDecodeErrors: number }
+
+/**
+ * One batch of event datagrams (as the nfct addon hands them over: 4-byte aligned, concatenated)
+ * → `onEvent` per conntrack event, in order. Messages caused by `ownPortId` (spec §5.4: nlmsg_pid
+ * is the port id of the socket whose request caused the event) are dropped; an NLMSG_OVERRUN calls
+ * `onOverrun`; a message that does not decode is counted and skipped.
+ */
+export function decodeEventBatch (buf: Buffer, ownPortId: number, counters: EventDecodeCounters, onEvent: (e: ConntrackEvent) => void, onOverrun: () => void): void {
+  let msgs
+  try {
+    msgs = splitMessages(buf)
+  } catch {
+    counters.eventDecodeErrors++
+    return
+  }
+  for (const m of msgs) {
+    if (m.header.pid === ownPortId && ownPortId !== 0) { counters.ownEvents++; continue }
+    let decoded
+    try {
+      decoded = decodeCtnlMessage(m, buf)
+    } catch {
+      counters.eventDecodeErrors++
+      continue
+    }
+    if (decoded.kind === 'overrun') { onOverrun(); continue }
+    if (decoded.kind !== 'conntrack') continue
+    counters.events++
+    onEvent({ event: decoded.event, flow: decoded.flow })
+  }
 }

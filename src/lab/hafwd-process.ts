@@ -38,12 +38,21 @@ export interface HafwdProcess {
   stop: (signal?: NodeJS.Signals) => Promise<number | null>
 }
 
+/**
+ * Extra node flags for every hafwd the lab and the benches start, from HAFW_LAB_NODE_FLAGS
+ * (space-separated), e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a bench's daemons
+ * (each thread writes its own profile at exit).
+ */
+function labNodeFlags (): string[] {
+  return (process.env.HAFW_LAB_NODE_FLAGS ?? '').split(' ').filter(f => f !== '')
+}
+
 export function startHafwd (ns: string, configText: string, dir: string, name: string): HafwdProcess {
   mkdirSync(dir, { recursive: true })
   const configFile = join(dir, `${name}.yaml`)
   const logFile = join(dir, `${name}.log`)
   writeFileSync(configFile, configText)
-  const proc = execa('ip', ['netns', 'exec', ns, process.execPath, ...HAFWD_NODE_FLAGS, hafwdEntry(), '-c', configFile], {
+  const proc = execa('ip', ['netns', 'exec', ns, process.execPath, ...HAFWD_NODE_FLAGS, ...labNodeFlags(), hafwdEntry(), '-c', configFile], {
     reject: false,
     stdin: 'ignore',
     stdout: { file: logFile, append: true },

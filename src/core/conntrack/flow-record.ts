@@ -95,7 +95,14 @@ export const P0 = {
   NAT_SRC_PORT: 1 << 15,
   NAT_DST: 1 << 16,
   NAT_DST_IP: 1 << 17,
-  NAT_DST_PORT: 1 << 18
+  NAT_DST_PORT: 1 << 18,
+  /**
+   * synproxy present and all zero: what the kernel reports for every entry created over ctnetlink
+   * (a commit's, a peer's, a load generator's). Kept as a bit, not as a side entry: a side Map
+   * entry and a copied object per flow cost ~200 bytes of heap each and most of a 100k-entry
+   * cache filled by commits was in the side table.
+   */
+  SYNPROXY_ZERO: 1 << 19
 } as const
 
 /** P1 bits: the slot's bookkeeping (owned by flow-table.ts and the cache). */
@@ -324,16 +331,24 @@ export function packBody (lay: RecordLayout, flow: Flow, u8: Uint8Array, dv: Dat
       }
     }
   }
+  if (zeroSynproxy(flow)) p |= P0.SYNPROXY_ZERO
   dv.setUint32(off + lay.p0, p)
   return true
 }
 
-/** The EXTRA_KEYS fields of a flow, or undefined when it has none. */
+/** A synproxy field with nothing in it (P0.SYNPROXY_ZERO). */
+function zeroSynproxy (flow: Flow): boolean {
+  const s = flow.synproxy
+  return s !== undefined && s.isn === 0 && s.its === 0 && s.tsoff === 0 && Object.keys(s).length === 3
+}
+
+/** The EXTRA_KEYS fields of a flow, or undefined when it has none (a zero synproxy is a P0 bit). */
 export function flowExtra (flow: Flow): FlowExtra | undefined {
   let out: Record<string, unknown> | undefined
   for (const k of EXTRA_KEYS) {
     const v = flow[k]
     if (v === undefined) continue
+    if (k === 'synproxy' && zeroSynproxy(flow)) continue
     out ??= {}
     out[k] = v
   }
@@ -382,6 +397,7 @@ export function unpackFlow (lay: RecordLayout, u8: Uint8Array, dv: DataView, off
       if ((p & P0.NAT_DST_PORT) !== 0) f.nat.dst.port = dv.getUint16(off + lay.natDstPort)
     }
   }
+  if ((p & P0.SYNPROXY_ZERO) !== 0) f.synproxy = { isn: 0, its: 0, tsoff: 0 }
   return f
 }
 

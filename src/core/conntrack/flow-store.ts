@@ -12,7 +12,7 @@
  * deleted or the store cleared. Iteration: v4 slots, then v6 slots, then loose, each in slot order.
  */
 import { packBody, packKey, packedId, packedTcpState, flowExtra, P1, unpackFlow } from './flow-record.js'
-import { createTable, scratchHash, slotOffset, slotUsed, tableFind, tableInsert, tableOverwrite, tableRemove, tableSlots, type FlowTable } from './flow-table.js'
+import { createTable, scratchHash, slabBytes, slotBuf, slotOffset, slotUsed, slotView, tableFind, tableInsert, tableOverwrite, tableRemove, tableSlots, type FlowTable } from './flow-table.js'
 import { flowKey, type Flow } from './flow.js'
 
 /**
@@ -117,12 +117,13 @@ export function storeUpdate (s: FlowStore, r: Ref, flow: Flow, now: number): voi
   packKey(t.lay, flow, t.scratch, t.scratchDv, 0) // same key as the entry (the caller found it by this flow)
   const whole = !packBody(t.lay, flow, t.scratch, t.scratchDv, 0)
   tableOverwrite(t, slot)
-  const since = t.dv.getFloat64(slotOffset(t, slot) + t.lay.since)
+  const since = slotView(t, slot).getFloat64(slotOffset(t, slot) + t.lay.since)
   finish(t, slot, flow, whole, since, now, true)
 }
 
 function finish (t: FlowTable, slot: number, flow: Flow, whole: boolean, since: number, last: number, alive: boolean): void {
   const off = slotOffset(t, slot)
+  const dv = slotView(t, slot)
   let p1 = P1.USED | (alive ? P1.ALIVE : 0)
   if (whole) {
     t.side.set(slot, copyData(flow))
@@ -136,9 +137,9 @@ function finish (t: FlowTable, slot: number, flow: Flow, whole: boolean, since: 
       t.side.delete(slot)
     }
   }
-  t.dv.setUint32(off + t.lay.p1, p1)
-  t.dv.setFloat64(off + t.lay.since, since)
-  t.dv.setFloat64(off + t.lay.lastUpdate, last)
+  dv.setUint32(off + t.lay.p1, p1)
+  dv.setFloat64(off + t.lay.since, since)
+  dv.setFloat64(off + t.lay.lastUpdate, last)
 }
 
 export function storeDelete (s: FlowStore, r: Ref): void {
@@ -170,9 +171,10 @@ export function storeFlow (s: FlowStore, r: Ref): Flow {
   const t = tableOf(s, r)
   const slot = slotOf(r)
   const off = slotOffset(t, slot)
-  const p1 = t.dv.getUint32(off + t.lay.p1)
+  const dv = slotView(t, slot)
+  const p1 = dv.getUint32(off + t.lay.p1)
   if ((p1 & P1.WHOLE) !== 0) return copyData(t.side.get(slot) as Flow)
-  const f = unpackFlow(t.lay, t.buf, t.dv, off)
+  const f = unpackFlow(t.lay, slotBuf(t, slot), dv, off)
   if ((p1 & P1.EXTRA) !== 0) Object.assign(f, copyData(t.side.get(slot)))
   return f
 }
@@ -186,10 +188,11 @@ export function storeMeta (s: FlowStore, r: Ref): EntryMeta {
   }
   const t = tableOf(s, r)
   const off = slotOffset(t, slotOf(r))
+  const dv = slotView(t, slotOf(r))
   return {
-    since: t.dv.getFloat64(off + t.lay.since),
-    lastUpdate: t.dv.getFloat64(off + t.lay.lastUpdate),
-    alive: (t.dv.getUint32(off + t.lay.p1) & P1.ALIVE) !== 0
+    since: dv.getFloat64(off + t.lay.since),
+    lastUpdate: dv.getFloat64(off + t.lay.lastUpdate),
+    alive: (dv.getUint32(off + t.lay.p1) & P1.ALIVE) !== 0
   }
 }
 
@@ -197,13 +200,13 @@ export function storeMeta (s: FlowStore, r: Ref): EntryMeta {
 export function storeTcpState (s: FlowStore, r: Ref): number | undefined {
   const packed = packedOffset(s, r)
   if (packed === null) return storeFlow(s, r).tcp?.state
-  return packedTcpState(packed[0].lay, packed[0].buf, packed[0].dv, packed[1])
+  return packedTcpState(packed[0].lay, slotBuf(packed[0], slotOf(r)), slotView(packed[0], slotOf(r)), packed[1])
 }
 
 export function storeId (s: FlowStore, r: Ref): number | undefined {
   const packed = packedOffset(s, r)
   if (packed === null) return storeFlow(s, r).id
-  return packedId(packed[0].lay, packed[0].dv, packed[1])
+  return packedId(packed[0].lay, slotView(packed[0], slotOf(r)), packed[1])
 }
 
 /** The table and record offset of a packed entry; null for loose entries and flows kept whole. */
@@ -211,7 +214,7 @@ function packedOffset (s: FlowStore, r: Ref): [FlowTable, number] | null {
   if (placeOf(r) === LOOSE) return null
   const t = tableOf(s, r)
   const off = slotOffset(t, slotOf(r))
-  return (t.dv.getUint32(off + t.lay.p1) & P1.WHOLE) !== 0 ? null : [t, off]
+  return (slotView(t, slotOf(r)).getUint32(off + t.lay.p1) & P1.WHOLE) !== 0 ? null : [t, off]
 }
 
 /**
@@ -237,7 +240,7 @@ export function storeHasMaster (s: FlowStore, r: Ref): boolean {
   const t = tableOf(s, r)
   const slot = slotOf(r)
   // master is one of the EXTRA_KEYS: a packed entry without side data has none.
-  if ((t.dv.getUint32(slotOffset(t, slot) + t.lay.p1) & (P1.EXTRA | P1.WHOLE)) === 0) return false
+  if ((slotView(t, slot).getUint32(slotOffset(t, slot) + t.lay.p1) & (P1.EXTRA | P1.WHOLE)) === 0) return false
   return (t.side.get(slot) as Partial<Flow> | undefined)?.master !== undefined
 }
 
@@ -255,7 +258,7 @@ export function storeRefs (s: FlowStore): Ref[] {
 /** What the store holds, for the memory tests and benchmarks. */
 export function storeFootprint (s: FlowStore): { readonly slabBytes: number, readonly indexBytes: number, readonly sideEntries: number, readonly loose: number } {
   return {
-    slabBytes: s.v4.buf.byteLength + s.v6.buf.byteLength,
+    slabBytes: slabBytes(s.v4) + slabBytes(s.v6),
     indexBytes: s.v4.index.byteLength + s.v6.index.byteLength,
     sideEntries: s.v4.side.size + s.v6.side.size,
     loose: s.loose.byKey.size

@@ -11,7 +11,7 @@ import {
 } from '../../../../src/core/conntrack/cache.js'
 import { flowKey, invertTuple, mergeFlow, type Flow } from '../../../../src/core/conntrack/flow.js'
 import { packBody, packKey, P1, recordLayout, unpackFlow } from '../../../../src/core/conntrack/flow-record.js'
-import { createTable, scratchHash, slotOffset, tableFind, tableInsert, tableRemove, tableSlots } from '../../../../src/core/conntrack/flow-table.js'
+import { CHUNK_SLOTS, createTable, scratchHash, slotOffset, slotView, tableFind, tableInsert, tableRemove, tableSlots } from '../../../../src/core/conntrack/flow-table.js'
 import { storeFind, storeFlow, storeFootprint, NO_REF } from '../../../../src/core/conntrack/flow-store.js'
 import { parseFlowKey } from '../../../../src/core/conntrack/flow-key.js'
 import { mulberry32 } from '../../../helpers/prng.js'
@@ -65,7 +65,7 @@ function placeOf (c: FlowCache, flow: Flow): string {
   if (ref === NO_REF) return 'absent'
   if ((ref & 3) === 2) return 'loose'
   const tbl = (ref & 3) === 0 ? c.store.v4 : c.store.v6
-  const p1 = tbl.dv.getUint32(slotOffset(tbl, ref >>> 2) + tbl.lay.p1)
+  const p1 = slotView(tbl, ref >>> 2).getUint32(slotOffset(tbl, ref >>> 2) + tbl.lay.p1)
   return (p1 & P1.WHOLE) !== 0 ? 'whole' : (p1 & P1.EXTRA) !== 0 ? 'extra' : 'packed'
 }
 
@@ -318,6 +318,10 @@ t.test('100k inserts then deletes: size 0, nothing left, slots reused by the nex
   const full = storeFootprint(c.store)
   t.equal(full.sideEntries, N / 1000)
   t.ok(full.slabBytes / N < 200, `slab ${(full.slabBytes / N).toFixed(0)} bytes/entry`)
+  t.ok(full.slabBytes <= (N + CHUNK_SLOTS) * c.store.v4.lay.size, 'the slab grows by chunks: at most one chunk of slack')
+  for (const i of [0, CHUNK_SLOTS - 1, CHUNK_SLOTS, 2 * CHUNK_SLOTS + 7, N - 1]) {
+    t.same(storeFlow(c.store, storeFind(c.store, flow(i))), flow(i), `entry ${i} (slot ${i}: chunk ${Math.floor(i / CHUNK_SLOTS)}) reads back`)
+  }
   for (let i = 0; i < N; i++) c = applyKernelEvent(c, { event: 'destroy', flow: flow(i), origin: 'other' }, N + i, null).cache
   t.equal(cacheSize(c), 0)
   const empty = storeFootprint(c.store)
@@ -345,4 +349,19 @@ t.test('determinism: the same inputs give the same snapshot order and contents',
     return JSON.stringify(cacheSnapshot(c))
   }
   t.equal(run(), run())
+})
+
+t.test('a zero synproxy (every ctnetlink-created entry has one) is a record bit, not a side entry', async t => {
+  const zero: Flow = { ...tcpFlow(1), synproxy: { isn: 0, its: 0, tsoff: 0 } }
+  const set: Flow = { ...tcpFlow(2), synproxy: { isn: 7, its: 0, tsoff: 0 } }
+  let c = createCache('external')
+  c = applyPeerUpdate(c, { event: 'new', flow: zero }, 1).cache
+  t.equal(storeFootprint(c.store).sideEntries, 0, 'no side entry for the zero synproxy')
+  t.equal(placeOf(c, zero), 'packed')
+  t.same(storeFlow(c.store, storeFind(c.store, zero)), zero, 'reads back with its zero synproxy')
+  c = applyPeerUpdate(c, { event: 'new', flow: set }, 2).cache
+  t.equal(placeOf(c, set), 'extra', 'a synproxy with values stays in the side table')
+  t.same(storeFlow(c.store, storeFind(c.store, set)), set)
+  c = applyPeerUpdate(c, { event: 'new', flow: tcpFlow(1) }, 3).cache
+  t.same(storeFlow(c.store, storeFind(c.store, tcpFlow(1))), tcpFlow(1), 'a NEW without synproxy clears the bit')
 })
