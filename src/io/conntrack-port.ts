@@ -51,6 +51,11 @@ export interface OverrunInfo {
 export interface ConntrackControl {
   /** The whole table (family undefined = AF_UNSPEC), or one family. */
   dump: (family?: FlowFamily) => Promise<Flow[]>
+  /**
+   * The same, a receive batch at a time: nothing is kept, so a dump of 250k entries never holds
+   * them all (the daemon's resyncs). Resolves with the count when the dump is complete.
+   */
+  dumpChunks: (onChunk: (flows: Flow[]) => void, family?: FlowFamily) => Promise<number>
   /** Batched create/update/delete/get/setTimeout/flush; one result per request, in order. */
   apply: (requests: readonly CtMutation[]) => Promise<ApplyResult[]>
   /** Flush the whole table (every family). Throws when the kernel refuses. */

@@ -7,6 +7,11 @@
  * answers EBUSY to a second concurrent dump), so dumps are queued.
  *
  * A message that does not decode is counted and skipped: one odd entry must not cost a resync.
+ *
+ * Two ways to take a dump: `dump` collects every entry into one array (the control API's views,
+ * tools); `dumpChunks` hands the entries of each receive batch to a callback and keeps none (the
+ * daemon's resyncs: 250k decoded flows held until the dump ends made every scavenge copy them, and
+ * the conntrack thread spent seconds in GC; chunks die young).
  */
 import { encodeRequest, decodeCtnlMessage } from '../codec/ctnetlink.js'
 import { splitMessages } from '../codec/netlink.js'
@@ -22,8 +27,10 @@ export interface DumpStats { dumps: number, entries: number, decodeErrors: numbe
 
 interface Running {
   readonly seq: number
-  readonly flows: Flow[]
-  readonly resolve: (flows: Flow[]) => void
+  /** Entries of one receive batch, in order. */
+  readonly onChunk: (flows: Flow[]) => void
+  count: number
+  readonly resolve: (count: number) => void
   readonly reject: (err: Error) => void
   timer: NodeJS.Timeout
 }
@@ -43,7 +50,18 @@ export class Dumper {
 
   /** Every entry of `family` (undefined = AF_UNSPEC, every family). */
   async dump (family?: FlowFamily): Promise<Flow[]> {
-    const run = this.chain.then(async () => await this.start(family))
+    const all: Flow[] = []
+    await this.dumpChunks((flows) => { for (const f of flows) all.push(f) }, family)
+    return all
+  }
+
+  /**
+   * Every entry of `family`, handed over a receive batch at a time (`onChunk` is not called with
+   * an empty array); resolves with the number of entries when the kernel's NLMSG_DONE arrives.
+   * A throwing `onChunk` fails the dump.
+   */
+  async dumpChunks (onChunk: (flows: Flow[]) => void, family?: FlowFamily): Promise<number> {
+    const run = this.chain.then(async () => await this.start(family, onChunk))
     this.chain = run.catch(() => undefined)
     return await run
   }
@@ -58,14 +76,14 @@ export class Dumper {
     }
   }
 
-  private async start (family: FlowFamily | undefined): Promise<Flow[]> {
+  private async start (family: FlowFamily | undefined, onChunk: (flows: Flow[]) => void): Promise<number> {
     if (this.closed) throw new CtnlIoError('CTNL_CLOSED', 'dump on a closed adapter')
     this.seq = (this.seq + 1) >>> 0
     const seq = this.seq
     const req = encodeRequest(family === undefined ? { op: 'dump' } : { op: 'dump', family }, seq, 0)
-    const done = new Promise<Flow[]>((resolve, reject) => {
+    const done = new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => { this.fail(new CtnlIoError('CTNL_TIMEOUT', `dump: nothing from the kernel for ${this.idleTimeoutMs} ms`)) }, this.idleTimeoutMs)
-      this.running = { seq, flows: [], resolve, reject, timer }
+      this.running = { seq, onChunk, count: 0, resolve, reject, timer }
     })
     this.stats.dumps++
     try {
@@ -95,6 +113,8 @@ export class Dumper {
       this.stats.decodeErrors++
       return
     }
+    const chunk: Flow[] = []
+    let end: 'done' | Error | null = null
     for (const m of msgs) {
       if (m.header.seq !== r.seq) continue
       let decoded
@@ -104,25 +124,32 @@ export class Dumper {
         this.stats.decodeErrors++
         continue
       }
-      switch (decoded.kind) {
-        case 'conntrack':
-          r.flows.push(decoded.flow)
-          this.stats.entries++
-          break
-        case 'done':
-          clearTimeout(r.timer)
-          this.running = undefined
-          r.resolve(r.flows)
-          return
-        case 'error':
-          if (decoded.errno !== 0) {
-            this.fail(new CtnlIoError('CTNL_KERNEL', `dump refused: ${errnoName(decoded.errno)}`, errnoName(decoded.errno)))
-            return
-          }
-          break
-        default:
-          break
+      if (decoded.kind === 'conntrack') {
+        chunk.push(decoded.flow)
+        this.stats.entries++
+      } else if (decoded.kind === 'done') {
+        end = 'done'
+        break
+      } else if (decoded.kind === 'error' && decoded.errno !== 0) {
+        end = new CtnlIoError('CTNL_KERNEL', `dump refused: ${errnoName(decoded.errno)}`, errnoName(decoded.errno))
+        break
       }
+    }
+    if (chunk.length > 0) {
+      r.count += chunk.length
+      try {
+        r.onChunk(chunk)
+      } catch (err) {
+        this.fail(err instanceof Error ? err : new Error(String(err)))
+        return
+      }
+    }
+    if (end === 'done') {
+      clearTimeout(r.timer)
+      this.running = undefined
+      r.resolve(r.count)
+    } else if (end !== null) {
+      this.fail(end)
     }
   }
 }

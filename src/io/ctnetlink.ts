@@ -111,6 +111,10 @@ export class CtnetlinkConntrack implements ConntrackControl {
     return await this.dumper.dump(family)
   }
 
+  async dumpChunks (onChunk: (flows: Flow[]) => void, family?: FlowFamily): Promise<number> {
+    return await this.dumper.dumpChunks(onChunk, family)
+  }
+
   async apply (requests: readonly CtMutation[]): Promise<ApplyResult[]> {
     return await this.committer.submit(requests)
   }

@@ -99,8 +99,10 @@ type HandlerTable = { readonly [K in EngineEffect['kind']]: Handler<K> }
 const EFFECT_HANDLERS: HandlerTable = {
   send: (r, e) => { r.sendDatagram(e.datagram) },
   dump: (r, e) => {
-    r.io(r.o.ct.dump().then(
-      flows => { r.step({ kind: 'dumped', purpose: e.purpose, flows }) },
+    // A chunk per receive batch, each its own engine step (engine.ts dumpPart): the thread never
+    // holds the whole table as objects, and events and datagrams are served between chunks.
+    r.io(r.o.ct.dumpChunks(flows => { r.step({ kind: 'dumpPart', purpose: e.purpose, flows }) }).then(
+      () => { r.step({ kind: 'dumped', purpose: e.purpose, flows: [] }) },
       (err: unknown) => { r.step({ kind: 'dumpFailed', purpose: e.purpose, error: String(err) }) }))
   },
   apply: (r, e) => {

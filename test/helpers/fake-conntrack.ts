@@ -80,6 +80,20 @@ export class FakeConntrack implements ConntrackControl {
     return [...this.table.values()].filter(f => family === undefined || f.family === family).map(clone)
   }
 
+  /** Entries per dumpChunks chunk (a kernel receive batch); small, so every resync spans chunks. */
+  dumpChunkSize = 2
+
+  /** The table a chunk at a time, each on its own turn of the event loop (events may come between). */
+  async dumpChunks (onChunk: (flows: Flow[]) => void, family?: FlowFamily): Promise<number> {
+    const all = await this.dump(family)
+    for (let i = 0; i < all.length; i += this.dumpChunkSize) {
+      await new Promise<void>(resolve => { setImmediate(resolve) })
+      this.assertOpen()
+      onChunk(all.slice(i, i + this.dumpChunkSize))
+    }
+    return all.length
+  }
+
   async apply (requests: readonly CtMutation[]): Promise<ApplyResult[]> {
     if (this.closed) return requests.map(() => ({ ok: false, errno: 'ECLOSED' }))
     this.applied.push([...requests])

@@ -313,12 +313,20 @@ export interface ResyncResult {
   readonly changes: readonly CacheChange[]
 }
 
+/** A resync in progress: the entries its dump has shown so far (a dump arrives in chunks). */
+export interface ResyncRun {
+  readonly seen: Set<Ref>
+}
+
+export function beginResync (): ResyncRun {
+  return { seen: new Set() }
+}
+
 /**
- * Merge a complete kernel dump into the internal cache, in place. Dump entries are updates:
- * monotonic rule and filter apply as for events.
+ * Merge one chunk of a kernel dump into the internal cache, in place. Dump entries are updates:
+ * monotonic rule and filter apply as for events. Returns the changes (new / update).
  */
-export function resyncFromDump (cache: FlowCache, dump: Iterable<Flow>, now: Millis, opts: ResyncOptions): ResyncResult {
-  const seen = new Set<Ref>()
+export function resyncChunk (cache: FlowCache, run: ResyncRun, dump: Iterable<Flow>, now: Millis, opts: ResyncOptions): CacheChange[] {
   const changes: CacheChange[] = []
   for (const raw of dump) {
     const flow = stripVolatile(raw)
@@ -331,27 +339,44 @@ export function resyncFromDump (cache: FlowCache, dump: Iterable<Flow>, now: Mil
     }
     const ref = storeFind(cache.store, flow)
     if (ref === NO_REF || otherIncarnation(cache.store, ref, flow)) {
-      seen.add(storeSet(cache.store, flow, now))
+      run.seen.add(storeSet(cache.store, flow, now))
       count(cache, 'created')
       changes.push(change('new', flow, opts.propagate))
       continue
     }
-    seen.add(ref)
+    run.seen.add(ref)
     const r = merge(cache, ref, flow, now, opts.propagate)
     if (r.change !== null) changes.push(r.change)
   }
-  if (opts.purge) {
-    const since = opts.purgeUntouchedSince
-    for (const ref of storeRefs(cache.store)) {
-      if (seen.has(ref)) continue
-      if (since !== undefined && storeMeta(cache.store, ref).lastUpdate >= since) continue
-      const flow = storeFlow(cache.store, ref)
-      storeDelete(cache.store, ref)
-      count(cache, 'destroyed')
-      count(cache, 'purged')
-      changes.push(change('destroy', flow, opts.propagate))
-    }
+  return changes
+}
+
+/**
+ * The dump is complete: with `purge`, remove every cached entry it did not show (destroy changes).
+ * An entry deleted and its slot reused during the dump reads as seen; it was touched after the
+ * dump began, which `purgeUntouchedSince` protects anyway.
+ */
+export function endResync (cache: FlowCache, run: ResyncRun, opts: ResyncOptions): CacheChange[] {
+  const changes: CacheChange[] = []
+  if (!opts.purge) return changes
+  const since = opts.purgeUntouchedSince
+  for (const ref of storeRefs(cache.store)) {
+    if (run.seen.has(ref)) continue
+    if (since !== undefined && storeMeta(cache.store, ref).lastUpdate >= since) continue
+    const flow = storeFlow(cache.store, ref)
+    storeDelete(cache.store, ref)
+    count(cache, 'destroyed')
+    count(cache, 'purged')
+    changes.push(change('destroy', flow, opts.propagate))
   }
+  return changes
+}
+
+/** Merge a complete kernel dump into the internal cache, in place (resyncChunk, then endResync). */
+export function resyncFromDump (cache: FlowCache, dump: Iterable<Flow>, now: Millis, opts: ResyncOptions): ResyncResult {
+  const run = beginResync()
+  const changes = resyncChunk(cache, run, dump, now, opts)
+  for (const c of endResync(cache, run, opts)) changes.push(c)
   return { cache, changes }
 }
 

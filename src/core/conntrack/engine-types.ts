@@ -12,7 +12,7 @@ import type { Effect } from '../effects.js'
 import type { Deadline, Millis } from '../time.js'
 import type { Bulk, BulkConfig, BulkEvent, BulkState } from '../sync/bulk.js'
 import type { FtfwConfig, FtfwSnapshot, FtfwState } from '../sync/ftfw.js'
-import type { CacheStats, FlowCache } from './cache.js'
+import type { CacheStats, FlowCache, ResyncRun } from './cache.js'
 import type { CommitProgress, CommitRequest, CommitState } from './commit.js'
 import type { FilterCidr, FilterConfig, FlowFilter } from './filter.js'
 import type { CompiledSourcePolicy, SyncSourcePolicy } from '../sync/source.js'
@@ -105,6 +105,11 @@ export type EngineInput =
   | { readonly kind: 'datagram', readonly buf: Uint8Array, readonly from?: string, readonly auth?: AuthVerdict }
   /** The deadline was reached. */
   | { readonly kind: 'timeout' }
+  /**
+   * Part of a dump (a receive batch), before its `dumped`: the chunks of one dump, then `dumped` with
+   * the last entries (or none), in order. A whole dump may also come as one `dumped`.
+   */
+  | { readonly kind: 'dumpPart', readonly purpose: DumpPurpose, readonly flows: readonly Flow[] }
   | { readonly kind: 'dumped', readonly purpose: DumpPurpose, readonly flows: readonly Flow[] }
   | { readonly kind: 'dumpFailed', readonly purpose: DumpPurpose, readonly error: string }
   /** One answer per request of the `apply` effect, in order (missing answers are failures). */
@@ -184,6 +189,8 @@ export interface EngineState {
   overrunPending: boolean
   /** Events were lost again while that dump was out: it may miss what they announced, dump once more after it. */
   overrunAgain: boolean
+  /** The dump whose chunks (`dumpPart`) are arriving, until its `dumped` or `dumpFailed`. */
+  dumpRun: DumpRun | null
   /** config.syncSource compiled (null: no check). */
   readonly source: CompiledSourcePolicy | null
   /** Sender counters already seen (config.auth). */
@@ -193,6 +200,13 @@ export interface EngineState {
   /** config.commitRanges compiled (null: any origin). */
   readonly commitRanges: FlowFilter | null
   peer: { state: PeerLiveness, heardAt: Millis | null }
+}
+
+/** A dump arriving in chunks: a resync merges each chunk at once; a purge holds them (it decides on the whole table). */
+export interface DumpRun {
+  readonly purpose: DumpPurpose
+  readonly resync: ResyncRun
+  readonly held: Flow[]
 }
 
 export interface EngineStepResult {

@@ -31,13 +31,13 @@ import type { BulkInput } from '../sync/bulk.js'
 import { createFtfw, ftfwDeadline, ftfwSnapshot, stepFtfw } from '../sync/ftfw.js'
 import type { FtfwInput, FtfwLocalChange } from '../sync/ftfw.js'
 import { flowFromAttrs, flowToAttrs } from './attrs-map.js'
-import { applyKernelEvent, applyPeerUpdate, cacheSnapshot, cacheStats, createCache, flushCache, resyncFromDump } from './cache.js'
-import type { CacheChange } from './cache.js'
+import { applyKernelEvent, applyPeerUpdate, beginResync, cacheSnapshot, cacheStats, createCache, endResync, flushCache, resyncChunk } from './cache.js'
+import type { CacheChange, ResyncOptions } from './cache.js'
 import { commitProgress } from './commit.js'
 import { commitApplied, commitApplyFailed, commitBudgetDue, commitDeadline, startCommit } from './engine-commit.js'
 import { EngineOut } from './engine-out.js'
 import { cancelPurge, purgeApplied, purgeDeadline, purgeDue, purgeDumped, purgeFailed, schedulePurge } from './engine-purge.js'
-import type { ConntrackCommand, ConntrackStatus, DumpPurpose, EngineConfig, EngineInput, EngineState, EngineStepResult } from './engine-types.js'
+import type { ConntrackCommand, ConntrackStatus, DumpPurpose, DumpRun, EngineConfig, EngineInput, EngineState, EngineStepResult } from './engine-types.js'
 import { admitDatagram, livenessDeadline, livenessDue, peerEntryRefusal, peerLostMs } from './engine-peer.js'
 import { addressList, compileFilter, withLocalAddresses } from './filter.js'
 import { compileSourcePolicy } from '../sync/source.js'
@@ -63,6 +63,7 @@ export function createEngine (config: EngineConfig, local: readonly FilterCidr[]
     purge: null,
     overrunPending: false,
     overrunAgain: false,
+    dumpRun: null,
     source: config.syncSource == null ? null : compileSourcePolicy(config.syncSource),
     replay: EMPTY_REPLAY_WINDOW,
     own: addressList(config.ownAddresses ?? [], local),
@@ -108,10 +109,14 @@ export function stepEngine (state: EngineState, input: EngineInput, now: Millis)
     case 'timeout':
       timeout(s, now, out)
       break
+    case 'dumpPart':
+      dumpPart(s, input.purpose, input.flows, now, out)
+      break
     case 'dumped':
       dumped(s, input.purpose, input.flows, now, out)
       break
     case 'dumpFailed':
+      if (s.dumpRun !== null && samePurpose(s.dumpRun.purpose, input.purpose)) s.dumpRun = null
       dumpFailed(s, input.purpose, input.error, now, out)
       break
     case 'applied':
@@ -207,25 +212,58 @@ function propagate (s: EngineState, changes: readonly CacheChange[], now: Millis
   }
 }
 
+/** The chunks of one dump carry equal purposes (the runtime passes the effect's own). */
+function samePurpose (a: DumpPurpose, b: DumpPurpose): boolean {
+  switch (a.kind) {
+    case 'start': case 'resync': return b.kind === a.kind && b.id === a.id
+    case 'overrun': return b.kind === 'overrun' && b.requestedAt === a.requestedAt
+    case 'purge': return b.kind === 'purge'
+  }
+}
+
+/** The run of this dump: the one in progress, or a new one (a dump whose first chunk this is). */
+function dumpRunFor (s: EngineState, purpose: DumpPurpose): DumpRun {
+  if (s.dumpRun === null || !samePurpose(s.dumpRun.purpose, purpose)) s.dumpRun = { purpose, resync: beginResync(), held: [] }
+  return s.dumpRun
+}
+
+/**
+ * One chunk of a dump: a resync merges it into the internal cache now (after an overrun, its
+ * differences go to the peer in this step's transmit round), so the conntrack thread never holds
+ * a whole table of decoded flows and a 250k-entry resync is spread over as many steps as chunks.
+ */
+function dumpPart (s: EngineState, purpose: DumpPurpose, flows: readonly Flow[], now: Millis, out: EngineOut): void {
+  const run = dumpRunFor(s, purpose)
+  if (purpose.kind === 'purge') {
+    for (const f of flows) run.held.push(f)
+    return
+  }
+  const opts = resyncOptions(s, purpose)
+  const changes = resyncChunk(s.internal, run.resync, flows, now, opts)
+  if (opts.propagate) propagate(s, changes, now, out)
+}
+
 function dumped (s: EngineState, purpose: DumpPurpose, flows: readonly Flow[], now: Millis, out: EngineOut): void {
+  const run = s.dumpRun !== null && samePurpose(s.dumpRun.purpose, purpose) ? s.dumpRun : null
+  s.dumpRun = null
   switch (purpose.kind) {
     case 'start':
       // The internal cache starts from the kernel table: what this node forwards now (nothing sent).
-      resyncInternal(s, flows, false, now, out)
+      resyncInternal(s, run, flows, purpose, now, out)
       if (s.config.bulk !== null) bulkInput(s, { kind: 'start' }, now, out)
       out.complete(purpose.id)
       return
     case 'resync':
-      resyncInternal(s, flows, false, now, out)
+      resyncInternal(s, run, flows, purpose, now, out)
       out.complete(purpose.id)
       return
     case 'overrun':
       s.overrunPending = false
-      resyncInternal(s, flows, true, now, out, purpose.requestedAt)
+      resyncInternal(s, run, flows, purpose, now, out)
       overrunFollowUp(s, now, out)
       return
     case 'purge':
-      purgeDumped(s, flows, out)
+      purgeDumped(s, run === null ? flows : [...run.held, ...flows], out)
   }
 }
 
@@ -253,14 +291,25 @@ function overrunFollowUp (s: EngineState, now: Millis, out: EngineOut): void {
   out.push({ kind: 'dump', purpose: { kind: 'overrun', requestedAt: now } })
 }
 
-/** A kernel dump into the internal cache; after an overrun, purge what is gone and send the differences (§5.6). */
-function resyncInternal (s: EngineState, flows: readonly Flow[], purgeAndSend: boolean, now: Millis, out: EngineOut, dumpRequestedAt?: Millis): void {
+/**
+ * How a dump merges into the internal cache: after an overrun, purge what is gone and send the
+ * differences (§5.6); at start and for -R (§4.4), neither.
+ */
+function resyncOptions (s: EngineState, purpose: DumpPurpose): ResyncOptions {
   // The dump runs while kernel events keep arriving: an entry created after the kernel walked its
   // bucket is missing from the dump but in the cache through its event. Only entries not touched
   // since the dump was requested can be gone (conntrackd's dump is synchronous and never sees this).
-  const r = resyncFromDump(s.internal, flows, now, { filter: s.filter, purge: purgeAndSend, propagate: purgeAndSend, ...(dumpRequestedAt === undefined ? {} : { purgeUntouchedSince: dumpRequestedAt }) })
-  s.internal = r.cache
-  if (purgeAndSend) propagate(s, r.changes, now, out)
+  if (purpose.kind === 'overrun') return { filter: s.filter, purge: true, propagate: true, purgeUntouchedSince: purpose.requestedAt }
+  return { filter: s.filter, purge: false, propagate: false }
+}
+
+/** The last entries of a dump (after its chunks, if any), then the purge of what it did not show. */
+function resyncInternal (s: EngineState, run: DumpRun | null, flows: readonly Flow[], purpose: DumpPurpose, now: Millis, out: EngineOut): void {
+  const opts = resyncOptions(s, purpose)
+  const resync = run?.resync ?? beginResync()
+  const changes = resyncChunk(s.internal, resync, flows, now, opts)
+  for (const c of endResync(s.internal, resync, opts)) changes.push(c)
+  if (opts.propagate) propagate(s, changes, now, out)
   out.count('ct.resync.kernel')
 }
 

@@ -239,6 +239,62 @@ t.test('overrun resync: an entry whose event came after the dump was requested i
   t.equal(engineStatus(d.state).internal.active, 2, 'entries 2 and 7 stay')
 })
 
+t.test('overrun resync in chunks: each chunk merged and sent in its own step, the purge only at the end', async t => {
+  const d = new Driver()
+  for (const p of [1, 2, 3]) d.step({ kind: 'kernelEvent', event: 'new', flow: tcpFlow(p) })
+  d.fire()
+  d.now += 100
+  const requestedAt = d.now
+  d.step({ kind: 'overrun', count: 1, reason: 'enobufs' })
+  d.now += 10
+  const c1 = d.step({ kind: 'dumpPart', purpose: { kind: 'overrun', requestedAt }, flows: [tcpFlow(2), tcpFlow(4)] })
+  t.same(of(c1, 'count').filter(c => c.name === 'ct.resync.kernel'), [], 'not done after a chunk')
+  t.equal(engineStatus(d.state).internal.active, 4, 'the chunk is merged at once (4 is new), nothing purged yet')
+  const first = messages(d.fire())
+  t.same(first.filter(m => m.kind === 'ct').map(m => m.kind === 'ct' ? `${m.event}:${m.attrs.sport}` : '').sort(), ['new:2', 'new:4'], 'its differences go out in the next transmit round')
+  d.now += 10
+  d.step({ kind: 'dumpPart', purpose: { kind: 'overrun', requestedAt }, flows: [tcpFlow(5)] })
+  const end = d.step({ kind: 'dumped', purpose: { kind: 'overrun', requestedAt }, flows: [] })
+  t.match(counts(end), { 'ct.resync.kernel': 1 })
+  const last = messages(d.fire())
+  t.same(last.filter(m => m.kind === 'ct').map(m => m.kind === 'ct' ? `${m.event}:${m.attrs.sport}` : '').sort(), ['del:1', 'del:3', 'new:5'], 'entries no chunk showed are purged at the end')
+  t.equal(engineStatus(d.state).internal.active, 3, '2, 4 and 5 stay')
+  t.equal(d.state.dumpRun, null, 'no dump in progress')
+})
+
+t.test('a dump that fails after some chunks: what they showed stays, nothing is purged, the next dump starts fresh', async t => {
+  const d = new Driver()
+  for (const p of [1, 2]) d.step({ kind: 'kernelEvent', event: 'new', flow: tcpFlow(p) })
+  d.fire()
+  d.now += 100
+  const requestedAt = d.now
+  d.step({ kind: 'overrun', count: 1, reason: 'enobufs' })
+  d.step({ kind: 'dumpPart', purpose: { kind: 'overrun', requestedAt }, flows: [tcpFlow(3)] })
+  d.step({ kind: 'dumpFailed', purpose: { kind: 'overrun', requestedAt }, error: 'ETIMEDOUT' })
+  t.equal(d.state.dumpRun, null)
+  t.equal(engineStatus(d.state).internal.active, 3, 'no purge from a partial dump')
+  d.now += 100
+  const again = d.now
+  d.step({ kind: 'overrun', count: 2, reason: 'enobufs' })
+  d.step({ kind: 'dumpPart', purpose: { kind: 'overrun', requestedAt: again }, flows: [tcpFlow(2)] })
+  d.step({ kind: 'dumped', purpose: { kind: 'overrun', requestedAt: again }, flows: [tcpFlow(3)] })
+  t.equal(engineStatus(d.state).internal.active, 2, 'the complete dump purges 1: the failed run\'s chunk did not count as seen')
+})
+
+t.test('a purge dump in chunks decides on the whole table', async t => {
+  const d = new Driver()
+  const whole = new Driver()
+  for (const x of [d, whole]) {
+    for (const p of [1, 2]) x.step({ kind: 'kernelEvent', event: 'new', flow: tcpFlow(p) })
+    x.fire()
+  }
+  d.step({ kind: 'dumpPart', purpose: { kind: 'purge' }, flows: [tcpFlow(1)] })
+  const chunked = d.step({ kind: 'dumped', purpose: { kind: 'purge' }, flows: [tcpFlow(2), tcpFlow(9)] })
+  const once = whole.step({ kind: 'dumped', purpose: { kind: 'purge' }, flows: [tcpFlow(1), tcpFlow(2), tcpFlow(9)] })
+  t.equal(of(once, 'apply').length, 1, 'one purge batch')
+  t.same(of(chunked, 'apply'), of(once, 'apply'), 'the same purge requests as one dump')
+})
+
 t.test('start: the kernel table fills the internal cache silently; the startup bulk demotes until it ends', async t => {
   const d = new Driver(config({ bulk: { ...BULK_DEFAULTS, startupResyncTimeoutMs: 30_000 } }))
   const fx = d.step({ kind: 'start', id: 1 })
