@@ -188,6 +188,8 @@ export interface ConntrackModel {
   /** Peer entries are accepted only from these origins (null: any). */
   readonly commitRanges: readonly Cidr[] | null
   readonly commitBudgetMs: number
+  /** SO_RCVBUFFORCE value of the kernel event socket. */
+  readonly eventBufferBytes: number
   readonly purgeTimeoutMs: number
   /** 0 = no start-up resync. */
   readonly startupResyncTimeoutMs: number
@@ -383,6 +385,7 @@ function conntrackOf (config: Config, routers: readonly RouterModel[]): Conntrac
     ownAddresses: [...own.values()],
     commitRanges: ct.commitRanges === undefined ? null : ct.commitRanges.map(mustCidr),
     commitBudgetMs: ct.commitBudget,
+    eventBufferBytes: ct.eventBuffer,
     purgeTimeoutMs: ct.purgeTimeout,
     startupResyncTimeoutMs: ct.startupResyncTimeout,
     disableExternalCache: ct.disableExternalCache,

@@ -142,8 +142,9 @@ export function labConntrackdConfig (t: Topology, fw: FwNode, o: { transport: Sy
  * hafwConfig with conntrack on, its sync block switched to `transport` (the YAML is edited, not
  * re-templated); `socketBuffer` sets sndBuffer/rcvBuffer as conntrackdConfig's Snd/RcvSocketBuffer.
  */
-export function hafwConfigWithSync (t: Topology, fw: FwNode, o: LabVrrpOptions, transport: SyncTransportKind, extra: { socketBuffer?: number } = {}): string {
+export function hafwConfigWithSync (t: Topology, fw: FwNode, o: LabVrrpOptions, transport: SyncTransportKind, extra: { socketBuffer?: number, eventBuffer?: number } = {}): string {
   const doc = parseDocument(hafwConfig(t, fw, { ...o, conntrack: true }))
+  if (extra.eventBuffer !== undefined) doc.setIn(['conntrack', 'eventBuffer'], extra.eventBuffer)
   if (extra.socketBuffer !== undefined) {
     doc.setIn(['conntrack', 'sync', 'sndBuffer'], extra.socketBuffer)
     doc.setIn(['conntrack', 'sync', 'rcvBuffer'], extra.socketBuffer)

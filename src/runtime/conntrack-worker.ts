@@ -21,7 +21,7 @@ import { createLogger } from './log.js'
 export async function openConntrackPorts (m: ConntrackModel): Promise<ConntrackPorts> {
   // Keys first: a refused key file (readable by others, too short) changes nothing.
   const keys = m.sync.auth === null ? null : loadSyncKeys(m.sync.auth.keyFiles)
-  const ct = await openCtnetlink()
+  const ct = await openCtnetlink({ eventRecvBufferSize: m.eventBufferBytes })
   try {
     const s = m.sync
     const sync = await openSyncUdp(s.transport === 'udp'
