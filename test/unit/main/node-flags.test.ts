@@ -18,6 +18,6 @@ t.test('the package shim runs the bundled node with the daemon flags, hafwctl wi
   t.match(build, 'exec "\\$here/../lib/hafw/node" $flags"\\$here/../lib/hafw/dist/main/$cmd-bin.js"')
 })
 
-t.test('the lab and the tests start hafwd with the same flags', async t => {
-  t.match(read('src/lab/hafwd-process.ts'), 'process.execPath, ...HAFWD_NODE_FLAGS, hafwdEntry()')
+t.test('the lab and the tests start hafwd with the same flags (plus HAFW_LAB_NODE_FLAGS, empty unless set for profiling)', async t => {
+  t.match(read('src/lab/hafwd-process.ts'), 'process.execPath, ...HAFWD_NODE_FLAGS, ...labNodeFlags(), hafwdEntry()')
 })
