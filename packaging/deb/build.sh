@@ -86,14 +86,17 @@ mapfile -t addons < <(find "$lib" -name '*.node')
   for (const d of Object.keys(JSON.parse(readFileSync("package.json", "utf8")).dependencies)) await import(d)')
 
 for cmd in hafwd hafwctl; do
-  # The daemon's V8 flags (src/main/node-flags.ts says why); the CLI needs none.
+  # The daemon's V8 flags and environment (src/main/node-flags.ts says why); the CLI needs none.
   flags=""
+  env=""
   [ "$cmd" = hafwd ] && flags="--max-semi-space-size=1 "
+  [ "$cmd" = hafwd ] && env="export MALLOC_ARENA_MAX=1"
   cat > "$stage/usr/bin/$cmd" <<SHIM
 #!/bin/sh
 # $cmd from the hafw package: the bundled node runs the code in /usr/lib/hafw (found relative to
 # this script, so an unpacked package runs from where it was unpacked).
 here=\$(dirname "\$(readlink -f "\$0")")
+$env
 exec "\$here/../lib/hafw/node" $flags"\$here/../lib/hafw/dist/main/$cmd-bin.js" "\$@"
 SHIM
   chmod 0755 "$stage/usr/bin/$cmd"

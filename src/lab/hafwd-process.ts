@@ -2,7 +2,7 @@
  * Start and stop hafwd inside a lab namespace. Only the process started here is ever signalled,
  * by its PID.
  */
-import { HAFWD_NODE_FLAGS } from '../main/node-flags.js'
+import { HAFWD_ENV, HAFWD_NODE_FLAGS } from '../main/node-flags.js'
 import { execa } from 'execa'
 import type { ResultPromise } from 'execa'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
@@ -54,6 +54,7 @@ export function startHafwd (ns: string, configText: string, dir: string, name: s
   writeFileSync(configFile, configText)
   const proc = execa('ip', ['netns', 'exec', ns, process.execPath, ...HAFWD_NODE_FLAGS, ...labNodeFlags(), hafwdEntry(), '-c', configFile], {
     reject: false,
+    env: HAFWD_ENV,
     stdin: 'ignore',
     stdout: { file: logFile, append: true },
     stderr: { file: logFile, append: true }
