@@ -110,7 +110,7 @@ async function inner (): Promise<void> {
     const preset = [tcpFlow(1), tcpFlow(2), tcpFlow(3)]
     t.same(await main.apply(preset.map(flow => ({ op: 'create' as const, flow }))), [{ ok: true }, { ok: true }, { ok: true }], 'main thread creates 3')
 
-    const workerUrl = new URL('../helpers/nfct-worker.ts', import.meta.url)
+    const workerUrl = new URL('../helpers/nfct-worker.mjs', import.meta.url)
     interface Msg { kind: string, [k: string]: unknown }
     const start = (leaveOpen: boolean): { w: Worker, msgs: Msg[], exited: Promise<number> } => {
       const w = new Worker(workerUrl, { workerData: { leaveOpen } })

@@ -2,11 +2,14 @@
 // thread's loop. Reports the port ids, then a dump, then the first event caused by someone else.
 // `leaveOpen`: process.exit() without close() (open sockets keep a loop alive, so only an explicit
 // exit or terminate() ends such a Worker): the addon's env-teardown hook has to close the sockets.
+//
+// Plain JavaScript over the build (dist/): the tests' TypeScript loader (tsx, --import) is not
+// registered in worker threads on every Node 20 release, and a .ts worker then fails to load.
 import { parentPort, workerData } from 'node:worker_threads'
-import { openCtnetlink } from '../../src/io/ctnetlink.js'
+import { openCtnetlink } from '../../dist/io/ctnetlink.js'
 
-interface Job { leaveOpen: boolean }
-const job = workerData as Job
+/** @type {{ leaveOpen: boolean }} */
+const job = workerData
 const port = parentPort
 if (port === null) throw new Error('not in a worker')
 
@@ -16,7 +19,7 @@ ct.onEvent((e) => {
 })
 const stats = ct.stats()
 port.postMessage({ kind: 'open', commitPortId: stats.commitPortId, eventPortId: stats.eventSocket?.portId, rcvbuf: stats.eventSocket?.recvBufferSize })
-port.on('message', (msg: { kind: string }) => {
+port.on('message', (/** @type {{ kind: string }} */ msg) => {
   void (async () => {
     if (msg.kind === 'dump') {
       const flows = await ct.dump()
