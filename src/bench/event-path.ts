@@ -23,7 +23,7 @@
  */
 import { performance, PerformanceObserver } from 'node:perf_hooks'
 import pino from 'pino'
-import { encodeRequest } from '../codec/ctnetlink-request.js'
+import { encodeRequest, encodeRequestInto, MAX_REQUEST_BYTES } from '../codec/ctnetlink-request.js'
 import { nlAlign } from '../codec/nlattr.js'
 import { normalize } from '../config/normalize.js'
 import { validateConfigText } from '../config/validate.js'
@@ -79,9 +79,11 @@ class BenchKernel implements ConntrackControl {
   /** Encoded as the committer does (the codec's share of a commit), then answered ok. */
   async apply (requests: readonly CtMutation[]): Promise<ApplyResult[]> {
     let seq = 1
-    for (const r of requests) this.encodedBytes += encodeRequest(r, seq++).length
+    for (const r of requests) this.encodedBytes += encodeRequestInto(r, seq++, 0, this.scratch, 0)
     return requests.map(() => ({ ok: true }))
   }
+
+  private readonly scratch = Buffer.alloc(MAX_REQUEST_BYTES)
 
   encodedBytes = 0
   async flush (): Promise<void> {}

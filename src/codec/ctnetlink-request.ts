@@ -142,8 +142,8 @@ function putBytes (buf: Out, o: number, type: number, value: Uint8Array): number
   const len = NLA_HDRLEN + value.length
   const end = o + nlAlign(len)
   if (buf != null) {
-    buf.set(value, o + NLA_HDRLEN)
     checkLen(type, len)
+    buf.set(value, o + NLA_HDRLEN)
     attrHeader(buf, o, len, type)
     buf.fill(0, o + len, end)
   }
@@ -155,9 +155,9 @@ function putCString (buf: Out, o: number, type: number, s: string): number {
   const len = NLA_HDRLEN + s.length + 1
   const end = o + nlAlign(len)
   if (buf != null) {
+    checkLen(type, len)
     buf.write(s, o + NLA_HDRLEN, s.length, 'latin1')
     buf[o + len - 1] = 0
-    checkLen(type, len)
     attrHeader(buf, o, len, type)
     buf.fill(0, o + len, end)
   }
@@ -381,6 +381,26 @@ const familyOf = (req: CtRequest): number => afOf(req.op === 'dump' || req.op ==
 /** Bytes the request takes (nlmsghdr + nfgenmsg + attributes). */
 export function encodingLength (req: CtRequest): number {
   return putBody(null, NLMSG_HDRLEN + NFGENMSG_LEN, req)
+}
+
+/**
+ * Room a request may need: nla_len is 16 bits, so no attribute and hence no message of ours is
+ * larger (a request's nests hold a few small attributes; labels and helper names are short).
+ */
+export const MAX_REQUEST_BYTES = 65536
+
+/**
+ * Encode a request at `buf[offset..]` in one pass (no measuring pass, no Buffer of its own): the
+ * committer writes a datagram's requests back to back. `buf` must have MAX_REQUEST_BYTES of room
+ * from `offset`. Returns the offset after the message. On a codec error nothing is promised about
+ * the bytes from `offset` (the caller does not advance).
+ */
+export function encodeRequestInto (req: CtRequest, seq: number, pid: number, buf: Buffer, offset: number): number {
+  if (buf.length - offset < MAX_REQUEST_BYTES) throw new RangeError(`encodeRequestInto: ${buf.length - offset} bytes of room, needs ${MAX_REQUEST_BYTES}`)
+  const end = putBody(buf, offset + NLMSG_HDRLEN + NFGENMSG_LEN, req)
+  writeNlMsgHeader(buf, offset, { len: end - offset, type: ctMsgType(messageOf(req)), flags: flagsOf(req), seq, pid })
+  writeNfGenMsg(buf, offset + NLMSG_HDRLEN, { family: familyOf(req), version: NFNETLINK_V0, resId: 0 })
+  return end
 }
 
 /** Encode a request. `pid` 0 lets the kernel route by socket; `seq` matches the ACK/error. */

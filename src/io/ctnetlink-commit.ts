@@ -22,7 +22,7 @@
  * Timeouts: while answers are outstanding, `replyTimeoutMs` without any answer fails every
  * outstanding entry with ETIMEDOUT (outcome unknown) and frees its budget; a late answer is ignored.
  */
-import { encodeRequest } from '../codec/ctnetlink.js'
+import { encodeRequestInto, MAX_REQUEST_BYTES } from '../codec/ctnetlink.js'
 import { splitMessages, decodeNlError, NlMsgType, NlmF } from '../codec/netlink.js'
 import { isCodecError } from '../codec/errors.js'
 import type { ApplyResult, CtMutation } from './conntrack-port.js'
@@ -82,6 +82,8 @@ export class Committer {
   private closed = false
   private readonly capacity: number
   private readonly maxDatagram: number
+  /** Where a datagram's requests are encoded (pump), reused; allocated at the first send. */
+  private scratch: Buffer | undefined
   private readonly replyTimeoutMs: number
   private readonly replyBudget: number
   readonly stats: CommitStats = { sent: 0, datagrams: 0, acked: 0, failed: 0, timedOut: 0, stray: 0 }
@@ -134,7 +136,12 @@ export class Committer {
   private pump (): void {
     this.pumpScheduled = false
     while (!this.closed && this.queueHead < this.queue.length) {
-      const bufs: Buffer[] = []
+      // The datagram's requests are encoded back to back into this committer's scratch buffer (one
+      // pass each, no Buffer per request), which has room for one more request past maxDatagram
+      // (that one is then left for the next datagram); the datagram is sent as a copy of its bytes.
+      this.scratch ??= Buffer.allocUnsafe(this.maxDatagram + MAX_REQUEST_BYTES)
+      const out = this.scratch
+      const starts: number[] = []
       const sent: Sent[] = []
       // made first so every Sent gets its final shape at once (lastSeq is set before the send)
       const datagram: Datagram = { entries: sent, lastSeq: 0 }
@@ -143,19 +150,19 @@ export class Committer {
         const e = this.queue[this.queueHead] as Entry
         if (this.budgetInFlight + e.budget > this.capacity && (this.outstanding.size > 0 || sent.length > 0)) break
         const seq = this.nextSeq()
-        let buf: Buffer
+        let end: number
         try {
-          buf = encodeRequest(e.req, seq, 0)
+          end = encodeRequestInto(e.req, seq, 0, out, bytes)
         } catch (err) {
           // never sent: the codec refuses it (e.g. a create without timeout)
           this.queueHead++
           this.settle(e, { ok: false, errno: isCodecError(err) ? err.code : 'EINVAL' })
           continue
         }
-        if (bytes + buf.length > this.maxDatagram && bufs.length > 0) break
+        if (end > this.maxDatagram && starts.length > 0) break
         this.queueHead++
-        bufs.push(buf)
-        bytes += buf.length
+        starts.push(bytes)
+        bytes = end
         // an explicit literal, not a spread of `e`: this runs once per entry (100k per commit)
         const s: Sent = { req: e.req, batch: e.batch, index: e.index, budget: e.budget, seq, datagram }
         sent.push(s)
@@ -166,15 +173,15 @@ export class Committer {
       const last = sent[sent.length - 1]
       if (last === undefined) break
       // NLM_F_ACK on the last message only (see the header comment)
-      for (let i = 0; i < bufs.length - 1; i++) {
-        const b = bufs[i] as Buffer
-        b.writeUInt16LE(b.readUInt16LE(6) & ~NlmF.ACK, 6)
+      for (let i = 0; i < starts.length - 1; i++) {
+        const at = (starts[i] as number) + 6
+        out.writeUInt16LE(out.readUInt16LE(at) & ~NlmF.ACK, at)
       }
       datagram.lastSeq = last.seq
-      this.stats.sent += bufs.length
+      this.stats.sent += starts.length
       this.stats.datagrams++
       this.arm()
-      this.sock.send(bufs).catch((err: unknown) => {
+      this.sock.send([Buffer.from(out.subarray(0, bytes))]).catch((err: unknown) => {
         const errno = (err as { errno?: string }).errno ?? 'EIO'
         for (const s of sent) {
           if (this.outstanding.delete(s.seq)) {

@@ -37,7 +37,8 @@ t.test('an event overrun on a running daemon ends in a resync, counted, without 
     for (const p of procs) await p.stop('SIGKILL').catch(() => null)
   })
   const start = (fw: FwNode, eventBuffer?: number): HafwdProcess => {
-    const cfg = hafwConfigWithSync(lab, fw, { controlSocket: join(dir, `${fw.name}.sock`), purgeTimeout: '3600s', startupResyncTimeout: '5s' }, 'udp',
+    // 100 ms adverts and a 1 s startup resync: fw1, alone at first, is master and done quickly
+    const cfg = hafwConfigWithSync(lab, fw, { version: 3, advertInterval: '100ms', controlSocket: join(dir, `${fw.name}.sock`), purgeTimeout: '3600s', startupResyncTimeout: '1s' }, 'udp',
       { socketBuffer: 1249280, ...(eventBuffer === undefined ? {} : { eventBuffer }) })
     const p = startHafwd(fw.ns, cfg, dir, fw.name)
     procs.push(p)

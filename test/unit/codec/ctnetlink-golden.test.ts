@@ -5,7 +5,7 @@
 import t from 'tap'
 import { readFileSync, readdirSync } from 'node:fs'
 import { createHash } from 'node:crypto'
-import { encodeRequest, encodingLength, decodeCtnl, type CtRequest } from '../../../src/codec/ctnetlink.js'
+import { encodeRequest, encodeRequestInto, encodingLength, decodeCtnl, MAX_REQUEST_BYTES, type CtRequest } from '../../../src/codec/ctnetlink.js'
 
 const dir = new URL('../../fixtures/vectors/ctnetlink-golden/', import.meta.url)
 
@@ -44,6 +44,25 @@ function errOf (e: unknown): ErrorRecord {
 }
 const sameError = (got: ErrorRecord, want: ErrorRecord): boolean =>
   got.error === want.error && got.offset === want.offset && got.message === want.message
+
+t.test('encodeRequestInto (the committer\'s one-pass encoder): the recorded bytes at any offset, the recorded errors', async t => {
+  const buf = Buffer.alloc(13 + MAX_REQUEST_BYTES + 64, 0xee)
+  let bad = 0
+  for (const r of requestsFile.requests) {
+    const req = revive(r.req) as CtRequest
+    let end: number
+    try {
+      end = encodeRequestInto(req, r.seq, r.pid, buf, 13)
+    } catch (e) {
+      if (r.encodeError === undefined || errOf(e).error !== r.encodeError.error) { bad++; t.fail(`${r.name}: unexpected error`, { got: errOf(e), want: r.encodeError }) }
+      continue
+    }
+    if (r.encodeError !== undefined) { bad++; t.fail(`${r.name}: encoded, want ${r.encodeError.error}`); continue }
+    if (buf.subarray(13, end).toString('hex') !== r.hex) { bad++; t.equal(buf.subarray(13, end).toString('hex'), r.hex, `${r.name}: bytes`) }
+  }
+  t.equal(bad, 0, 'every request as encodeRequest writes it')
+  t.throws(() => encodeRequestInto({ op: 'flush' }, 1, 0, Buffer.alloc(100), 0), RangeError, 'refused without room for the largest request')
+})
 
 t.test('requests: bytes, length, decode and errors as recorded', async t => {
   t.ok(requestsFile.requests.length >= 400, `${requestsFile.requests.length} requests`)

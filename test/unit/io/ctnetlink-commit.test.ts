@@ -25,7 +25,8 @@ function scripted (opts: { rcvbuf?: number, sndbuf?: number, failSend?: string }
     sendBufferSize: opts.sndbuf ?? 1 << 20,
     send: async (msgs) => {
       if (opts.failSend !== undefined) throw new CtnlIoError('CTNL_SEND', 'scripted', opts.failSend)
-      datagrams.push([...msgs])
+      // one entry per message, whatever buffers carried them (the committer sends one per datagram)
+      datagrams.push(msgs.flatMap(b => splitMessages(b).map(m => Buffer.from(b.subarray(m.offset, m.offset + m.header.len)))))
     },
     onMessage: (h) => { handler = h },
     onError: () => {},
