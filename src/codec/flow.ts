@@ -213,6 +213,7 @@ export function flowKey (flow: Flow): string {
  * Returns undefined when no NAT changed anything (null bindings set the DONE bits too).
  */
 export function deriveNat (orig: FlowTuple, reply: FlowTuple, status: number): FlowNat | undefined {
+  if ((status & (IPS.SRC_NAT_DONE | IPS.DST_NAT_DONE)) === 0) return undefined // most flows: nothing to build
   const nat: FlowNat = {}
   if ((status & IPS.SRC_NAT_DONE) !== 0) {
     const b: NatBinding = {}
