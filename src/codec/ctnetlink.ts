@@ -305,19 +305,13 @@ function decodeCounters (c: DecodeCtx, v: number, len: number): FlowCounters {
 }
 const ignore: AttrSpec<FlowDraft>['apply'] = () => {}
 
+/** The top-level attributes decodeFlowAttrs does not decode inline (tuples, status, timeout, mark, use, id). */
 const ctTable: AttrTable<FlowDraft> = {
-  [CTA.TUPLE_ORIG]: { name: 'CTA_TUPLE_ORIG', min: 0, apply: (d, c, v, len) => { d.orig = decodeTuple(c, v, len, 'CTA_TUPLE_ORIG') } },
-  [CTA.TUPLE_REPLY]: { name: 'CTA_TUPLE_REPLY', min: 0, apply: (d, c, v, len) => { d.reply = decodeTuple(c, v, len, 'CTA_TUPLE_REPLY') } },
-  [CTA.STATUS]: { name: 'CTA_STATUS', min: 4, apply: (d, c, v) => { d.status = be32At(c.root, v) } },
   [CTA.PROTOINFO]: { name: 'CTA_PROTOINFO', min: 0, apply: (d, c, v, len) => { walk(protoinfoTable, c, v, v + len, d) } },
   [CTA.HELP]: { name: 'CTA_HELP', min: 0, apply: (d, c, v, len) => { walk(helpTable, c, v, v + len, d) } },
   [CTA.NAT_SRC]: { name: 'CTA_NAT_SRC', min: 0, apply: (d, c, v, len) => { d.natSrc = walk<NatBinding>(natTable, c, v, v + len, {}) } },
-  [CTA.TIMEOUT]: { name: 'CTA_TIMEOUT', min: 4, apply: (d, c, v) => { d.timeout = be32At(c.root, v) } },
-  [CTA.MARK]: { name: 'CTA_MARK', min: 4, apply: (d, c, v) => { d.mark = be32At(c.root, v) } },
   [CTA.COUNTERS_ORIG]: { name: 'CTA_COUNTERS_ORIG', min: 0, apply: (d, c, v, len) => { d.counters = { ...d.counters, orig: decodeCounters(c, v, len) } } },
   [CTA.COUNTERS_REPLY]: { name: 'CTA_COUNTERS_REPLY', min: 0, apply: (d, c, v, len) => { d.counters = { ...d.counters, reply: decodeCounters(c, v, len) } } },
-  [CTA.USE]: { name: 'CTA_USE', min: 4, apply: (d, c, v) => { d.use = be32At(c.root, v) } },
-  [CTA.ID]: { name: 'CTA_ID', min: 4, apply: (d, c, v) => { d.id = be32At(c.root, v) } },
   [CTA.NAT_DST]: { name: 'CTA_NAT_DST', min: 0, apply: (d, c, v, len) => { d.natDst = walk<NatBinding>(natTable, c, v, v + len, {}) } },
   [CTA.TUPLE_MASTER]: { name: 'CTA_TUPLE_MASTER', min: 0, apply: (d, c, v, len) => { d.master = decodeTuple(c, v, len, 'CTA_TUPLE_MASTER') } },
   [CTA.SEQ_ADJ_ORIG]: { name: 'CTA_SEQ_ADJ_ORIG', min: 0, apply: (d, c, v, len) => { d.seqAdj = { ...d.seqAdj, orig: decodeSeqAdj(c, v, len) } } },
