@@ -64,16 +64,16 @@ export interface RecordLayout {
 // Key region: fixed offsets, addresses last.
 export const K_PROTO = 0
 export const K_FLAGS = 1
-const K_L4 = 2 // u16 × 3: sport|icmpType, dport|icmpCode, icmpId
-const K_OZONE = 8
-const K_ZONE = 10
-const K_SRC = 12
+export const K_L4 = 2 // u16 × 3: sport|icmpType, dport|icmpCode, icmpId
+export const K_OZONE = 8
+export const K_ZONE = 10
+export const K_SRC = 12
 
 /** Tuple flags (key K_FLAGS, reply rFlags): which l4 fields / zone the tuple carries. */
-const T_A = 1
-const T_B = 2
-const T_C = 4
-const T_ZONE = 8
+export const T_A = 1
+export const T_B = 2
+export const T_C = 4
+export const T_ZONE = 8
 
 /** P0 presence bits. */
 export const P0 = {
