@@ -17,9 +17,10 @@
  *   then time `conntrackd -c` on B (it blocks until the commit is done) and count B's kernel table.
  * Both commit the same tuples: TCP ESTABLISHED, SEEN_REPLY|ASSURED, reply = inverse of orig.
  *
- * Dump: `dumpChunks()` inside the worker (every entry decoded into a Flow object and handed over a
- * receive batch at a time, as the daemon's resyncs take it), `dump()` (the same, all collected
- * into one array, as the control API's views take it) vs the wall time of
+ * Dump: the daemon's resync inside the worker (`dumpChunks()`: each receive batch packed into
+ * records, merged into an internal cache by resyncRecords), `dumpChunks()` alone, `dump()` (every
+ * entry decoded into a Flow, all collected into one array, as the control API's views take it) vs
+ * the wall time of
  * `ip netns exec NS conntrack -L > /dev/null` (process start included; `ip netns exec NS true` is
  * printed as the baseline).
  *
@@ -30,6 +31,8 @@
  * `--rcvbufs a,b,c` picks others (setsockopt values; 0 = kernel default).
  */
 import { benchFlow } from './synthetic.js'
+import { beginResync, cacheSize, createCache, endResync, resyncRecords } from '../core/conntrack/cache.js'
+import { batchSize } from '../core/conntrack/record-batch.js'
 import { spawn } from 'node:child_process'
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -88,17 +91,30 @@ async function worker (job: Job): Promise<unknown> {
       const ct = await openCtnetlink({ events: false })
       const times: number[] = []
       const chunkTimes: number[] = []
+      const cacheTimes: number[] = []
       let count = 0
       let streamed = 0
+      // The daemon's resync: chunks of packed records merged into an internal cache (the first
+      // repeat fills it, the later ones merge into it, as an overrun resync does).
+      const cache = createCache('internal')
+      const opts = { filter: null, purge: false, propagate: false }
+      for (let i = 0; i < job.repeat; i++) {
+        let seen = 0
+        const t1 = performance.now()
+        streamed = await ct.dumpChunks(batch => { seen += batchSize(batch) })
+        chunkTimes.push(performance.now() - t1)
+        if (seen !== streamed) throw new Error(`dumpChunks handed over ${seen} entries, counted ${streamed}`)
+        const run = beginResync()
+        const t2 = performance.now()
+        await ct.dumpChunks(batch => { resyncRecords(cache, run, batch, t2, opts) })
+        endResync(cache, run, opts)
+        cacheTimes.push(performance.now() - t2)
+      }
+      if (cacheSize(cache) !== streamed) throw new Error(`resync cached ${cacheSize(cache)} of ${streamed}`)
       for (let i = 0; i < job.repeat; i++) {
         const t0 = performance.now()
         count = (await ct.dump()).length
         times.push(performance.now() - t0)
-        let seen = 0
-        const t1 = performance.now()
-        streamed = await ct.dumpChunks(flows => { for (const f of flows) if (f.orig.l4proto !== 0) seen++ })
-        chunkTimes.push(performance.now() - t1)
-        if (seen !== streamed) throw new Error(`dumpChunks handed over ${seen} entries, counted ${streamed}`)
       }
       await ct.close()
       // the kernel's share: the same dump, messages counted, not decoded
@@ -113,7 +129,7 @@ async function worker (job: Job): Promise<unknown> {
         rawTimes.push(performance.now() - t0)
       }
       sock.close()
-      return { ms: median(times), times, count, rawMs: median(rawTimes), chunkMs: median(chunkTimes), streamed }
+      return { ms: median(times), times, count, rawMs: median(rawTimes), chunkMs: median(chunkTimes), cacheMs: median(cacheTimes), streamed }
     }
     case 'commitFloor': {
       const per = 800
@@ -368,10 +384,10 @@ async function main (): Promise<void> {
       const floor = await runWorker<{ ms: number }>(ns3, { kind: 'commitFloor', n })
       await delNs(ns3)
       // dump of the table the first commit left
-      const ours = await runWorker<{ ms: number, rawMs: number, count: number, chunkMs: number, streamed: number }>(ns, { kind: 'dump', repeat: 3 })
+      const ours = await runWorker<{ ms: number, rawMs: number, count: number, chunkMs: number, cacheMs: number, streamed: number }>(ns, { kind: 'dump', repeat: 3 })
       const cli = await wallMs('ip', ['netns', 'exec', ns, 'sh', '-c', 'conntrack -L >/dev/null 2>&1'])
       const base = await wallMs('ip', ['netns', 'exec', ns, 'true'])
-      dumpRows.push(`| ${n} | ${fmt(ours.chunkMs)} (${ours.streamed} flows) | ${fmt(ours.ms)} (${ours.count} flows) | ${fmt(ours.rawMs)} | ${fmt(cli)} | ${fmt(base)} | ${(cli / ours.chunkMs).toFixed(2)} |`)
+      dumpRows.push(`| ${n} | ${fmt(ours.cacheMs)} | ${fmt(ours.chunkMs)} (${ours.streamed} entries) | ${fmt(ours.ms)} (${ours.count} flows) | ${fmt(ours.rawMs)} | ${fmt(cli)} | ${fmt(base)} | ${(cli / ours.cacheMs).toFixed(2)} |`)
       await delNs(ns)
       let ctd: ConntrackdResult | undefined
       let ctdErr = ''
@@ -386,8 +402,8 @@ async function main (): Promise<void> {
       console.log(`| ${n} | ${fmt(on.ms)} | ${fmt(off.ms)} | ${ctd === undefined ? 'n/a' : fmt(ctd.commitMs)} | ${ctd === undefined ? 'n/a' : (ctd.commitMs / on.ms).toFixed(2)} | ${notes} |`)
     }
     console.log('\n## dump a table of N entries')
-    console.log('| N | ours dumpChunks() (the daemon\'s resync dump; median of 3, in process) | ours dump(), collected (median of 3) | same dump, not decoded (kernel + framing) | ip netns exec … conntrack -L >/dev/null (median of 3) | ip netns exec … true | conntrack -L / ours (dumpChunks) |')
-    console.log('|---|---|---|---|---|---|---|')
+    console.log('| N | ours: resync into the internal cache (dumpChunks → resyncRecords, as the daemon; median of 3) | ours dumpChunks() alone (packed records) | ours dump(), collected Flows (median of 3) | same dump, not decoded (kernel + framing) | ip netns exec … conntrack -L >/dev/null (median of 3) | ip netns exec … true | conntrack -L / ours (resync) |')
+    console.log('|---|---|---|---|---|---|---|---|')
     for (const r of dumpRows) console.log(r)
 
     if (withEvents) {

@@ -17,6 +17,7 @@
  */
 import type { CtEvent, CtRequest } from '../codec/ctnetlink.js'
 import type { Flow, FlowFamily } from '../core/conntrack/flow.js'
+import type { RecordBatch } from '../core/conntrack/record-batch.js'
 
 /** A request `apply` accepts: every ctnetlink request except the dump (that is `dump()`). */
 export type CtMutation = Exclude<CtRequest, { op: 'dump' }>
@@ -52,10 +53,11 @@ export interface ConntrackControl {
   /** The whole table (family undefined = AF_UNSPEC), or one family. */
   dump: (family?: FlowFamily) => Promise<Flow[]>
   /**
-   * The same, a receive batch at a time: nothing is kept, so a dump of 250k entries never holds
-   * them all (the daemon's resyncs). Resolves with the count when the dump is complete.
+   * The same, a receive batch at a time, as packed records (core/conntrack/record-batch.ts): no
+   * object per entry and nothing kept, so a dump of 250k entries never holds them all (the daemon's
+   * resyncs). Resolves with the count when the dump is complete.
    */
-  dumpChunks: (onChunk: (flows: Flow[]) => void, family?: FlowFamily) => Promise<number>
+  dumpChunks: (onChunk: (batch: RecordBatch) => void, family?: FlowFamily) => Promise<number>
   /** Batched create/update/delete/get/setTimeout/flush; one result per request, in order. */
   apply: (requests: readonly CtMutation[]) => Promise<ApplyResult[]>
   /** Flush the whole table (every family). Throws when the kernel refuses. */

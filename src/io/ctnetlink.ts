@@ -15,6 +15,7 @@
 import { decodeCtnlMessage } from '../codec/ctnetlink.js'
 import { splitMessages } from '../codec/netlink.js'
 import type { Flow, FlowFamily } from '../core/conntrack/flow.js'
+import type { RecordBatch } from '../core/conntrack/record-batch.js'
 import type { ApplyResult, ConntrackControl, ConntrackEvent, CtMutation, OverrunInfo } from './conntrack-port.js'
 import { Committer, type CommitOptions, type CommitStats } from './ctnetlink-commit.js'
 import { Dumper, type DumpStats } from './ctnetlink-dump.js'
@@ -111,7 +112,7 @@ export class CtnetlinkConntrack implements ConntrackControl {
     return await this.dumper.dump(family)
   }
 
-  async dumpChunks (onChunk: (flows: Flow[]) => void, family?: FlowFamily): Promise<number> {
+  async dumpChunks (onChunk: (batch: RecordBatch) => void, family?: FlowFamily): Promise<number> {
     return await this.dumper.dumpChunks(onChunk, family)
   }
 

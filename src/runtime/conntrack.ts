@@ -100,8 +100,9 @@ const EFFECT_HANDLERS: HandlerTable = {
   send: (r, e) => { r.sendDatagram(e.datagram) },
   dump: (r, e) => {
     // A chunk per receive batch, each its own engine step (engine.ts dumpPart): the thread never
-    // holds the whole table as objects, and events and datagrams are served between chunks.
-    r.io(r.o.ct.dumpChunks(flows => { r.step({ kind: 'dumpPart', purpose: e.purpose, flows }) }).then(
+    // holds the whole table, builds no object per entry (packed records), and events and
+    // datagrams are served between chunks.
+    r.io(r.o.ct.dumpChunks(batch => { r.step({ kind: 'dumpPart', purpose: e.purpose, batch }) }).then(
       () => { r.step({ kind: 'dumped', purpose: e.purpose, flows: [] }) },
       (err: unknown) => { r.step({ kind: 'dumpFailed', purpose: e.purpose, error: String(err) }) }))
   },

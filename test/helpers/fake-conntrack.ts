@@ -13,6 +13,7 @@ import {
   flowKey, invertTuple, mergeFlow, IPS, IPS_NAT_MASK, type Flow, type FlowFamily
 } from '../../src/core/conntrack/flow.js'
 import type { FlowRef } from '../../src/codec/ctnetlink.js'
+import { recordBatchOf, type RecordBatch } from '../../src/core/conntrack/record-batch.js'
 
 const clone = (f: Flow): Flow => structuredClone(f)
 
@@ -84,12 +85,12 @@ export class FakeConntrack implements ConntrackControl {
   dumpChunkSize = 2
 
   /** The table a chunk at a time, each on its own turn of the event loop (events may come between). */
-  async dumpChunks (onChunk: (flows: Flow[]) => void, family?: FlowFamily): Promise<number> {
+  async dumpChunks (onChunk: (batch: RecordBatch) => void, family?: FlowFamily): Promise<number> {
     const all = await this.dump(family)
     for (let i = 0; i < all.length; i += this.dumpChunkSize) {
       await new Promise<void>(resolve => { setImmediate(resolve) })
       this.assertOpen()
-      onChunk(all.slice(i, i + this.dumpChunkSize))
+      onChunk(recordBatchOf(all.slice(i, i + this.dumpChunkSize)))
     }
     return all.length
   }

@@ -32,8 +32,13 @@
  */
 import type { Millis } from '../time.js'
 import { flowKey, mergeFlow, type Flow } from './flow.js'
-import { FILTER_REASONS, filterFlow, type FilterReason, type FlowFilter } from './filter.js'
-import { createStore, NO_REF, storeClear, storeDelete, storeFind, storeFlow, storeHasMaster, storeId, storeLive, storeMeta, storeRefs, storeSet, storeSize, storeTcpState, storeUpdate, storeView, type FlowStore, type Ref } from './flow-store.js'
+import { FILTER_REASONS, filterFlow, filterPacked, type FilterReason, type FlowFilter } from './filter.js'
+import type { RecordLayout } from './flow-record.js'
+import { LAYOUT_V4, LAYOUT_V6, type RecordBatch } from './record-batch.js'
+import {
+  createStore, NO_REF, storeClear, storeDelete, storeFind, storeFindPacked, storeFlow, storeHasMaster, storeId, storeLive, storeMergePacked, storeMeta, storeRefs,
+  storeScratchFlow, storeScratchId, storeScratchTcpState, storeSet, storeSetPacked, storeSize, storeTcpState, storeUpdate, storeView, type FlowStore, type Ref
+} from './flow-store.js'
 import { parseFlowKey } from './flow-key.js'
 
 export type CacheName = 'internal' | 'external'
@@ -349,6 +354,66 @@ export function resyncChunk (cache: FlowCache, run: ResyncRun, dump: Iterable<Fl
     if (r.change !== null) changes.push(r.change)
   }
   return changes
+}
+
+/**
+ * resyncChunk on a receive batch of packed records (record-batch.ts), without a Flow per entry:
+ * filter, lookup, monotonic rule and merge work on the records' bytes (filterPacked, the store's
+ * *Packed functions, mergeRecord), with the same outcome and counters as resyncChunk on the same
+ * entries as Flows. The changes are built only when `opts.propagate` (they are decoded then): a
+ * resync that does not talk (start, -R) never builds an object per entry. Entries the byte path
+ * left as Flows (`batch.flows`) and stored entries with side data go through the Flow path.
+ */
+export function resyncRecords (cache: FlowCache, run: ResyncRun, batch: RecordBatch, now: Millis, opts: ResyncOptions): CacheChange[] {
+  const changes: CacheChange[] = []
+  resyncPacked(cache, run, LAYOUT_V4, batch.v4, batch.n4, now, opts, changes)
+  resyncPacked(cache, run, LAYOUT_V6, batch.v6, batch.n6, now, opts, changes)
+  if (batch.flows.length > 0) {
+    for (const c of resyncChunk(cache, run, batch.flows, now, opts)) if (opts.propagate) changes.push(c)
+  }
+  return changes
+}
+
+function resyncPacked (cache: FlowCache, run: ResyncRun, lay: RecordLayout, u8: Uint8Array, n: number, now: Millis, opts: ResyncOptions, changes: CacheChange[]): void {
+  if (n === 0) return
+  const dv = new DataView(u8.buffer, u8.byteOffset, u8.byteLength)
+  const store = cache.store
+  const family = lay.family
+  for (let i = 0; i < n; i++) {
+    const off = i * lay.size
+    if (opts.filter !== null) {
+      const why = filterPacked(opts.filter, lay, u8, dv, off)
+      if (why !== null) {
+        countFiltered(cache, why)
+        continue
+      }
+    }
+    const ref = storeFindPacked(store, family, u8, off)
+    const id = storeScratchId(store, family)
+    const stored = ref === NO_REF ? undefined : storeId(store, ref)
+    if (ref === NO_REF || (id !== undefined && stored !== undefined && id !== stored)) {
+      run.seen.add(storeSetPacked(store, family, now))
+      count(cache, 'created')
+      if (opts.propagate) changes.push(change('new', storeScratchFlow(store, family), true))
+      continue
+    }
+    run.seen.add(ref)
+    const to = storeScratchTcpState(store, family)
+    if (to !== undefined) {
+      const from = storeTcpState(store, ref)
+      if (from !== undefined && tcpStateRegresses(from, to)) {
+        count(cache, 'stale')
+        continue
+      }
+    }
+    if (storeMergePacked(store, ref, now)) {
+      count(cache, 'updated')
+      if (opts.propagate) changes.push(change('update', storeFlow(store, ref), true))
+      continue
+    }
+    const r = merge(cache, ref, storeScratchFlow(store, family), now, opts.propagate) // side data: as Flows
+    if (r.change !== null && opts.propagate) changes.push(r.change)
+  }
 }
 
 /**

@@ -15,6 +15,7 @@ import type { FtfwConfig, FtfwSnapshot, FtfwState } from '../sync/ftfw.js'
 import type { CacheStats, FlowCache, ResyncRun } from './cache.js'
 import type { CommitProgress, CommitRequest, CommitState } from './commit.js'
 import type { FilterCidr, FilterConfig, FlowFilter } from './filter.js'
+import type { RecordBatch } from './record-batch.js'
 import type { CompiledSourcePolicy, SyncSourcePolicy } from '../sync/source.js'
 import type { ReplayWindow } from '../sync/replay.js'
 import type { Flow } from './flow.js'
@@ -107,9 +108,10 @@ export type EngineInput =
   | { readonly kind: 'timeout' }
   /**
    * Part of a dump (a receive batch), before its `dumped`: the chunks of one dump, then `dumped` with
-   * the last entries (or none), in order. A whole dump may also come as one `dumped`.
+   * the last entries (or none), in order. A whole dump may also come as one `dumped`. A chunk is
+   * packed records (record-batch.ts): a resync merges them without a Flow per entry.
    */
-  | { readonly kind: 'dumpPart', readonly purpose: DumpPurpose, readonly flows: readonly Flow[] }
+  | { readonly kind: 'dumpPart', readonly purpose: DumpPurpose, readonly batch: RecordBatch }
   | { readonly kind: 'dumped', readonly purpose: DumpPurpose, readonly flows: readonly Flow[] }
   | { readonly kind: 'dumpFailed', readonly purpose: DumpPurpose, readonly error: string }
   /** One answer per request of the `apply` effect, in order (missing answers are failures). */

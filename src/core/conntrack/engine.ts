@@ -31,7 +31,8 @@ import type { BulkInput } from '../sync/bulk.js'
 import { createFtfw, ftfwDeadline, ftfwSnapshot, stepFtfw } from '../sync/ftfw.js'
 import type { FtfwInput, FtfwLocalChange } from '../sync/ftfw.js'
 import { flowFromAttrs, flowToAttrs } from './attrs-map.js'
-import { applyKernelEvent, applyPeerUpdate, beginResync, cacheSnapshot, cacheStats, createCache, endResync, flushCache, resyncChunk } from './cache.js'
+import { applyKernelEvent, applyPeerUpdate, beginResync, cacheSnapshot, cacheStats, createCache, endResync, flushCache, resyncChunk, resyncRecords } from './cache.js'
+import { batchFlows, type RecordBatch } from './record-batch.js'
 import type { CacheChange, ResyncOptions } from './cache.js'
 import { commitProgress } from './commit.js'
 import { commitApplied, commitApplyFailed, commitBudgetDue, commitDeadline, startCommit } from './engine-commit.js'
@@ -110,7 +111,7 @@ export function stepEngine (state: EngineState, input: EngineInput, now: Millis)
       timeout(s, now, out)
       break
     case 'dumpPart':
-      dumpPart(s, input.purpose, input.flows, now, out)
+      dumpPart(s, input.purpose, input.batch, now, out)
       break
     case 'dumped':
       dumped(s, input.purpose, input.flows, now, out)
@@ -232,14 +233,14 @@ function dumpRunFor (s: EngineState, purpose: DumpPurpose): DumpRun {
  * differences go to the peer in this step's transmit round), so the conntrack thread never holds
  * a whole table of decoded flows and a 250k-entry resync is spread over as many steps as chunks.
  */
-function dumpPart (s: EngineState, purpose: DumpPurpose, flows: readonly Flow[], now: Millis, out: EngineOut): void {
+function dumpPart (s: EngineState, purpose: DumpPurpose, batch: RecordBatch, now: Millis, out: EngineOut): void {
   const run = dumpRunFor(s, purpose)
   if (purpose.kind === 'purge') {
-    for (const f of flows) run.held.push(f)
+    for (const f of batchFlows(batch)) run.held.push(f)
     return
   }
   const opts = resyncOptions(s, purpose)
-  const changes = resyncChunk(s.internal, run.resync, flows, now, opts)
+  const changes = resyncRecords(s.internal, run.resync, batch, now, opts)
   if (opts.propagate) propagate(s, changes, now, out)
 }
 

@@ -17,6 +17,7 @@
  */
 import { parseIP, parseIPv4Into, parseIPv6Into } from '../../codec/ip.js'
 import { L4Proto, TCP_STATES, type Flow, type FlowFamily } from './flow.js'
+import { K_PROTO, K_SRC, packedTcpState, type RecordLayout } from './flow-record.js'
 
 /** Protocol names of the config (config/schema.ts protocolName). */
 export type FilterProtocolName = 'tcp' | 'udp' | 'udplite' | 'sctp' | 'dccp' | 'icmp' | 'icmpv6' | 'gre'
@@ -94,22 +95,23 @@ function compilePrefixes (cidrs: readonly FilterCidr[]): { hosts4: Set<number>, 
   return { hosts4, hosts6, prefixes }
 }
 
-function u32 (b: Uint8Array): number {
-  return (((b[0] as number) << 24) | ((b[1] as number) << 16) | ((b[2] as number) << 8) | (b[3] as number)) >>> 0
+function u32 (b: Uint8Array, at = 0): number {
+  return (((b[at] as number) << 24) | ((b[at + 1] as number) << 16) | ((b[at + 2] as number) << 8) | (b[at + 3] as number)) >>> 0
 }
 
-function sameBytes (a: Uint8Array, b: Uint8Array, n: number): boolean {
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false
+function sameBytes (a: Uint8Array, b: Uint8Array, n: number, bAt = 0): boolean {
+  for (let i = 0; i < n; i++) if (a[i] !== b[bAt + i]) return false
   return true
 }
 
-function inPrefix (p: Prefix, bytes: Uint8Array): boolean {
+/** Is the address at bytes[at] in prefix p? */
+function inPrefix (p: Prefix, bytes: Uint8Array, at: number): boolean {
   const whole = p.bits >>> 3
-  for (let i = 0; i < whole; i++) if (p.bytes[i] !== bytes[i]) return false
+  for (let i = 0; i < whole; i++) if (p.bytes[i] !== bytes[at + i]) return false
   const rest = p.bits & 7
   if (rest === 0) return true
   const mask = (0xff << (8 - rest)) & 0xff
-  return ((p.bytes[whole] as number) & mask) === ((bytes[whole] as number) & mask)
+  return ((p.bytes[whole] as number) & mask) === ((bytes[at + whole] as number) & mask)
 }
 
 /**
@@ -139,14 +141,18 @@ export function withLocalAddresses (filter: FlowFilter, local: readonly FilterCi
 
 function addressIgnored (filter: FlowFilter, family: FlowFamily, text: string): boolean {
   const b = filter.scratch
+  if (!(family === 'ipv4' ? parseIPv4Into(text, b, 0) : parseIPv6Into(text, b, 0))) return false
+  return addressBytesIgnored(filter, family, b, 0)
+}
+
+/** The address at bytes[at] (4 or 16 bytes by family): one of the filter's addresses or in one of its prefixes? */
+function addressBytesIgnored (filter: FlowFilter, family: FlowFamily, bytes: Uint8Array, at: number): boolean {
   if (family === 'ipv4') {
-    if (!parseIPv4Into(text, b, 0)) return false
-    if (filter.hosts4.has(u32(b))) return true
+    if (filter.hosts4.has(u32(bytes, at))) return true
   } else {
-    if (!parseIPv6Into(text, b, 0)) return false
-    for (const h of filter.hosts6) if (sameBytes(h, b, 16)) return true
+    for (const h of filter.hosts6) if (sameBytes(h, bytes, 16, at)) return true
   }
-  for (const x of filter.prefixes) if (x.family === family && inPrefix(x, b)) return true
+  for (const x of filter.prefixes) if (x.family === family && inPrefix(x, bytes, at)) return true
   return false
 }
 
@@ -172,4 +178,20 @@ export function filterFlow (filter: FlowFilter, flow: Flow): FilterVerdict {
     if (st.states.has(flow.tcp.state) !== (st.mode === 'accept')) return { accept: false, reason: 'tcpState' }
   }
   return ACCEPT
+}
+
+/**
+ * filterFlow on a packed record (flow-record.ts, as record-batch.ts holds them): the same checks in
+ * the same order on the record's bytes. Returns why it is refused, or null to replicate it.
+ */
+export function filterPacked (filter: FlowFilter, lay: RecordLayout, u8: Uint8Array, dv: DataView, off: number): FilterReason | null {
+  const proto = u8[off + K_PROTO] as number
+  if (filter.protocols.has(proto) !== (filter.protocolMode === 'accept')) return 'protocol'
+  if (addressBytesIgnored(filter, lay.family, u8, off + K_SRC) || addressBytesIgnored(filter, lay.family, u8, off + lay.rSrc)) return 'address'
+  const st = filter.tcpStates
+  if (st !== null && proto === L4Proto.TCP) {
+    const state = packedTcpState(lay, u8, dv, off)
+    if (state !== undefined && st.states.has(state) !== (st.mode === 'accept')) return 'tcpState'
+  }
+  return null
 }

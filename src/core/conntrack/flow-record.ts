@@ -411,3 +411,46 @@ export function packedTcpState (lay: RecordLayout, u8: Uint8Array, dv: DataView,
 export function packedId (lay: RecordLayout, dv: DataView, off: number): number | undefined {
   return (dv.getUint32(off + lay.p0) & P0.ID) !== 0 ? dv.getUint32(off + lay.id) : undefined
 }
+
+const TCP_FIELDS: ReadonlyArray<readonly [number, number, number]> = [
+  // [P0 bit, byte offset in the tcp field, bytes]
+  [P0.TCP_STATE, 0, 1], [P0.TCP_WSO, 1, 1], [P0.TCP_WSR, 2, 1], [P0.TCP_FO, 3, 2], [P0.TCP_FR, 5, 2]
+]
+const NAT_BITS = P0.NAT | P0.NAT_SRC | P0.NAT_SRC_IP | P0.NAT_SRC_PORT | P0.NAT_DST | P0.NAT_DST_IP | P0.NAT_DST_PORT
+
+function copyBytes (to: Uint8Array, at: number, from: Uint8Array, fromAt: number, n: number): void {
+  for (let i = 0; i < n; i++) to[at + i] = from[fromAt + i] as number
+}
+
+/**
+ * mergeFlow (codec/flow.ts: fields present overwrite, absent ones are kept; TCP info field by
+ * field) on two packed records with the same key: the update at src[sOff] merged into dst[dOff].
+ * Only the record's own fields: the caller handles side-table data (EXTRA / WHOLE entries) and the
+ * bookkeeping fields. The reply tuple is always present in an update, so it is replaced.
+ */
+export function mergeRecord (lay: RecordLayout, dst: Uint8Array, dDv: DataView, dOff: number, src: Uint8Array, sDv: DataView, sOff: number): void {
+  const sp = sDv.getUint32(sOff + lay.p0)
+  let p = dDv.getUint32(dOff + lay.p0)
+  copyBytes(dst, dOff + lay.rFlags, src, sOff + lay.rFlags, lay.rZone + 2 - lay.rFlags)
+  if ((sp & P0.STATUS) !== 0) dDv.setUint32(dOff + lay.status, sDv.getUint32(sOff + lay.status))
+  if ((sp & P0.TIMEOUT) !== 0) dDv.setUint32(dOff + lay.timeout, sDv.getUint32(sOff + lay.timeout))
+  if ((sp & P0.MARK) !== 0) dDv.setUint32(dOff + lay.mark, sDv.getUint32(sOff + lay.mark))
+  if ((sp & P0.ID) !== 0) dDv.setUint32(dOff + lay.id, sDv.getUint32(sOff + lay.id))
+  if ((sp & P0.USE) !== 0) dDv.setUint32(dOff + lay.use, sDv.getUint32(sOff + lay.use))
+  p |= sp & (P0.STATUS | P0.TIMEOUT | P0.MARK | P0.ID | P0.USE)
+  if ((sp & P0.ZONE) !== 0) p |= P0.ZONE // the value is in the key, equal in both
+  if ((sp & P0.TCP) !== 0) {
+    p |= P0.TCP
+    for (const [bit, at, n] of TCP_FIELDS) {
+      if ((sp & bit) === 0) continue
+      copyBytes(dst, dOff + lay.tcp + at, src, sOff + lay.tcp + at, n)
+      p |= bit
+    }
+  }
+  if ((sp & P0.NAT) !== 0) { // the NAT object is replaced whole, as mergeFlow replaces `nat`
+    p = (p & ~NAT_BITS) | (sp & NAT_BITS)
+    copyBytes(dst, dOff + lay.natSrcIp, src, sOff + lay.natSrcIp, lay.natDstPort + 2 - lay.natSrcIp)
+  }
+  if ((sp & P0.SYNPROXY_ZERO) !== 0) p |= P0.SYNPROXY_ZERO
+  dDv.setUint32(dOff + lay.p0, p)
+}

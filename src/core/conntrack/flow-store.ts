@@ -11,9 +11,9 @@
  * An entry is named by a Ref, a number: slot × 4 + place. A Ref stays valid until its entry is
  * deleted or the store cleared. Iteration: v4 slots, then v6 slots, then loose, each in slot order.
  */
-import { packBody, packKey, packedId, packedTcpState, flowExtra, P1, unpackFlow } from './flow-record.js'
+import { mergeRecord, packBody, packKey, packedId, packedTcpState, flowExtra, P1, unpackFlow } from './flow-record.js'
 import { createTable, scratchHash, slabBytes, slotBuf, slotOffset, slotUsed, slotView, tableFind, tableInsert, tableOverwrite, tableRemove, tableSlots, type FlowTable } from './flow-table.js'
-import { flowKey, type Flow } from './flow.js'
+import { flowKey, type Flow, type FlowFamily } from './flow.js'
 
 /**
  * A deep copy of plain flow data (objects, Uint8Array, primitives). What the side table and the
@@ -140,6 +140,77 @@ function finish (t: FlowTable, slot: number, flow: Flow, whole: boolean, since: 
   dv.setUint32(off + t.lay.p1, p1)
   dv.setFloat64(off + t.lay.since, since)
   dv.setFloat64(off + t.lay.lastUpdate, last)
+}
+
+// --- packed records (record-batch.ts): stored and merged without a Flow ---------------------------
+
+function familyTable (s: FlowStore, family: FlowFamily): FlowTable {
+  return family === 'ipv4' ? s.v4 : s.v6
+}
+
+/**
+ * Copy the record at u8[off] (key, body, P0; packed by ctnl-record.ts or pack*) into `family`'s
+ * scratch and find the entry with its key. The scratch keeps it for storeSetPacked /
+ * storeMergePacked / storeScratchFlow, until the next store call that packs.
+ */
+export function storeFindPacked (s: FlowStore, family: FlowFamily, u8: Uint8Array, off: number): Ref {
+  const t = familyTable(s, family)
+  const sc = t.scratch
+  for (let i = 0, n = t.lay.size; i < n; i++) sc[i] = u8[off + i] as number
+  const slot = tableFind(t, scratchHash(t))
+  return slot < 0 ? NO_REF : ref(slot, t === s.v4 ? V4 : V6)
+}
+
+/** The scratch record (storeFindPacked) as a new entry, replacing any with its key (storeSet). */
+export function storeSetPacked (s: FlowStore, family: FlowFamily, now: number): Ref {
+  const t = familyTable(s, family)
+  const hash = scratchHash(t)
+  let slot = tableFind(t, hash)
+  if (slot < 0) slot = tableInsert(t, hash)
+  else tableOverwrite(t, slot)
+  const off = slotOffset(t, slot)
+  const dv = slotView(t, slot)
+  t.side.delete(slot)
+  dv.setUint32(off + t.lay.p1, P1.USED)
+  dv.setFloat64(off + t.lay.since, now)
+  dv.setFloat64(off + t.lay.lastUpdate, now)
+  return ref(slot, t === s.v4 ? V4 : V6)
+}
+
+/**
+ * Merge the scratch record (storeFindPacked, same key) into entry `r` as storeUpdate(mergeFlow(...))
+ * would, stamp lastUpdate, mark it alive. False, and nothing changed, when the entry keeps side data
+ * (EXTRA / WHOLE): the caller merges it as Flows.
+ */
+export function storeMergePacked (s: FlowStore, r: Ref, now: number): boolean {
+  if (placeOf(r) === LOOSE) return false
+  const t = tableOf(s, r)
+  const slot = slotOf(r)
+  const off = slotOffset(t, slot)
+  const dv = slotView(t, slot)
+  const p1 = dv.getUint32(off + t.lay.p1)
+  if ((p1 & (P1.EXTRA | P1.WHOLE)) !== 0) return false
+  mergeRecord(t.lay, slotBuf(t, slot), dv, off, t.scratch, t.scratchDv, 0)
+  dv.setUint32(off + t.lay.p1, p1 | P1.ALIVE)
+  dv.setFloat64(off + t.lay.lastUpdate, now)
+  return true
+}
+
+/** The record in `family`'s scratch, decoded. */
+export function storeScratchFlow (s: FlowStore, family: FlowFamily): Flow {
+  const t = familyTable(s, family)
+  return unpackFlow(t.lay, t.scratch, t.scratchDv, 0)
+}
+
+/** TCP state and id of the record in `family`'s scratch. */
+export function storeScratchTcpState (s: FlowStore, family: FlowFamily): number | undefined {
+  const t = familyTable(s, family)
+  return packedTcpState(t.lay, t.scratch, t.scratchDv, 0)
+}
+
+export function storeScratchId (s: FlowStore, family: FlowFamily): number | undefined {
+  const t = familyTable(s, family)
+  return packedId(t.lay, t.scratchDv, 0)
 }
 
 export function storeDelete (s: FlowStore, r: Ref): void {

@@ -5,7 +5,12 @@ import { readFileSync } from 'node:fs'
 import { Dumper } from '../../../src/io/ctnetlink-dump.js'
 import type { NlSocket } from '../../../src/io/ctnetlink-socket.js'
 import { nlAlign } from '../../../src/codec/nlattr.js'
-import type { Flow } from '../../../src/core/conntrack/flow.js'
+import { flowKey, type Flow } from '../../../src/core/conntrack/flow.js'
+import { batchFlows, batchSize, type RecordBatch } from '../../../src/core/conntrack/record-batch.js'
+import { decodeCtnl, encodeRequest, type CtFlowMessage } from '../../../src/codec/ctnetlink.js'
+
+/** A dumped flow as a cache keeps it: the kernel's volatile use/counters dropped. */
+const kept = (f: Flow): Flow => { const { use: _u, counters: _c, ...rest } = f; return rest }
 
 /** The CT_NEW messages of the captured kernel dump (test/fixtures/vectors/ctnetlink/dump.json). */
 const captured: Buffer[] = (JSON.parse(readFileSync(new URL('../../fixtures/vectors/ctnetlink/dump.json', import.meta.url), 'utf8')) as { messages: Array<{ dir: string, hex: string }> })
@@ -50,15 +55,16 @@ t.test('dumpChunks: one chunk per receive batch, in order, none kept; resolves w
   t.ok(captured.length >= 4, `${captured.length} captured entries`)
   const { sock, sent, deliver } = scripted()
   const d = new Dumper(sock)
-  const chunks: Flow[][] = []
-  const p = d.dumpChunks(flows => { chunks.push(flows) })
+  const chunks: RecordBatch[] = []
+  const p = d.dumpChunks(b => { chunks.push(b) })
   await turn()
   const seq = sent[0] as number
   deliver(batch(captured.slice(0, 2), seq))
   deliver(batch(captured.slice(0, 1), seq + 1)) // another request's answer: ignored
   deliver(Buffer.concat([batch(captured.slice(2), seq), done(seq)]))
   t.equal(await p, captured.length)
-  t.same(chunks.map(c => c.length), [2, captured.length - 2], 'two chunks, as the two batches')
+  t.same(chunks.map(c => batchSize(c)), [2, captured.length - 2], 'two chunks, as the two batches')
+  t.same(chunks.map(c => c.flows.length), [0, 0], 'every captured entry packed as a record')
   t.equal(d.stats.entries, captured.length)
   const whole = d.dump()
   await turn()
@@ -66,14 +72,17 @@ t.test('dumpChunks: one chunk per receive batch, in order, none kept; resolves w
   t.not(seq2, seq, 'a new sequence number per dump')
   deliver(batch(captured.slice(0, 2), seq2))
   deliver(Buffer.concat([batch(captured.slice(2), seq2), done(seq2)]))
-  t.same(await whole, chunks.flat(), 'dump() collects the same entries')
+  const flows = await whole
+  const byKey = (fs: Flow[]): Flow[] => [...fs].sort((a, b) => flowKey(a) < flowKey(b) ? -1 : 1)
+  t.same(byKey(flows.map(kept)), byKey(chunks.flatMap(c => batchFlows(c))), 'dump() collects the same entries, as Flows (a batch holds IPv4 records, then IPv6)')
+  t.same(flows, decodeCtnl(Buffer.concat(captured.map(m => batch([m], 0)))).map(m => (m as CtFlowMessage).flow), 'as the Flow decoder makes them')
 })
 
 t.test('a message that does not decode is skipped and counted; a kernel error fails the dump after the chunks before it', async t => {
   const { sock, sent, deliver } = scripted()
   const d = new Dumper(sock)
   const got: Flow[] = []
-  const p = d.dumpChunks(flows => { got.push(...flows) })
+  const p = d.dumpChunks(b => { got.push(...batchFlows(b)) })
   await turn()
   const seq = sent[0] as number
   const bad = batch(captured.slice(0, 1), seq)
@@ -90,4 +99,24 @@ t.test('a message that does not decode is skipped and counted; a kernel error fa
   deliver(err)
   await t.rejects(p, { code: 'CTNL_KERNEL' })
   t.equal(got.length, 1, 'the chunk before the error was handed over')
+})
+
+t.test('dumpChunks: an entry the byte path declines travels as a Flow, a broken one is skipped and counted, the rest are records', async t => {
+  const { sock, sent, deliver } = scripted()
+  const d = new Dumper(sock)
+  const chunks: RecordBatch[] = []
+  const p = d.dumpChunks(b => { chunks.push(b) })
+  await turn()
+  const seq = sent[0] as number
+  const helperFlow = { ...decodeCtnl(batch(captured.slice(0, 1), 0)).map(m => (m as CtFlowMessage).flow)[0] as Flow, helper: 'ftp', timeout: 100 }
+  const withHelper = encodeRequest({ op: 'create', flow: helperFlow }, seq) // a CT_NEW carrying CTA_HELP
+  const broken = Buffer.from(batch(captured.slice(1, 2), seq))
+  broken.writeUInt16LE(99, 20 + 2) // its first attribute (CTA_TUPLE_ORIG) becomes an unknown one: no original tuple
+  deliver(Buffer.concat([batch(captured.slice(0, 1), seq), batch([withHelper], seq), broken, batch(captured.slice(2, 3), seq), done(seq)]))
+  t.equal(await p, 3, 'three entries')
+  t.equal(d.stats.decodeErrors, 1, 'the broken one counted')
+  const c = chunks[0] as RecordBatch
+  t.equal(c.n4 + c.n6, 2, 'two packed records')
+  t.equal(c.flows.length, 1, 'one Flow')
+  t.equal(c.flows[0]?.helper, 'ftp', 'the declined entry keeps its helper')
 })

@@ -8,6 +8,7 @@ import { BULK_DEFAULTS } from '../../../../src/core/sync/bulk.js'
 import { FTFW_DEFAULTS } from '../../../../src/core/sync/ftfw.js'
 import type { Flow } from '../../../../src/core/conntrack/flow.js'
 import { tcpFlow, udpFlow } from './helpers.js'
+import { recordBatchOf } from '../../../../src/core/conntrack/record-batch.js'
 
 function config (over: Partial<EngineConfig> = {}): EngineConfig {
   return {
@@ -247,13 +248,13 @@ t.test('overrun resync in chunks: each chunk merged and sent in its own step, th
   const requestedAt = d.now
   d.step({ kind: 'overrun', count: 1, reason: 'enobufs' })
   d.now += 10
-  const c1 = d.step({ kind: 'dumpPart', purpose: { kind: 'overrun', requestedAt }, flows: [tcpFlow(2), tcpFlow(4)] })
+  const c1 = d.step({ kind: 'dumpPart', purpose: { kind: 'overrun', requestedAt }, batch: recordBatchOf([tcpFlow(2), tcpFlow(4)]) })
   t.same(of(c1, 'count').filter(c => c.name === 'ct.resync.kernel'), [], 'not done after a chunk')
   t.equal(engineStatus(d.state).internal.active, 4, 'the chunk is merged at once (4 is new), nothing purged yet')
   const first = messages(d.fire())
   t.same(first.filter(m => m.kind === 'ct').map(m => m.kind === 'ct' ? `${m.event}:${m.attrs.sport}` : '').sort(), ['new:2', 'new:4'], 'its differences go out in the next transmit round')
   d.now += 10
-  d.step({ kind: 'dumpPart', purpose: { kind: 'overrun', requestedAt }, flows: [tcpFlow(5)] })
+  d.step({ kind: 'dumpPart', purpose: { kind: 'overrun', requestedAt }, batch: recordBatchOf([tcpFlow(5)]) })
   const end = d.step({ kind: 'dumped', purpose: { kind: 'overrun', requestedAt }, flows: [] })
   t.match(counts(end), { 'ct.resync.kernel': 1 })
   const last = messages(d.fire())
@@ -269,14 +270,14 @@ t.test('a dump that fails after some chunks: what they showed stays, nothing is 
   d.now += 100
   const requestedAt = d.now
   d.step({ kind: 'overrun', count: 1, reason: 'enobufs' })
-  d.step({ kind: 'dumpPart', purpose: { kind: 'overrun', requestedAt }, flows: [tcpFlow(3)] })
+  d.step({ kind: 'dumpPart', purpose: { kind: 'overrun', requestedAt }, batch: recordBatchOf([tcpFlow(3)]) })
   d.step({ kind: 'dumpFailed', purpose: { kind: 'overrun', requestedAt }, error: 'ETIMEDOUT' })
   t.equal(d.state.dumpRun, null)
   t.equal(engineStatus(d.state).internal.active, 3, 'no purge from a partial dump')
   d.now += 100
   const again = d.now
   d.step({ kind: 'overrun', count: 2, reason: 'enobufs' })
-  d.step({ kind: 'dumpPart', purpose: { kind: 'overrun', requestedAt: again }, flows: [tcpFlow(2)] })
+  d.step({ kind: 'dumpPart', purpose: { kind: 'overrun', requestedAt: again }, batch: recordBatchOf([tcpFlow(2)]) })
   d.step({ kind: 'dumped', purpose: { kind: 'overrun', requestedAt: again }, flows: [tcpFlow(3)] })
   t.equal(engineStatus(d.state).internal.active, 2, 'the complete dump purges 1: the failed run\'s chunk did not count as seen')
 })
@@ -288,7 +289,7 @@ t.test('a purge dump in chunks decides on the whole table', async t => {
     for (const p of [1, 2]) x.step({ kind: 'kernelEvent', event: 'new', flow: tcpFlow(p) })
     x.fire()
   }
-  d.step({ kind: 'dumpPart', purpose: { kind: 'purge' }, flows: [tcpFlow(1)] })
+  d.step({ kind: 'dumpPart', purpose: { kind: 'purge' }, batch: recordBatchOf([tcpFlow(1)]) })
   const chunked = d.step({ kind: 'dumped', purpose: { kind: 'purge' }, flows: [tcpFlow(2), tcpFlow(9)] })
   const once = whole.step({ kind: 'dumped', purpose: { kind: 'purge' }, flows: [tcpFlow(1), tcpFlow(2), tcpFlow(9)] })
   t.equal(of(once, 'apply').length, 1, 'one purge batch')
