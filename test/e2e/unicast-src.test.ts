@@ -53,9 +53,12 @@ t.test('unicast source check on a hafwd pair', { skip }, async t => {
   procs.push(p1)
   const p2 = startHafwd(fw2.ns, unicastConfig(lab, fw2, socks[1]), dir, 'fw2')
   procs.push(p2)
-  // fw1 (100) master, fw2 (50) backup on both instances.
+  // fw1 (100) master, fw2 (50) backup on both instances. On a loaded host fw2 may start first and
+  // become master until fw1's first advert: wait until fw2's latest state on each router is backup.
+  const lastStates = (file: string): string[] => [...new Map(transitions(file).map(x => [x.routerId, x.to])).values()]
   t.not(await waitFor(async () => transitions(p1.logFile).filter(x => x.to === 'master').length >= 2 &&
-    transitions(p2.logFile).filter(x => x.to === 'backup').length >= 2, 15_000, 50), null, 'fw1 master, fw2 backup')
+    lastStates(p2.logFile).length >= 2 && lastStates(p2.logFile).every(s => s === 'backup') &&
+    lastStates(p1.logFile).every(s => s === 'master'), 15_000, 50), null, 'fw1 master, fw2 backup')
 
   const before = [transitions(p1.logFile).length, transitions(p2.logFile).length]
   const stranger = lab.client.v4
