@@ -321,6 +321,19 @@ export function writeCtMessage (out: Uint8Array, off: number, event: CtEvent, at
   return len
 }
 
+/**
+ * A NEW/UPD/DEL message whose NTA attributes are already encoded (`body`, e.g. written from a cache record:
+ * core/conntrack/record-attrs.ts) at `out[off…]` (room: CT_MESSAGE_MAX_BYTES); returns its length. Throws
+ * CTD_ENCODE_INVALID for a body that is not whole attributes (not a multiple of 4) or would not fit.
+ */
+export function writeCtBodyMessage (out: Uint8Array, off: number, event: CtEvent, body: Uint8Array, seq: number, hello: boolean, helloBack: boolean): number {
+  const len = NETHDR_SIZE + body.length
+  if ((body.length & 3) !== 0 || len > CT_MESSAGE_MAX_BYTES) throw err('CTD_ENCODE_INVALID', `an encoded body of ${body.length} bytes is not a whole attribute area`)
+  out.set(body, off + NETHDR_SIZE)
+  putHeader(out, off, NetType.CT_NEW + eventType(event), flagsOf('ct', hello, helloBack), len, seq)
+  return len
+}
+
 /** Encode an ACK/NACK/RESYNC (16 bytes, inclusive [from, to]) or ALIVE (8 bytes) at `out[off…]`; returns its length. */
 export function writeCtlMessage (out: Uint8Array, off: number, kind: 'ack' | 'nack' | 'resync' | 'alive', from: number, to: number, seq: number, hello: boolean, helloBack: boolean): number {
   const len = kind === 'alive' ? NETHDR_SIZE : NETHDR_ACK_SIZE

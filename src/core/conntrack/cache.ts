@@ -34,7 +34,7 @@ import type { Millis } from '../time.js'
 import { flowKey, mergeFlow, type Flow } from './flow.js'
 import { FILTER_REASONS, filterFlow, filterPacked, type FilterReason, type FlowFilter } from './filter.js'
 import type { RecordLayout } from './flow-record.js'
-import { LAYOUT_V4, LAYOUT_V6, type RecordBatch } from './record-batch.js'
+import { EV_DESTROY, EV_NEW, LAYOUT_V4, LAYOUT_V6, type KernelEventBatch, type RecordBatch } from './record-batch.js'
 import {
   createStore, NO_REF, storeClear, storeDelete, storeFind, storeFindPacked, storeFlow, storeHasMaster, storeId, storeLive, storeMergePacked, storeMeta, storeRefs,
   storeScratchFlow, storeScratchId, storeScratchTcpState, storeSet, storeSetPacked, storeSize, storeTcpState, storeUpdate, storeView, type FlowStore, type Ref
@@ -272,6 +272,91 @@ export function applyKernelEvent (cache: FlowCache, ev: KernelEvent, now: Millis
   const ref = storeFind(cache.store, flow)
   if (ref === NO_REF || otherIncarnation(cache.store, ref, flow)) return insert(cache, flow, now, propagate)
   return merge(cache, ref, flow, now, propagate)
+}
+
+/**
+ * What applyKernelRecords tells its caller, per event, in order: a change of a plain packed entry
+ * (`record`: read it from the store by `ref`; for a destroy the entry is still there, merged with the
+ * event's last state, until the call returns), a change that went through the Flow path (an entry with
+ * side-table data), or a refusal.
+ */
+export interface RecordChangeSink {
+  record: (type: ChangeType, ref: Ref) => void
+  flow: (change: CacheChange) => void
+  refused: (why: CacheRefusal, filterReason: FilterReason | null) => void
+}
+
+/**
+ * applyKernelEvent for a batch of kernel events as packed records (record-batch.ts KernelEventBatch),
+ * origin 'other', without a Flow per event: filter, lookup, TCP monotonic rule and merge on the bytes,
+ * with the outcome and counters applyKernelEvent has on the same events as Flows. Each outcome goes to
+ * `sink` as it happens, so the caller can read a changed entry before the next event changes it.
+ */
+export function applyKernelRecords (cache: FlowCache, batch: KernelEventBatch, now: Millis, filter: FlowFilter | null, sink: RecordChangeSink): void {
+  applyEventRecords(cache, LAYOUT_V4, batch.v4, batch.ev4, batch.n4, now, filter, sink)
+  applyEventRecords(cache, LAYOUT_V6, batch.v6, batch.ev6, batch.n6, now, filter, sink)
+}
+
+function applyEventRecords (cache: FlowCache, lay: RecordLayout, u8: Uint8Array, ev: Uint8Array, n: number, now: Millis, filter: FlowFilter | null, sink: RecordChangeSink): void {
+  if (n === 0) return
+  const dv = new DataView(u8.buffer, u8.byteOffset, u8.byteLength)
+  const store = cache.store
+  const family = lay.family
+  for (let i = 0; i < n; i++) {
+    const off = i * lay.size
+    const event = ev[i] as number
+    if (event !== EV_DESTROY && filter !== null) {
+      const why = filterPacked(filter, lay, u8, dv, off)
+      if (why !== null) {
+        countFiltered(cache, why)
+        sink.refused('filtered', why)
+        continue
+      }
+    }
+    const ref = storeFindPacked(store, family, u8, off)
+    const id = storeScratchId(store, family)
+    const stored = ref === NO_REF ? undefined : storeId(store, ref)
+    const other = id !== undefined && stored !== undefined && id !== stored
+    if (event === EV_DESTROY) {
+      if (ref === NO_REF || other) {
+        count(cache, 'unknownDestroy')
+        sink.refused('unknownDestroy', null)
+        continue
+      }
+      if (storeMergePacked(store, ref, now)) { // the DEL carries the last full state (spec §1.7)
+        sink.record('destroy', ref)
+        storeDelete(store, ref)
+        count(cache, 'destroyed')
+      } else {
+        sink.flow(remove(cache, ref, storeScratchFlow(store, family), true).change as CacheChange)
+      }
+      continue
+    }
+    // NEW replaces any entry with its key; an UPDATE of an unknown entry (or of another incarnation) inserts.
+    if (event === EV_NEW || ref === NO_REF || other) {
+      const r = storeSetPacked(store, family, now)
+      count(cache, 'created')
+      sink.record('new', r)
+      continue
+    }
+    const to = storeScratchTcpState(store, family)
+    if (to !== undefined) {
+      const from = storeTcpState(store, ref)
+      if (from !== undefined && tcpStateRegresses(from, to)) {
+        count(cache, 'stale')
+        sink.refused('stale', null)
+        continue
+      }
+    }
+    if (storeMergePacked(store, ref, now)) {
+      count(cache, 'updated')
+      sink.record('update', ref)
+      continue
+    }
+    const r = merge(cache, ref, storeScratchFlow(store, family), now, true) // side data: as Flows
+    if (r.change !== null) sink.flow(r.change)
+    else if (r.refused !== null) sink.refused(r.refused, null)
+  }
 }
 
 // --- external cache: peer messages ---------------------------------------------------------------

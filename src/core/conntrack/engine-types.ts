@@ -15,7 +15,9 @@ import type { FtfwConfig, FtfwSnapshot, FtfwState } from '../sync/ftfw.js'
 import type { CacheStats, FlowCache, ResyncRun } from './cache.js'
 import type { CommitProgress, CommitRequest, CommitState } from './commit.js'
 import type { FilterCidr, FilterConfig, FlowFilter } from './filter.js'
-import type { RecordBatch } from './record-batch.js'
+import type { KernelEventBatch, RecordBatch } from './record-batch.js'
+import type { BodyWriter } from './record-attrs.js'
+import type { RecordAt } from './flow-store.js'
 import type { CompiledSourcePolicy, SyncSourcePolicy } from '../sync/source.js'
 import type { ReplayWindow } from '../sync/replay.js'
 import type { Flow } from './flow.js'
@@ -97,6 +99,11 @@ export type EngineInput =
   /** Read the kernel table into the internal cache, then start the startup bulk; `complete{id}` when done. */
   | { readonly kind: 'start', readonly id: number }
   | { readonly kind: 'kernelEvent', readonly event: 'new' | 'update' | 'destroy', readonly flow: Flow }
+  /**
+   * Kernel events of one receive batch as packed records (the byte path, record-batch.ts); the batch
+   * is read during the step only (its buffers are reused after).
+   */
+  | { readonly kind: 'kernelRecords', readonly batch: KernelEventBatch }
   /** Kernel events were lost (netlink ENOBUFS). */
   | { readonly kind: 'overrun', readonly count: number, readonly reason: string }
   /**
@@ -202,6 +209,9 @@ export interface EngineState {
   /** config.commitRanges compiled (null: any origin). */
   readonly commitRanges: FlowFilter | null
   peer: { state: PeerLiveness, heardAt: Millis | null }
+  /** Where the sender's byte path writes FTFW bodies, and its cursor into the internal cache. */
+  readonly bodies: BodyWriter
+  readonly recordAt: RecordAt
 }
 
 /** A dump arriving in chunks: a resync merges each chunk at once; a purge holds them (it decides on the whole table). */

@@ -31,8 +31,11 @@ import type { BulkInput } from '../sync/bulk.js'
 import { createFtfw, ftfwDeadline, ftfwSnapshot, stepFtfw } from '../sync/ftfw.js'
 import type { FtfwInput, FtfwLocalChange } from '../sync/ftfw.js'
 import { flowFromAttrs, flowToAttrs } from './attrs-map.js'
-import { applyKernelEvent, applyPeerUpdate, beginResync, cacheSnapshot, cacheStats, createCache, endResync, flushCache, resyncChunk, resyncRecords } from './cache.js'
-import { batchFlows, type RecordBatch } from './record-batch.js'
+import { applyKernelEvent, applyKernelRecords, applyPeerUpdate, beginResync, cacheStats, createCache, endResync, flushCache, resyncChunk, resyncRecords } from './cache.js'
+import { batchFlows, type KernelEventBatch, type RecordBatch } from './record-batch.js'
+import { BodyWriter } from './record-attrs.js'
+import { flowSyncKey, newRecordAt, storeFlow, storeMeta, storeRecordAt, storeRefs, storeSyncKey, type Ref } from './flow-store.js'
+import type { CtEvent } from '../sync/types.js'
 import type { CacheChange, ResyncOptions } from './cache.js'
 import { commitProgress } from './commit.js'
 import { commitApplied, commitApplyFailed, commitBudgetDue, commitDeadline, startCommit } from './engine-commit.js'
@@ -69,7 +72,9 @@ export function createEngine (config: EngineConfig, local: readonly FilterCidr[]
     replay: EMPTY_REPLAY_WINDOW,
     own: addressList(config.ownAddresses ?? [], local),
     commitRanges: config.commitRanges == null ? null : addressList(config.commitRanges),
-    peer: { state: 'unknown', heardAt: null }
+    peer: { state: 'unknown', heardAt: null },
+    bodies: new BodyWriter(),
+    recordAt: newRecordAt()
   }
 }
 
@@ -88,6 +93,9 @@ export function stepEngine (state: EngineState, input: EngineInput, now: Millis)
       break
     case 'kernelEvent':
       kernelEvent(s, input.event, input.flow, now, out)
+      break
+    case 'kernelRecords':
+      kernelRecords(s, input.batch, now, out)
       break
     case 'overrun':
       out.count('ct.overrun')
@@ -205,11 +213,45 @@ function kernelEvent (s: EngineState, event: 'new' | 'update' | 'destroy', flow:
   if (r.change !== null) propagate(s, [r.change], now, out)
 }
 
+/**
+ * A batch of kernel events on the byte path: each change of a plain entry goes to FTFW as a body
+ * written from its record (record-attrs.ts), keyed by its key bytes; entries with side data travel
+ * as attributes, as before. One FTFW step for the batch.
+ */
+function kernelRecords (s: EngineState, batch: KernelEventBatch, now: Millis, out: EngineOut): void {
+  const changes: FtfwLocalChange[] = []
+  let refusals: Map<string, number> | null = null
+  applyKernelRecords(s.internal, batch, now, s.filter, {
+    record: (type, ref) => { changes.push(entryChange(s, ref, EVENT_TO_WIRE[type])) },
+    flow: (c) => { if (c.propagate) changes.push(flowChange(c)) },
+    refused: (why, reason) => {
+      const name = `ct.internal.refused.${why}${reason !== null ? `.${reason}` : ''}`
+      refusals ??= new Map()
+      refusals.set(name, (refusals.get(name) ?? 0) + 1)
+    }
+  })
+  if (refusals !== null) for (const [name, n] of refusals as Map<string, number>) out.count(name, n)
+  if (changes.length > 0) ftfwInput(s, { kind: 'locals', entries: changes }, now, out)
+}
+
+/** What FTFW sends for internal entry `ref` now: a body written from its record, or its attributes. */
+function entryChange (s: EngineState, ref: Ref, event: CtEvent): FtfwLocalChange {
+  const store = s.internal.store
+  const at = s.recordAt
+  if (storeRecordAt(store, ref, at)) return { key: storeSyncKey(store, ref), event, body: s.bodies.write(at.lay, at.u8, at.dv, at.off) }
+  return { key: storeSyncKey(store, ref), event, attrs: flowToAttrs(storeFlow(store, ref)) }
+}
+
+/** A change that went through the Flow path, keyed as entryChange keys it (coalescing across both paths). */
+function flowChange (c: CacheChange): FtfwLocalChange {
+  return { key: flowSyncKey(c.flow), event: EVENT_TO_WIRE[c.type], attrs: flowToAttrs(c.flow) }
+}
+
 /** Changes of the internal cache that must reach the peer, one FTFW `local` each (§4.2 origin rule). */
 function propagate (s: EngineState, changes: readonly CacheChange[], now: Millis, out: EngineOut): void {
   for (const c of changes) {
     if (!c.propagate) continue
-    ftfwInput(s, { kind: 'local', key: c.key, event: EVENT_TO_WIRE[c.type], attrs: flowToAttrs(c.flow) }, now, out)
+    ftfwInput(s, { kind: 'local', ...flowChange(c) }, now, out)
   }
 }
 
@@ -318,7 +360,8 @@ function resyncInternal (s: EngineState, run: DumpRun | null, flows: readonly Fl
 
 /** The whole internal cache for a bulk send: NEW or UPD per entry as conntrackd chooses (spec §1.7). */
 function bulkEntries (s: EngineState): FtfwLocalChange[] {
-  return cacheSnapshot(s.internal).map(e => ({ key: e.key, event: e.status === 'new' ? 'new' : 'upd', attrs: flowToAttrs(e.flow) }))
+  const store = s.internal.store
+  return storeRefs(store).map(ref => entryChange(s, ref, storeMeta(store, ref).alive ? 'upd' : 'new'))
 }
 
 function ftfwInput (s: EngineState, input: FtfwInput, now: Millis, out: EngineOut): void {

@@ -11,7 +11,7 @@
  * An entry is named by a Ref, a number: slot × 4 + place. A Ref stays valid until its entry is
  * deleted or the store cleared. Iteration: v4 slots, then v6 slots, then loose, each in slot order.
  */
-import { mergeRecord, packBody, packKey, packedId, packedTcpState, flowExtra, P1, unpackFlow } from './flow-record.js'
+import { mergeRecord, packBody, packKey, packedId, packedTcpState, flowExtra, P1, recordLayout, unpackFlow, type RecordLayout } from './flow-record.js'
 import { createTable, scratchHash, slabBytes, slotBuf, slotOffset, slotUsed, slotView, tableFind, tableInsert, tableOverwrite, tableRemove, tableSlots, type FlowTable } from './flow-table.js'
 import { flowKey, type Flow, type FlowFamily } from './flow.js'
 
@@ -335,3 +335,65 @@ export function storeFootprint (s: FlowStore): { readonly slabBytes: number, rea
     loose: s.loose.byKey.size
   }
 }
+
+// --- the sync layer's view of an entry ------------------------------------------------------------
+
+/** Where a plain packed entry's record is (storeRecordAt): reused by its owner, no object per call. */
+export interface RecordAt {
+  lay: RecordLayout
+  u8: Buffer
+  dv: DataView
+  off: number
+}
+
+export function newRecordAt (): RecordAt {
+  const u8 = Buffer.alloc(0)
+  return { lay: recordLayout('ipv4'), u8, dv: new DataView(u8.buffer, u8.byteOffset, 0), off: 0 }
+}
+
+/**
+ * Point `at` at entry r's record and return true when it is a plain packed entry (no side data, not
+ * loose): what record-attrs.ts writes straight from the bytes. False for the others (read them as
+ * Flows).
+ */
+export function storeRecordAt (s: FlowStore, r: Ref, at: RecordAt): boolean {
+  if (placeOf(r) === LOOSE) return false
+  const t = tableOf(s, r)
+  const slot = slotOf(r)
+  const off = slotOffset(t, slot)
+  const dv = slotView(t, slot)
+  if ((dv.getUint32(off + t.lay.p1) & (P1.EXTRA | P1.WHOLE)) !== 0) return false
+  at.lay = t.lay
+  at.u8 = slotBuf(t, slot)
+  at.dv = dv
+  at.off = off
+  return true
+}
+
+/**
+ * The key the sync layer coalesces an entry's changes by (core/sync/txqueue.ts): its key bytes read
+ * as latin1, or U+0100 + flowKey for a loose entry (a latin1 string never holds U+0100, and IPv4
+ * and IPv6 keys differ in length). Equal for two flows exactly when their flowKeys are equal, like
+ * the key bytes; a string of 20 (IPv4) or 44 (IPv6) characters instead of a formatted flowKey.
+ */
+export function storeSyncKey (s: FlowStore, r: Ref): string {
+  if (placeOf(r) === LOOSE) return LOOSE_KEY_PREFIX + flowKey((s.loose.entries[slotOf(r)] as LooseEntry).flow)
+  const t = tableOf(s, r)
+  const slot = slotOf(r)
+  const off = slotOffset(t, slot)
+  return slotBuf(t, slot).toString('latin1', off, off + t.lay.keyLen)
+}
+
+const LOOSE_KEY_PREFIX = '\u0100'
+
+/** storeSyncKey of a flow (cached or not): its packed key bytes as latin1, or U+0100 + flowKey. */
+export function flowSyncKey (flow: Flow): string {
+  const lay = flow.family === 'ipv4' ? SYNC_KEY_V4 : flow.family === 'ipv6' ? SYNC_KEY_V6 : null
+  if (lay === null) return LOOSE_KEY_PREFIX + flowKey(flow)
+  const b = Buffer.allocUnsafe(lay.keyLen + 16) // + room: packKey writes l4 fields as u16 × 3 at fixed offsets
+  if (!packKey(lay, flow, b, new DataView(b.buffer, b.byteOffset, b.byteLength), 0)) return LOOSE_KEY_PREFIX + flowKey(flow)
+  return b.toString('latin1', 0, lay.keyLen)
+}
+
+const SYNC_KEY_V4 = recordLayout('ipv4')
+const SYNC_KEY_V6 = recordLayout('ipv6')

@@ -27,8 +27,11 @@ import type { FlowExtra } from './flow-record.js'
 
 export interface FlowTable {
   readonly lay: RecordLayout
-  /** The slab: chunk c holds slots [c × CHUNK_SLOTS, (c + 1) × CHUNK_SLOTS). */
-  readonly chunks: Uint8Array[]
+  /**
+   * The slab: chunk c holds slots [c × CHUNK_SLOTS, (c + 1) × CHUNK_SLOTS). Buffers, so that a
+   * record's key bytes read as a latin1 string in one call (flow-store.ts storeSyncKey).
+   */
+  readonly chunks: Buffer[]
   /** A DataView over each chunk. */
   readonly views: DataView[]
   /** Records the slab can hold. */
@@ -55,12 +58,12 @@ const CHUNK_MASK = CHUNK_SLOTS - 1
 export function createTable (family: FlowFamily, capacity = MIN_CAPACITY): FlowTable {
   const lay = recordLayout(family)
   const cap = Math.min(CHUNK_SLOTS, Math.max(1, capacity))
-  const buf = new Uint8Array(cap * lay.size)
+  const buf = Buffer.alloc(cap * lay.size)
   const scratch = new Uint8Array(lay.size)
   return {
     lay,
     chunks: [buf],
-    views: [new DataView(buf.buffer)],
+    views: [new DataView(buf.buffer, buf.byteOffset, buf.byteLength)],
     capacity: cap,
     top: 0,
     free: -1,
@@ -80,8 +83,8 @@ function indexSizeFor (n: number): number {
 }
 
 /** The chunk holding a slot's record. */
-export function slotBuf (t: FlowTable, slot: number): Uint8Array {
-  return t.chunks[slot >>> CHUNK_BITS] as Uint8Array
+export function slotBuf (t: FlowTable, slot: number): Buffer {
+  return t.chunks[slot >>> CHUNK_BITS] as Buffer
 }
 
 /** A DataView over the chunk holding a slot's record. */
@@ -196,16 +199,16 @@ export function tableRemove (t: FlowTable, slot: number): void {
 function growSlab (t: FlowTable): void {
   if (t.capacity < CHUNK_SLOTS) {
     const cap = Math.min(CHUNK_SLOTS, t.capacity * 2)
-    const buf = new Uint8Array(cap * t.lay.size)
-    buf.set(t.chunks[0] as Uint8Array)
+    const buf = Buffer.alloc(cap * t.lay.size)
+    buf.set(t.chunks[0] as Buffer)
     t.chunks[0] = buf
-    t.views[0] = new DataView(buf.buffer)
+    t.views[0] = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
     t.capacity = cap
     return
   }
-  const buf = new Uint8Array(CHUNK_SLOTS * t.lay.size)
+  const buf = Buffer.alloc(CHUNK_SLOTS * t.lay.size)
   t.chunks.push(buf)
-  t.views.push(new DataView(buf.buffer))
+  t.views.push(new DataView(buf.buffer, buf.byteOffset, buf.byteLength))
   t.capacity += CHUNK_SLOTS
 }
 

@@ -128,3 +128,28 @@ export function writeRecordAttrs (lay: RecordLayout, u8: Uint8Array, dv: DataVie
   }
   return pos
 }
+
+/** Bytes per chunk of BodyWriter: ~150 IPv4 bodies; small, so a long-queued body pins little. */
+const BODY_CHUNK_BYTES = 16 * 1024
+
+/**
+ * Writes records' attributes as bodies of their own for the FTFW queues (core/sync/txqueue.ts): each
+ * body is a view into a shared chunk, not an ArrayBuffer of its own (a backing store per message
+ * would cost a malloc and a GC-tracked external allocation each). A chunk is freed by the GC once no
+ * queued body points into it; the queues release bodies roughly in the order they were written.
+ */
+export class BodyWriter {
+  private chunk = new Uint8Array(BODY_CHUNK_BYTES)
+  private used = 0
+
+  write (lay: RecordLayout, u8: Uint8Array, dv: DataView, off: number): Uint8Array {
+    if (this.used + RECORD_ATTRS_MAX_BYTES > this.chunk.length) {
+      this.chunk = new Uint8Array(BODY_CHUNK_BYTES)
+      this.used = 0
+    }
+    const start = this.used
+    const end = writeRecordAttrs(lay, u8, dv, off, this.chunk, start)
+    this.used = end
+    return this.chunk.subarray(start, end)
+  }
+}

@@ -126,3 +126,104 @@ export function recordBatchOf (flows: Iterable<Flow>): RecordBatch {
   for (const f of flows) b.addFlow(f)
   return b.take()
 }
+
+/** Kernel event kinds in a KernelEventBatch (one byte per record). */
+export const EV_NEW = 0
+export const EV_UPDATE = 1
+export const EV_DESTROY = 2
+
+/**
+ * Kernel events of one receive batch as packed records, the sender's hot path (cache.ts
+ * applyKernelRecords): per family the records in arrival order and the event of each. Events of
+ * different families never concern the same entry, so only the order within a family matters.
+ * An event the byte path declines is not in a batch: the adapter hands over the batch so far, then
+ * that event as a Flow, so the order of events of one entry is kept.
+ */
+export interface KernelEventBatch {
+  readonly v4: Uint8Array
+  readonly ev4: Uint8Array
+  readonly n4: number
+  readonly v6: Uint8Array
+  readonly ev6: Uint8Array
+  readonly n6: number
+}
+
+/** One family's records and events, reused from batch to batch. */
+class EventRecords {
+  u8: Uint8Array
+  dv: DataView
+  ev: Uint8Array
+  n = 0
+  constructor (readonly lay: RecordLayout, private capacity: number) {
+    this.u8 = new Uint8Array(capacity * lay.size)
+    this.dv = new DataView(this.u8.buffer)
+    this.ev = new Uint8Array(capacity)
+  }
+
+  next (): number {
+    if (this.n === this.capacity) {
+      this.capacity *= 2
+      const u8 = new Uint8Array(this.capacity * this.lay.size)
+      u8.set(this.u8)
+      this.u8 = u8
+      this.dv = new DataView(u8.buffer)
+      const ev = new Uint8Array(this.capacity)
+      ev.set(this.ev)
+      this.ev = ev
+    }
+    return this.n * this.lay.size
+  }
+}
+
+/**
+ * Builds KernelEventBatches in buffers it reuses: a batch taken is valid until the next `add`
+ * (the engine consumes it in the step it is given to and keeps none of it).
+ */
+export class EventBatchBuilder {
+  private readonly v4 = new EventRecords(LAYOUT_V4, 128)
+  private readonly v6 = new EventRecords(LAYOUT_V6, 16)
+  private taken = false
+
+  get size (): number {
+    return this.taken ? 0 : this.v4.n + this.v6.n
+  }
+
+  /** Pack the conntrack message attributes b[start, end) of family `nfFamily`; false when the byte path declines it. */
+  add (b: Uint8Array, start: number, end: number, nfFamily: number, event: number): boolean {
+    if (this.taken) this.reset()
+    const lay = layoutFor(nfFamily, LAYOUT_V4, LAYOUT_V6)
+    if (lay === null) return false
+    const r = lay === LAYOUT_V4 ? this.v4 : this.v6
+    const off = r.next()
+    if (!packCtnlRecord(b, start, end, lay, r.u8, r.dv, off)) return false
+    r.ev[r.n++] = event
+    return true
+  }
+
+  /** A decoded flow as an event (tests, tools): false when a record does not hold it whole. */
+  addFlow (flow: Flow, event: number): boolean {
+    if (this.taken) this.reset()
+    const { use: _u, counters: _c, ...f } = flow
+    const r = f.family === 'ipv4' ? this.v4 : f.family === 'ipv6' ? this.v6 : null
+    if (r === null || flowExtra(f) !== undefined) return false
+    const off = r.next()
+    if (!packKey(r.lay, f, r.u8, r.dv, off) || !packBody(r.lay, f, r.u8, r.dv, off)) return false
+    r.ev[r.n++] = event
+    return true
+  }
+
+  /** The events so far as a batch (views into the builder's buffers, see the class comment). */
+  take (): KernelEventBatch {
+    if (this.taken) this.reset()
+    this.taken = true
+    const a = this.v4
+    const b = this.v6
+    return { v4: a.u8.subarray(0, a.n * a.lay.size), ev4: a.ev.subarray(0, a.n), n4: a.n, v6: b.u8.subarray(0, b.n * b.lay.size), ev6: b.ev.subarray(0, b.n), n6: b.n }
+  }
+
+  private reset (): void {
+    this.v4.n = 0
+    this.v6.n = 0
+    this.taken = false
+  }
+}

@@ -35,7 +35,7 @@
  */
 import { CodecError } from '../../codec/errors.js'
 import {
-  decodeDatagram, writeCtMessage, writeCtlMessage, DatagramPacker, NetFlag, PackArena, type CtdMalformed, type CtdMessage, type NetHeader
+  decodeDatagram, writeCtBodyMessage, writeCtMessage, writeCtlMessage, DatagramPacker, NetFlag, PackArena, type CtdMalformed, type CtdMessage, type NetHeader
 } from '../../codec/conntrackd.js'
 import { isDue, type Deadline, type Millis } from '../time.js'
 import { seq as toSeq, seqAfter, seqBetween, seqBefore, seqDistance, seqNext, type Seq } from './seq.js'
@@ -44,7 +44,7 @@ import {
   type QueueNode, type Queues
 } from './txqueue.js'
 import {
-  FTFW_DROP_REASONS, type FtfwConfig, type FtfwCounters, type FtfwDelivery, type FtfwDropReason, type FtfwInput,
+  FTFW_DROP_REASONS, type CtAttrs, type FtfwConfig, type FtfwCounters, type FtfwDelivery, type FtfwDropReason, type FtfwInput,
   type FtfwStepResult
 } from './types.js'
 
@@ -220,7 +220,12 @@ export function stepFtfw (state: FtfwState, input: FtfwInput, now: Millis): Ftfw
   switch (input.kind) {
     case 'local':
       state.counters.localEvents++
-      if (enqueueObject(state.queues, input.key, input.event, input.attrs)) state.counters.coalesced++
+      if (enqueueObject(state.queues, input)) state.counters.coalesced++
+      markQueued(state, now)
+      break
+    case 'locals':
+      state.counters.localEvents += input.entries.length
+      for (const e of input.entries) if (enqueueObject(state.queues, e)) state.counters.coalesced++
       markQueued(state, now)
       break
     case 'bulk':
@@ -302,7 +307,9 @@ function transmit (s: FtfwState, now: Millis, out: StepOutput): void {
     let len: number
     try {
       len = node.type === 'obj'
-        ? writeCtMessage(packer.buf, packer.end, node.event, node.attrs, seq, hello, s.sayHelloBack)
+        ? node.body !== null
+          ? writeCtBodyMessage(packer.buf, packer.end, node.event, node.body, seq, hello, s.sayHelloBack)
+          : writeCtMessage(packer.buf, packer.end, node.event, node.attrs as CtAttrs, seq, hello, s.sayHelloBack)
         : writeCtlMessage(packer.buf, packer.end, node.kind, node.from, node.to, seq, hello, s.sayHelloBack)
     } catch (e) {
       // Only a local object can be unencodable (controls are u32 ranges): drop it, spend no sequence number.

@@ -11,9 +11,10 @@
  *
  * For O(1) work per message the queues are mutable; they live inside an FtfwState owned by its caller.
  */
+import { readCtAttrs } from '../../codec/conntrackd-ct.js'
 import { ResendQueue } from './resend.js'
 import { seqAfter, seqBefore, type Seq } from './seq.js'
-import type { CtAttrs, CtEvent } from './types.js'
+import type { CtAttrs, CtEvent, FtfwLocalChange } from './types.js'
 
 export type CtlKind = 'ack' | 'nack' | 'resync' | 'alive'
 
@@ -28,12 +29,17 @@ interface NodeBase {
   sent: number
 }
 
-/** One flow (one queue node per object, §3.5). The message type is decided at transmit time from `event`. */
+/**
+ * One flow (one queue node per object, §3.5). The message type is decided at transmit time from `event`.
+ * Its content is either `attrs` (encoded at transmit time) or `body`, the NTA attributes already encoded
+ * (the sender's byte path: core/conntrack/record-attrs.ts), never both.
+ */
 export interface ObjectNode extends NodeBase {
   readonly type: 'obj'
   readonly key: string
   event: CtEvent
-  attrs: CtAttrs
+  attrs: CtAttrs | null
+  body: Uint8Array | null
 }
 
 /** A control message; ACK/NACK keep their range across retransmissions (RESYNC: 0, 0; ALIVE: unused). */
@@ -61,6 +67,13 @@ export function createQueues (): Queues {
   return { tx: [], rs: new ResendQueue(), objects: new Map(), nacks: new Set() }
 }
 
+/** What a node carries: the event and either attributes or an encoded body. */
+export interface Payload {
+  readonly event: CtEvent
+  readonly attrs: CtAttrs | null
+  readonly body: Uint8Array | null
+}
+
 /**
  * The type a flow is sent as after a further change (one node per object, §1.7, §3.5):
  * - NEW wins over a later UPD: the peer has not been told about the flow yet (or its NEW is unacknowledged), and
@@ -70,27 +83,34 @@ export function createQueues (): Queues {
  * - otherwise the later event.
  * Attributes: NEW replaces (a new flow), UPD and DEL merge over the last known state, so a DEL that carries only
  * the tuple still travels with the last full state as conntrackd's does (§1.7); a flow reborn after a DEL
- * starts from its new attributes only.
+ * starts from its new attributes only. A body is the entry's whole state (the cache's merged record, as
+ * conntrackd sends its cache object), so merging a body over anything gives that body; attributes merged over
+ * a body are merged over its decoded attributes.
  */
-export function coalesce (prev: { event: CtEvent, attrs: CtAttrs }, next: { event: CtEvent, attrs: CtAttrs }): { event: CtEvent, attrs: CtAttrs } {
-  if (next.event === 'new') return { event: 'new', attrs: next.attrs }
-  if (prev.event === 'del') return { event: next.event, attrs: next.attrs }
-  if (next.event === 'del') return { event: 'del', attrs: { ...prev.attrs, ...next.attrs } }
-  return { event: prev.event, attrs: { ...prev.attrs, ...next.attrs } }
+export function coalesce (prev: Payload, next: Payload): Payload {
+  if (next.event === 'new') return { event: 'new', attrs: next.attrs, body: next.body }
+  if (prev.event === 'del') return next
+  const event = next.event === 'del' ? 'del' : prev.event
+  if (next.body !== null) return { event, attrs: null, body: next.body }
+  const before = prev.attrs ?? readCtAttrs(prev.body as Uint8Array, 0, (prev.body as Uint8Array).length)
+  return { event, attrs: { ...before, ...next.attrs }, body: null }
 }
 
 /** Queue a local change of flow `key`. Returns true when it merged into a node already queued. */
-export function enqueueObject (q: Queues, key: string, event: CtEvent, attrs: CtAttrs): boolean {
-  const node = q.objects.get(key)
+export function enqueueObject (q: Queues, c: FtfwLocalChange): boolean {
+  const attrs = 'attrs' in c ? c.attrs : null
+  const body = 'body' in c ? c.body : null
+  const node = q.objects.get(c.key)
   if (node === undefined) {
-    const fresh: ObjectNode = { type: 'obj', key, event, attrs, where: 'tx', seq: 0, slot: -1, sent: 0 }
-    q.objects.set(key, fresh)
+    const fresh: ObjectNode = { type: 'obj', key: c.key, event: c.event, attrs, body, where: 'tx', seq: 0, slot: -1, sent: 0 }
+    q.objects.set(c.key, fresh)
     q.tx.push(fresh)
     return false
   }
-  const merged = coalesce(node, { event, attrs })
+  const merged = coalesce(node, { event: c.event, attrs, body })
   node.event = merged.event
   node.attrs = merged.attrs
+  node.body = merged.body
   if (node.where === 'rs') {
     // Sent but unacknowledged: its latest state goes out again with a new seq; the old entry is obsolete.
     q.rs.remove(node)
@@ -106,11 +126,11 @@ export function enqueueObject (q: Queues, key: string, event: CtEvent, attrs: Ct
  * that order (core/sync/bulk.ts). Objects keep their order; controls keep theirs, behind. Returns how many
  * entries merged into a node already queued.
  */
-export function enqueueBulk (q: Queues, entries: ReadonlyArray<{ key: string, event: CtEvent, attrs: CtAttrs }>): number {
+export function enqueueBulk (q: Queues, entries: ReadonlyArray<FtfwLocalChange>): number {
   const controls = q.tx.filter(n => n.type === 'ctl')
   if (controls.length > 0) q.tx = q.tx.filter(n => n.type === 'obj')
   let merged = 0
-  for (const e of entries) if (enqueueObject(q, e.key, e.event, e.attrs)) merged++
+  for (const e of entries) if (enqueueObject(q, e)) merged++
   if (controls.length > 0) q.tx.push(...controls)
   return merged
 }

@@ -23,12 +23,14 @@ export const FTFW_DEFAULTS: FtfwConfig = {
   mtu: 1500
 }
 
-/** One flow of our internal cache to replicate. */
-export interface FtfwLocalChange {
-  readonly key: string
-  readonly event: CtEvent
-  readonly attrs: CtAttrs
-}
+/**
+ * One flow of our internal cache to replicate: its attributes, or its NTA attributes already encoded
+ * (`body`, the entry's whole state as the sender's byte path writes it from the cache record; owned by
+ * the queue from then on). `key` names the flow: changes with equal keys coalesce (txqueue.ts).
+ */
+export type FtfwLocalChange =
+  | { readonly key: string, readonly event: CtEvent, readonly attrs: CtAttrs }
+  | { readonly key: string, readonly event: CtEvent, readonly body: Uint8Array }
 
 /**
  * Inputs of `stepFtfw`:
@@ -47,7 +49,9 @@ export interface FtfwLocalChange {
  * - `timeout`: the deadline was reached: fire the ALIVE/idle-ACK timer if due and transmit what is queued.
  */
 export type FtfwInput =
-  | { readonly kind: 'local', readonly key: string, readonly event: CtEvent, readonly attrs: CtAttrs }
+  | ({ readonly kind: 'local' } & FtfwLocalChange)
+  /** Several local changes in a row, as that many `local` inputs (one step for a kernel receive batch). */
+  | { readonly kind: 'locals', readonly entries: ReadonlyArray<FtfwLocalChange> }
   | { readonly kind: 'bulk', readonly entries: ReadonlyArray<FtfwLocalChange> }
   | { readonly kind: 'flush' }
   | { readonly kind: 'datagram', readonly buf: Uint8Array }
