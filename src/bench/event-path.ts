@@ -2,7 +2,7 @@
  * The daemon's whole conntrack event path in one process, no I/O, no root: what one kernel NEW
  * event costs from the event socket's bytes to the peer's external cache.
  *
- *   node --expose-gc dist/bench/event-path.js [--n 200000] [--batch 128] [--rounds 3] [--cpu-prof]
+ *   node --expose-gc dist/bench/event-path.js [--n 200000] [--batch 128] [--rounds 3] [--flows] [--cpu-prof]
  *
  * - A sender runtime A and a receiver runtime B (runtime/conntrack.ts, the worker's code, config
  *   of the lab: UDP sync, default filter, startup resync off), their sync channels joined in memory
@@ -29,7 +29,8 @@ import { normalize } from '../config/normalize.js'
 import { validateConfigText } from '../config/validate.js'
 import type { ConntrackModel } from '../config/normalize.js'
 import type { ApplyResult, ConntrackControl, ConntrackEvent, CtMutation, OverrunInfo } from '../io/conntrack-port.js'
-import { decodeEventBatch } from '../io/ctnetlink.js'
+import { decodeEventBatch, decodeEventRecords } from '../io/ctnetlink.js'
+import { EventBatchBuilder, type KernelEventBatch } from '../core/conntrack/record-batch.js'
 import type { SyncTransport } from '../io/ports.js'
 import { ConntrackRuntime } from '../runtime/conntrack.js'
 import { Counters } from '../runtime/stats.js'
@@ -45,6 +46,8 @@ const arg = (name: string, dflt: number): number => {
 const N = arg('n', 200_000)
 const BATCH = arg('batch', 128)
 const ROUNDS = arg('rounds', 3)
+/** `--flows`: the Flow path (decodeEventBatch, one engine step per event), for comparison. */
+const FLOWS = process.argv.includes('--flows')
 
 const A_ADDR = '192.168.100.1'
 const B_ADDR = '192.168.100.2'
@@ -72,8 +75,15 @@ conntrack:
 /** The kernel side of one runtime: events come from `feed`, dumps are empty, applies succeed. */
 class BenchKernel implements ConntrackControl {
   private handler: ((e: ConntrackEvent) => void) | null = null
+  private recordHandler: ((b: KernelEventBatch) => void) | null = null
+  private readonly builder = new EventBatchBuilder()
   readonly counters = { events: 0, ownEvents: 0, eventDecodeErrors: 0 }
-  feed (buf: Buffer): void { decodeEventBatch(buf, 0, this.counters, e => { this.handler?.(e) }, () => {}) }
+  /** As the adapter does: the byte path when the runtime takes records (it does), else Flows. */
+  feed (buf: Buffer): void {
+    if (this.recordHandler === null || FLOWS) decodeEventBatch(buf, 0, this.counters, e => { this.handler?.(e) }, () => {})
+    else decodeEventRecords(buf, 0, this.counters, this.builder, b => { this.recordHandler?.(b) }, e => { this.handler?.(e) }, () => {})
+  }
+  onEventRecords (h: (b: KernelEventBatch) => void): void { this.recordHandler = h }
   async dump (): Promise<Flow[]> { return [] }
   async dumpChunks (): Promise<number> { return 0 }
   /** Encoded as the committer does (the codec's share of a commit), then answered ok. */
@@ -137,7 +147,7 @@ async function main (): Promise<void> {
   let gcMs = 0
   new PerformanceObserver(list => { for (const e of list.getEntries()) { gcCount++; gcMs += e.duration } }).observe({ entryTypes: ['gc'] })
 
-  console.log(`# event-path bench  node ${process.version}  N ${N} per round  batch ${BATCH} datagrams`)
+  console.log(`# event-path bench  node ${process.version}  N ${N} per round  batch ${BATCH} datagrams  ${FLOWS ? 'Flow path (--flows)' : 'byte path'}`)
   console.log('| round | wall ms | entries/s wall | µs CPU/entry | GC pauses | GC ms | in B external |')
   console.log('|---|---|---|---|---|---|---|')
   for (let r = 0; r <= ROUNDS; r++) {

@@ -17,7 +17,7 @@
  */
 import type { CtEvent, CtRequest } from '../codec/ctnetlink.js'
 import type { Flow, FlowFamily } from '../core/conntrack/flow.js'
-import type { RecordBatch } from '../core/conntrack/record-batch.js'
+import type { KernelEventBatch, RecordBatch } from '../core/conntrack/record-batch.js'
 
 /** A request `apply` accepts: every ctnetlink request except the dump (that is `dump()`). */
 export type CtMutation = Exclude<CtRequest, { op: 'dump' }>
@@ -63,6 +63,12 @@ export interface ConntrackControl {
   /** Flush the whole table (every family). Throws when the kernel refuses. */
   flush: () => Promise<void>
   onEvent: (handler: (event: ConntrackEvent) => void) => void
+  /**
+   * Optional: events as packed records, a receive batch at a time (core/conntrack/record-batch.ts
+   * KernelEventBatch, valid during the call only). With a handler registered, `onEvent` gets only
+   * the events a record cannot hold, in order with the batches.
+   */
+  onEventRecords?: (handler: (batch: KernelEventBatch) => void) => void
   onOverrun: (handler: (info: OverrunInfo) => void) => void
   close: () => Promise<void>
 }

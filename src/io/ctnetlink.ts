@@ -13,9 +13,10 @@
  * calls `open` (the nfct addon works in a worker_threads Worker).
  */
 import { decodeCtnlMessage } from '../codec/ctnetlink.js'
-import { splitMessages } from '../codec/netlink.js'
+import { IPCTNL_MSG, NFNL_SUBSYS_CTNETLINK } from '../codec/ctnetlink-attrs.js'
+import { decodeNlMsgHeader, NFGENMSG_LEN, NLMSG_HDRLEN, splitMessages } from '../codec/netlink.js'
 import type { Flow, FlowFamily } from '../core/conntrack/flow.js'
-import type { RecordBatch } from '../core/conntrack/record-batch.js'
+import { EV_DESTROY, EV_NEW, EV_UPDATE, EventBatchBuilder, type KernelEventBatch, type RecordBatch } from '../core/conntrack/record-batch.js'
 import type { ApplyResult, ConntrackControl, ConntrackEvent, CtMutation, OverrunInfo } from './conntrack-port.js'
 import { Committer, type CommitOptions, type CommitStats } from './ctnetlink-commit.js'
 import { Dumper, type DumpStats } from './ctnetlink-dump.js'
@@ -63,6 +64,8 @@ const MiB = 1024 * 1024
 export class CtnetlinkConntrack implements ConntrackControl {
   private readonly eventHandlers: Array<(e: ConntrackEvent) => void> = []
   private readonly overrunHandlers: Array<(i: OverrunInfo) => void> = []
+  private readonly recordHandlers: Array<(b: KernelEventBatch) => void> = []
+  private readonly eventBatch = new EventBatchBuilder()
   private counters = { events: 0, ownEvents: 0, eventDecodeErrors: 0, overruns: 0 }
   private closed = false
 
@@ -133,6 +136,15 @@ export class CtnetlinkConntrack implements ConntrackControl {
     this.overrunHandlers.push(handler)
   }
 
+  /**
+   * Events as packed records, a receive batch at a time (the sender's byte path). Once a handler is
+   * registered, `onEvent` handlers get only the events the byte path declines, in order with the
+   * batches (a batch is handed over before a declined event that follows it).
+   */
+  onEventRecords (handler: (batch: KernelEventBatch) => void): void {
+    this.recordHandlers.push(handler)
+  }
+
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
@@ -157,7 +169,13 @@ export class CtnetlinkConntrack implements ConntrackControl {
 
   private onEventData (buf: Buffer): void {
     if (this.closed) return
-    decodeEventBatch(buf, this.commitSock.portId, this.counters, (e) => { for (const h of this.eventHandlers) h(e) }, () => { this.reportOverrun() })
+    const onEvent = (e: ConntrackEvent): void => { for (const h of this.eventHandlers) h(e) }
+    const onOverrun = (): void => { this.reportOverrun() }
+    if (this.recordHandlers.length === 0) {
+      decodeEventBatch(buf, this.commitSock.portId, this.counters, onEvent, onOverrun)
+      return
+    }
+    decodeEventRecords(buf, this.commitSock.portId, this.counters, this.eventBatch, (b) => { for (const h of this.recordHandlers) h(b) }, onEvent, onOverrun)
   }
 
   private reportOverrun (): void {
@@ -171,6 +189,67 @@ export class CtnetlinkConntrack implements ConntrackControl {
 /** Open the ctnetlink adapter in this process's network namespace. */
 export async function openCtnetlink (opts: CtnetlinkOptions = {}): Promise<CtnetlinkConntrack> {
   return await CtnetlinkConntrack.open(opts)
+}
+
+const NLMSG_OVERRUN_TYPE = 4
+const CT_MSG_NEW = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG.CT_NEW
+const CT_MSG_DELETE = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG.CT_DELETE
+const NLM_F_CREATE_EXCL = 0x400 | 0x200
+
+/** Whether the netlink messages of `buf` frame (splitMessages's checks, without building them). */
+function frames (buf: Buffer): boolean {
+  let o = 0
+  while (o < buf.length) {
+    if (buf.length - o < NLMSG_HDRLEN) return false
+    const len = buf.readUInt32LE(o)
+    if (len < NLMSG_HDRLEN || o + len > buf.length) return false
+    o += (len + 3) & ~3
+  }
+  return true
+}
+
+/**
+ * decodeEventBatch on the byte path: each conntrack event is packed into `builder` (no Flow, no
+ * object per event) and the batch goes to `onRecords`; an event the byte path declines is decoded by
+ * the Flow decoder and goes to `onEvent`, after the records before it (the order of one entry's
+ * events is kept). Same framing rule, own-port rule, counters and overrun handling as decodeEventBatch.
+ */
+export function decodeEventRecords (
+  buf: Buffer, ownPortId: number, counters: EventDecodeCounters, builder: EventBatchBuilder,
+  onRecords: (batch: KernelEventBatch) => void, onEvent: (e: ConntrackEvent) => void, onOverrun: () => void
+): void {
+  if (!frames(buf)) {
+    counters.eventDecodeErrors++
+    return
+  }
+  const flush = (): void => { if (builder.size > 0) onRecords(builder.take()) }
+  for (let o = 0; o < buf.length;) {
+    const len = buf.readUInt32LE(o)
+    const at = o
+    o += (len + 3) & ~3
+    if (ownPortId !== 0 && buf.readUInt32LE(at + 12) === ownPortId) { counters.ownEvents++; continue }
+    const type = buf.readUInt16LE(at + 4)
+    if ((type === CT_MSG_NEW || type === CT_MSG_DELETE) && len >= NLMSG_HDRLEN + NFGENMSG_LEN) {
+      const ev = type === CT_MSG_DELETE ? EV_DESTROY : (buf.readUInt16LE(at + 6) & NLM_F_CREATE_EXCL) !== 0 ? EV_NEW : EV_UPDATE
+      if (builder.add(buf, at + NLMSG_HDRLEN + NFGENMSG_LEN, at + len, buf[at + NLMSG_HDRLEN] as number, ev)) {
+        counters.events++
+        continue
+      }
+    }
+    if (type === NLMSG_OVERRUN_TYPE) { flush(); onOverrun(); continue }
+    let decoded
+    try {
+      decoded = decodeCtnlMessage({ header: decodeNlMsgHeader(buf, at), payload: buf.subarray(at + NLMSG_HDRLEN, at + len), offset: at }, buf)
+    } catch {
+      counters.eventDecodeErrors++
+      continue
+    }
+    if (decoded.kind !== 'conntrack') continue
+    flush()
+    counters.events++
+    onEvent({ event: decoded.event, flow: decoded.flow })
+  }
+  flush()
 }
 
 /** What decodeEventBatch counts (the adapter's event counters). */

@@ -139,6 +139,8 @@ export class ConntrackRuntime {
 
   /** Subscribe to the kernel and the peer; read the kernel table, then start the startup resync (demoting VRRP while it runs). */
   async start (): Promise<void> {
+    // The byte path when the port has it (one engine step per receive batch); declined events still come as Flows.
+    this.o.ct.onEventRecords?.(batch => { this.step({ kind: 'kernelRecords', batch }) })
     this.o.ct.onEvent(ev => { this.step({ kind: 'kernelEvent', event: ev.event, flow: ev.flow }) })
     this.o.ct.onOverrun(info => { this.step({ kind: 'overrun', count: info.count, reason: info.reason }) })
     this.o.sync.onDatagram((buf, from, auth) => { this.o.counters.inc('sync.rx.bytes', buf.length); this.step(auth === undefined ? { kind: 'datagram', buf, from } : { kind: 'datagram', buf, from, auth }) })
