@@ -16,11 +16,12 @@ import type { SyncTransport } from './ports.js'
 import { SendPacer } from './send-pacer.js'
 
 /**
- * Sync send pacing (see send-pacer.ts): 20k datagrams/s ≈ 28 MB/s ≈ 340k messages/s, about seven
- * times the 50k entries/s target, in bursts of at most 64 datagrams (~150 KB of the peer's receive
- * buffer, an eighth of conntrackd's example 1249280).
+ * Sync send pacing (see send-pacer.ts): 20k datagrams/s ≈ 28 MB/s ≈ 340k messages/s, in bursts of at
+ * most 32 datagrams (~75 KB of the peer's receive buffer, a sixteenth of conntrackd's example 1249280).
+ * 100k new entries/s need ~5.9k datagrams/s (17 messages of 84 bytes each); at the earlier 6k/s the
+ * pacer itself was the bottleneck (wire p50 442 ms at 100k/s; 30 ms at 20k/s, bench/conntrack-path.md).
  */
-export const SYNC_SEND_RATE = 6_000
+export const SYNC_SEND_RATE = 20_000
 export const SYNC_SEND_BURST = 32
 const SYNC_SEND_MAX_QUEUED = 65_536
 
