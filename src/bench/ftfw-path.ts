@@ -123,6 +123,9 @@ async function runOne (dist: string): Promise<RunResult> {
   const mod = async (p: string): Promise<any> => await import(pathToFileURL(join(dist, p)).href) // eslint-disable-line @typescript-eslint/no-explicit-any
   const ftfw = await mod('core/sync/ftfw.js')
   const map = await mod('core/conntrack/attrs-map.js')
+  const ctCodec = await mod('codec/conntrackd-ct.js')
+  // Deliveries carry the attribute area since the receiver's byte path; older trees delivered attrs.
+  const attrsOf = (d: any): unknown => d.payload !== undefined ? ctCodec.readCtAttrs(d.payload, 0, d.payload.length) : d.attrs // eslint-disable-line @typescript-eslint/no-explicit-any
   const flows = Array.from({ length: N }, (_, i) => mix(i))
   const keys = flows.map(keyOf)
   const cfg = { ...ftfw.FTFW_DEFAULTS }
@@ -164,7 +167,7 @@ async function runOne (dist: string): Promise<RunResult> {
     for (let i = 0; i < captured.length; i++) {
       const r = ftfw.stepFtfw(s, { kind: 'datagram', buf: captured[i] }, i)
       s = r.state
-      for (const d of r.deliver) { n++; if (map.flowFromAttrs(d.attrs).ok === true) ok++ }
+      for (const d of r.deliver) { n++; if (map.flowFromAttrs(attrsOf(d)).ok === true) ok++ }
       if ((i + 1) % RECV_FLUSH_EVERY === 0) s = ftfw.stepFtfw(s, { kind: 'flush' }, i).state
     }
     delivered = ok

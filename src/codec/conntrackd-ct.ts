@@ -313,6 +313,20 @@ export function readCtAttrs (buf: Uint8Array, start: number, end: number): CtAtt
   return a
 }
 
+/**
+ * readCtAttrs's walk and checks without decoding the values: throws what readCtAttrs would throw on the
+ * same bytes (the receiver validates a message before it is sequenced; its attributes are read later, from
+ * the bytes, by whoever takes the entry).
+ */
+export function checkCtAttrs (buf: Uint8Array, start: number, end: number): void {
+  let off = start
+  while (end - off > NTA_HDR_SIZE) {
+    const ntaLen = u16be(buf, off)
+    checkAttr(u16be(buf, off + 2), ntaLen, off, end)
+    off += align4(ntaLen)
+  }
+}
+
 /** walkAttrs's checks for one conntrack attribute (conntrackd-attrs.ts lists them), in its order. */
 function checkAttr (id: number, ntaLen: number, off: number, end: number): void {
   if (ntaLen > end - off) throw new CodecError<AttrErrorCode>('CTD_ATTR_TRUNCATED', `attribute ${id} nta_len ${ntaLen} exceeds the ${end - off} bytes left`, off)

@@ -8,7 +8,7 @@
  */
 import { CodecError } from './errors.js'
 import { CT_ATTRS_MAX_BYTES, EXP_ATTR_RULES, putAttrHeader, putU16be, putU32be, u16be, u32be, walkAttrs } from './conntrackd-attrs.js'
-import { readCtAttrs, writeCtAttrs, type CtAttrs } from './conntrackd-ct.js'
+import { checkCtAttrs, readCtAttrs, writeCtAttrs, type CtAttrs } from './conntrackd-ct.js'
 
 export type { CtAttrs, NatSeqAdj, Synproxy } from './conntrackd-ct.js'
 export { NTA, NTA_EXP, NTA_MAX, NTA_EXP_MAX } from './conntrackd-attrs.js'
@@ -100,6 +100,16 @@ export interface CtdCtMessage extends CommonFields {
   kind: 'ct'
   event: CtEvent
   attrs: CtAttrs
+}
+
+/**
+ * A NEW/UPD/DEL message as decodeDatagram(buf, 'payload') gives it: the attribute area checked (checkCtAttrs)
+ * but not decoded, a view into the datagram.
+ */
+export interface CtdCtPayloadMessage extends CommonFields {
+  kind: 'ctPayload'
+  event: CtEvent
+  payload: Uint8Array
 }
 
 /** One expectation attribute, size-checked but otherwise left raw (payload without padding). */
@@ -228,6 +238,15 @@ function decodeFramed (buf: Uint8Array, offset: number, h: NetHeader): CtdMessag
   }
 }
 
+/** decodeFramed with the attributes of a conntrack message checked, not decoded (CtdCtPayloadMessage). */
+function decodeFramedPayload (buf: Uint8Array, offset: number, h: NetHeader): CtdPayloadModeMessage {
+  if (classify(h, offset) !== 'ct') return decodeFramed(buf, offset, h) as CtdPayloadModeMessage
+  const start = offset + NETHDR_SIZE
+  const end = offset + h.len
+  checkCtAttrs(buf, start, end)
+  return { kind: 'ctPayload', event: EVENTS[h.type] as CtEvent, seq: h.seq, hello: (h.flags & NetFlag.HELLO) !== 0, helloBack: (h.flags & NetFlag.HELLO_BACK) !== 0, payload: buf.subarray(start, end) }
+}
+
 /** A message conntrackd would not process, with where and why. */
 export interface CtdMalformed {
   code: CtdErrorCode
@@ -246,18 +265,23 @@ export interface CtdMalformed {
   stop: boolean
 }
 
-export interface CtdDatagram {
-  messages: CtdMessage[]
+export interface CtdDatagram<M = CtdMessage> {
+  messages: M[]
   malformed: CtdMalformed[]
 }
+
+/** What decodeDatagram(buf, 'payload') holds: conntrack messages as checked payloads, the others decoded. */
+export type CtdPayloadModeMessage = Exclude<CtdMessage, CtdCtMessage> | CtdCtPayloadMessage
 
 /**
  * Walk a datagram like conntrackd (§1.1): messages back to back, each advancing by `len` (not necessarily a
  * multiple of 4). A framing error stops the walk; a message rejected for version, type, flags or payload is
  * reported and the walk goes on. Never throws.
  */
-export function decodeDatagram (buf: Uint8Array): CtdDatagram {
-  const messages: CtdMessage[] = []
+export function decodeDatagram (buf: Uint8Array): CtdDatagram
+export function decodeDatagram (buf: Uint8Array, ct: 'payload'): CtdDatagram<CtdPayloadModeMessage>
+export function decodeDatagram (buf: Uint8Array, ct: 'attrs' | 'payload' = 'attrs'): CtdDatagram<CtdMessage | CtdPayloadModeMessage> {
+  const messages: Array<CtdMessage | CtdPayloadModeMessage> = []
   const malformed: CtdMalformed[] = []
   let off = 0
   while (off < buf.length) {
@@ -269,7 +293,7 @@ export function decodeDatagram (buf: Uint8Array): CtdDatagram {
       break
     }
     try {
-      messages.push(decodeFramed(buf, off, h))
+      messages.push(ct === 'payload' ? decodeFramedPayload(buf, off, h) : decodeFramed(buf, off, h))
     } catch (e) {
       malformed.push({ ...codeOf(e, off), messageOffset: off, index: messages.length, header: h, stop: false })
     }

@@ -170,6 +170,11 @@ export interface Flow {
 const ICMP_REPLY_TYPE: Readonly<Record<number, number>> = { 8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 17: 18, 18: 17 }
 const ICMPV6_REPLY_TYPE: Readonly<Record<number, number>> = { 128: 129, 129: 128, 139: 140, 140: 139 }
 
+/** The ICMP type of the reply to `type` (invertTuple's mapping; unknown types are kept). */
+export function icmpReplyType (l4proto: number, type: number): number {
+  return (l4proto === L4Proto.ICMPV6 ? ICMPV6_REPLY_TYPE : ICMP_REPLY_TYPE)[type] ?? type
+}
+
 /**
  * The tuple seen in the other direction: addresses and ports swapped; ICMP echo/timestamp/info/mask
  * requests become replies (the kernel's invmap). Unknown ICMP types are kept as they are.

@@ -378,6 +378,43 @@ export function applyPeerUpdate (cache: FlowCache, msg: PeerUpdate, now: Millis)
   return ref === NO_REF ? insert(cache, msg.flow, now, false) : merge(cache, ref, msg.flow, now, false)
 }
 
+/**
+ * applyPeerUpdate for a peer message packed as a record (peer-record.ts) at u8[0]: the same outcome and
+ * counters, on the bytes. Returns the refusal (null: applied).
+ */
+export function applyPeerRecord (cache: FlowCache, lay: RecordLayout, u8: Uint8Array, event: 'new' | 'upd' | 'del', now: Millis): CacheRefusal | null {
+  const store = cache.store
+  const family = lay.family
+  const ref = storeFindPacked(store, family, u8, 0)
+  if (event === 'del') {
+    if (ref === NO_REF) {
+      count(cache, 'unknownDestroy')
+      return 'unknownDestroy'
+    }
+    storeDelete(store, ref)
+    count(cache, 'destroyed')
+    return null
+  }
+  if (event === 'new' || ref === NO_REF) {
+    storeSetPacked(store, family, now)
+    count(cache, 'created')
+    return null
+  }
+  const to = storeScratchTcpState(store, family)
+  if (to !== undefined) {
+    const from = storeTcpState(store, ref)
+    if (from !== undefined && tcpStateRegresses(from, to)) {
+      count(cache, 'stale')
+      return 'stale'
+    }
+  }
+  if (storeMergePacked(store, ref, now)) {
+    count(cache, 'updated')
+    return null
+  }
+  return merge(cache, ref, storeScratchFlow(store, family), now, false).refused // side data: as Flows
+}
+
 // --- resync, flush, views ------------------------------------------------------------------------
 
 export interface ResyncOptions {

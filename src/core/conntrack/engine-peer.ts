@@ -19,7 +19,8 @@ import { checkSyncSource } from '../sync/source.js'
 import { acceptCounter } from '../sync/replay.js'
 import type { EngineOut } from './engine-out.js'
 import type { AuthVerdict, EngineState, PeerLiveness } from './engine-types.js'
-import { addressListed } from './filter.js'
+import { addressBytesListed, addressListed } from './filter.js'
+import { K_SRC, type RecordLayout } from './flow-record.js'
 import type { Flow } from './flow.js'
 
 /** An idle FTFW peer sends ALIVE once per interval (spec §3.5): three missed ones make it lost. */
@@ -70,6 +71,13 @@ export function livenessDue (s: EngineState, now: Millis, out: EngineOut): void 
 }
 
 export type PeerEntryRefusal = 'ownAddress' | 'outsideCommitRanges'
+
+/** peerEntryRefusal on a packed record (peer-record.ts): the same checks on its address bytes. */
+export function peerRecordRefusal (s: EngineState, lay: RecordLayout, u8: Uint8Array): PeerEntryRefusal | null {
+  if (addressBytesListed(s.own, lay.family, u8, K_SRC) || addressBytesListed(s.own, lay.family, u8, lay.rSrc)) return 'ownAddress'
+  if (s.commitRanges !== null && !addressBytesListed(s.commitRanges, lay.family, u8, K_SRC)) return 'outsideCommitRanges'
+  return null
+}
 
 /** Why a peer entry may not enter our tables (null: it may). */
 export function peerEntryRefusal (s: EngineState, flow: Flow): PeerEntryRefusal | null {

@@ -17,6 +17,7 @@ import type { CommitProgress, CommitRequest, CommitState } from './commit.js'
 import type { FilterCidr, FilterConfig, FlowFilter } from './filter.js'
 import type { KernelEventBatch, RecordBatch } from './record-batch.js'
 import type { BodyWriter } from './record-attrs.js'
+import type { PeerRecordPacker } from './peer-record.js'
 import type { RecordAt } from './flow-store.js'
 import type { CompiledSourcePolicy, SyncSourcePolicy } from '../sync/source.js'
 import type { ReplayWindow } from '../sync/replay.js'
@@ -212,6 +213,8 @@ export interface EngineState {
   /** Where the sender's byte path writes FTFW bodies, and its cursor into the internal cache. */
   readonly bodies: BodyWriter
   readonly recordAt: RecordAt
+  /** The receiver's byte path: peer entries packed into records (peer-record.ts). */
+  readonly peerPacker: PeerRecordPacker
 }
 
 /** A dump arriving in chunks: a resync merges each chunk at once; a purge holds them (it decides on the whole table). */

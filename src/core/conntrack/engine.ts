@@ -31,8 +31,10 @@ import type { BulkInput } from '../sync/bulk.js'
 import { createFtfw, ftfwDeadline, ftfwSnapshot, stepFtfw } from '../sync/ftfw.js'
 import type { FtfwInput, FtfwLocalChange } from '../sync/ftfw.js'
 import { flowFromAttrs, flowToAttrs } from './attrs-map.js'
-import { applyKernelEvent, applyKernelRecords, applyPeerUpdate, beginResync, cacheStats, createCache, endResync, flushCache, resyncChunk, resyncRecords } from './cache.js'
-import { batchFlows, type KernelEventBatch, type RecordBatch } from './record-batch.js'
+import { applyKernelEvent, applyKernelRecords, applyPeerRecord, applyPeerUpdate, beginResync, cacheStats, createCache, endResync, flushCache, resyncChunk, resyncRecords } from './cache.js'
+import { batchFlows, LAYOUT_V4, type KernelEventBatch, type RecordBatch } from './record-batch.js'
+import { PeerRecordPacker } from './peer-record.js'
+import { readCtAttrs } from '../../codec/conntrackd-ct.js'
 import { BodyWriter } from './record-attrs.js'
 import { flowSyncKey, newRecordAt, storeFlow, storeMeta, storeRecordAt, storeRefs, storeSyncKey, type Ref } from './flow-store.js'
 import type { CtEvent } from '../sync/types.js'
@@ -42,7 +44,7 @@ import { commitApplied, commitApplyFailed, commitBudgetDue, commitDeadline, star
 import { EngineOut } from './engine-out.js'
 import { cancelPurge, purgeApplied, purgeDeadline, purgeDue, purgeDumped, purgeFailed, schedulePurge } from './engine-purge.js'
 import type { ConntrackCommand, ConntrackStatus, DumpPurpose, DumpRun, EngineConfig, EngineInput, EngineState, EngineStepResult } from './engine-types.js'
-import { admitDatagram, livenessDeadline, livenessDue, peerEntryRefusal, peerLostMs } from './engine-peer.js'
+import { admitDatagram, livenessDeadline, livenessDue, peerEntryRefusal, peerLostMs, peerRecordRefusal } from './engine-peer.js'
 import { addressList, compileFilter, withLocalAddresses } from './filter.js'
 import { compileSourcePolicy } from '../sync/source.js'
 import { EMPTY_REPLAY_WINDOW } from '../sync/replay.js'
@@ -74,7 +76,8 @@ export function createEngine (config: EngineConfig, local: readonly FilterCidr[]
     commitRanges: config.commitRanges == null ? null : addressList(config.commitRanges),
     peer: { state: 'unknown', heardAt: null },
     bodies: new BodyWriter(),
-    recordAt: newRecordAt()
+    recordAt: newRecordAt(),
+    peerPacker: new PeerRecordPacker()
   }
 }
 
@@ -364,13 +367,30 @@ function bulkEntries (s: EngineState): FtfwLocalChange[] {
   return storeRefs(store).map(ref => entryChange(s, ref, storeMeta(store, ref).alive ? 'upd' : 'new'))
 }
 
+/**
+ * A peer entry on the receiver's byte path (peer-record.ts): packed from its attribute bytes, checked and
+ * applied to the external cache as records. False when the packer declines it (the Flow path takes it).
+ */
+function peerRecord (s: EngineState, event: CtEvent, payload: Uint8Array, now: Millis, out: EngineOut): boolean {
+  const p = s.peerPacker
+  const lay = p.pack(payload, 0, payload.length)
+  if (lay === null) return false
+  const u8 = lay === LAYOUT_V4 ? p.v4 : p.v6
+  const refused = peerRecordRefusal(s, lay, u8)
+  if (refused !== null) { out.count(`ct.external.refused.${refused}`); return true }
+  const r = applyPeerRecord(s.external, lay, u8, event, now)
+  if (r !== null) out.count(`ct.external.refused.${r}`)
+  return true
+}
+
 function ftfwInput (s: EngineState, input: FtfwInput, now: Millis, out: EngineOut): void {
   const r = stepFtfw(s.ftfw, input, now)
   s.ftfw = r.state
   for (const datagram of r.datagrams) out.push({ kind: 'send', datagram })
   for (const d of r.deliver) {
     if (d.kind !== 'ct') { out.count('sync.rx.expectationIgnored'); continue }
-    const mapped = flowFromAttrs(d.attrs)
+    if (!s.config.disableExternalCache && peerRecord(s, d.event, d.payload, now, out)) continue
+    const mapped = flowFromAttrs(readCtAttrs(d.payload, 0, d.payload.length))
     if (!mapped.ok) { out.count(`sync.rx.drop.${mapped.code}`); continue }
     const refused = peerEntryRefusal(s, mapped.flow)
     if (refused !== null) { out.count(`ct.external.refused.${refused}`); continue }

@@ -161,6 +161,11 @@ export function addressListed (filter: FlowFilter, family: FlowFamily, text: str
   return addressIgnored(filter, family, text)
 }
 
+/** addressListed on an address's bytes (4 or 16 by family) at bytes[at]. */
+export function addressBytesListed (filter: FlowFilter, family: FlowFamily, bytes: Uint8Array, at: number): boolean {
+  return addressBytesIgnored(filter, family, bytes, at)
+}
+
 /** A filter that is only an address list (for the peer-entry checks of engine-peer.ts). */
 export function addressList (cidrs: readonly FilterCidr[], local: readonly FilterCidr[] = []): FlowFilter {
   return compileFilter({ protocols: { mode: 'ignore', list: [] }, ignoreAddresses: cidrs, tcpStates: null }, local)

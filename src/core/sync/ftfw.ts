@@ -35,7 +35,7 @@
  */
 import { CodecError } from '../../codec/errors.js'
 import {
-  decodeDatagram, writeCtBodyMessage, writeCtMessage, writeCtlMessage, DatagramPacker, NetFlag, PackArena, type CtdMalformed, type CtdMessage, type NetHeader
+  decodeDatagram, writeCtBodyMessage, writeCtMessage, writeCtlMessage, DatagramPacker, NetFlag, PackArena, type CtdMalformed, type CtdPayloadModeMessage, type NetHeader
 } from '../../codec/conntrackd.js'
 import { isDue, type Deadline, type Millis } from '../time.js'
 import { seq as toSeq, seqAfter, seqBetween, seqBefore, seqDistance, seqNext, type Seq } from './seq.js'
@@ -355,7 +355,7 @@ interface Seen {
  */
 function receive (s: FtfwState, buf: Uint8Array, now: Millis, out: StepOutput): void {
   s.counters.rxDatagrams++
-  const { messages, malformed } = decodeDatagram(buf)
+  const { messages, malformed } = decodeDatagram(buf, 'payload')
   let m = 0
   for (let i = 0; i <= messages.length; i++) {
     for (let bad = malformed[m]; bad !== undefined && bad.index === i; bad = malformed[++m]) receiveMalformed(s, bad, now, out)
@@ -383,15 +383,15 @@ function receiveMalformed (s: FtfwState, bad: CtdMalformed, now: Millis, out: St
  * `digest_msg` (§3.4): data is delivered; ACK releases and NACK re-queues resend entries in [from, to];
  * RESYNC asks the runtime for a bulk; ALIVE does nothing. A range with `to` before `from` is MSG_BAD.
  */
-function digest (s: FtfwState, msg: CtdMessage, out: StepOutput): Digest {
+function digest (s: FtfwState, msg: CtdPayloadModeMessage, out: StepOutput): Digest {
   const c = s.counters
   switch (msg.kind) {
-    case 'ct':
+    case 'ctPayload':
     case 'exp':
       c.rxData++
       c.delivered++
-      addDelivery(out, msg.kind === 'ct'
-        ? { kind: 'ct', event: msg.event, attrs: msg.attrs }
+      addDelivery(out, msg.kind === 'ctPayload'
+        ? { kind: 'ct', event: msg.event, payload: msg.payload }
         : { kind: 'exp', event: msg.event, attrs: msg.attrs })
       return 'data'
     case 'ack': {
@@ -432,7 +432,7 @@ function track (rx: FtfwReceiver, seq: Seq): 'unset' | 'inSync' | 'after' | 'bef
  * What digesting the message being received gives: `digest` of the decoded message, or, for a malformed one
  * (`msg` null), the kind its header implies.
  */
-function digestOf (s: FtfwState, msg: CtdMessage | null, malformed: Digest, out: StepOutput): Digest {
+function digestOf (s: FtfwState, msg: CtdPayloadModeMessage | null, malformed: Digest, out: StepOutput): Digest {
   return msg === null ? malformed : digest(s, msg, out)
 }
 
@@ -440,7 +440,7 @@ function digestOf (s: FtfwState, msg: CtdMessage | null, malformed: Digest, out:
  * `ftfw_recv` (§3.3), with the two handshake hardenings described at the top of this file. `seen` is the
  * message itself when it decoded (`msg`), else its header; the message is digested only where conntrackd does.
  */
-function receiveOne (s: FtfwState, seen: Seen, msg: CtdMessage | null, malformed: Digest, now: Millis, out: StepOutput): void {
+function receiveOne (s: FtfwState, seen: Seen, msg: CtdPayloadModeMessage | null, malformed: Digest, now: Millis, out: StepOutput): void {
   const rx = s.rx
   const c = s.counters
   const W = s.config.ackWindowSize
@@ -535,7 +535,7 @@ function isStaleHello (rx: FtfwReceiver, seq: Seq, now: Millis, lateMs: Millis):
 }
 
 /** §3.3 (d): SEQ_UNSET / SEQ_IN_SYNC (and the HELLO bypass): count toward the window, ACK when it is full. */
-function digestInSync (s: FtfwState, seq: Seq, msg: CtdMessage | null, malformed: Digest, out: StepOutput): Digest {
+function digestInSync (s: FtfwState, seq: Seq, msg: CtdPayloadModeMessage | null, malformed: Digest, out: StepOutput): Digest {
   const rx = s.rx
   const kind = digestOf(s, msg, malformed, out)
   if (kind === 'bad') return kind

@@ -60,7 +60,8 @@ export type FtfwInput =
 
 /** A peer update for our external cache, in wire order. Expectations are passed through undecoded. */
 export type FtfwDelivery =
-  | { readonly kind: 'ct', readonly event: CtEvent, readonly attrs: CtAttrs }
+  /** `payload`: the message's NTA attribute area, checked (checkCtAttrs), not decoded: readCtAttrs, or a byte reader. */
+  | { readonly kind: 'ct', readonly event: CtEvent, readonly payload: Uint8Array }
   | { readonly kind: 'exp', readonly event: CtEvent, readonly attrs: readonly ExpAttr[] }
 
 /**

@@ -6,6 +6,7 @@
 // restart HELLO (0x28). It also delivers every data message a sent, in order.
 import t from 'tap'
 import { decodeDatagram } from '../../../../src/codec/conntrackd.js'
+import { readCtAttrs } from '../../../../src/codec/conntrackd-ct.js'
 import { createFtfw, ftfwDeadline, stepFtfw, FTFW_DEFAULTS, type FtfwInput, type FtfwState, type FtfwDelivery } from '../../../../src/core/sync/ftfw.js'
 import { loadCapture, type CaptureFile } from '../../codec/conntrackd-vectors.js'
 
@@ -86,7 +87,7 @@ for (const [name, b] of [['udp-unicast', '10.98.0.2'], ['mcast', '10.98.0.2']] a
     t.same(delivered.map(d => d.event), wantEvents, 'in order, with their types')
     const decoded = cap.datagrams.filter(d => !d.src.startsWith(b + ':'))
       .flatMap(d => decodeDatagram(Buffer.from(d.hex, 'hex')).messages).filter(m => m.kind === 'ct')
-    t.same(delivered.map(d => d.attrs), decoded.map(m => m.kind === 'ct' ? m.attrs : null), 'attributes as decoded')
+    t.same(delivered.map(d => d.kind === 'ct' ? readCtAttrs(d.payload, 0, d.payload.length) : d.attrs), decoded.map(m => m.kind === 'ct' ? m.attrs : null), 'attributes as decoded')
     t.equal(state.counters.drops.staleSeq, 0, 'nothing stale in the capture')
     t.end()
   })
