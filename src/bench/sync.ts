@@ -35,6 +35,7 @@
  * stays inside them. Numbers are printed, never asserted; what could not be measured says why.
  */
 import { benchFlow } from './synthetic.js'
+import { SNAPSHOT_INTERVAL_MS } from '../runtime/conntrack-protocol.js'
 import { execa } from 'execa'
 import type { ResultPromise } from 'execa'
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -430,6 +431,7 @@ async function main (): Promise<void> {
   }
   console.log('\n## replication: kernel NEW in A → B (latencies in ms)')
   console.log(table(['impl', 'phase', 'achieved/s', 'created', 'in B cache', 'wire p50', 'wire p99', 'not on wire', 'cache p50', 'cache p99', 'poll ms', 'drain ms', 'B/entry', 'data B/entry', 'dgrams A→B', 'dgrams B→A'], rows, 2))
+  console.log(`(hafwd's cache columns read its status API, a snapshot the conntrack worker pushes every ${SNAPSHOT_INTERVAL_MS} ms: they include up to that much staleness, ~${SNAPSHOT_INTERVAL_MS / 2} ms on average; the wire columns do not.)`)
   console.log('\n## RSS (daemon + children, MiB) when A has created N entries')
   const rssRows: string[][] = []
   for (const r of results) {

@@ -486,17 +486,25 @@ export function resyncChunk (cache: FlowCache, run: ResyncRun, dump: Iterable<Fl
  * resync that does not talk (start, -R) never builds an object per entry. Entries the byte path
  * left as Flows (`batch.flows`) and stored entries with side data go through the Flow path.
  */
-export function resyncRecords (cache: FlowCache, run: ResyncRun, batch: RecordBatch, now: Millis, opts: ResyncOptions): CacheChange[] {
+export function resyncRecords (cache: FlowCache, run: ResyncRun, batch: RecordBatch, now: Millis, opts: ResyncOptions, sink: RecordChangeSink | null = null): CacheChange[] {
   const changes: CacheChange[] = []
-  resyncPacked(cache, run, LAYOUT_V4, batch.v4, batch.n4, now, opts, changes)
-  resyncPacked(cache, run, LAYOUT_V6, batch.v6, batch.n6, now, opts, changes)
+  resyncPacked(cache, run, LAYOUT_V4, batch.v4, batch.n4, now, opts, changes, sink)
+  resyncPacked(cache, run, LAYOUT_V6, batch.v6, batch.n6, now, opts, changes, sink)
   if (batch.flows.length > 0) {
-    for (const c of resyncChunk(cache, run, batch.flows, now, opts)) if (opts.propagate) changes.push(c)
+    for (const c of resyncChunk(cache, run, batch.flows, now, opts)) {
+      if (!opts.propagate) continue
+      if (sink !== null) sink.flow(c)
+      else changes.push(c)
+    }
   }
   return changes
 }
 
-function resyncPacked (cache: FlowCache, run: ResyncRun, lay: RecordLayout, u8: Uint8Array, n: number, now: Millis, opts: ResyncOptions, changes: CacheChange[]): void {
+/**
+ * With a `sink` (and `opts.propagate`), each change goes to it as it happens instead of into the returned
+ * list: a plain entry as `record` (read it from the store: no Flow is built), the others as `flow`.
+ */
+function resyncPacked (cache: FlowCache, run: ResyncRun, lay: RecordLayout, u8: Uint8Array, n: number, now: Millis, opts: ResyncOptions, changes: CacheChange[], sink: RecordChangeSink | null): void {
   if (n === 0) return
   const dv = new DataView(u8.buffer, u8.byteOffset, u8.byteLength)
   const store = cache.store
@@ -514,9 +522,13 @@ function resyncPacked (cache: FlowCache, run: ResyncRun, lay: RecordLayout, u8: 
     const id = storeScratchId(store, family)
     const stored = ref === NO_REF ? undefined : storeId(store, ref)
     if (ref === NO_REF || (id !== undefined && stored !== undefined && id !== stored)) {
-      run.seen.add(storeSetPacked(store, family, now))
+      const r = storeSetPacked(store, family, now)
+      run.seen.add(r)
       count(cache, 'created')
-      if (opts.propagate) changes.push(change('new', storeScratchFlow(store, family), true))
+      if (opts.propagate) {
+        if (sink !== null) sink.record('new', r)
+        else changes.push(change('new', storeScratchFlow(store, family), true))
+      }
       continue
     }
     run.seen.add(ref)
@@ -530,11 +542,17 @@ function resyncPacked (cache: FlowCache, run: ResyncRun, lay: RecordLayout, u8: 
     }
     if (storeMergePacked(store, ref, now)) {
       count(cache, 'updated')
-      if (opts.propagate) changes.push(change('update', storeFlow(store, ref), true))
+      if (opts.propagate) {
+        if (sink !== null) sink.record('update', ref)
+        else changes.push(change('update', storeFlow(store, ref), true))
+      }
       continue
     }
     const r = merge(cache, ref, storeScratchFlow(store, family), now, opts.propagate) // side data: as Flows
-    if (r.change !== null && opts.propagate) changes.push(r.change)
+    if (r.change !== null && opts.propagate) {
+      if (sink !== null) sink.flow(r.change)
+      else changes.push(r.change)
+    }
   }
 }
 

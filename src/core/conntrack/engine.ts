@@ -285,8 +285,20 @@ function dumpPart (s: EngineState, purpose: DumpPurpose, batch: RecordBatch, now
     return
   }
   const opts = resyncOptions(s, purpose)
-  const changes = resyncRecords(s.internal, run.resync, batch, now, opts)
-  if (opts.propagate) propagate(s, changes, now, out)
+  if (!opts.propagate) {
+    resyncRecords(s.internal, run.resync, batch, now, opts)
+    return
+  }
+  // After an overrun every dumped entry goes to the peer (conntrackd: NEW or UPD per entry): as bodies
+  // written from the records, not as decoded Flows (a 150k-entry resync built 150k Flows and attribute
+  // objects at once, a GC storm while the event socket refills).
+  const changes: FtfwLocalChange[] = []
+  resyncRecords(s.internal, run.resync, batch, now, opts, {
+    record: (type, ref) => { changes.push(entryChange(s, ref, EVENT_TO_WIRE[type])) },
+    flow: (c) => { if (c.propagate) changes.push(flowChange(c)) },
+    refused: () => {}
+  })
+  if (changes.length > 0) ftfwInput(s, { kind: 'locals', entries: changes }, now, out)
 }
 
 function dumped (s: EngineState, purpose: DumpPurpose, flows: readonly Flow[], now: Millis, out: EngineOut): void {

@@ -12,6 +12,7 @@ import { compileFilter } from '../../../../src/core/conntrack/filter.js'
 import { flowKey, IPS, invertTuple, mergeFlow, type Flow } from '../../../../src/core/conntrack/flow.js'
 import { mergeRecord, packBody, packKey, recordLayout, unpackFlow } from '../../../../src/core/conntrack/flow-record.js'
 import { batchFlows, batchSize, recordBatchOf } from '../../../../src/core/conntrack/record-batch.js'
+import { storeFlow } from '../../../../src/core/conntrack/flow-store.js'
 import { mulberry32 } from '../../../helpers/prng.js'
 import { tcpFlow, udpFlow } from './helpers.js'
 
@@ -60,10 +61,19 @@ t.test('resyncRecords ≡ resyncChunk over seeded random tables and dumps', asyn
     const rnd = mulberry32(seed)
     const a = createCache('internal')
     const b = createCache('internal')
+    const c = createCache('internal') // resyncRecords with a sink: changes read from the store as they happen
     for (let i = 0, n = Math.floor(rnd() * 20); i < n; i++) {
       const ev = { event: rnd() < 0.5 ? 'new' as const : 'update' as const, flow: randomFlow(rnd), origin: 'other' as const }
       applyKernelEvent(a, ev, i, null)
       applyKernelEvent(b, ev, i, null)
+      applyKernelEvent(c, ev, i, null)
+    }
+    const rc = beginResync()
+    const cc: CacheChange[] = []
+    const sink = {
+      record: (type: CacheChange['type'], ref: number) => { const flow = storeFlow(c.store, ref); cc.push({ type, key: flowKey(flow), flow, propagate: true }) },
+      flow: (x: CacheChange) => { cc.push(x) },
+      refused: () => { t.fail('a resync refuses nothing through the sink') }
     }
     const opts: ResyncOptions = { filter: rnd() < 0.5 ? filter : null, purge: rnd() < 0.5, propagate: true, purgeUntouchedSince: rnd() < 0.5 ? 5 : undefined }
     const ra = beginResync()
@@ -81,13 +91,17 @@ t.test('resyncRecords ≡ resyncChunk over seeded random tables and dumps', asyn
       t.equal(batchSize(batch), flows.length)
       ca.push(...resyncChunk(a, ra, flows, 100 + chunk, opts))
       cb.push(...resyncRecords(b, rb, batch, 100 + chunk, opts))
+      t.same(resyncRecords(c, rc, batch, 100 + chunk, opts, sink), [], 'with a sink, nothing is returned')
     }
     ca.push(...endResync(a, ra, opts))
     cb.push(...endResync(b, rb, opts))
+    cc.push(...endResync(c, rc, opts))
     const oa = outcome(a, ca)
     const ob = outcome(b, cb)
-    if (!isDeepStrictEqual(oa, ob)) {
+    const oc = outcome(c, cc)
+    if (!isDeepStrictEqual(oa, ob) || !isDeepStrictEqual(oa, oc)) {
       t.same(ob, oa, `seed ${seed}`)
+      t.same(oc, oa, `seed ${seed} (sink)`)
       return
     }
   }
