@@ -199,6 +199,13 @@ export interface EngineState {
   overrunPending: boolean
   /** Events were lost again while that dump was out: it may miss what they announced, dump once more after it. */
   overrunAgain: boolean
+  /**
+   * The overrun dump out is the first of its episode: a kernel event during it asks for one more dump
+   * (overrunAgain). The kernel reports ENOBUFS once per congestion episode (netlink's congested bit
+   * clears only when the queue drains), so events it drops while the first dump runs are reported by
+   * nobody; the dump after it, once the storm has passed, finds their entries.
+   */
+  overrunFirst: boolean
   /** The dump whose chunks (`dumpPart`) are arriving, until its `dumped` or `dumpFailed`. */
   dumpRun: DumpRun | null
   /** config.syncSource compiled (null: no check). */

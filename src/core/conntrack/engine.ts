@@ -69,6 +69,7 @@ export function createEngine (config: EngineConfig, local: readonly FilterCidr[]
     purge: null,
     overrunPending: false,
     overrunAgain: false,
+    overrunFirst: false,
     dumpRun: null,
     source: config.syncSource == null ? null : compileSourcePolicy(config.syncSource),
     replay: EMPTY_REPLAY_WINDOW,
@@ -95,9 +96,11 @@ export function stepEngine (state: EngineState, input: EngineInput, now: Millis)
       out.push({ kind: 'dump', purpose: { kind: 'start', id: input.id } })
       break
     case 'kernelEvent':
+      if (s.overrunPending && s.overrunFirst) s.overrunAgain = true
       kernelEvent(s, input.event, input.flow, now, out)
       break
     case 'kernelRecords':
+      if (s.overrunPending && s.overrunFirst) s.overrunAgain = true
       kernelRecords(s, input.batch, now, out)
       break
     case 'overrun':
@@ -109,6 +112,7 @@ export function stepEngine (state: EngineState, input: EngineInput, now: Millis)
       // one queued, however many overruns arrive meanwhile).
       if (!s.overrunPending) {
         s.overrunPending = true
+        s.overrunFirst = true
         out.push({ kind: 'dump', purpose: { kind: 'overrun', requestedAt: now } })
       } else {
         s.overrunAgain = true
@@ -341,10 +345,11 @@ function dumpFailed (s: EngineState, purpose: DumpPurpose, error: string, now: M
   }
 }
 
-/** The dump an overrun during the previous overrun dump asked for. */
+/** The dump an overrun (or, for the first dump of an episode, a kernel event) during the previous overrun dump asked for. */
 function overrunFollowUp (s: EngineState, now: Millis, out: EngineOut): void {
   if (!s.overrunAgain) return
   s.overrunAgain = false
+  s.overrunFirst = false
   s.overrunPending = true
   out.push({ kind: 'dump', purpose: { kind: 'overrun', requestedAt: now } })
 }

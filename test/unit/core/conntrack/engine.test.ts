@@ -222,6 +222,19 @@ t.test('overruns while a resync dump is pending: one dump, then the differences 
   t.equal(of(d.step({ kind: 'overrun', count: 6, reason: 'enobufs' }), 'dump').length, 1, 'a failed dump does not block the next one')
 })
 
+t.test('overrun: events during the first dump of an episode ask for one more dump (the kernel reports ENOBUFS once per congestion)', async t => {
+  const d = new Driver()
+  t.equal(of(d.step({ kind: 'overrun', count: 1, reason: 'enobufs' }), 'dump').length, 1)
+  d.step({ kind: 'kernelEvent', event: 'new', flow: tcpFlow(1) }) // the storm goes on; drops now go unreported
+  const first = d.step({ kind: 'dumped', purpose: { kind: 'overrun', requestedAt: 0 }, flows: [tcpFlow(1)] })
+  t.match(of(first, 'dump'), [{ purpose: { kind: 'overrun' } }], 'one more dump after the first')
+  d.step({ kind: 'kernelEvent', event: 'new', flow: tcpFlow(2) })
+  const second = d.step({ kind: 'dumped', purpose: { kind: 'overrun', requestedAt: 0 }, flows: [tcpFlow(1), tcpFlow(2)] })
+  t.same(of(second, 'dump'), [], 'events during the follow-up do not ask again: one extra dump per episode')
+  d.step({ kind: 'overrun', count: 2, reason: 'enobufs' })
+  t.same(of(d.step({ kind: 'dumped', purpose: { kind: 'overrun', requestedAt: 0 }, flows: [] }), 'dump'), [], 'a first dump without events during it is the last')
+})
+
 t.test('overrun resync: an entry whose event came after the dump was requested is not purged though the dump missed it', async t => {
   const d = new Driver()
   d.step({ kind: 'kernelEvent', event: 'new', flow: tcpFlow(1) })
