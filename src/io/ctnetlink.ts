@@ -14,7 +14,7 @@
  */
 import { decodeCtnlMessage } from '../codec/ctnetlink.js'
 import { IPCTNL_MSG, NFNL_SUBSYS_CTNETLINK } from '../codec/ctnetlink-attrs.js'
-import { decodeNlMsgHeader, NFGENMSG_LEN, NLMSG_HDRLEN, splitMessages } from '../codec/netlink.js'
+import { decodeNlMsgHeader, NFGENMSG_LEN, NLMSG_HDRLEN, NlMsgType, NlmF, splitMessages } from '../codec/netlink.js'
 import type { Flow, FlowFamily } from '../core/conntrack/flow.js'
 import { EV_DESTROY, EV_NEW, EV_UPDATE, EventBatchBuilder, type KernelEventBatch, type RecordBatch } from '../core/conntrack/record-batch.js'
 import type { ApplyResult, ConntrackControl, ConntrackEvent, CtMutation, OverrunInfo } from './conntrack-port.js'
@@ -191,10 +191,9 @@ export async function openCtnetlink (opts: CtnetlinkOptions = {}): Promise<Ctnet
   return await CtnetlinkConntrack.open(opts)
 }
 
-const NLMSG_OVERRUN_TYPE = 4
 const CT_MSG_NEW = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG.CT_NEW
 const CT_MSG_DELETE = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG.CT_DELETE
-const NLM_F_CREATE_EXCL = 0x400 | 0x200
+const NLM_F_CREATE_EXCL = NlmF.CREATE | NlmF.EXCL
 
 /** Whether the netlink messages of `buf` frame (splitMessages's checks, without building them). */
 function frames (buf: Buffer): boolean {
@@ -236,7 +235,7 @@ export function decodeEventRecords (
         continue
       }
     }
-    if (type === NLMSG_OVERRUN_TYPE) { flush(); onOverrun(); continue }
+    if (type === NlMsgType.OVERRUN) { flush(); onOverrun(); continue }
     let decoded
     try {
       decoded = decodeCtnlMessage({ header: decodeNlMsgHeader(buf, at), payload: buf.subarray(at + NLMSG_HDRLEN, at + len), offset: at }, buf)

@@ -31,7 +31,7 @@
  *   - DESTROY always removes a known entry, whatever its state; unknown keys are ignored.
  */
 import type { Millis } from '../time.js'
-import { flowKey, mergeFlow, type Flow } from './flow.js'
+import { flowKey, mergeFlow, type Flow, type FlowFamily } from './flow.js'
 import { FILTER_REASONS, filterFlow, filterPacked, type FilterReason, type FlowFilter } from './filter.js'
 import type { RecordLayout } from './flow-record.js'
 import { EV_DESTROY, EV_NEW, LAYOUT_V4, LAYOUT_V6, type KernelEventBatch, type RecordBatch } from './record-batch.js'
@@ -314,9 +314,7 @@ function applyEventRecords (cache: FlowCache, lay: RecordLayout, u8: Uint8Array,
       }
     }
     const ref = storeFindPacked(store, family, u8, off)
-    const id = storeScratchId(store, family)
-    const stored = ref === NO_REF ? undefined : storeId(store, ref)
-    const other = id !== undefined && stored !== undefined && id !== stored
+    const other = scratchIsOtherIncarnation(store, family, ref)
     if (event === EV_DESTROY) {
       if (ref === NO_REF || other) {
         count(cache, 'unknownDestroy')
@@ -339,23 +337,11 @@ function applyEventRecords (cache: FlowCache, lay: RecordLayout, u8: Uint8Array,
       sink.record('new', r)
       continue
     }
-    const to = storeScratchTcpState(store, family)
-    if (to !== undefined) {
-      const from = storeTcpState(store, ref)
-      if (from !== undefined && tcpStateRegresses(from, to)) {
-        count(cache, 'stale')
-        sink.refused('stale', null)
-        continue
-      }
-    }
-    if (storeMergePacked(store, ref, now)) {
-      count(cache, 'updated')
-      sink.record('update', ref)
-      continue
-    }
-    const r = merge(cache, ref, storeScratchFlow(store, family), now, true) // side data: as Flows
-    if (r.change !== null) sink.flow(r.change)
-    else if (r.refused !== null) sink.refused(r.refused, null)
+    const m = mergeScratch(cache, ref, family, now, true)
+    if (m === 'stale') sink.refused('stale', null)
+    else if (m === 'record') sink.record('update', ref)
+    else if (m.change !== null) sink.flow(m.change)
+    else if (m.refused !== null) sink.refused(m.refused, null)
   }
 }
 
@@ -400,6 +386,18 @@ export function applyPeerRecord (cache: FlowCache, lay: RecordLayout, u8: Uint8A
     count(cache, 'created')
     return null
   }
+  const m = mergeScratch(cache, ref, family, now, false)
+  return m === 'stale' ? 'stale' : m === 'record' ? null : m.refused
+}
+
+/**
+ * An update of entry `ref` by the record in `family`'s store scratch (same key; storeFindPacked put it
+ * there), as merge() does it for Flows: the TCP monotonic rule on the bytes, then mergeRecord, or
+ * merge() itself for an entry with side data. Counted as merge() counts. 'stale': refused; 'record':
+ * merged on the bytes (read the entry from the store); else merge()'s result.
+ */
+function mergeScratch (cache: FlowCache, ref: Ref, family: FlowFamily, now: Millis, propagate: boolean): 'stale' | 'record' | CacheApplyResult {
+  const store = cache.store
   const to = storeScratchTcpState(store, family)
   if (to !== undefined) {
     const from = storeTcpState(store, ref)
@@ -410,9 +408,17 @@ export function applyPeerRecord (cache: FlowCache, lay: RecordLayout, u8: Uint8A
   }
   if (storeMergePacked(store, ref, now)) {
     count(cache, 'updated')
-    return null
+    return 'record'
   }
-  return merge(cache, ref, storeScratchFlow(store, family), now, false).refused // side data: as Flows
+  return merge(cache, ref, storeScratchFlow(store, family), now, propagate) // side data: as Flows
+}
+
+/** Whether entry `ref` and the record in the store scratch carry different conntrack ids (another incarnation of the tuple). */
+function scratchIsOtherIncarnation (store: FlowStore, family: FlowFamily, ref: Ref): boolean {
+  if (ref === NO_REF) return false
+  const id = storeScratchId(store, family)
+  const stored = storeId(store, ref)
+  return id !== undefined && stored !== undefined && id !== stored
 }
 
 // --- resync, flush, views ------------------------------------------------------------------------
@@ -519,9 +525,7 @@ function resyncPacked (cache: FlowCache, run: ResyncRun, lay: RecordLayout, u8: 
       }
     }
     const ref = storeFindPacked(store, family, u8, off)
-    const id = storeScratchId(store, family)
-    const stored = ref === NO_REF ? undefined : storeId(store, ref)
-    if (ref === NO_REF || (id !== undefined && stored !== undefined && id !== stored)) {
+    if (ref === NO_REF || scratchIsOtherIncarnation(store, family, ref)) {
       const r = storeSetPacked(store, family, now)
       run.seen.add(r)
       count(cache, 'created')
@@ -532,26 +536,14 @@ function resyncPacked (cache: FlowCache, run: ResyncRun, lay: RecordLayout, u8: 
       continue
     }
     run.seen.add(ref)
-    const to = storeScratchTcpState(store, family)
-    if (to !== undefined) {
-      const from = storeTcpState(store, ref)
-      if (from !== undefined && tcpStateRegresses(from, to)) {
-        count(cache, 'stale')
-        continue
-      }
-    }
-    if (storeMergePacked(store, ref, now)) {
-      count(cache, 'updated')
-      if (opts.propagate) {
-        if (sink !== null) sink.record('update', ref)
-        else changes.push(change('update', storeFlow(store, ref), true))
-      }
-      continue
-    }
-    const r = merge(cache, ref, storeScratchFlow(store, family), now, opts.propagate) // side data: as Flows
-    if (r.change !== null && opts.propagate) {
-      if (sink !== null) sink.flow(r.change)
-      else changes.push(r.change)
+    const m = mergeScratch(cache, ref, family, now, opts.propagate)
+    if (m === 'stale' || !opts.propagate) continue
+    if (m === 'record') {
+      if (sink !== null) sink.record('update', ref)
+      else changes.push(change('update', storeFlow(store, ref), true))
+    } else if (m.change !== null) {
+      if (sink !== null) sink.flow(m.change)
+      else changes.push(m.change)
     }
   }
 }

@@ -11,7 +11,8 @@
  * An entry is named by a Ref, a number: slot × 4 + place. A Ref stays valid until its entry is
  * deleted or the store cleared. Iteration: v4 slots, then v6 slots, then loose, each in slot order.
  */
-import { mergeRecord, packBody, packKey, packedId, packedTcpState, flowExtra, P1, recordLayout, unpackFlow, type RecordLayout } from './flow-record.js'
+import { mergeRecord, packBody, packKey, packedId, packedTcpState, flowExtra, P1, unpackFlow, type RecordLayout } from './flow-record.js'
+import { LAYOUT_V4, LAYOUT_V6 } from './record-batch.js'
 import { createTable, scratchHash, slabBytes, slotBuf, slotOffset, slotUsed, slotView, tableFind, tableInsert, tableOverwrite, tableRemove, tableSlots, type FlowTable } from './flow-table.js'
 import { flowKey, type Flow, type FlowFamily } from './flow.js'
 
@@ -348,7 +349,7 @@ export interface RecordAt {
 
 export function newRecordAt (): RecordAt {
   const u8 = Buffer.alloc(0)
-  return { lay: recordLayout('ipv4'), u8, dv: new DataView(u8.buffer, u8.byteOffset, 0), off: 0 }
+  return { lay: LAYOUT_V4, u8, dv: new DataView(u8.buffer, u8.byteOffset, 0), off: 0 }
 }
 
 /**
@@ -388,12 +389,9 @@ const LOOSE_KEY_PREFIX = '\u0100'
 
 /** storeSyncKey of a flow (cached or not): its packed key bytes as latin1, or U+0100 + flowKey. */
 export function flowSyncKey (flow: Flow): string {
-  const lay = flow.family === 'ipv4' ? SYNC_KEY_V4 : flow.family === 'ipv6' ? SYNC_KEY_V6 : null
+  const lay = flow.family === 'ipv4' ? LAYOUT_V4 : flow.family === 'ipv6' ? LAYOUT_V6 : null
   if (lay === null) return LOOSE_KEY_PREFIX + flowKey(flow)
   const b = Buffer.allocUnsafe(lay.keyLen + 16) // + room: packKey writes l4 fields as u16 × 3 at fixed offsets
   if (!packKey(lay, flow, b, new DataView(b.buffer, b.byteOffset, b.byteLength), 0)) return LOOSE_KEY_PREFIX + flowKey(flow)
   return b.toString('latin1', 0, lay.keyLen)
 }
-
-const SYNC_KEY_V4 = recordLayout('ipv4')
-const SYNC_KEY_V6 = recordLayout('ipv6')

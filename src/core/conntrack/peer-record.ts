@@ -15,22 +15,26 @@
  * record keeps as side data (SCTP/DCCP state, master, seq-adjust, helper, labels, a non-zero synproxy),
  * ports on an ICMP flow (pack refuses it), and any attribute whose size is not the one expected.
  */
-import { NTA, NTA_HDR_SIZE } from '../../codec/conntrackd-attrs.js'
+import { CT_ATTR_RULES, NTA, NTA_HDR_SIZE } from '../../codec/conntrackd-attrs.js'
 import { icmpReplyType } from '../../codec/flow.js'
 import { hasPorts, isIcmp } from './flow.js'
 import { K_FLAGS, K_L4, K_OZONE, K_PROTO, K_SRC, K_ZONE, P0, T_A, T_B, T_C, type RecordLayout } from './flow-record.js'
 import { LAYOUT_V4, LAYOUT_V6 } from './record-batch.js'
 
-/** Payload size of each attribute a record takes (-1: declined when present; others are ignored as flowFromAttrs ignores them). */
+/** The attributes a record takes (their sizes are conntrackd's, CT_ATTR_RULES); any other one present declines the message. */
+const TAKEN: readonly number[] = [
+  NTA.IPV4, NTA.IPV6, NTA.L4PROTO, NTA.PORT, NTA.TCP_STATE, NTA.STATUS, NTA.TIMEOUT, NTA.MARK, NTA.SNAT_IPV4, NTA.DNAT_IPV4,
+  NTA.SPAT_PORT, NTA.DPAT_PORT, NTA.ICMP_TYPE, NTA.ICMP_CODE, NTA.ICMP_ID, NTA.TCP_WSCALE_ORIG, NTA.TCP_WSCALE_REPL,
+  NTA.SNAT_IPV6, NTA.DNAT_IPV6, NTA.SYNPROXY, NTA.ZONE
+]
+
+/** Payload size per attribute id: -1 for those not taken. */
 const SIZE: Int8Array = (() => {
-  const s = new Int8Array(33).fill(-1)
-  const take: Array<[number, number]> = [
-    [NTA.IPV4, 8], [NTA.IPV6, 32], [NTA.L4PROTO, 1], [NTA.PORT, 4], [NTA.TCP_STATE, 1], [NTA.STATUS, 4], [NTA.TIMEOUT, 4],
-    [NTA.MARK, 4], [NTA.SNAT_IPV4, 4], [NTA.DNAT_IPV4, 4], [NTA.SPAT_PORT, 2], [NTA.DPAT_PORT, 2], [NTA.ICMP_TYPE, 1],
-    [NTA.ICMP_CODE, 1], [NTA.ICMP_ID, 2], [NTA.TCP_WSCALE_ORIG, 1], [NTA.TCP_WSCALE_REPL, 1], [NTA.SNAT_IPV6, 16],
-    [NTA.DNAT_IPV6, 16], [NTA.SYNPROXY, 12], [NTA.ZONE, 2]
-  ]
-  for (const [id, n] of take) s[id] = n
+  const s = new Int8Array(CT_ATTR_RULES.length).fill(-1)
+  for (const id of TAKEN) {
+    const rule = CT_ATTR_RULES[id]
+    if (rule !== undefined && 'size' in rule) s[id] = rule.size
+  }
   return s
 })()
 
@@ -45,7 +49,7 @@ export class PeerRecordPacker {
   readonly dv4 = new DataView(this.v4.buffer)
   readonly dv6 = new DataView(this.v6.buffer)
   /** Offset of the last occurrence of each attribute in the area being packed (-1: absent). */
-  private readonly at = new Int32Array(33)
+  private readonly at = new Int32Array(SIZE.length)
 
   /** Pack b[start, end); the layout of the record written (read it from v4/v6), or null when declined. */
   pack (b: Uint8Array, start: number, end: number): RecordLayout | null {
@@ -57,7 +61,7 @@ export class PeerRecordPacker {
     for (let off = start; end - off > NTA_HDR_SIZE;) {
       const len = ((b[off] as number) << 8) | (b[off + 1] as number)
       const id = ((b[off + 2] as number) << 8) | (b[off + 3] as number)
-      if (len < NTA_HDR_SIZE || len > end - off || id > 32) return null
+      if (len < NTA_HDR_SIZE || len > end - off || id >= SIZE.length) return null
       const size = SIZE[id] as number
       if (size < 0 || len !== NTA_HDR_SIZE + size) return null
       at[id] = off + NTA_HDR_SIZE

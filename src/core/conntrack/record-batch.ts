@@ -45,7 +45,7 @@ class Records {
   u8: Uint8Array
   dv: DataView
   n = 0
-  constructor (readonly lay: RecordLayout, private capacity: number) {
+  constructor (readonly lay: RecordLayout, protected capacity: number) {
     this.u8 = new Uint8Array(capacity * lay.size)
     this.dv = new DataView(this.u8.buffer)
   }
@@ -148,30 +148,22 @@ export interface KernelEventBatch {
   readonly n6: number
 }
 
-/** One family's records and events, reused from batch to batch. */
-class EventRecords {
-  u8: Uint8Array
-  dv: DataView
+/** One family's records and the event of each, reused from batch to batch. */
+class EventRecords extends Records {
   ev: Uint8Array
-  n = 0
-  constructor (readonly lay: RecordLayout, private capacity: number) {
-    this.u8 = new Uint8Array(capacity * lay.size)
-    this.dv = new DataView(this.u8.buffer)
+  constructor (lay: RecordLayout, capacity: number) {
+    super(lay, capacity)
     this.ev = new Uint8Array(capacity)
   }
 
-  next (): number {
-    if (this.n === this.capacity) {
-      this.capacity *= 2
-      const u8 = new Uint8Array(this.capacity * this.lay.size)
-      u8.set(this.u8)
-      this.u8 = u8
-      this.dv = new DataView(u8.buffer)
+  override next (): number {
+    const off = super.next()
+    if (this.ev.length < this.capacity) {
       const ev = new Uint8Array(this.capacity)
       ev.set(this.ev)
       this.ev = ev
     }
-    return this.n * this.lay.size
+    return off
   }
 }
 
