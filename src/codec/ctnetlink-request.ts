@@ -30,6 +30,12 @@ export type CtRequest =
    * invertTuple(orig) plus NAT ranges and lets the kernel derive the mangled reply.
    */
   | { op: 'create', flow: Flow, exclusive?: boolean }
+  /**
+   * A create (exclusive, as `create`) whose attributes are already encoded: a commit writes them
+   * straight from a cached entry's packed record (core/conntrack/record-request.ts), the same bytes
+   * `create` would encode for the entry's Flow. Copied as they are, not checked here.
+   */
+  | { op: 'createAttrs', family: FlowFamily, attrs: Uint8Array }
   /** Update an existing entry (CT_NEW REQUEST|ACK); NAT, master and helper are not sent (EOPNOTSUPP). */
   | { op: 'update', flow: Flow }
   /** Delete one entry (CT_DELETE REQUEST|ACK with CTA_TUPLE_ORIG, optional CTA_ID and CTA_ZONE). */
@@ -347,6 +353,9 @@ function putBody (buf: Out, o: number, req: CtRequest): number {
         throw new CodecError('CT_ENCODE_NO_TIMEOUT', 'create needs flow.timeout')
       }
       return putFlow(buf, o, req.flow, true)
+    case 'createAttrs':
+      if (buf != null) buf.set(req.attrs, o)
+      return o + req.attrs.length
     case 'update':
       return putFlow(buf, o, req.flow, false)
     case 'delete':
@@ -362,7 +371,7 @@ function putBody (buf: Out, o: number, req: CtRequest): number {
 function messageOf (req: CtRequest): number {
   switch (req.op) {
     case 'dump': return IPCTNL_MSG.CT_GET
-    case 'create': case 'update': case 'setTimeout': return IPCTNL_MSG.CT_NEW
+    case 'create': case 'createAttrs': case 'update': case 'setTimeout': return IPCTNL_MSG.CT_NEW
     case 'delete': case 'flush': return IPCTNL_MSG.CT_DELETE
     case 'get': return IPCTNL_MSG.CT_GET
   }
@@ -372,11 +381,12 @@ function flagsOf (req: CtRequest): number {
   switch (req.op) {
     case 'dump': return REQUEST | DUMP
     case 'create': return REQUEST | CREATE | ACK | (req.exclusive === false ? 0 : EXCL)
+    case 'createAttrs': return REQUEST | CREATE | ACK | EXCL
     default: return REQUEST | ACK
   }
 }
 
-const familyOf = (req: CtRequest): number => afOf(req.op === 'dump' || req.op === 'flush' ? req.family : req.flow.family)
+const familyOf = (req: CtRequest): number => afOf(req.op === 'dump' || req.op === 'flush' || req.op === 'createAttrs' ? req.family : req.flow.family)
 
 /** Bytes the request takes (nlmsghdr + nfgenmsg + attributes). */
 export function encodingLength (req: CtRequest): number {

@@ -14,6 +14,7 @@ import {
 } from '../../src/core/conntrack/flow.js'
 import type { FlowRef } from '../../src/codec/ctnetlink.js'
 import { recordBatchOf, type RecordBatch } from '../../src/core/conntrack/record-batch.js'
+import { plainRequest } from './ct-request.js'
 
 const clone = (f: Flow): Flow => structuredClone(f)
 
@@ -124,7 +125,8 @@ export class FakeConntrack implements ConntrackControl {
     for (const h of this.overrunHandlers) h({ count: this.overruns, reason })
   }
 
-  private applyOne (r: CtMutation): ApplyResult {
+  private applyOne (req: CtMutation): ApplyResult {
+    const r = plainRequest(req)
     const ok: ApplyResult = { ok: true }
     const fail = (errno: string): ApplyResult => ({ ok: false, errno })
     switch (r.op) {

@@ -25,6 +25,7 @@ import { BULK_DEFAULTS, type Bulk, type BulkConfig, type BulkTransition } from '
 import { FTFW_DEFAULTS, type FtfwConfig, type FtfwState } from '../../src/core/sync/ftfw.js'
 import { isDue, type Millis } from '../../src/core/time.js'
 import { mulberry32 } from './prng.js'
+import { plainRequest } from './ct-request.js'
 
 export { mulberry32 }
 
@@ -285,7 +286,8 @@ export class SyncSim {
   }
 
   /** A kernel request on the sim's table: exclusive create of an existing entry is EEXIST, delete of a missing one ENOENT. */
-  private kernelApply (p: SimPeer, req: KernelRequest): KernelAnswer {
+  private kernelApply (p: SimPeer, request: KernelRequest): KernelAnswer {
+    const req = plainRequest(request)
     if (req.op === 'flush') { p.kernel.clear(); return { ok: true } }
     const o = req.flow.orig
     const key = flowKey({ ...o, zone: req.flow.zone })

@@ -6,6 +6,7 @@ import t from 'tap'
 import type { Effect } from '../../src/core/effects.js'
 import { planRoleChange } from '../../src/core/orchestrator.js'
 import { flowKey, mulberry32, runWorkload, sameCache, SyncSim, type PeerName } from '../helpers/syncsim.js'
+import { plainRequest } from '../helpers/ct-request.js'
 
 const CONNTRACK = new Set<Effect['kind']>(['ctCommit', 'ctFlush', 'ctResyncFromKernel', 'syncBulkSend', 'syncRequestResync', 'ctShortenTimers'])
 
@@ -46,7 +47,7 @@ t.test('B takes over: its commit holds every entry A\'s kernel had, before its f
   let atVipAdd: Set<string> | null = null
   execute(sim, 'b', plan, e => { if (e.kind === 'vipAdd') atVipAdd = new Set(sim.b.kernel.keys()) })
 
-  const created = new Set(sim.b.applies.flat().filter(r => r.op === 'create').map(r => flowKey(r.flow.orig)))
+  const created = new Set(sim.b.applies.flat().map(plainRequest).filter(r => r.op === 'create').map(r => flowKey(r.flow.orig)))
   const missingApplied = [...aKernel.keys()].filter(k => !created.has(k))
   t.same(missingApplied, [], `B's apply effects create every entry of A's kernel (${created.size} creates in ${sim.b.applies.length} batches)`)
   const seen = atVipAdd as Set<string> | null

@@ -36,8 +36,8 @@ import { FILTER_REASONS, filterFlow, filterPacked, type FilterReason, type FlowF
 import type { RecordLayout } from './flow-record.js'
 import { EV_DESTROY, EV_NEW, LAYOUT_V4, LAYOUT_V6, type KernelEventBatch, type RecordBatch } from './record-batch.js'
 import {
-  createStore, NO_REF, storeClear, storeDelete, storeFind, storeFindPacked, storeFlow, storeHasMaster, storeId, storeLive, storeMergePacked, storeMeta, storeRefs,
-  storeScratchFlow, storeScratchId, storeScratchTcpState, storeSet, storeSetPacked, storeSize, storeTcpState, storeUpdate, storeView, type FlowStore, type Ref
+  createStore, NO_REF, storeClear, storeDelete, storeFind, storeFindPacked, storeFlow, storeHasMaster, storeId, storeLive, storeMergePacked, storeMeta, storeRecordAt, storeRefs,
+  storeScratchFlow, storeScratchId, storeScratchTcpState, storeSet, storeSetPacked, storeSize, storeTcpState, storeUpdate, storeView, type FlowStore, type RecordAt, type Ref
 } from './flow-store.js'
 import { parseFlowKey } from './flow-key.js'
 
@@ -626,6 +626,11 @@ export interface CacheSource {
   entry: (i: number) => CacheEntry | null
   /** Whether entry i has a master tuple, without decoding it. */
   related: (i: number) => boolean
+  /**
+   * Point `at` at entry i's record when it is live and a plain packed one (record-request.ts can
+   * write its commit request from the bytes); false otherwise (read it with `entry`).
+   */
+  record?: (i: number, at: RecordAt) => boolean
 }
 
 export function cacheSource (cache: FlowCache): CacheSource {
@@ -640,6 +645,10 @@ export function cacheSource (cache: FlowCache): CacheSource {
     related: (i) => {
       const ref = refs[i]
       return ref !== undefined && storeLive(view, ref) && storeHasMaster(view, ref)
+    },
+    record: (i, at) => {
+      const ref = refs[i]
+      return ref !== undefined && storeLive(view, ref) && storeRecordAt(view, ref, at)
     }
   }
 }

@@ -35,6 +35,9 @@ import type { CtRequest } from '../../codec/ctnetlink-request.js'
 import type { Millis } from '../time.js'
 import type { CacheEntry, CacheSource } from './cache.js'
 import { IPS, L4Proto, TCP_FLAG_BE_LIBERAL, deriveNat, invertTuple, type Flow, type TcpInfo } from './flow.js'
+import { P0 } from './flow-record.js'
+import { newRecordAt, type RecordAt } from './flow-store.js'
+import { CommitAttrsWriter } from './record-request.js'
 
 export interface CommitOptions {
   /** Entries handed out per batch (≥ 1). */
@@ -56,8 +59,10 @@ export type CommitStep = 'create' | 'deleteExisting' | 'recreate' | 'update'
 export interface CommitRequest {
   /** Unique within this commit; the runtime returns it with the result. */
   readonly id: number
-  readonly key: string
+  /** The entry's key on the Flow path; a request written from a record has none (never decoded). */
+  readonly key?: string
   readonly step: CommitStep
+  /** `create` of an entry read as a Flow, or `createAttrs` written from its packed record. */
   readonly request: CtRequest
 }
 
@@ -103,9 +108,14 @@ export interface CommitCounters {
 /** Keep the first failures for logs and the status API; counters carry the totals. */
 export const COMMIT_FAILURES_KEPT = 100
 
-/** One step of one entry, queued or in flight. */
+/**
+ * One step of one entry, queued or in flight. `entry` is null for a create written from the
+ * entry's record (never decoded); the entry is read from `source` at `index` only if its answer
+ * needs it (a follow-up step, a failure's key).
+ */
 export interface PendingStep {
-  readonly entry: CacheEntry
+  readonly entry: CacheEntry | null
+  readonly index: number
   readonly step: CommitStep
 }
 
@@ -126,6 +136,9 @@ export interface CommitState {
   readonly failures: readonly CommitFailure[]
   readonly startedAt: Millis
   readonly batches: number
+  /** Where record-path requests are written, and the scratch pointer at the record being read. */
+  readonly writer: CommitAttrsWriter
+  readonly at: RecordAt
 }
 
 /** A fixed list of entries as a source (tests, and any caller that already holds the entries). */
@@ -163,7 +176,9 @@ export function planCommit (entries: readonly CacheEntry[] | CacheSource, now: M
     counters: { total: source.size, ok: 0, exists: 0, replaced: 0, updatedInPlace: 0, failed: 0, failedBy: {}, unmatched: 0, gone: 0 },
     failures: [],
     startedAt: now,
-    batches: 0
+    batches: 0,
+    writer: new CommitAttrsWriter(),
+    at: newRecordAt()
   }
 }
 
@@ -173,6 +188,18 @@ export function commitTimeout (entry: CacheEntry, now: Millis, commitTimeoutS: n
   const stored = entry.flow.timeout
   if (stored === undefined) return COMMIT_FALLBACK_TIMEOUT_S
   const elapsed = Math.max(0, Math.floor((now - entry.lastUpdate) / 1000))
+  const left = stored - elapsed
+  if (left < 0) return COMMIT_FALLBACK_TIMEOUT_S
+  return left === 0 ? stored : left
+}
+
+/** commitTimeout for a packed record (`at`), read from its bytes. */
+function recordCommitTimeout (at: RecordAt, now: Millis, commitTimeoutS: number | null): number {
+  if (commitTimeoutS !== null) return commitTimeoutS
+  const { lay, dv, off } = at
+  if ((dv.getUint32(off + lay.p0) & P0.TIMEOUT) === 0) return COMMIT_FALLBACK_TIMEOUT_S
+  const stored = dv.getUint32(off + lay.timeout)
+  const elapsed = Math.max(0, Math.floor((now - dv.getFloat64(off + lay.lastUpdate)) / 1000))
   const left = stored - elapsed
   if (left < 0) return COMMIT_FALLBACK_TIMEOUT_S
   return left === 0 ? stored : left
@@ -239,34 +266,60 @@ export interface CommitBatch {
 /**
  * The next batch at `now` (timeouts are computed when the request is built): queued follow-ups
  * first, then new entries, `batchSize` requests at most. `admit` may refuse an entry (its reason),
- * checked when the entry is read, so a rule that changed since the plan applies.
+ * checked when the entry is read, so a rule that changed since the plan applies. An entry whose
+ * source offers its plain record (CacheSource.record) is written from the bytes and checked by
+ * `admitRecord`, which must say what `admit` says of the same entry.
  */
-export function nextCommitBatch (state: CommitState, now: Millis, admit?: (entry: CacheEntry) => string | null): CommitBatch {
+export function nextCommitBatch (state: CommitState, now: Millis, admit?: (entry: CacheEntry) => string | null, admitRecord?: (at: RecordAt) => string | null): CommitBatch {
   const requests: CommitRequest[] = []
   const inFlight = { ...state.inFlight }
   let nextId = state.nextId
   const queued = [...state.queued]
   let cursor = state.cursor
-  const take = (p: PendingStep): void => {
+  const take = (p: PendingStep, request: CtRequest): void => {
     const id = nextId++
-    requests.push({ id, key: p.entry.key, step: p.step, request: requestFor(p.entry, p.step, now, state) })
+    requests.push(p.entry === null ? { id, step: p.step, request } : { id, key: p.entry.key, step: p.step, request })
     inFlight[id] = p
   }
-  while (requests.length < state.options.batchSize && queued.length > 0) take(queued.shift() as PendingStep)
+  while (requests.length < state.options.batchSize && queued.length > 0) {
+    const p = queued.shift() as PendingStep
+    take(p, requestFor(p.entry as CacheEntry, p.step, now, state))
+  }
   let gone = 0
   const refused: string[] = []
-  while (requests.length < state.options.batchSize && cursor < state.order.length) {
-    const entry = state.source.entry(state.order[cursor++] as number)
+  const { source, at, writer, options } = state
+  // the byte path only when every rule that applies to an entry can be checked on its bytes
+  const record = admit === undefined || admitRecord !== undefined ? source.record : undefined
+  while (requests.length < options.batchSize && cursor < state.order.length) {
+    const index = state.order[cursor++] as number
+    if (record !== undefined && record(index, at)) {
+      const why = admitRecord === undefined ? null : admitRecord(at)
+      if (why !== null) {
+        gone++
+        refused.push(why)
+        continue
+      }
+      const attrs = writer.write(at.lay, at.u8, at.dv, at.off, recordCommitTimeout(at, now, options.commitTimeoutS), options)
+      take({ entry: null, index, step: 'create' }, { op: 'createAttrs', family: at.lay.family, attrs })
+      continue
+    }
+    const entry = source.entry(index)
     const why = entry === null || admit === undefined ? null : admit(entry)
     if (entry === null || why !== null) {
       gone++
       if (why !== null) refused.push(why)
-    } else take({ entry, step: 'create' })
+    } else {
+      const p: PendingStep = { entry, index, step: 'create' }
+      take(p, requestFor(entry, 'create', now, state))
+    }
   }
   const batches = requests.length > 0 ? state.batches + 1 : state.batches
   const counters = gone === 0 ? state.counters : { ...state.counters, gone: state.counters.gone + gone }
   return { state: { ...state, queued, cursor, inFlight, nextId, batches, counters }, requests, refused }
 }
+
+/** The key a failure is reported with when its entry left the cache before the answer came. */
+export const GONE_KEY = '(gone from the cache)'
 
 type MutableCounters = { -readonly [K in keyof CommitCounters]: CommitCounters[K] }
 
@@ -284,31 +337,37 @@ export function applyCommitResults (state: CommitState, results: readonly Commit
     failedBy[error] = (failedBy[error] ?? 0) + 1
     if (failures.length < COMMIT_FAILURES_KEPT) failures.push({ key, step, error })
   }
-  const follow = (entry: CacheEntry, step: CommitStep): void => { queued.push({ entry, step }) }
+  // a record-path create was never decoded: read its entry now, only when the answer needs it
+  const entryOf = (p: PendingStep): CacheEntry | null => p.entry ?? state.source.entry(p.index)
+  const keyOf = (p: PendingStep): string => entryOf(p)?.key ?? GONE_KEY
+  const follow = (p: PendingStep, step: CommitStep): void => {
+    const entry = entryOf(p)
+    if (entry === null) c.gone++
+    else queued.push({ entry, index: p.index, step })
+  }
   for (const r of results) {
     const req = answered.has(r.id) ? undefined : state.inFlight[r.id]
     if (req === undefined) { c.unmatched++; continue }
     answered.add(r.id)
-    const key = req.entry.key
     const { error } = r
     switch (req.step) {
       case 'create':
         if (error === null) c.ok++
         else if (error === 'EEXIST') {
           c.exists++
-          follow(req.entry, state.options.onExists === 'update' ? 'update' : 'deleteExisting')
-        } else fail(key, req.step, error)
+          follow(req, state.options.onExists === 'update' ? 'update' : 'deleteExisting')
+        } else fail(keyOf(req), req.step, error)
         break
       case 'deleteExisting':
         // conntrackd: a delete that finds nothing (ENOENT) is as good as a delete.
-        if (error === null || error === 'ENOENT') follow(req.entry, 'recreate')
-        else fail(key, req.step, error)
+        if (error === null || error === 'ENOENT') follow(req, 'recreate')
+        else fail(keyOf(req), req.step, error)
         break
       case 'recreate':
-        if (error === null) { c.ok++; c.replaced++ } else fail(key, req.step, error)
+        if (error === null) { c.ok++; c.replaced++ } else fail(keyOf(req), req.step, error)
         break
       case 'update':
-        if (error === null) { c.ok++; c.updatedInPlace++ } else fail(key, req.step, error)
+        if (error === null) { c.ok++; c.updatedInPlace++ } else fail(keyOf(req), req.step, error)
         break
     }
   }

@@ -13,7 +13,7 @@ import { applyCommitResults, commitDone, commitProgress, nextCommitBatch, planCo
 import type { CommitResult } from './commit.js'
 import type { EngineOut } from './engine-out.js'
 import { cancelPurge } from './engine-purge.js'
-import { peerEntryRefusal } from './engine-peer.js'
+import { peerEntryRefusal, peerRecordRefusal } from './engine-peer.js'
 import type { EngineState, KernelAnswer, KernelRequest } from './engine-types.js'
 
 /** A ctCommit command: plan the commit and hand out its first batch. */
@@ -82,7 +82,7 @@ function nextBatch (s: EngineState, now: Millis, out: EngineOut): void {
   if (!commitDone(c.plan)) {
     // Issue 12: what may not reach the kernel is left out here too, when its batch is built
     // (engine-peer.ts says why twice).
-    const b = nextCommitBatch(c.plan, now, (e) => peerEntryRefusal(s, e.flow))
+    const b = nextCommitBatch(c.plan, now, (e) => peerEntryRefusal(s, e.flow), (at) => peerRecordRefusal(s, at.lay, at.u8, at.off))
     for (const why of b.refused) out.count(`ct.commit.refused.${why}`)
     c.plan = b.state
     if (b.requests.length > 0) {

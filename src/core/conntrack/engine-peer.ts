@@ -73,9 +73,9 @@ export function livenessDue (s: EngineState, now: Millis, out: EngineOut): void 
 export type PeerEntryRefusal = 'ownAddress' | 'outsideCommitRanges'
 
 /** peerEntryRefusal on a packed record (peer-record.ts): the same checks on its address bytes. */
-export function peerRecordRefusal (s: EngineState, lay: RecordLayout, u8: Uint8Array): PeerEntryRefusal | null {
-  if (addressBytesListed(s.own, lay.family, u8, K_SRC) || addressBytesListed(s.own, lay.family, u8, lay.rSrc)) return 'ownAddress'
-  if (s.commitRanges !== null && !addressBytesListed(s.commitRanges, lay.family, u8, K_SRC)) return 'outsideCommitRanges'
+export function peerRecordRefusal (s: EngineState, lay: RecordLayout, u8: Uint8Array, off = 0): PeerEntryRefusal | null {
+  if (addressBytesListed(s.own, lay.family, u8, off + K_SRC) || addressBytesListed(s.own, lay.family, u8, off + lay.rSrc)) return 'ownAddress'
+  if (s.commitRanges !== null && !addressBytesListed(s.commitRanges, lay.family, u8, off + K_SRC)) return 'outsideCommitRanges'
   return null
 }
 

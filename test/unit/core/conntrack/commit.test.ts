@@ -9,6 +9,7 @@ import { flowFromAttrs } from '../../../../src/core/conntrack/attrs-map.js'
 import { IPS, invertTuple, type Flow } from '../../../../src/core/conntrack/flow.js'
 import { FakeClock } from '../../../helpers/fake-clock.js'
 import { TCP, tcpFlow, udpFlow } from './helpers.js'
+import { plainRequest } from '../../../helpers/ct-request.js'
 
 function entry (flow: Flow, lastUpdate = 0): CacheEntry {
   return { key: `k${flow.orig.sport ?? 0}`, flow, since: 0, lastUpdate, status: 'new' }
@@ -183,7 +184,7 @@ t.test('planCommit from the cache itself: entries decoded batch by batch; delete
     for (let i = 1; i <= n; i++) c = applyPeerUpdate(c, { event: 'new', flow: tcpFlow(i, { timeout: 300 }) }, 0).cache
     return c
   }
-  const ports = (reqs: readonly CommitRequest[]): number[] => reqs.map(r => 'flow' in r.request ? (r.request.flow.orig.sport ?? 0) : 0)
+  const ports = (reqs: readonly CommitRequest[]): number[] => reqs.map(r => plainRequest(r.request)).map(q => 'flow' in q ? (q.flow.orig.sport ?? 0) : 0)
 
   // A flush right after the plan (conntrackd -c then -f on a takeover): the planned entries stay readable.
   let c = fill(5)

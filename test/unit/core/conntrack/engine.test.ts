@@ -90,7 +90,7 @@ t.test('ctCommit: apply effects in batches, fed back, then complete', async t =>
     if (apply.length === 0) break
     t.equal(apply.length, 1, 'one batch in flight at a time')
     const batch = apply[0]!
-    t.ok(batch.requests.length <= 2 && batch.requests.every(r => r.op === 'create'), 'batchSize creates')
+    t.ok(batch.requests.length <= 2 && batch.requests.every(r => r.op === 'create' || r.op === 'createAttrs'), 'batchSize creates')
     t.same(of(fx, 'complete'), [], 'not answered while the commit runs')
     batches++
     created += batch.requests.length
