@@ -9,6 +9,10 @@
  * this file run again inside the namespace (`--worker <json>`), printing one JSON line.
  *
  * Commit comparison (architecture target: "commit of 100k entries no slower than conntrackd -c"):
+ * - ours, daemon path: the external cache filled with N entries as a peer's messages leave it
+ *   (packed records), then the commit as the conntrack worker runs it (commit.ts batches of
+ *   COMMIT_BATCH, requests written from the records, apply with the listener on), timed from the
+ *   plan to the last answer;
  * - ours: `apply()` of N creates into an empty namespace, batched (with and without the event
  *   listener running: with it, our own N NEW events also arrive and are dropped by port id);
  * - conntrackd 1.4.7: two conntrackd in two namespaces, FTFW over UDP on a veth. N entries are
@@ -31,7 +35,9 @@
  * `--rcvbufs a,b,c` picks others (setsockopt values; 0 = kernel default).
  */
 import { benchFlow } from './synthetic.js'
-import { beginResync, cacheSize, createCache, endResync, resyncRecords } from '../core/conntrack/cache.js'
+import { applyPeerUpdate, beginResync, cacheSize, cacheSource, createCache, endResync, resyncRecords } from '../core/conntrack/cache.js'
+import { applyCommitResults, commitDone, commitProgress, nextCommitBatch, planCommit } from '../core/conntrack/commit.js'
+import { COMMIT_BATCH } from '../runtime/conntrack.js'
 import { batchSize } from '../core/conntrack/record-batch.js'
 import { spawn } from 'node:child_process'
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
@@ -65,6 +71,8 @@ const sleep = async (ms: number): Promise<void> => await new Promise(resolve => 
 
 type Job =
   | { kind: 'commit', n: number, events: boolean, offset?: number }
+  /** The daemon's path: the external cache (packed records) → commit.ts batches → apply, listener on. */
+  | { kind: 'daemonCommit', n: number }
   | { kind: 'dump', repeat: number }
   /** The kernel's share: pre-encoded creates (encoding untimed), paced like the adapter. */
   | { kind: 'commitFloor', n: number }
@@ -86,6 +94,30 @@ async function worker (job: Job): Promise<unknown> {
       reqs.forEach((r, i) => encodeRequest(r, i + 1, 0))
       const encodeMs = performance.now() - e0
       return { ms, encodeMs, ok: res.filter(r => r.ok).length, failed: errnoHistogram(res), table, datagrams: stats.commit.datagrams, window: stats.commitWindow, ownEvents: stats.ownEvents, overruns: stats.overruns }
+    }
+    case 'daemonCommit': {
+      const ct = await openCtnetlink({ events: true })
+      // the external cache as the peer's FTFW messages leave it (filled untimed)
+      const cache = createCache('external')
+      for (let i = 0; i < job.n; i++) applyPeerUpdate(cache, { event: 'new', flow: benchFlow(i) }, 0)
+      const t0 = performance.now()
+      let s = planCommit(cacheSource(cache), t0, { batchSize: COMMIT_BATCH })
+      let byRecord = 0
+      while (!commitDone(s)) {
+        const b = nextCommitBatch(s, performance.now())
+        if (b.requests.length === 0) break
+        for (const r of b.requests) if (r.request.op === 'createAttrs') byRecord++
+        const answers = await ct.apply(b.requests.map(r => r.request as Exclude<typeof r.request, { op: 'dump' }>))
+        s = applyCommitResults(b.state, b.requests.map((r, i) => {
+          const a = answers[i]
+          return { id: r.id, error: a === undefined ? 'ENOANSWER' : a.ok ? null : a.errno }
+        }))
+      }
+      const ms = performance.now() - t0
+      const table = (await ct.dump()).length
+      await ct.close()
+      const p = commitProgress(s)
+      return { ms, ok: p.ok, failed: p.failed, byRecord, table }
     }
     case 'dump': {
       const ct = await openCtnetlink({ events: false })
@@ -371,12 +403,15 @@ async function main (): Promise<void> {
   console.log(`# ct-commit bench  kernel ${(await sh('uname', ['-r'])).trim()}  node ${process.version}  cpus ${(await sh('nproc', [])).trim()}  ${(await sh('conntrackd', ['-v'], { allowFail: true })).trim()}`)
   try {
     console.log('\n## commit N entries into an empty table')
-    console.log('| N | ours, listener on | ours, listener off | conntrackd -c | conntrackd / ours (on) | notes |')
-    console.log('|---|---|---|---|---|---|')
+    console.log('| N | ours, daemon path (external cache → requests → kernel, listener on) | ours, listener on | ours, listener off | conntrackd -c | conntrackd / ours (daemon path) | notes |')
+    console.log('|---|---|---|---|---|---|---|')
     const dumpRows: string[] = []
     for (const n of sizes) {
       const ns = await freshNs(`hct-bench-c-${tag}`)
       const on = await runWorker<{ ms: number, encodeMs: number, ok: number, failed: Record<string, number>, table: number, datagrams: number, window: number, overruns: number }>(ns, { kind: 'commit', n, events: true })
+      const nsd = await freshNs(`hct-bench-p-${tag}`)
+      const daemon = await runWorker<{ ms: number, ok: number, failed: number, byRecord: number, table: number }>(nsd, { kind: 'daemonCommit', n })
+      await delNs(nsd)
       const ns2 = await freshNs(`hct-bench-d-${tag}`)
       const off = await runWorker<{ ms: number, ok: number, table: number, datagrams: number }>(ns2, { kind: 'commit', n, events: false })
       await delNs(ns2)
@@ -395,11 +430,12 @@ async function main (): Promise<void> {
         try { ctd = await conntrackdCommit(n, dir) } catch (err) { ctdErr = String((err as Error).message) }
       }
       const notes = [
+        `daemon path: ${daemon.ok}/${n} ok (${daemon.byRecord} written from records), table ${daemon.table}`,
         `ours: ${on.ok}/${n} ok, table ${on.table}, ${on.datagrams} datagrams, window ${on.window}, listener overruns ${on.overruns}; off: ${off.ok}/${n} ok, table ${off.table}`,
         `codec encode of the N requests alone ${fmt(on.encodeMs)}; kernel floor (pre-encoded datagrams) ${fmt(floor.ms)}`,
         ctd === undefined ? (withConntrackd ? `conntrackd failed: ${ctdErr}` : 'conntrackd skipped') : `conntrackd: external cache ${ctd.external}, kernel after -c ${ctd.committed}, FTFW bulk took ${fmt(ctd.bulkMs)}${ctd.note === '' ? '' : `; ${ctd.note}`}`
       ].join('; ')
-      console.log(`| ${n} | ${fmt(on.ms)} | ${fmt(off.ms)} | ${ctd === undefined ? 'n/a' : fmt(ctd.commitMs)} | ${ctd === undefined ? 'n/a' : (ctd.commitMs / on.ms).toFixed(2)} | ${notes} |`)
+      console.log(`| ${n} | ${fmt(daemon.ms)} | ${fmt(on.ms)} | ${fmt(off.ms)} | ${ctd === undefined ? 'n/a' : fmt(ctd.commitMs)} | ${ctd === undefined ? 'n/a' : (ctd.commitMs / daemon.ms).toFixed(2)} | ${notes} |`)
     }
     console.log('\n## dump a table of N entries')
     console.log('| N | ours: resync into the internal cache (dumpChunks → resyncRecords, as the daemon; median of 3) | ours dumpChunks() alone (packed records) | ours dump(), collected Flows (median of 3) | same dump, not decoded (kernel + framing) | ip netns exec … conntrack -L >/dev/null (median of 3) | ip netns exec … true | conntrack -L / ours (resync) |')

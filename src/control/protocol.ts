@@ -292,7 +292,7 @@ export type ControlEvent =
   }
   /** `reason`: the units (sync groups, lone routers) whose change moved the role. */
   | { readonly kind: 'role', readonly from: string, readonly to: string, readonly reason?: string, readonly at: number, readonly time: string }
-  /** `reason`: the bulk event (start, resyncAcked, settled, peerRestarted, retryTimeout, giveUp). */
+  /** `reason`: the bulk event (start, resyncAcked, settled, peerRestarted, retryTimeout, giveUp, alone). */
   | { readonly kind: 'bulk', readonly from: string, readonly to: string, readonly reason: string, readonly at: number, readonly time: string }
   | { readonly kind: 'maintenance', readonly on: boolean, readonly at: number, readonly time: string }
   /** The sync peer's liveness (unknown, heard, lost: nothing passed the source/MAC checks for 3 ALIVE intervals). */

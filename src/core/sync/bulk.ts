@@ -7,6 +7,7 @@
  *                    │  ▲ retryTimeout (RESYNC again)  │
  *                    │  └── peerRestarted ◀────────────┘
  *                    └── retryTimeout after the last retry, or giveUp ──▶ done (gaveUp)   (receiving: giveUp too)
+ *                    └── alone ──▶ done (alone)
  *
  * When is the bulk complete? conntrackd's protocol has no end-of-bulk marker (specs/conntrackd-ftfw.md §3.7),
  * but FTFW's ordering gives an exact signal instead of a guess on silence:
@@ -31,13 +32,20 @@
  * that is never acknowledged (no peer, or the request lost) is sent again after `requestTimeoutMs`, up to
  * `retries` times (a peer restart also asks again and counts); the whole wait is bounded by
  * `startupResyncTimeoutMs`, after which we give up and lift the demotion, as pfsync does.
+ *
+ * `alone`: this node became MASTER while its RESYNC was still unanswered and no sync peer was ever heard (the
+ * demoted priority won because nobody else advertises). Its own kernel table is then the state: there is no
+ * peer state to wait for, and keeping the demotion only hands the next node that starts the election, with
+ * an empty kernel, as soon as that node's own bulk is done (measured: a pair started one node after the other
+ * with 100k entries on the first made the second master for a second, and it committed them). pfsync has the
+ * same effect by its short bulk timeout; we end the wait at the moment it lost its purpose.
  */
 import { earliest, isDue, type Deadline, type Millis } from '../time.js'
 
 export const BULK_STATES = ['none', 'requested', 'receiving', 'done'] as const
 export type BulkState = (typeof BULK_STATES)[number]
 
-export const BULK_EVENTS = ['start', 'resyncAcked', 'settled', 'peerRestarted', 'retryTimeout', 'giveUp'] as const
+export const BULK_EVENTS = ['start', 'resyncAcked', 'settled', 'peerRestarted', 'retryTimeout', 'giveUp', 'alone'] as const
 export type BulkEvent = (typeof BULK_EVENTS)[number]
 
 export interface BulkConfig {
@@ -58,7 +66,7 @@ export const BULK_DEFAULTS: BulkConfig = {
   startupResyncTimeoutMs: 30000
 }
 
-export type BulkOutcome = 'complete' | 'gaveUp'
+export type BulkOutcome = 'complete' | 'gaveUp' | 'alone'
 
 export interface Bulk {
   readonly config: BulkConfig
@@ -76,11 +84,13 @@ export interface Bulk {
  * - `start`: at daemon start, before the first VRRP advert: ask the peer for its state and demote.
  * - `ftfw`: the facts of one FTFW step (`FtfwStepResult`), fed after every step (cheap when nothing changed).
  * - `timeout`: the deadline was reached.
+ * - `master`: this node became MASTER; `peerHeard` whether any sync peer has been heard since start.
  */
 export type BulkInput =
   | { readonly kind: 'start' }
   | { readonly kind: 'ftfw', readonly resyncAcked: boolean, readonly nacksOutstanding: number, readonly peerRestarted: boolean }
   | { readonly kind: 'timeout' }
+  | { readonly kind: 'master', readonly peerHeard: boolean }
 
 export interface BulkTransition {
   readonly from: BulkState
@@ -151,7 +161,8 @@ const TABLE: Readonly<Record<BulkState, Partial<Record<BulkEvent, Entry>>>> = {
     settled: 'ignore', // nothing is acknowledged yet, no data is meaningful
     peerRestarted: request, // our RESYNC was flushed by the peer's HELLO (§3.3 a) or reached a dead instance
     retryTimeout: b => b.requests <= b.config.retries ? request() : { to: 'done', outcome: 'gaveUp' },
-    giveUp: () => ({ to: 'done', outcome: 'gaveUp' })
+    giveUp: () => ({ to: 'done', outcome: 'gaveUp' }),
+    alone: () => ({ to: 'done', outcome: 'alone' })
   },
   receiving: {
     settled: () => ({ to: 'done', outcome: 'complete' }),
@@ -211,6 +222,9 @@ function eventsOf (b: Bulk, input: BulkInput, now: Millis): BulkEvent[] {
       if (input.nacksOutstanding === 0) ev.push('settled')
       return ev
     }
+    case 'master':
+      // only an unanswered request with nobody ever heard: a peer that answered is worth waiting for
+      return b.state === 'requested' && !input.peerHeard ? ['alone'] : []
     case 'timeout': {
       if (b.startedAt === null || (b.state !== 'requested' && b.state !== 'receiving')) return []
       if (isDue(b.startedAt + b.config.startupResyncTimeoutMs, now)) return ['giveUp']

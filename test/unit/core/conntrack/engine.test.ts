@@ -329,6 +329,17 @@ t.test('start: the kernel table fills the internal cache silently; the startup b
   t.equal(engineStatus(d.state).bulk, 'done')
 })
 
+t.test('a node that became master alone (RESYNC unanswered, no peer ever heard) lifts the demotion at its commit', async t => {
+  const d = new Driver(config({ bulk: { ...BULK_DEFAULTS, startupResyncTimeoutMs: 30_000 } }))
+  d.step({ kind: 'start', id: 1 })
+  d.step({ kind: 'dumped', purpose: { kind: 'start', id: 1 }, flows: [tcpFlow(1)] })
+  t.equal(engineStatus(d.state).bulk, 'requested')
+  const fx = d.step({ kind: 'command', id: 2, effect: { kind: 'ctCommit', budgetMs: 1000 } })
+  t.match(of(fx, 'bulkTransition'), [{ from: 'requested', to: 'done', event: 'alone' }])
+  t.same(of(fx, 'demote'), [{ kind: 'demote', offset: 0 }], 'advertises its configured priority again')
+  t.equal(engineStatus(d.state).bulk, 'done')
+})
+
 t.test('start and ctResyncFromKernel fail with the dump\'s error', async t => {
   const d = new Driver()
   d.step({ kind: 'start', id: 1 })

@@ -109,6 +109,24 @@ t.test('FTFW facts are ignored before start and after done', t => {
   t.end()
 })
 
+t.test('master while the RESYNC is unanswered and no peer was ever heard: the wait ends (alone), demotion lifted', t => {
+  const r = stepBulk(started().bulk, { kind: 'master', peerHeard: false }, 1400)
+  t.equal(r.bulk.state, 'done')
+  t.equal(r.bulk.outcome, 'alone')
+  t.equal(r.priorityOffset, 0)
+  t.equal(r.deadline, null, 'no retry timer left')
+  t.notOk(r.requestResync)
+  t.same(r.transitions, [{ from: 'requested', to: 'done', event: 'alone', at: 1400 }])
+  // a peer that was heard is worth waiting for; so is a bulk already arriving
+  const heard = stepBulk(started().bulk, { kind: 'master', peerHeard: true }, 1400)
+  t.equal(heard.bulk.state, 'requested')
+  t.equal(heard.priorityOffset, -250)
+  const receiving = stepBulk(started().bulk, ftfw({ resyncAcked: true, nacksOutstanding: 1 }), 1500).bulk
+  t.equal(stepBulk(receiving, { kind: 'master', peerHeard: false }, 1600).bulk, receiving, 'receiving: nothing changes')
+  t.equal(stepBulk(createBulk(BULK_DEFAULTS), { kind: 'master', peerHeard: false }, 1600).bulk.state, 'none', 'before start: nothing')
+  t.end()
+})
+
 t.test('invalid (state, event) pairs are errors, not silence', t => {
   t.throws(() => stepBulk(started().bulk, { kind: 'start' }, 2000), BulkFsmError, 'start twice')
   const done = stepBulk(started().bulk, ftfw({ resyncAcked: true }), 1500).bulk
@@ -129,7 +147,7 @@ t.test('invalid (state, event) pairs are errors, not silence', t => {
       }
     }
   }
-  t.equal(invalid, 8, 'eight invalid pairs (start when started; timers when none is armed)')
+  t.equal(invalid, 11, 'eleven invalid pairs (start when started; timers when none is armed; alone outside requested)')
   t.end()
 })
 
