@@ -197,7 +197,9 @@ async function startPair (impl: Impl, t: Topology, dir: string): Promise<Pair> {
   const [fw1, fw2] = t.fw
   if (impl === 'hafwd') {
     // the same sync socket buffers as the conntrackd configs (its example's 1249280)
-    const o = (fw: FwNode): string => hafwConfigWithSync(t, fw, { controlSocket: join(dir, `${fw.name}.sock`), purgeTimeout: '3600s', startupResyncTimeout: '5s' }, 'udp', { socketBuffer: SOCKET_BUFFER })
+    // --event-buffer N: conntrack.eventBuffer of both daemons (default: the daemon's own default)
+    const eventBuffer = arg('--event-buffer') === undefined ? undefined : Number(arg('--event-buffer'))
+    const o = (fw: FwNode): string => hafwConfigWithSync(t, fw, { controlSocket: join(dir, `${fw.name}.sock`), purgeTimeout: '3600s', startupResyncTimeout: '5s' }, 'udp', { socketBuffer: SOCKET_BUFFER, ...(eventBuffer === undefined ? {} : { eventBuffer }) })
     const pa: HafwdProcess = startHafwd(fw1.ns, o(fw1), dir, 'hafwd-fw1')
     if (await waitFor(async () => (await whoIsMaster(t)).join() === 'fw1', 15_000, 20) === null) throw new Error(`hafwd on fw1 did not become master (${pa.logFile})`)
     const pb: HafwdProcess = startHafwd(fw2.ns, o(fw2), dir, 'hafwd-fw2')

@@ -340,10 +340,10 @@ const conntrackSchema = z.strictObject({
   commitBudget: duration(100, 600_000).prefault('2s').describe(
     'Longest time the commit of the external cache into the kernel may delay the VIPs when becoming master; what is left is ' +
     'committed after (hafw; conntrackd -c blocks until done). Default 2s.'),
-  eventBuffer: int(4096, 1_073_741_824).default(16_777_216).describe(
+  eventBuffer: int(4096, 1_073_741_824).default(67_108_864).describe(
     'Receive buffer of the kernel event socket in bytes, the SO_RCVBUFFORCE value (the kernel doubles it; conntrackd ' +
     'NetlinkBufferSize). When events come faster than they are read the kernel drops them: counted (ct.overrun), ' +
-    'and the internal cache is resynced from a dump. Default 16777216 (16 MiB, about 26k queued events).'),
+    'and the internal cache is resynced from a dump. Default 67108864 (64 MiB, about 100k queued events: 1 s of a 100k/s storm).'),
   purgeTimeout: duration(0, 3_600_000).prefault('60s').describe('After leaving MASTER, entries this node no longer forwards get their kernel timeout shortened to this (conntrackd PurgeTimeout, default 60s).'),
   startupResyncTimeout: duration(0, 600_000).prefault('5s').describe(
     'At start-up, request the peer\'s table and advertise a demoted priority until it has arrived, for at most this long ' +

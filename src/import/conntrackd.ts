@@ -56,8 +56,8 @@ const TCP_STATES: Readonly<Record<string, TcpState>> = {
 const GENERAL_NOT_NEEDED: Readonly<Record<string, string>> = {
   HashSize: 'hafwd sizes its caches itself',
   HashLimit: 'hafwd sizes its caches itself',
-  NetlinkBufferSize: 'hafwd starts with a 16 MiB event buffer instead of growing a small one (conntrack.eventBuffer) and recovers from overruns with a dump',
-  NetlinkBufferSizeMaxGrowth: 'hafwd starts with a 16 MiB event buffer instead of growing a small one (conntrack.eventBuffer)',
+  NetlinkBufferSize: 'hafwd starts with a 64 MiB event buffer instead of growing a small one (conntrack.eventBuffer) and recovers from overruns with a dump',
+  NetlinkBufferSizeMaxGrowth: 'hafwd starts with a 64 MiB event buffer instead of growing a small one (conntrack.eventBuffer)',
   NetlinkOverrunResync: 'hafwd resyncs from the kernel after an overrun by itself',
   NetlinkEventsReliable: 'hafwd recovers lost events with a dump',
   EventIterationLimit: 'not needed by hafwd',

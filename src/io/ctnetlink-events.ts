@@ -16,19 +16,22 @@ import type { NfctAddon } from './nfct.js'
 export const CONNTRACK_GROUPS: readonly number[] = [1, 2, 3]
 
 /**
- * Default setsockopt value for the event socket's SO_RCVBUFFORCE: 16 MiB, which the kernel doubles
- * to 32 MiB of receive-buffer accounting. Why this size:
+ * Default setsockopt value for the event socket's SO_RCVBUFFORCE: 64 MiB, which the kernel doubles
+ * to 128 MiB of receive-buffer accounting. Why this size:
  * - one event is one skb: 1280 bytes of rmem each (measured: Rmem in /proc/net/netlink after 2000
- *   queued NEW events), so 32 MiB holds ~26k events, i.e. ~0.26 s of a 100k/s storm while this
- *   thread is busy elsewhere (a dump decode, a GC pause, a commit, the CPU shared with the VRRP
- *   thread on a 2-core box). 8 MiB (the old 4 MiB request, capped by rmem_max) lost events from
- *   50k/s on a loaded machine; 32 MiB lost none up to a 200k-event burst (bench/ct-commit.md);
- * - it is accounting, not an allocation: memory is used only while a backlog exists;
+ *   queued NEW events), so 128 MiB holds ~100k events, i.e. ~1 s of a 100k/s storm queued while
+ *   this thread is behind (a dump decode, a GC pause, a commit, the CPU shared with the VRRP thread
+ *   and the traffic on a 2-core box). Measured on the sync bench (bench/conntrack-path.md): with
+ *   32 MiB (the previous default) 100k/s for 2 s overran twice (two full resyncs, the last entries
+ *   on the peer 4 s late); with 128 MiB none, every entry on the peer, wire p99 0.4 s. 8 MiB lost
+ *   events from 50k/s on a loaded machine;
+ * - it is accounting, not an allocation: memory is used only while a backlog exists, and a backlog
+ *   that big is a storm the daemon would otherwise answer with a dump of the whole table;
  * - conntrackd starts at NetlinkBufferSize (2 MiB) and doubles on each overrun up to
  *   NetlinkBufferSizeMaxGrowth (8 MiB in its example config); we take the large size up front
  *   (SO_RCVBUFFORCE is not capped by rmem_max) because every overrun costs a full dump resync.
  */
-export const DEFAULT_EVENT_RCVBUF = 16 * 1024 * 1024
+export const DEFAULT_EVENT_RCVBUF = 64 * 1024 * 1024
 
 /**
  * Receive layout of the event socket: 8 KiB slots in a 1 MiB batch, i.e. up to 128 events per

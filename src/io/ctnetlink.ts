@@ -26,7 +26,7 @@ import { CtnlIoError, openNetfilterSocket, type NlSocket } from './ctnetlink-soc
 export interface CtnetlinkOptions {
   /**
    * SO_RCVBUFFORCE value for the event socket (the kernel doubles it). Default DEFAULT_EVENT_RCVBUF
-   * (16 MiB → 32 MiB effective; why: ./ctnetlink-events.ts).
+   * (64 MiB → 128 MiB effective; why: ./ctnetlink-events.ts).
    */
   eventRecvBufferSize?: number
   /** SO_RCVBUFFORCE value for the commit socket; bounds how many requests are unanswered at once. Default 4 MiB. */
