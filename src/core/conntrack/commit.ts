@@ -184,22 +184,20 @@ export function planCommit (entries: readonly CacheEntry[] | CacheSource, now: M
 
 /** Remaining timeout to commit with (module comment), in seconds. */
 export function commitTimeout (entry: CacheEntry, now: Millis, commitTimeoutS: number | null): number {
-  if (commitTimeoutS !== null) return commitTimeoutS
-  const stored = entry.flow.timeout
-  if (stored === undefined) return COMMIT_FALLBACK_TIMEOUT_S
-  const elapsed = Math.max(0, Math.floor((now - entry.lastUpdate) / 1000))
-  const left = stored - elapsed
-  if (left < 0) return COMMIT_FALLBACK_TIMEOUT_S
-  return left === 0 ? stored : left
+  return remainingTimeout(entry.flow.timeout, entry.lastUpdate, now, commitTimeoutS)
 }
 
 /** commitTimeout for a packed record (`at`), read from its bytes. */
 function recordCommitTimeout (at: RecordAt, now: Millis, commitTimeoutS: number | null): number {
-  if (commitTimeoutS !== null) return commitTimeoutS
   const { lay, dv, off } = at
-  if ((dv.getUint32(off + lay.p0) & P0.TIMEOUT) === 0) return COMMIT_FALLBACK_TIMEOUT_S
-  const stored = dv.getUint32(off + lay.timeout)
-  const elapsed = Math.max(0, Math.floor((now - dv.getFloat64(off + lay.lastUpdate)) / 1000))
+  const stored = (dv.getUint32(off + lay.p0) & P0.TIMEOUT) === 0 ? undefined : dv.getUint32(off + lay.timeout)
+  return remainingTimeout(stored, dv.getFloat64(off + lay.lastUpdate), now, commitTimeoutS)
+}
+
+function remainingTimeout (stored: number | undefined, lastUpdate: Millis, now: Millis, commitTimeoutS: number | null): number {
+  if (commitTimeoutS !== null) return commitTimeoutS
+  if (stored === undefined) return COMMIT_FALLBACK_TIMEOUT_S
+  const elapsed = Math.max(0, Math.floor((now - lastUpdate) / 1000))
   const left = stored - elapsed
   if (left < 0) return COMMIT_FALLBACK_TIMEOUT_S
   return left === 0 ? stored : left
