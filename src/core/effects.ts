@@ -75,7 +75,8 @@ export type Effect =
   | { readonly kind: 'unsolicitedNa', readonly routerId: string, readonly vips: readonly Vip[], readonly count: number }
   // --- conntrack effects (executed by the conntrack module; ordered by core/orchestrator) ---
   /** Commit the external cache into the kernel table, bounded by a time budget. */
-  | { readonly kind: 'ctCommit', readonly budgetMs: number }
+  /** `takeover`: from the MASTER plan (orchestrator.ts); an operator's commit (hafwctl commit) has none. */
+  | { readonly kind: 'ctCommit', readonly budgetMs: number, readonly takeover?: boolean }
   /** Flush the internal and/or external cache. */
   | { readonly kind: 'ctFlush', readonly caches: 'internal' | 'external' | 'both' }
   /** Re-read the kernel table into the internal cache. */

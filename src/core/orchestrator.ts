@@ -114,7 +114,7 @@ export function planRoleChange (effects: readonly Effect[], ctCommitAt: number |
   switch (to) {
     case 'master': {
       const at = commitIndex(out, ctCommitAt)
-      out.splice(at, 0, { kind: 'ctCommit', budgetMs: cfg.commitBudgetMs })
+      out.splice(at, 0, { kind: 'ctCommit', budgetMs: cfg.commitBudgetMs, takeover: true })
       out.push(...masterTail())
       break
     }

@@ -183,10 +183,10 @@ export function engineStatus (s: EngineState): ConntrackStatus {
 function command (s: EngineState, id: number, e: ConntrackCommand, now: Millis, out: EngineOut): void {
   switch (e.kind) {
     case 'ctCommit':
-      // The MASTER plan's first conntrack step (orchestrator.ts), or an operator's commit: this node
-      // forwards now. With its startup RESYNC unanswered and no peer ever heard, the demotion has
-      // nothing left to wait for (core/sync/bulk.ts `alone`).
-      if (s.bulk.state === 'requested') bulkInput(s, { kind: 'master', peerHeard: s.peer.heardAt !== null }, now, out)
+      // The MASTER plan's commit (orchestrator.ts): this node forwards now. With its startup RESYNC
+      // unanswered and no peer ever heard, the demotion has nothing left to wait for
+      // (core/sync/bulk.ts `alone`). An operator's commit changes no role and leaves it.
+      if (e.takeover === true && s.bulk.state === 'requested') bulkInput(s, { kind: 'master', peerHeard: s.peer.heardAt !== null }, now, out)
       startCommit(s, id, e.budgetMs, now, out)
       return
     case 'ctFlush':
