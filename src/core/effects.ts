@@ -75,8 +75,12 @@ export type Effect =
   | { readonly kind: 'unsolicitedNa', readonly routerId: string, readonly vips: readonly Vip[], readonly count: number }
   // --- conntrack effects (executed by the conntrack module; ordered by core/orchestrator) ---
   /** Commit the external cache into the kernel table, bounded by a time budget. */
-  /** `takeover`: from the MASTER plan (orchestrator.ts); an operator's commit (hafwctl commit) has none. */
-  | { readonly kind: 'ctCommit', readonly budgetMs: number, readonly takeover?: boolean }
+  /**
+   * `takeover`: from the MASTER plan (orchestrator.ts); an operator's commit (hafwctl commit) has none.
+   * `everyUnitMaster`: every group and lone router of the node is master at that moment (none still
+   * waits for a peer's adverts: core/sync/bulk.ts `alone`).
+   */
+  | { readonly kind: 'ctCommit', readonly budgetMs: number, readonly takeover?: boolean, readonly everyUnitMaster?: boolean }
   /** Flush the internal and/or external cache. */
   | { readonly kind: 'ctFlush', readonly caches: 'internal' | 'external' | 'both' }
   /** Re-read the kernel table into the internal cache. */

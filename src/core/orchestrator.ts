@@ -107,14 +107,18 @@ function commitIndex (effects: readonly Effect[], ctCommitAt: number | null): nu
   return firstAdd < 0 ? effects.length : firstAdd
 }
 
-/** The conntrack effects of one role change, spliced into the step's VRRP effects. */
-export function planRoleChange (effects: readonly Effect[], ctCommitAt: number | null, from: NodeRole, to: NodeRole, cfg: ConntrackPlanConfig): Effect[] {
+/**
+ * The conntrack effects of one role change, spliced into the step's VRRP effects. `everyUnitMaster`:
+ * no group or lone router of the node is anything but master (the node role is master as soon as
+ * one is).
+ */
+export function planRoleChange (effects: readonly Effect[], ctCommitAt: number | null, from: NodeRole, to: NodeRole, cfg: ConntrackPlanConfig, everyUnitMaster = false): Effect[] {
   const out = [...effects]
   if (from === to) return out
   switch (to) {
     case 'master': {
       const at = commitIndex(out, ctCommitAt)
-      out.splice(at, 0, { kind: 'ctCommit', budgetMs: cfg.commitBudgetMs, takeover: true })
+      out.splice(at, 0, { kind: 'ctCommit', budgetMs: cfg.commitBudgetMs, takeover: true, everyUnitMaster })
       out.push(...masterTail())
       break
     }
@@ -143,6 +147,7 @@ export function orchestrate (state: OrchestratorState, step: StepView, cfg: Conn
   if (role === state.role) return { state: next, effects: step.effects, roleChange: null }
   const changed = Object.keys(units).filter(u => state.units[u] !== units[u]).sort()
   const roleChange: RoleChange = { from: state.role, to: role, units: changed }
-  const effects = cfg === null ? step.effects : planRoleChange(step.effects, step.ctCommitAt, state.role, role, cfg)
+  const everyUnitMaster = Object.values(units).every(u => u === 'master')
+  const effects = cfg === null ? step.effects : planRoleChange(step.effects, step.ctCommitAt, state.role, role, cfg, everyUnitMaster)
   return { state: next, effects, roleChange }
 }

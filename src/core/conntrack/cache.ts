@@ -36,7 +36,7 @@ import { FILTER_REASONS, filterFlow, filterPacked, type FilterReason, type FlowF
 import type { RecordLayout } from './flow-record.js'
 import { EV_DESTROY, EV_NEW, LAYOUT_V4, LAYOUT_V6, type KernelEventBatch, type RecordBatch } from './record-batch.js'
 import {
-  createStore, NO_REF, storeClear, storeDelete, storeFind, storeFindPacked, storeFlow, storeHasMaster, storeId, storeLive, storeMergePacked, storeMeta, storeRecordAt, storeRefs,
+  createStore, NO_REF, storeClear, storeDelete, storeFind, storeFindPacked, storeFlow, storeHasMaster, storeId, storeLive, storeMergePacked, storeMeta, storeRecordAt, storeRefs, storeSyncKey,
   storeScratchFlow, storeScratchId, storeScratchTcpState, storeSet, storeSetPacked, storeSize, storeTcpState, storeUpdate, storeView, type FlowStore, type RecordAt, type Ref
 } from './flow-store.js'
 import { parseFlowKey } from './flow-key.js'
@@ -631,6 +631,8 @@ export interface CacheSource {
    * write its commit request from the bytes); false otherwise (read it with `entry`).
    */
   record?: (i: number, at: RecordAt) => boolean
+  /** Entry i's key bytes as flow-store.ts storeSyncKey gives them; null when it is gone. With `record`. */
+  syncKey?: (i: number) => string | null
 }
 
 export function cacheSource (cache: FlowCache): CacheSource {
@@ -649,6 +651,10 @@ export function cacheSource (cache: FlowCache): CacheSource {
     record: (i, at) => {
       const ref = refs[i]
       return ref !== undefined && storeLive(view, ref) && storeRecordAt(view, ref, at)
+    },
+    syncKey: (i) => {
+      const ref = refs[i]
+      return ref === undefined || !storeLive(view, ref) ? null : storeSyncKey(view, ref)
     }
   }
 }

@@ -111,11 +111,14 @@ export const COMMIT_FAILURES_KEPT = 100
 /**
  * One step of one entry, queued or in flight. `entry` is null for a create written from the
  * entry's record (never decoded); the entry is read from `source` at `index` only if its answer
- * needs it (a follow-up step, a failure's key).
+ * needs it (a follow-up step, a failure's key), and only if that place still holds the same entry:
+ * `syncKey` is its key bytes (flow-store.ts storeSyncKey) when it was handed out, since a slot freed
+ * by a delete is reused by the next insert.
  */
 export interface PendingStep {
   readonly entry: CacheEntry | null
   readonly index: number
+  readonly syncKey: string | null
   readonly step: CommitStep
 }
 
@@ -298,7 +301,8 @@ export function nextCommitBatch (state: CommitState, now: Millis, admit?: (entry
         continue
       }
       const attrs = writer.write(at.lay, at.u8, at.dv, at.off, recordCommitTimeout(at, now, options.commitTimeoutS), options)
-      take({ entry: null, index, step: 'create' }, { op: 'createAttrs', family: at.lay.family, attrs })
+      const syncKey = at.u8.toString('latin1', at.off, at.off + at.lay.keyLen)
+      take({ entry: null, index, syncKey, step: 'create' }, { op: 'createAttrs', family: at.lay.family, attrs })
       continue
     }
     const entry = source.entry(index)
@@ -307,7 +311,7 @@ export function nextCommitBatch (state: CommitState, now: Millis, admit?: (entry
       gone++
       if (why !== null) refused.push(why)
     } else {
-      const p: PendingStep = { entry, index, step: 'create' }
+      const p: PendingStep = { entry, index, syncKey: null, step: 'create' }
       take(p, requestFor(entry, 'create', now, state))
     }
   }
@@ -335,13 +339,18 @@ export function applyCommitResults (state: CommitState, results: readonly Commit
     failedBy[error] = (failedBy[error] ?? 0) + 1
     if (failures.length < COMMIT_FAILURES_KEPT) failures.push({ key, step, error })
   }
-  // a record-path create was never decoded: read its entry now, only when the answer needs it
-  const entryOf = (p: PendingStep): CacheEntry | null => p.entry ?? state.source.entry(p.index)
+  // a record-path create was never decoded: read its entry now, only when the answer needs it and
+  // only if its place still holds it (else it is gone, as a deleted entry is)
+  const entryOf = (p: PendingStep): CacheEntry | null => {
+    if (p.entry !== null) return p.entry
+    const { source } = state
+    return source.syncKey !== undefined && source.syncKey(p.index) === p.syncKey ? source.entry(p.index) : null
+  }
   const keyOf = (p: PendingStep): string => entryOf(p)?.key ?? GONE_KEY
   const follow = (p: PendingStep, step: CommitStep): void => {
     const entry = entryOf(p)
     if (entry === null) c.gone++
-    else queued.push({ entry, index: p.index, step })
+    else queued.push({ entry, index: p.index, syncKey: null, step })
   }
   for (const r of results) {
     const req = answered.has(r.id) ? undefined : state.inFlight[r.id]

@@ -183,10 +183,12 @@ export function engineStatus (s: EngineState): ConntrackStatus {
 function command (s: EngineState, id: number, e: ConntrackCommand, now: Millis, out: EngineOut): void {
   switch (e.kind) {
     case 'ctCommit':
-      // The MASTER plan's commit (orchestrator.ts): this node forwards now. With its startup RESYNC
-      // unanswered and no peer ever heard, the demotion has nothing left to wait for
-      // (core/sync/bulk.ts `alone`). An operator's commit changes no role and leaves it.
-      if (e.takeover === true && s.bulk.state === 'requested') bulkInput(s, { kind: 'master', peerHeard: s.peer.heardAt !== null }, now, out)
+      // The MASTER plan's commit (orchestrator.ts) with every unit of the node master: it won every
+      // election while demoted, so nobody else advertises. With its startup RESYNC unanswered and
+      // no peer ever heard, the demotion has nothing left to wait for (core/sync/bulk.ts `alone`).
+      // Not when only some units are master (an address owner is master at once, while a shared
+      // router still waits for the peer), nor for an operator's commit (no role change).
+      if (e.takeover === true && e.everyUnitMaster === true && s.bulk.state === 'requested') bulkInput(s, { kind: 'master', peerHeard: s.peer.heardAt !== null }, now, out)
       startCommit(s, id, e.budgetMs, now, out)
       return
     case 'ctFlush':

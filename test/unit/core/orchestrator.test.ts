@@ -118,6 +118,22 @@ t.test('sync group of 4 routers (IPv4 + IPv6) going MASTER: one commit, before e
   t.same(s.roleChange?.to, 'fault')
 })
 
+t.test('ctCommit says whether every unit is master: an address owner at startup beside a shared router is not', async t => {
+  const commitOf = (s: OrchestratedStep): Extract<Effect, { kind: 'ctCommit' }> | undefined =>
+    s.effects.find((e): e is Extract<Effect, { kind: 'ctCommit' }> => e.kind === 'ctCommit')
+  const mixed = new Harness(createNode([
+    routerConfig({ id: 'O', ifname: 'eth1', vrid: 1, primaryAddress: '192.0.2.1', priority: 255 }),
+    routerConfig({ id: 'S', ifname: 'eth2', vrid: 2, primaryAddress: '198.51.100.1', priority: 200 })
+  ], []))
+  t.match(commitOf(mixed.step({ kind: 'all', input: { kind: 'startup' } }, 0)), { takeover: true, everyUnitMaster: false }, 'the owner is master, S still backup')
+  const group = new Harness(createNode([
+    routerConfig({ id: 'a', ifname: 'eth1', vrid: 1, primaryAddress: '192.0.2.1', priority: 200 }),
+    routerConfig({ id: 'b', ifname: 'eth2', vrid: 2, primaryAddress: '198.51.100.1', priority: 200 })
+  ], [{ name: 'fw', members: ['a', 'b'] }]))
+  group.step({ kind: 'all', input: { kind: 'startup' } }, 0)
+  t.match(commitOf(group.step({ kind: 'timeout' }, 3300)), { takeover: true, everyUnitMaster: true }, 'the whole group won')
+})
+
 t.test('two independent routers: the node stays MASTER while one of them is', async t => {
   const h = new Harness(createNode([
     routerConfig({ id: 'A', ifname: 'eth1', vrid: 1, primaryAddress: '192.0.2.1', priority: 200 }),

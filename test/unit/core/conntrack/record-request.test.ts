@@ -170,3 +170,33 @@ t.test('a cache commits the same table through records as through Flows; EEXIST 
   t.same(viaRecords.keys, viaFlows.keys, 'failures name the same entries')
   t.ok(arraySource([]).record === undefined)
 })
+
+t.test('an entry replaced in its slot before its answer came: the answer does not reach the new entry', async t => {
+  const udp = (sport: number): Flow => ({
+    family: 'ipv4',
+    orig: { src: '10.0.0.1', dst: '10.0.0.2', l4proto: 17, sport, dport: 53 },
+    reply: { src: '10.0.0.2', dst: '10.0.0.1', l4proto: 17, sport: 53, dport: sport },
+    status: IPS.CONFIRMED,
+    timeout: 30
+  })
+  for (const onExists of ['replace', 'update'] as const) {
+    const cache = createCache('external')
+    applyPeerUpdate(cache, { event: 'new', flow: udp(1111) }, 0)
+    let s = planCommit(cacheSource(cache), 0, { batchSize: 10, onExists })
+    const b = nextCommitBatch(s, 0)
+    t.same(b.requests.map(r => r.request.op), ['createAttrs'])
+    // the peer deletes X and sends Y, which takes X's freed slot
+    applyPeerUpdate(cache, { event: 'del', flow: udp(1111) }, 1)
+    applyPeerUpdate(cache, { event: 'new', flow: udp(2222) }, 1)
+    s = applyCommitResults(b.state, b.requests.map(r => ({ id: r.id, error: 'EEXIST' })))
+    t.equal(nextCommitBatch(s, 2).requests.length, 0, `${onExists}: no follow-up for an entry that is not X`)
+    t.match(commitProgress(s), { exists: 1, gone: 1, failed: 0 }, `${onExists}: X counted as found, then gone`)
+    t.ok(commitDone(s))
+  }
+  // and a failure names the entry only while its place still holds it
+  const cache = createCache('external')
+  applyPeerUpdate(cache, { event: 'new', flow: udp(1111) }, 0)
+  const b = nextCommitBatch(planCommit(cacheSource(cache), 0, { batchSize: 10 }), 0)
+  const failed = applyCommitResults(b.state, b.requests.map(r => ({ id: r.id, error: 'ENOMEM' })))
+  t.match(failed.failures, [{ key: flowKey(udp(1111)), error: 'ENOMEM' }], 'still there: named')
+})
