@@ -198,7 +198,8 @@ async function startPair (impl: Impl, t: Topology, dir: string): Promise<Pair> {
   if (impl === 'hafwd') {
     // the same sync socket buffers as the conntrackd configs (its example's 1249280)
     // --event-buffer N: conntrack.eventBuffer of both daemons (default: the daemon's own default)
-    const eventBuffer = arg('--event-buffer') === undefined ? undefined : Number(arg('--event-buffer'))
+    const eventBufferArg = arg('--event-buffer')
+    const eventBuffer = eventBufferArg === undefined ? undefined : Number(eventBufferArg)
     const o = (fw: FwNode): string => hafwConfigWithSync(t, fw, { controlSocket: join(dir, `${fw.name}.sock`), purgeTimeout: '3600s', startupResyncTimeout: '5s' }, 'udp', { socketBuffer: SOCKET_BUFFER, ...(eventBuffer === undefined ? {} : { eventBuffer }) })
     const pa: HafwdProcess = startHafwd(fw1.ns, o(fw1), dir, 'hafwd-fw1')
     if (await waitFor(async () => (await whoIsMaster(t)).join() === 'fw1', 15_000, 20) === null) throw new Error(`hafwd on fw1 did not become master (${pa.logFile})`)

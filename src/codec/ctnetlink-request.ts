@@ -8,7 +8,7 @@
  */
 import { CodecError } from './errors.js'
 import { parseIPv4, parseIPv4Into, parseIPv6 } from './ip.js'
-import { NLA_HDRLEN, NLA_F_NESTED, NLA_TYPE_MASK, nlAlign } from './nlattr.js'
+import { NLA_HDRLEN, nlAlign, writeAttrHeader, writeBe16Attr, writeBe32Attr, writeNestEnd, writeU8Attr, writeU8PairAttr } from './nlattr.js'
 import { NLMSG_HDRLEN, NFGENMSG_LEN, NlmF, AF, NFNETLINK_V0, writeNlMsgHeader, writeNfGenMsg } from './netlink.js'
 import {
   CTA, CTA_TUPLE, CTA_IP, CTA_PROTO, CTA_PROTOINFO, CTA_PROTOINFO_TCP, CTA_PROTOINFO_SCTP, CTA_PROTOINFO_DCCP,
@@ -68,75 +68,31 @@ function checkLen (type: number, len: number): void {
   if (len > 0xffff) throw new RangeError(`attribute ${type} too long for nla_len: ${len}`)
 }
 
-/** nlattr header, host (little-endian) order as in nlattr.ts. */
-function attrHeader (buf: Buffer, o: number, len: number, type: number): void {
-  buf[o] = len
-  buf[o + 1] = len >>> 8
-  buf[o + 2] = type
-  buf[o + 3] = type >>> 8
-}
-
 /** Close a nest opened at `start` (4 header bytes reserved); flagged NLA_F_NESTED like the kernel. */
 function endNest (buf: Out, start: number, end: number, type: number): number {
-  if (buf != null) {
-    checkLen(type, end - start)
-    attrHeader(buf, start, end - start, (type & NLA_TYPE_MASK) | NLA_F_NESTED)
-  }
-  return end
+  return buf != null ? writeNestEnd(buf, start, end, type) : end
 }
 
-/** u8 payload (low 8 bits), 3 bytes of padding. */
 function putU8 (buf: Out, o: number, type: number, n: number): number {
-  if (buf != null) {
-    attrHeader(buf, o, 5, type)
-    buf[o + 4] = n & 0xff
-    buf[o + 5] = 0
-    buf[o + 6] = 0
-    buf[o + 7] = 0
-  }
-  return o + 8
+  return buf != null ? writeU8Attr(buf, o, type, n) : o + 8
 }
 
-/** Two raw bytes (struct nf_ct_tcp_flags), 2 bytes of padding. */
 function putU8Pair (buf: Out, o: number, type: number, a: number, b: number): number {
-  if (buf != null) {
-    attrHeader(buf, o, 6, type)
-    buf[o + 4] = a
-    buf[o + 5] = b
-    buf[o + 6] = 0
-    buf[o + 7] = 0
-  }
-  return o + 8
+  return buf != null ? writeU8PairAttr(buf, o, type, a, b) : o + 8
 }
 
 function putBe16 (buf: Out, o: number, type: number, n: number): number {
-  if (buf != null) {
-    const v = n & 0xffff
-    attrHeader(buf, o, 6, type)
-    buf[o + 4] = v >>> 8
-    buf[o + 5] = v
-    buf[o + 6] = 0
-    buf[o + 7] = 0
-  }
-  return o + 8
+  return buf != null ? writeBe16Attr(buf, o, type, n) : o + 8
 }
 
 function putBe32 (buf: Out, o: number, type: number, n: number): number {
-  if (buf != null) {
-    const v = n >>> 0
-    attrHeader(buf, o, 8, type)
-    buf[o + 4] = v >>> 24
-    buf[o + 5] = v >>> 16
-    buf[o + 6] = v >>> 8
-    buf[o + 7] = v
-  }
-  return o + 8
+  return buf != null ? writeBe32Attr(buf, o, type, n) : o + 8
 }
 
 /** be64 through BigInt, so out-of-range and fractional values fail as they always did. */
 function putBe64 (buf: Out, o: number, type: number, n: number): number {
   if (buf != null) {
-    attrHeader(buf, o, 12, type)
+    writeAttrHeader(buf, o, 12, type)
     buf.writeBigUInt64BE(BigInt(n), o + 4)
   } else if (buf === null) {
     Buffer.alloc(8).writeBigUInt64BE(BigInt(n))
@@ -150,7 +106,7 @@ function putBytes (buf: Out, o: number, type: number, value: Uint8Array): number
   if (buf != null) {
     checkLen(type, len)
     buf.set(value, o + NLA_HDRLEN)
-    attrHeader(buf, o, len, type)
+    writeAttrHeader(buf, o, len, type)
     buf.fill(0, o + len, end)
   }
   return end
@@ -164,7 +120,7 @@ function putCString (buf: Out, o: number, type: number, s: string): number {
     checkLen(type, len)
     buf.write(s, o + NLA_HDRLEN, s.length, 'latin1')
     buf[o + len - 1] = 0
-    attrHeader(buf, o, len, type)
+    writeAttrHeader(buf, o, len, type)
     buf.fill(0, o + len, end)
   }
   return end
@@ -179,7 +135,7 @@ function putAddr (buf: Out, o: number, family: FlowFamily, v4Type: number, v6Typ
   if (family === 'ipv4') {
     if (buf != null) {
       if (!parseIPv4Into(text, buf, o + NLA_HDRLEN)) throw badAddress(family, text)
-      attrHeader(buf, o, 8, v4Type)
+      writeAttrHeader(buf, o, 8, v4Type)
     } else if (buf === null && parseIPv4(text) === null) {
       throw badAddress(family, text)
     }
@@ -189,7 +145,7 @@ function putAddr (buf: Out, o: number, family: FlowFamily, v4Type: number, v6Typ
     const b = parseIPv6(text)
     if (b === null) throw badAddress(family, text)
     if (buf !== null) {
-      attrHeader(buf, o, 20, v6Type)
+      writeAttrHeader(buf, o, 20, v6Type)
       buf.set(b, o + NLA_HDRLEN)
     }
   }

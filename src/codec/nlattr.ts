@@ -52,3 +52,68 @@ export function attrLenAt (buf: Uint8Array, o: number, end: number): number {
 export function checkAttrs (buf: Uint8Array, start = 0, end = buf.length): void {
   for (let o = start; o < end;) o += nlAlign(attrLenAt(buf, o, end))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Writing (host byte order headers, as the kernel reads them): the fixed-size attributes the
+// ctnetlink requests carry. Each writes a whole aligned attribute, padding included, and returns
+// the offset after it. Used by the request encoder (ctnetlink-request.ts) and by the commit's
+// writer from packed records (core/conntrack/record-request.ts), so both put the same bytes.
+
+/** nlattr header: nla_len, nla_type. */
+export function writeAttrHeader (buf: Uint8Array, o: number, len: number, type: number): void {
+  buf[o] = len
+  buf[o + 1] = len >>> 8
+  buf[o + 2] = type
+  buf[o + 3] = type >>> 8
+}
+
+/** Close a nest opened at `start` (its 4 header bytes reserved), flagged NLA_F_NESTED like the kernel. */
+export function writeNestEnd (buf: Uint8Array, start: number, end: number, type: number): number {
+  const len = end - start
+  // encoding our own data: a programming error, not wire input
+  if (len > 0xffff) throw new RangeError(`attribute ${type} too long for nla_len: ${len}`)
+  writeAttrHeader(buf, start, len, (type & NLA_TYPE_MASK) | NLA_F_NESTED)
+  return end
+}
+
+/** u8 payload (low 8 bits), 3 bytes of padding. */
+export function writeU8Attr (buf: Uint8Array, o: number, type: number, v: number): number {
+  writeAttrHeader(buf, o, 5, type)
+  buf[o + 4] = v & 0xff
+  buf[o + 5] = 0
+  buf[o + 6] = 0
+  buf[o + 7] = 0
+  return o + 8
+}
+
+/** Two raw bytes (e.g. struct nf_ct_tcp_flags), 2 bytes of padding. */
+export function writeU8PairAttr (buf: Uint8Array, o: number, type: number, a: number, b: number): number {
+  writeAttrHeader(buf, o, 6, type)
+  buf[o + 4] = a
+  buf[o + 5] = b
+  buf[o + 6] = 0
+  buf[o + 7] = 0
+  return o + 8
+}
+
+/** Big-endian u16 (low 16 bits), 2 bytes of padding. */
+export function writeBe16Attr (buf: Uint8Array, o: number, type: number, v: number): number {
+  const n = v & 0xffff
+  writeAttrHeader(buf, o, 6, type)
+  buf[o + 4] = n >>> 8
+  buf[o + 5] = n
+  buf[o + 6] = 0
+  buf[o + 7] = 0
+  return o + 8
+}
+
+/** Big-endian u32. */
+export function writeBe32Attr (buf: Uint8Array, o: number, type: number, v: number): number {
+  const n = v >>> 0
+  writeAttrHeader(buf, o, 8, type)
+  buf[o + 4] = n >>> 24
+  buf[o + 5] = n >>> 16
+  buf[o + 6] = n >>> 8
+  buf[o + 7] = n
+  return o + 8
+}

@@ -301,7 +301,7 @@ export function nextCommitBatch (state: CommitState, now: Millis, admit?: (entry
         continue
       }
       const attrs = writer.write(at.lay, at.u8, at.dv, at.off, recordCommitTimeout(at, now, options.commitTimeoutS), options)
-      const syncKey = at.u8.toString('latin1', at.off, at.off + at.lay.keyLen)
+      const syncKey = source.syncKey?.(index) ?? null
       take({ entry: null, index, syncKey, step: 'create' }, { op: 'createAttrs', family: at.lay.family, attrs })
       continue
     }

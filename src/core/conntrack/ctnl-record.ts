@@ -22,7 +22,7 @@ import { AF } from '../../codec/netlink.js'
 import { checkAttrs, nlAlign, NLA_HDRLEN, NLA_TYPE_MASK } from '../../codec/nlattr.js'
 import { CTA, CTA_COUNTERS, CTA_IP, CTA_PROTO, CTA_PROTOINFO, CTA_PROTOINFO_TCP, CTA_SYNPROXY, CTA_TUPLE } from '../../codec/ctnetlink-attrs.js'
 import { hasPorts, IPS, isIcmp } from './flow.js'
-import { K_FLAGS, K_L4, K_OZONE, K_PROTO, K_SRC, K_ZONE, P0, T_A, T_B, T_C, T_ZONE, type RecordLayout } from './flow-record.js'
+import { K_FLAGS, K_L4, K_OZONE, K_PROTO, K_SRC, K_ZONE, P0, T_A, T_B, T_C, T_ZONE, sameBytes, type RecordLayout } from './flow-record.js'
 
 const attrLen = (b: Uint8Array, o: number): number => (b[o] as number) | ((b[o + 1] as number) << 8)
 const attrType = (b: Uint8Array, o: number): number => ((b[o + 2] as number) | ((b[o + 3] as number) << 8)) & NLA_TYPE_MASK
@@ -236,11 +236,6 @@ function synproxyZero (b: Uint8Array, v: number, end: number): boolean {
     if (type !== CTA_SYNPROXY.ISN && type !== CTA_SYNPROXY.ITS && type !== CTA_SYNPROXY.TSOFF) continue
     if (attrLen(b, o) - NLA_HDRLEN < 4 || be32(b, o + NLA_HDRLEN) !== 0) return false
   }
-  return true
-}
-
-function sameBytes (u8: Uint8Array, a: number, c: number, n: number): boolean {
-  for (let i = 0; i < n; i++) if (u8[a + i] !== u8[c + i]) return false
   return true
 }
 

@@ -13,19 +13,10 @@
  */
 import { NTA, putAttrHeader, putU16be, putU16le, putU32be } from '../../codec/conntrackd-attrs.js'
 import { IPS, L4Proto, hasPorts, isIcmp } from './flow.js'
-import { K_FLAGS, K_L4, K_PROTO, K_SRC, K_ZONE, P0, T_A, T_B, T_C, type RecordLayout } from './flow-record.js'
+import { K_FLAGS, K_L4, K_PROTO, K_SRC, K_ZONE, P0, T_A, T_B, T_C, copyBytes, sameBytes, type RecordLayout } from './flow-record.js'
 
 /** Room writeRecordAttrs needs (its largest output, IPv6 with every attribute it can emit, is 180 bytes). */
 export const RECORD_ATTRS_MAX_BYTES = 256
-
-function sameBytes (u8: Uint8Array, a: number, b: number, n: number): boolean {
-  for (let i = 0; i < n; i++) if (u8[a + i] !== u8[b + i]) return false
-  return true
-}
-
-function copy (out: Uint8Array, at: number, u8: Uint8Array, from: number, n: number): void {
-  for (let i = 0; i < n; i++) out[at + i] = u8[from + i] as number
-}
 
 function u8Attr (out: Uint8Array, pos: number, id: number, v: number): number {
   const p = putAttrHeader(out, pos, id, 1)
@@ -61,7 +52,7 @@ export function writeRecordAttrs (lay: RecordLayout, u8: Uint8Array, dv: DataVie
   const dst = src + L
   // 1. addresses
   let p = putAttrHeader(out, pos, v6 ? NTA.IPV6 : NTA.IPV4, 2 * L)
-  copy(out, p, u8, src, 2 * L)
+  copyBytes(out, p, u8, src, 2 * L)
   pos = p + 2 * L
   // 2. status (flowToAttrs: status ?? 0), 3. protocol
   const status = (p0 & P0.STATUS) !== 0 ? dv.getUint32(off + lay.status) : 0
@@ -90,12 +81,12 @@ export function writeRecordAttrs (lay: RecordLayout, u8: Uint8Array, dv: DataVie
   const dnat = (status & IPS.DST_NAT_DONE) !== 0
   if (snat && !sameBytes(u8, off + lay.rDst, src, L)) {
     p = putAttrHeader(out, pos, v6 ? NTA.SNAT_IPV6 : NTA.SNAT_IPV4, L)
-    copy(out, p, u8, off + lay.rDst, L)
+    copyBytes(out, p, u8, off + lay.rDst, L)
     pos = p + L
   }
   if (dnat && !sameBytes(u8, off + lay.rSrc, dst, L)) {
     p = putAttrHeader(out, pos, v6 ? NTA.DNAT_IPV6 : NTA.DNAT_IPV4, L)
-    copy(out, p, u8, off + lay.rSrc, L)
+    copyBytes(out, p, u8, off + lay.rSrc, L)
     pos = p + L
   }
   if (icmp) {

@@ -14,10 +14,10 @@
  * Attribute order is codec/ctnetlink-request.ts putFlow's (libnetfilter_conntrack's build_mnl.c).
  */
 import { CTA, CTA_IP, CTA_NAT, CTA_PROTO, CTA_PROTOINFO, CTA_PROTOINFO_TCP, CTA_PROTONAT, CTA_SYNPROXY, CTA_TUPLE } from '../../codec/ctnetlink-attrs.js'
-import { NLA_F_NESTED, NLA_HDRLEN } from '../../codec/nlattr.js'
+import { NLA_HDRLEN, writeAttrHeader, writeBe16Attr, writeBe32Attr, writeNestEnd, writeU8Attr, writeU8PairAttr } from '../../codec/nlattr.js'
 import { requestStatus } from '../../codec/ctnetlink-request.js'
 import { IPS, L4Proto, TCP_FLAG_BE_LIBERAL, hasPorts, icmpReplyType, isIcmp } from './flow.js'
-import { K_FLAGS, K_L4, K_OZONE, K_PROTO, K_SRC, K_ZONE, P0, T_A, T_B, T_C, T_ZONE, type RecordLayout } from './flow-record.js'
+import { K_FLAGS, K_L4, K_OZONE, K_PROTO, K_SRC, K_ZONE, P0, T_A, T_B, T_C, T_ZONE, copyBytes, sameBytes, type RecordLayout } from './flow-record.js'
 
 /** Room writeCommitAttrs needs: its largest output (IPv6, zones, TCP, both NATs, synproxy) is 380 bytes. */
 export const COMMIT_ATTRS_MAX_BYTES = 512
@@ -28,65 +28,11 @@ export interface CommitAttrsOptions {
   readonly tcpWindowTracking: boolean
 }
 
-/** nlattr header in host (little-endian) order, as the kernel reads it. */
-function header (out: Uint8Array, o: number, len: number, type: number): void {
-  out[o] = len
-  out[o + 1] = len >>> 8
-  out[o + 2] = type
-  out[o + 3] = type >>> 8
-}
-
-function endNest (out: Uint8Array, start: number, end: number, type: number): number {
-  header(out, start, end - start, type | NLA_F_NESTED)
-  return end
-}
-
-function u8Attr (out: Uint8Array, o: number, type: number, v: number): number {
-  header(out, o, 5, type)
-  out[o + 4] = v
-  out[o + 5] = 0
-  out[o + 6] = 0
-  out[o + 7] = 0
-  return o + 8
-}
-
-function be16Attr (out: Uint8Array, o: number, type: number, v: number): number {
-  header(out, o, 6, type)
-  out[o + 4] = v >>> 8
-  out[o + 5] = v
-  out[o + 6] = 0
-  out[o + 7] = 0
-  return o + 8
-}
-
-function be32Attr (out: Uint8Array, o: number, type: number, v: number): number {
-  header(out, o, 8, type)
-  out[o + 4] = v >>> 24
-  out[o + 5] = v >>> 16
-  out[o + 6] = v >>> 8
-  out[o + 7] = v
-  return o + 8
-}
-
-function flagsAttr (out: Uint8Array, o: number, type: number, flags: number, mask: number): number {
-  header(out, o, 6, type)
-  out[o + 4] = flags
-  out[o + 5] = mask
-  out[o + 6] = 0
-  out[o + 7] = 0
-  return o + 8
-}
-
 function addrAttr (out: Uint8Array, o: number, v6: boolean, v4Type: number, v6Type: number, u8: Uint8Array, from: number): number {
   const n = v6 ? 16 : 4
-  header(out, o, NLA_HDRLEN + n, v6 ? v6Type : v4Type)
-  for (let i = 0; i < n; i++) out[o + NLA_HDRLEN + i] = u8[from + i] as number
+  writeAttrHeader(out, o, NLA_HDRLEN + n, v6 ? v6Type : v4Type)
+  copyBytes(out, o + NLA_HDRLEN, u8, from, n)
   return o + NLA_HDRLEN + n
-}
-
-function sameBytes (u8: Uint8Array, a: number, b: number, n: number): boolean {
-  for (let i = 0; i < n; i++) if (u8[a + i] !== u8[b + i]) return false
-  return true
 }
 
 /**
@@ -105,28 +51,28 @@ function tupleNest (out: Uint8Array, o: number, type: number, lay: RecordLayout,
   o += NLA_HDRLEN
   o = addrAttr(out, o, v6, CTA_IP.V4_SRC, CTA_IP.V6_SRC, u8, invert ? dst : src)
   o = addrAttr(out, o, v6, CTA_IP.V4_DST, CTA_IP.V6_DST, u8, invert ? src : dst)
-  o = endNest(out, ip, o, CTA_TUPLE.IP)
+  o = writeNestEnd(out, ip, o, CTA_TUPLE.IP)
   const protoAt = o
   o += NLA_HDRLEN
-  o = u8Attr(out, o, CTA_PROTO.NUM, proto)
+  o = writeU8Attr(out, o, CTA_PROTO.NUM, proto)
   if (isIcmp(proto)) {
     const icmp6 = proto === L4Proto.ICMPV6
-    if ((kf & T_B) !== 0) o = u8Attr(out, o, icmp6 ? CTA_PROTO.ICMPV6_CODE : CTA_PROTO.ICMP_CODE, dv.getUint16(off + K_L4 + 2))
+    if ((kf & T_B) !== 0) o = writeU8Attr(out, o, icmp6 ? CTA_PROTO.ICMPV6_CODE : CTA_PROTO.ICMP_CODE, dv.getUint16(off + K_L4 + 2))
     if ((kf & T_A) !== 0) {
       const t = dv.getUint16(off + K_L4)
-      o = u8Attr(out, o, icmp6 ? CTA_PROTO.ICMPV6_TYPE : CTA_PROTO.ICMP_TYPE, invert ? icmpReplyType(proto, t) : t)
+      o = writeU8Attr(out, o, icmp6 ? CTA_PROTO.ICMPV6_TYPE : CTA_PROTO.ICMP_TYPE, invert ? icmpReplyType(proto, t) : t)
     }
-    if ((kf & T_C) !== 0) o = be16Attr(out, o, icmp6 ? CTA_PROTO.ICMPV6_ID : CTA_PROTO.ICMP_ID, dv.getUint16(off + K_L4 + 4))
+    if ((kf & T_C) !== 0) o = writeBe16Attr(out, o, icmp6 ? CTA_PROTO.ICMPV6_ID : CTA_PROTO.ICMP_ID, dv.getUint16(off + K_L4 + 4))
   } else {
     // inverted: the reply's source port is the original's destination port (present when T_B)
     const first = invert ? T_B : T_A
     const second = invert ? T_A : T_B
-    if ((kf & first) !== 0) o = be16Attr(out, o, CTA_PROTO.SRC_PORT, dv.getUint16(off + K_L4 + (invert ? 2 : 0)))
-    if ((kf & second) !== 0) o = be16Attr(out, o, CTA_PROTO.DST_PORT, dv.getUint16(off + K_L4 + (invert ? 0 : 2)))
+    if ((kf & first) !== 0) o = writeBe16Attr(out, o, CTA_PROTO.SRC_PORT, dv.getUint16(off + K_L4 + (invert ? 2 : 0)))
+    if ((kf & second) !== 0) o = writeBe16Attr(out, o, CTA_PROTO.DST_PORT, dv.getUint16(off + K_L4 + (invert ? 0 : 2)))
   }
-  o = endNest(out, protoAt, o, CTA_TUPLE.PROTO)
-  if ((kf & T_ZONE) !== 0) o = be16Attr(out, o, CTA_TUPLE.ZONE, dv.getUint16(off + K_OZONE))
-  return endNest(out, start, o, type)
+  o = writeNestEnd(out, protoAt, o, CTA_TUPLE.PROTO)
+  if ((kf & T_ZONE) !== 0) o = writeBe16Attr(out, o, CTA_TUPLE.ZONE, dv.getUint16(off + K_OZONE))
+  return writeNestEnd(out, start, o, type)
 }
 
 /** A NAT nest (MINIP only; PROTO with PORT_MIN = PORT_MAX for TCP/UDP), as putNat writes it. */
@@ -138,12 +84,12 @@ function natNest (out: Uint8Array, o: number, type: number, v6: boolean, proto: 
     const p = o
     o += NLA_HDRLEN
     if (proto === L4Proto.TCP || proto === L4Proto.UDP) {
-      o = be16Attr(out, o, CTA_PROTONAT.PORT_MIN, port)
-      o = be16Attr(out, o, CTA_PROTONAT.PORT_MAX, port)
+      o = writeBe16Attr(out, o, CTA_PROTONAT.PORT_MIN, port)
+      o = writeBe16Attr(out, o, CTA_PROTONAT.PORT_MAX, port)
     }
-    o = endNest(out, p, o, CTA_NAT.PROTO)
+    o = writeNestEnd(out, p, o, CTA_NAT.PROTO)
   }
-  return endNest(out, start, o, type)
+  return writeNestEnd(out, start, o, type)
 }
 
 /**
@@ -164,9 +110,9 @@ export function writeCommitAttrs (lay: RecordLayout, u8: Uint8Array, dv: DataVie
   o = tupleNest(out, o, CTA.TUPLE_REPLY, lay, u8, dv, off, true)
   // commitFlow: status without EXPECTED, always sent; the codec's create rules on top
   const status = (p0 & P0.STATUS) !== 0 ? dv.getUint32(off + lay.status) : 0
-  o = be32Attr(out, o, CTA.STATUS, requestStatus(status & ~IPS.EXPECTED))
-  o = be32Attr(out, o, CTA.TIMEOUT, timeout)
-  if ((p0 & P0.MARK) !== 0) o = be32Attr(out, o, CTA.MARK, dv.getUint32(off + lay.mark))
+  o = writeBe32Attr(out, o, CTA.STATUS, requestStatus(status & ~IPS.EXPECTED))
+  o = writeBe32Attr(out, o, CTA.TIMEOUT, timeout)
+  if ((p0 & P0.MARK) !== 0) o = writeBe32Attr(out, o, CTA.MARK, dv.getUint32(off + lay.mark))
   // protoinfo: the entry's TCP info, or BE_LIBERAL for any TCP entry without window tracking
   if ((p0 & P0.TCP) !== 0 || (proto === L4Proto.TCP && !opts.tcpWindowTracking)) {
     const t = off + lay.tcp
@@ -174,18 +120,18 @@ export function writeCommitAttrs (lay: RecordLayout, u8: Uint8Array, dv: DataVie
     o += NLA_HDRLEN
     const n = o
     o += NLA_HDRLEN
-    if ((p0 & P0.TCP_STATE) !== 0) o = u8Attr(out, o, CTA_PROTOINFO_TCP.STATE, u8[t] as number)
+    if ((p0 & P0.TCP_STATE) !== 0) o = writeU8Attr(out, o, CTA_PROTOINFO_TCP.STATE, u8[t] as number)
     if (opts.tcpWindowTracking) {
-      if ((p0 & P0.TCP_FO) !== 0) o = flagsAttr(out, o, CTA_PROTOINFO_TCP.FLAGS_ORIGINAL, u8[t + 3] as number, u8[t + 4] as number)
-      if ((p0 & P0.TCP_FR) !== 0) o = flagsAttr(out, o, CTA_PROTOINFO_TCP.FLAGS_REPLY, u8[t + 5] as number, u8[t + 6] as number)
+      if ((p0 & P0.TCP_FO) !== 0) o = writeU8PairAttr(out, o, CTA_PROTOINFO_TCP.FLAGS_ORIGINAL, u8[t + 3] as number, u8[t + 4] as number)
+      if ((p0 & P0.TCP_FR) !== 0) o = writeU8PairAttr(out, o, CTA_PROTOINFO_TCP.FLAGS_REPLY, u8[t + 5] as number, u8[t + 6] as number)
     } else {
-      o = flagsAttr(out, o, CTA_PROTOINFO_TCP.FLAGS_ORIGINAL, TCP_FLAG_BE_LIBERAL, TCP_FLAG_BE_LIBERAL)
-      o = flagsAttr(out, o, CTA_PROTOINFO_TCP.FLAGS_REPLY, TCP_FLAG_BE_LIBERAL, TCP_FLAG_BE_LIBERAL)
+      o = writeU8PairAttr(out, o, CTA_PROTOINFO_TCP.FLAGS_ORIGINAL, TCP_FLAG_BE_LIBERAL, TCP_FLAG_BE_LIBERAL)
+      o = writeU8PairAttr(out, o, CTA_PROTOINFO_TCP.FLAGS_REPLY, TCP_FLAG_BE_LIBERAL, TCP_FLAG_BE_LIBERAL)
     }
-    if ((p0 & P0.TCP_WSO) !== 0) o = u8Attr(out, o, CTA_PROTOINFO_TCP.WSCALE_ORIGINAL, u8[t + 1] as number)
-    if ((p0 & P0.TCP_WSR) !== 0) o = u8Attr(out, o, CTA_PROTOINFO_TCP.WSCALE_REPLY, u8[t + 2] as number)
-    o = endNest(out, n, o, CTA_PROTOINFO.TCP)
-    o = endNest(out, pi, o, CTA.PROTOINFO)
+    if ((p0 & P0.TCP_WSO) !== 0) o = writeU8Attr(out, o, CTA_PROTOINFO_TCP.WSCALE_ORIGINAL, u8[t + 1] as number)
+    if ((p0 & P0.TCP_WSR) !== 0) o = writeU8Attr(out, o, CTA_PROTOINFO_TCP.WSCALE_REPLY, u8[t + 2] as number)
+    o = writeNestEnd(out, n, o, CTA_PROTOINFO.TCP)
+    o = writeNestEnd(out, pi, o, CTA.PROTOINFO)
   }
   // NAT: the entry's own bindings when it has them, else derived from its reply tuple (codec/flow.ts deriveNat)
   if ((p0 & P0.NAT) !== 0) {
@@ -211,14 +157,14 @@ export function writeCommitAttrs (lay: RecordLayout, u8: Uint8Array, dv: DataVie
       if (ipAt >= 0 || port >= 0) o = natNest(out, o, CTA.NAT_DST, v6, proto, u8, ipAt, port)
     }
   }
-  if ((p0 & P0.ZONE) !== 0) o = be16Attr(out, o, CTA.ZONE, dv.getUint16(off + K_ZONE))
+  if ((p0 & P0.ZONE) !== 0) o = writeBe16Attr(out, o, CTA.ZONE, dv.getUint16(off + K_ZONE))
   // the all-zero synproxy every ctnetlink-created entry reports (flow-record.ts P0.SYNPROXY_ZERO)
   if ((p0 & P0.SYNPROXY_ZERO) !== 0) {
     const sp = o
-    o = be32Attr(out, o + NLA_HDRLEN, CTA_SYNPROXY.ISN, 0)
-    o = be32Attr(out, o, CTA_SYNPROXY.ITS, 0)
-    o = be32Attr(out, o, CTA_SYNPROXY.TSOFF, 0)
-    o = endNest(out, sp, o, CTA.SYNPROXY)
+    o = writeBe32Attr(out, o + NLA_HDRLEN, CTA_SYNPROXY.ISN, 0)
+    o = writeBe32Attr(out, o, CTA_SYNPROXY.ITS, 0)
+    o = writeBe32Attr(out, o, CTA_SYNPROXY.TSOFF, 0)
+    o = writeNestEnd(out, sp, o, CTA.SYNPROXY)
   }
   return o
 }

@@ -10,9 +10,10 @@ import { splitMessages, NFGENMSG_LEN, NLMSG_HDRLEN } from '../../../../src/codec
 import { flowToAttrs } from '../../../../src/core/conntrack/attrs-map.js'
 import { packCtnlRecord, layoutFor } from '../../../../src/core/conntrack/ctnl-record.js'
 import { flowExtra, packBody, packKey, recordLayout, unpackFlow, type RecordLayout } from '../../../../src/core/conntrack/flow-record.js'
-import { IPS, type Flow, type FlowTuple } from '../../../../src/core/conntrack/flow.js'
+import { IPS, type Flow } from '../../../../src/core/conntrack/flow.js'
 import { RECORD_ATTRS_MAX_BYTES, writeRecordAttrs } from '../../../../src/core/conntrack/record-attrs.js'
 import { mulberry32 } from '../../../helpers/prng.js'
+import { drawFlowBase } from '../../../helpers/random-flow.js'
 
 const L4 = recordLayout('ipv4')
 const L6 = recordLayout('ipv6')
@@ -29,28 +30,9 @@ function viaRecord (lay: RecordLayout, rec: Uint8Array, dv: DataView, off: numbe
 }
 
 function randomFlow (rnd: () => number): Flow {
-  const pick = (n: number): number => Math.floor(rnd() * n)
-  const maybe = (p: number): boolean => rnd() < p
-  const v6 = maybe(0.3)
-  const addr = (): string => v6 ? `2001:db8::${(1 + pick(4)).toString(16)}` : `10.0.0.${1 + pick(4)}`
-  const proto = [6, 6, 17, 1, v6 ? 58 : 1, 47, 132, 33, 50, 136][pick(10)] as number
-  const icmp = proto === 1 || proto === 58
-  const tuple = (): FlowTuple => {
-    const tu: FlowTuple = { src: addr(), dst: addr(), l4proto: proto }
-    if (icmp) {
-      if (maybe(0.9)) tu.icmpType = [0, 8, 3, 128, 129][pick(5)] as number
-      if (maybe(0.8)) tu.icmpCode = pick(2)
-      if (maybe(0.8)) tu.icmpId = pick(3) * 1000
-    } else if ([6, 17, 47, 132, 33, 136].includes(proto)) {
-      if (maybe(0.95)) tu.sport = 1000 + pick(3)
-      if (maybe(0.95)) tu.dport = 1000 + pick(3)
-    }
-    if (maybe(0.05)) tu.zone = pick(3)
-    return tu
-  }
-  const orig = tuple()
-  const reply = tuple()
-  const f: Flow = { family: v6 ? 'ipv6' : 'ipv4', orig, reply }
+  const { flow: f, pick, maybe } = drawFlowBase(rnd, { protos: v6 => [6, 6, 17, 1, v6 ? 58 : 1, 47, 132, 33, 50, 136], icmpTypes: [0, 8, 3, 128, 129] })
+  const proto = f.orig.l4proto
+  const reply = f.reply
   if (maybe(0.9)) f.status = (IPS.CONFIRMED | (maybe(0.3) ? IPS.SRC_NAT | IPS.SRC_NAT_DONE : 0) | (maybe(0.3) ? IPS.DST_NAT | IPS.DST_NAT_DONE : 0)) >>> 0
   if (maybe(0.8)) f.timeout = pick(500000)
   if (maybe(0.4)) f.mark = pick(2) === 0 ? 0 : 0xffffffff
