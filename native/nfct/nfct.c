@@ -24,7 +24,8 @@
  *   cleanup hook: a uv handle left open at a Worker's exit aborts the process in uv_loop_close.
  *
  * Exports: open(opts), start(handle, onData, onError), send(handle, buffers), setOwnPortFilter(
- * handle, portId), stats(handle), close(handle). See src/io/nfct.ts for the TypeScript view.
+ * handle, portId), setMembership(handle, group, join), stats(handle), close(handle). See
+ * src/io/nfct.ts for the TypeScript view.
  */
 #define _GNU_SOURCE
 #include <node_api.h>
@@ -33,6 +34,7 @@
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/netlink.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -588,6 +590,37 @@ static napi_value SetOwnPortFilter(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * setMembership(handle, group, join): join (true) or leave (false) one nfnetlink multicast group
+ * while the socket is open. The conntrack worker leaves NFNLGRP_CONNTRACK_NEW for the length of a
+ * takeover commit: with no member in that group the kernel does not build the NEW event of each
+ * entry the commit creates at all (ctnetlink_conntrack_event returns before allocating it when
+ * nfnetlink_has_listeners says no), where the BPF filter above can only drop it after it was built.
+ * Measured: 100k creates 580-610 ms with the NEW group joined, 360-370 ms without. Staying in
+ * UPDATE/DESTROY keeps ctnetlink_has_listener set, so (nf_conntrack_events=2) the new entries still
+ * get their event extension and report their updates and end later. Joining twice or leaving a
+ * group not joined is not an error.
+ */
+static napi_value SetMembership(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 3) { napi_throw_type_error(env, NULL, "setMembership(handle, group, join)"); return NULL; }
+  NlSock *s = open_sock_arg(env, argv[0], "setMembership on a closed socket");
+  if (s == NULL) return NULL;
+  uint32_t group;
+  if (get_u32(env, argv[1], &group) < 0 || group == 0) { napi_throw_type_error(env, NULL, "group must be a positive integer"); return NULL; }
+  bool join;
+  if (napi_get_value_bool(env, argv[2], &join) != napi_ok) { napi_throw_type_error(env, NULL, "join must be a boolean"); return NULL; }
+  int opt = join ? NETLINK_ADD_MEMBERSHIP : NETLINK_DROP_MEMBERSHIP;
+  if (setsockopt(s->fd, SOL_NETLINK, opt, &group, sizeof group) < 0) {
+    /* leaving a group the socket is not in: ENOENT on some kernels; nothing to undo */
+    if (!join && errno == ENOENT) return NULL;
+    return throw_errno(env, errno, join ? "NETLINK_ADD_MEMBERSHIP" : "NETLINK_DROP_MEMBERSHIP");
+  }
+  return NULL;
+}
+
 /* stats(handle) → counters of the receive path. */
 static napi_value Stats(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -629,6 +662,7 @@ NAPI_MODULE_INIT() {
     { "start", NULL, Start, NULL, NULL, NULL, napi_default, NULL },
     { "send", NULL, Send, NULL, NULL, NULL, napi_default, NULL },
     { "setOwnPortFilter", NULL, SetOwnPortFilter, NULL, NULL, NULL, napi_default, NULL },
+    { "setMembership", NULL, SetMembership, NULL, NULL, NULL, napi_default, NULL },
     { "stats", NULL, Stats, NULL, NULL, NULL, napi_default, NULL },
     { "close", NULL, Close, NULL, NULL, NULL, napi_default, NULL }
   };

@@ -70,5 +70,11 @@ export interface ConntrackControl {
    */
   onEventRecords?: (handler: (batch: KernelEventBatch) => void) => void
   onOverrun: (handler: (info: OverrunInfo) => void) => void
+  /**
+   * Optional: stop (false) or resume (true) NEW events, e.g. for a takeover commit: the kernel then
+   * builds no event for each entry the commit creates (io/ctnetlink-events.ts). Throws when the
+   * kernel refuses.
+   */
+  listenNew?: (on: boolean) => void
   close: () => Promise<void>
 }

@@ -8,12 +8,17 @@
  *   queue 100k events for us to read and throw away. The adapter keeps the JS-side pid check too.
  * - ENOBUFS (events were lost) → `onOverrun`; the socket keeps listening. The runtime answers with a
  *   dump resync (conntrackd's NetlinkOverrunResync). Any other receive error → `onError`.
+ * - `listenNew(false)` leaves the NEW group for a takeover commit (core/conntrack/engine-commit.ts
+ *   says why it loses nothing): the filter drops our own events only after the kernel built them,
+ *   while with no member in the group it builds none (native/nfct/nfct.c setMembership, measured
+ *   there).
  */
 import { openNetfilterSocket, type NetfilterSocket } from './ctnetlink-socket.js'
 import type { NfctAddon } from './nfct.js'
 
 /** NFNLGRP_CONNTRACK_NEW, _UPDATE, _DESTROY. */
 export const CONNTRACK_GROUPS: readonly number[] = [1, 2, 3]
+const NFNLGRP_CONNTRACK_NEW = 1
 
 /**
  * Default setsockopt value for the event socket's SO_RCVBUFFORCE: 64 MiB, which the kernel doubles
@@ -58,6 +63,8 @@ export interface EventSocketStats {
   recvBufferSize: number
   /** Whether the own-port BPF filter is attached. */
   ownPortFilter: boolean
+  /** Whether the socket is in the NEW group (false while a takeover commit runs). */
+  newEvents: boolean
   /** Datagrams (one event each) and JS callbacks (batches) so far. */
   datagrams: number
   batches: number
@@ -68,6 +75,8 @@ export interface EventSocketStats {
 
 export interface EventSocket {
   readonly portId: number
+  /** Join (true) or leave (false) NFNLGRP_CONNTRACK_NEW; repeating the current state does nothing. */
+  listenNew: (on: boolean) => void
   stats: () => EventSocketStats
   close: () => void
 }
@@ -94,11 +103,17 @@ export function openEventSocket (
   sock.onMessage(onData)
   // ENOBUFS: the kernel dropped events; EMSGSIZE: the addon dropped one that did not fit its slot
   sock.onError((errno) => { if (errno === 'ENOBUFS' || errno === 'EMSGSIZE') onOverrun(); else onError(errno) })
+  let newEvents = true
   return {
     portId: sock.portId,
+    listenNew: (on) => {
+      if (on === newEvents) return
+      sock.setMembership(NFNLGRP_CONNTRACK_NEW, on)
+      newEvents = on
+    },
     stats: () => {
       const s = sock.stats()
-      return { portId: sock.portId, recvBufferSize: sock.recvBufferSize, ownPortFilter: filtered, datagrams: s.datagrams, batches: s.batches, enobufs: s.enobufs, errors: s.errors }
+      return { portId: sock.portId, recvBufferSize: sock.recvBufferSize, ownPortFilter: filtered, newEvents, datagrams: s.datagrams, batches: s.batches, enobufs: s.enobufs, errors: s.errors }
     },
     close: () => { sock.close() }
   }

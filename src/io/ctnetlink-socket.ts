@@ -97,6 +97,8 @@ export interface NlSocket {
 export interface NetfilterSocket extends NlSocket {
   /** Let the kernel drop messages whose nlmsg_pid is `portId` (0 removes the filter). */
   dropOwnPort: (portId: number) => void
+  /** Join or leave one multicast group (NFNLGRP_*) while open. */
+  setMembership: (group: number, join: boolean) => void
   /** Receive counters of the addon (zeros once closed). */
   stats: () => NfctStats
 }
@@ -169,6 +171,13 @@ export function openNetfilterSocket (opts: NetfilterSocketOptions = {}, addon: N
         addon.setOwnPortFilter(handle, portId)
       } catch (err) {
         throw new CtnlIoError('CTNL_OPEN', `socket filter: ${messageOf(err)}`, codeOf(err))
+      }
+    },
+    setMembership: (group, join) => {
+      try {
+        addon.setMembership(handle, group, join)
+      } catch (err) {
+        throw new CtnlIoError('CTNL_OPEN', `group ${group} membership: ${messageOf(err)}`, codeOf(err))
       }
     },
     stats: () => closed ? { ...ZERO_STATS } : addon.stats(handle),

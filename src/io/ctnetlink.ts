@@ -136,6 +136,10 @@ export class CtnetlinkConntrack implements ConntrackControl {
     this.overrunHandlers.push(handler)
   }
 
+  listenNew (on: boolean): void {
+    this.eventSock?.listenNew(on)
+  }
+
   /**
    * Events as packed records, a receive batch at a time (the sender's byte path). Once a handler is
    * registered, `onEvent` handlers get only the events the byte path declines, in order with the

@@ -61,6 +61,8 @@ export interface NfctAddon {
   send: (handle: NfctHandle, buffers: readonly Buffer[]) => number
   /** Drop messages whose nlmsg_pid is `portId` in the kernel (classic BPF); 0 removes the filter. */
   setOwnPortFilter: (handle: NfctHandle, portId: number) => void
+  /** Join (true) or leave (false) one multicast group; repeating either is not an error. */
+  setMembership: (handle: NfctHandle, group: number, join: boolean) => void
   stats: (handle: NfctHandle) => NfctStats
   /** Idempotent. */
   close: (handle: NfctHandle) => void

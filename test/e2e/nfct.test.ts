@@ -12,7 +12,7 @@ import { Worker } from 'node:worker_threads'
 import { skipUnlessRoot } from './helpers.js'
 import { sh, nsExec } from '../../src/lab/sh.js'
 import { openNetfilterSocket, type NetfilterSocket } from '../../src/io/ctnetlink-socket.js'
-import { CONNTRACK_GROUPS } from '../../src/io/ctnetlink-events.js'
+import { CONNTRACK_GROUPS, openEventSocket } from '../../src/io/ctnetlink-events.js'
 import { openCtnetlink } from '../../src/io/ctnetlink.js'
 import { encodeRequest } from '../../src/codec/ctnetlink.js'
 import { splitMessages, NlMsgType } from '../../src/codec/netlink.js'
@@ -93,6 +93,35 @@ async function inner (): Promise<void> {
     await flush.send([encodeRequest({ op: 'flush' }, 1, 0)])
     await sleep(100)
     flush.close()
+  })
+
+  t.test('the NEW group left for a while: no NEW events built for us, the entries still report their end', async t => {
+    const a = openNetfilterSocket({})
+    const x = openEventSocket({ ownPortId: 0 }, (buf) => {
+      for (const m of splitMessages(buf)) seen.push({ pid: m.header.pid, type: m.header.type })
+    }, () => { overruns++ })
+    const seen: Seen[] = []
+    let overruns = 0
+    t.teardown(() => { a.close(); x.close() })
+    // IPCTNL_MSG_CT_NEW (0x100) carries NEW and UPDATE events, CT_DELETE (0x102) DESTROY
+    const news = (): number => seen.filter(e => e.type === 0x100).length
+    const destroys = (): number => seen.filter(e => e.type === 0x102).length
+
+    x.listenNew(false)
+    t.equal(x.stats().newEvents, false)
+    await createFrom(a, 201, 30)
+    x.listenNew(true)
+    // a marker created after rejoining: netlink delivers in order, so once its NEW event is here,
+    // any NEW event of the 30 would have come before it
+    await createFrom(a, 301, 1)
+    t.ok(await until(() => news() >= 1), 'the marker\'s NEW event arrives once the group is joined again')
+    t.equal(news(), 1, 'none for the 30 created while out of the group')
+
+    const flush = openNetfilterSocket({})
+    await flush.send([encodeRequest({ op: 'flush' }, 1, 0)])
+    t.ok(await until(() => destroys() >= 31), `all 31 report their end (DESTROY events: ${destroys()})`)
+    flush.close()
+    t.equal(overruns, 0)
   })
 
   t.test('close is idempotent; a closed socket refuses to send', async t => {

@@ -12,18 +12,20 @@ interface Fake {
   opened: NfctOpenOptions[]
   sent: Buffer[][]
   filters: number[]
+  memberships: Array<[number, boolean]>
   closes: number
   data: (buf: Buffer) => void
   error: (errno: string) => void
 }
 
-function fakeAddon (opts: { failOpen?: string, failSend?: string, failFilter?: string } = {}): Fake {
+function fakeAddon (opts: { failOpen?: string, failSend?: string, failFilter?: string, failMembership?: string } = {}): Fake {
   const handle = {} as NfctHandle
   const stats: NfctStats = { datagrams: 3, batches: 1, bytes: 300, enobufs: 0, errors: 0, truncated: 0, foreign: 0 }
   const f: Fake = {
     opened: [],
     sent: [],
     filters: [],
+    memberships: [],
     closes: 0,
     data: () => {},
     error: () => {},
@@ -42,6 +44,10 @@ function fakeAddon (opts: { failOpen?: string, failSend?: string, failFilter?: s
       setOwnPortFilter: (_h, port) => {
         if (opts.failFilter !== undefined) throw errnoError(opts.failFilter, 'SO_ATTACH_FILTER: nope')
         f.filters.push(port)
+      },
+      setMembership: (_h, group, join) => {
+        if (opts.failMembership !== undefined) throw errnoError(opts.failMembership, 'NETLINK_DROP_MEMBERSHIP: nope')
+        f.memberships.push([group, join])
       },
       stats: () => ({ ...stats }),
       close: () => { f.closes++ }
@@ -104,7 +110,16 @@ t.test('event socket: groups, default buffer, own-port filter, ENOBUFS → overr
   t.equal(events.length, 1)
   t.equal(overruns, 2, 'ENOBUFS and a dropped oversized event both mean lost events')
   t.same(errors, ['EIO'])
-  t.match(ev.stats(), { portId: 777, recvBufferSize: 2 * DEFAULT_EVENT_RCVBUF, ownPortFilter: true, datagrams: 3, batches: 1 })
+  t.match(ev.stats(), { portId: 777, recvBufferSize: 2 * DEFAULT_EVENT_RCVBUF, ownPortFilter: true, newEvents: true, datagrams: 3, batches: 1 })
+  ev.listenNew(true)
+  t.same(f.memberships, [], 'already in the NEW group: nothing to do')
+  ev.listenNew(false)
+  ev.listenNew(false)
+  t.same(f.memberships, [[1, false]], 'leaves NFNLGRP_CONNTRACK_NEW once')
+  t.match(ev.stats(), { newEvents: false })
+  ev.listenNew(true)
+  t.same(f.memberships, [[1, false], [1, true]], 'and joins it again')
+  t.match(ev.stats(), { newEvents: true })
   ev.close()
   t.equal(f.closes, 1)
 
@@ -114,6 +129,12 @@ t.test('event socket: groups, default buffer, own-port filter, ENOBUFS → overr
   const h = fakeAddon()
   openEventSocket({ ownPortId: 0, addon: h.addon }, () => {}, () => {}).close()
   t.same(h.filters, [], 'port 0: no filter')
+
+  const m = fakeAddon({ failMembership: 'EPERM' })
+  const mev = openEventSocket({ ownPortId: 1, addon: m.addon }, () => {}, () => {})
+  t.throws(() => { mev.listenNew(false) }, { code: 'CTNL_OPEN', errno: 'EPERM' }, 'a refused membership change is a CtnlIoError with the errno')
+  t.match(mev.stats(), { newEvents: true }, 'and the state stays what the kernel has')
+  mev.close()
 })
 
 // ------------------------------------------------------------------------------------------------
@@ -132,12 +153,21 @@ t.test('the real addon: argument checks and handle lifecycle', { skip: loaded.ad
   t.throws(() => nfct.open({ groups: [0] }), TypeError, 'group 0 is refused')
   t.throws(() => nfct.open({ rcvbuf: -1 }), TypeError, 'a negative size is refused')
   t.throws(() => { nfct.setOwnPortFilter(o.handle, 2 ** 32) }, TypeError, 'port ids are u32')
+  t.throws(() => { nfct.setMembership(o.handle, 0, true) }, TypeError, 'group 0 is refused')
+  t.throws(() => { nfct.setMembership(o.handle, 1, 'yes' as unknown as boolean) }, TypeError, 'join is a boolean')
+  nfct.setMembership(o.handle, 1, false)
+  t.pass('leaving a group the socket is not in is not an error')
+  nfct.setMembership(o.handle, 1, true)
+  nfct.setMembership(o.handle, 1, true)
+  nfct.setMembership(o.handle, 1, false)
+  t.pass('joining twice, then leaving')
   t.equal(nfct.send(o.handle, []), 0, 'nothing to send: nothing sent')
   t.same(nfct.stats(o.handle), { datagrams: 0, batches: 0, bytes: 0, enobufs: 0, errors: 0, truncated: 0, foreign: 0 })
   nfct.close(o.handle)
   nfct.close(o.handle)
   t.throws(() => { nfct.send(o.handle, [Buffer.alloc(16)]) }, { code: 'EBADF' }, 'after close: EBADF, not a stale fd')
   t.throws(() => { nfct.setOwnPortFilter(o.handle, 1) }, { code: 'EBADF' })
+  t.throws(() => { nfct.setMembership(o.handle, 1, true) }, { code: 'EBADF' })
   // let libuv finish the close before the next test
   await new Promise(resolve => setImmediate(resolve))
   t.throws(() => { nfct.stats(o.handle) }, { code: 'EBADF' }, 'and still after the socket memory is gone')
