@@ -12,7 +12,8 @@
  * - ours, daemon path: the external cache filled with N entries as a peer's messages leave it
  *   (packed records), then the commit as the conntrack worker runs it (commit.ts batches of
  *   COMMIT_BATCH, requests written from the records, apply with the listener on), timed from the
- *   plan to the last answer;
+ *   plan to the last answer. Twice: as a takeover runs it (the event socket out of the NEW group
+ *   until the end, core/conntrack/engine-commit.ts) and as an operator's `hafwctl commit` (in it);
  * - ours: `apply()` of N creates into an empty namespace, batched (with and without the event
  *   listener running: with it, our own N NEW events also arrive and are dropped by port id);
  * - conntrackd 1.4.7: two conntrackd in two namespaces, FTFW over UDP on a veth. N entries are
@@ -72,7 +73,7 @@ const sleep = async (ms: number): Promise<void> => await new Promise(resolve => 
 type Job =
   | { kind: 'commit', n: number, events: boolean, offset?: number }
   /** The daemon's path: the external cache (packed records) → commit.ts batches → apply, listener on. */
-  | { kind: 'daemonCommit', n: number }
+  | { kind: 'daemonCommit', n: number, takeover: boolean }
   | { kind: 'dump', repeat: number }
   /** The kernel's share: pre-encoded creates (encoding untimed), paced like the adapter. */
   | { kind: 'commitFloor', n: number }
@@ -101,6 +102,8 @@ async function worker (job: Job): Promise<unknown> {
       const cache = createCache('external')
       for (let i = 0; i < job.n; i++) applyPeerUpdate(cache, { event: 'new', flow: benchFlow(i) }, 0)
       const t0 = performance.now()
+      // a takeover's commit runs out of the NEW event group (engine-commit.ts), an operator's in it
+      if (job.takeover) ct.listenNew(false)
       let s = planCommit(cacheSource(cache), t0, { batchSize: COMMIT_BATCH })
       let byRecord = 0
       while (!commitDone(s)) {
@@ -113,6 +116,7 @@ async function worker (job: Job): Promise<unknown> {
           return { id: r.id, error: a === undefined ? 'ENOANSWER' : a.ok ? null : a.errno }
         }))
       }
+      if (job.takeover) ct.listenNew(true)
       const ms = performance.now() - t0
       const table = (await ct.dump()).length
       await ct.close()
@@ -403,15 +407,19 @@ async function main (): Promise<void> {
   console.log(`# ct-commit bench  kernel ${(await sh('uname', ['-r'])).trim()}  node ${process.version}  cpus ${(await sh('nproc', [])).trim()}  ${(await sh('conntrackd', ['-v'], { allowFail: true })).trim()}`)
   try {
     console.log('\n## commit N entries into an empty table')
-    console.log('| N | ours, daemon path (external cache → requests → kernel, listener on) | ours, listener on | ours, listener off | conntrackd -c | conntrackd / ours (daemon path) | notes |')
-    console.log('|---|---|---|---|---|---|---|')
+    console.log('| N | ours, daemon path, takeover (external cache → requests → kernel, listener out of NEW) | ours, daemon path, operator commit (listener in NEW) | ours, apply(), listener on | ours, apply(), listener off | conntrackd -c | conntrackd / ours (takeover) | notes |')
+    console.log('|---|---|---|---|---|---|---|---|')
     const dumpRows: string[] = []
     for (const n of sizes) {
       const ns = await freshNs(`hct-bench-c-${tag}`)
       const on = await runWorker<{ ms: number, encodeMs: number, ok: number, failed: Record<string, number>, table: number, datagrams: number, window: number, overruns: number }>(ns, { kind: 'commit', n, events: true })
+      type DaemonRow = { ms: number, ok: number, failed: number, byRecord: number, table: number }
       const nsd = await freshNs(`hct-bench-p-${tag}`)
-      const daemon = await runWorker<{ ms: number, ok: number, failed: number, byRecord: number, table: number }>(nsd, { kind: 'daemonCommit', n })
+      const daemon = await runWorker<DaemonRow>(nsd, { kind: 'daemonCommit', n, takeover: true })
       await delNs(nsd)
+      const nso = await freshNs(`hct-bench-o-${tag}`)
+      const operator = await runWorker<DaemonRow>(nso, { kind: 'daemonCommit', n, takeover: false })
+      await delNs(nso)
       const ns2 = await freshNs(`hct-bench-d-${tag}`)
       const off = await runWorker<{ ms: number, ok: number, table: number, datagrams: number }>(ns2, { kind: 'commit', n, events: false })
       await delNs(ns2)
@@ -430,12 +438,12 @@ async function main (): Promise<void> {
         try { ctd = await conntrackdCommit(n, dir) } catch (err) { ctdErr = String((err as Error).message) }
       }
       const notes = [
-        `daemon path: ${daemon.ok}/${n} ok (${daemon.byRecord} written from records), table ${daemon.table}`,
+        `daemon path: takeover ${daemon.ok}/${n} ok (${daemon.byRecord} written from records), table ${daemon.table}; operator ${operator.ok}/${n} ok, table ${operator.table}`,
         `ours: ${on.ok}/${n} ok, table ${on.table}, ${on.datagrams} datagrams, window ${on.window}, listener overruns ${on.overruns}; off: ${off.ok}/${n} ok, table ${off.table}`,
         `codec encode of the N requests alone ${fmt(on.encodeMs)}; kernel floor (pre-encoded datagrams) ${fmt(floor.ms)}`,
         ctd === undefined ? (withConntrackd ? `conntrackd failed: ${ctdErr}` : 'conntrackd skipped') : `conntrackd: external cache ${ctd.external}, kernel after -c ${ctd.committed}, FTFW bulk took ${fmt(ctd.bulkMs)}${ctd.note === '' ? '' : `; ${ctd.note}`}`
       ].join('; ')
-      console.log(`| ${n} | ${fmt(daemon.ms)} | ${fmt(on.ms)} | ${fmt(off.ms)} | ${ctd === undefined ? 'n/a' : fmt(ctd.commitMs)} | ${ctd === undefined ? 'n/a' : (ctd.commitMs / daemon.ms).toFixed(2)} | ${notes} |`)
+      console.log(`| ${n} | ${fmt(daemon.ms)} | ${fmt(operator.ms)} | ${fmt(on.ms)} | ${fmt(off.ms)} | ${ctd === undefined ? 'n/a' : fmt(ctd.commitMs)} | ${ctd === undefined ? 'n/a' : (ctd.commitMs / daemon.ms).toFixed(2)} | ${notes} |`)
     }
     console.log('\n## dump a table of N entries')
     console.log('| N | ours: resync into the internal cache (dumpChunks → resyncRecords, as the daemon; median of 3) | ours dumpChunks() alone (packed records) | ours dump(), collected Flows (median of 3) | same dump, not decoded (kernel + framing) | ip netns exec … conntrack -L >/dev/null (median of 3) | ip netns exec … true | conntrack -L / ours (resync) |')
@@ -459,7 +467,7 @@ async function main (): Promise<void> {
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })
-    for (const name of ['c', 'd', 'f', 'e', 'ca', 'cb']) await delNs(`hct-bench-${name}-${tag}`)
+    for (const name of ['c', 'd', 'f', 'e', 'o', 'p', 'ca', 'cb']) await delNs(`hct-bench-${name}-${tag}`)
   }
 }
 

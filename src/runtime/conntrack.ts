@@ -111,6 +111,23 @@ const EFFECT_HANDLERS: HandlerTable = {
       results => { r.step({ kind: 'applied', purpose: e.purpose, results }) },
       (err: unknown) => { r.step({ kind: 'applyFailed', purpose: e.purpose, error: String(err) }) }))
   },
+  listenNew: (r, e) => {
+    // An optimisation of the takeover commit: if the kernel refuses to let us leave, the commit
+    // goes on with the events. Failing to join again would lose NEW events until the next resync:
+    // an error, and a resync now (as for lost events) so the internal cache catches up.
+    try {
+      r.o.ct.listenNew?.(e.on)
+    } catch (err) {
+      r.o.counters.inc(e.on ? 'ct.events.rejoinFailed' : 'ct.events.leaveFailed', 1)
+      if (e.on) {
+        r.o.log.error({ err: String(err) }, 'cannot join the conntrack NEW event group again: resyncing from the kernel')
+        // the engine's own overrun path (a dump resync), as its next step, not inside this one
+        r.io(Promise.resolve().then(() => { r.step({ kind: 'overrun', count: 0, reason: 'new-events-off' }) }))
+      } else {
+        r.o.log.warn({ err: String(err) }, 'cannot leave the conntrack NEW event group for the commit; committing with it')
+      }
+    }
+  },
   demote: (r, e) => { r.o.setDemotion(e.offset) },
   bulkTransition: (r, e) => { r.o.onBulkTransition({ from: e.from, to: e.to, event: e.event, at: e.at }) },
   peer: (r, e) => { r.o.onPeerTransition?.({ from: e.from, to: e.to, at: e.at }) },

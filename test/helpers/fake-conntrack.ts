@@ -59,7 +59,7 @@ export class FakeConntrack implements ConntrackControl {
     create: (flow: Flow): void => {
       const f = created(flow, this.nextId++)
       this.table.set(flowKey(f), f)
-      this.emit({ event: 'new', flow: clone(f) })
+      if (this.newEvents) this.emit({ event: 'new', flow: clone(f) })
     },
     update: (flow: Flow): void => {
       const old = this.table.get(flowKey(flow))
@@ -113,6 +113,19 @@ export class FakeConntrack implements ConntrackControl {
 
   onOverrun (handler: (info: OverrunInfo) => void): void {
     this.overrunHandlers.push(handler)
+  }
+
+  /** In the NEW event group (listenNew): kernel.create raises no event while false. */
+  newEvents = true
+  /** Every listenNew call, in order. */
+  readonly listenNewCalls: boolean[] = []
+  /** Errno listenNew throws (a refused setsockopt), or null. */
+  failListenNew: string | null = null
+
+  listenNew (on: boolean): void {
+    this.listenNewCalls.push(on)
+    if (this.failListenNew !== null) throw Object.assign(new Error(`NETLINK membership: ${this.failListenNew}`), { code: 'CTNL_OPEN', errno: this.failListenNew })
+    this.newEvents = on
   }
 
   async close (): Promise<void> {

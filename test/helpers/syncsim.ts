@@ -109,6 +109,8 @@ export class SimPeer {
   readonly priorityOffsets: Array<{ at: Millis, offset: number }> = []
   /** Datagrams this peer put on the link. */
   sent = 0
+  /** Whether the daemon's event socket is in the NEW group (`listenNew`); a restart joins it. */
+  newEvents = true
   /** The external cache when the bulk reported `complete` (a copy). */
   externalAtBulkComplete: Map<string, CtAttrs> | null = null
   /** Every `apply` effect (kernel requests), in order. */
@@ -203,7 +205,9 @@ export class SyncSim {
 
   /** The daemon dies: its engine (FTFW state, caches) is gone; packets to it are lost. The kernel table stays. */
   kill (name: PeerName): void {
-    this.peer(name).engine = null
+    const p = this.peer(name)
+    p.engine = null
+    p.newEvents = true
   }
 
   restart (name: PeerName, initialSeq: number): void {
@@ -223,6 +227,8 @@ export class SyncSim {
       full = event === 'new' ? attrs : { ...(p.kernel.get(key) ?? {}), ...attrs }
       p.kernel.set(key, full)
     }
+    // out of the NEW group (a takeover commit), the kernel builds no NEW event for the daemon
+    if (event === 'new' && !p.newEvents) return
     this.input(p, { kind: 'kernelEvent', event: event === 'upd' ? 'update' : event === 'del' ? 'destroy' : 'new', flow: toFlow(full) })
   }
 
@@ -265,6 +271,9 @@ export class SyncSim {
       case 'apply':
         p.applies.push([...e.requests])
         return { kind: 'applied', purpose: e.purpose, results: e.requests.map(req => this.kernelApply(p, req)) }
+      case 'listenNew':
+        p.newEvents = e.on
+        return null
       case 'demote': {
         p.priorityOffsets.push({ at: this.now, offset: e.offset })
         return null

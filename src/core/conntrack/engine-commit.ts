@@ -6,18 +6,28 @@
  * ctCommit command is answered when the commit is done OR when its time budget is spent,
  * whichever comes first: the VIPs must not wait forever for a huge table (architecture decision
  * 2), and the rest of the commit keeps going, counted (`ct.commit.overBudget`).
+ *
+ * NEW events off during a takeover commit (`listenNew`): every entry the commit creates makes the
+ * kernel build a NEW event for each member of the NEW group, ours included, only for our own-port
+ * filter to drop it: 40 % of a 100k-entry commit (io/ctnetlink-events.ts, native/nfct/nfct.c). The
+ * takeover leaves the group from the first batch until its command is answered (done, budget spent
+ * or failed), then joins again, before the VIPs go up. Nothing is lost: the NEW events of real
+ * traffic in that window belong to the internal cache, and the MASTER plan flushes it and dumps the
+ * kernel into it right after the announce (orchestrator.ts masterTail), after the group is joined
+ * again. UPDATE and DESTROY stay on throughout. An operator's commit (no role change, no resync
+ * after it) keeps the group.
  */
 import type { Deadline, Millis } from '../time.js'
-import { cacheSource } from './cache.js'
+import { cacheSize, cacheSource } from './cache.js'
 import { applyCommitResults, commitDone, commitProgress, nextCommitBatch, planCommit } from './commit.js'
 import type { CommitResult } from './commit.js'
 import type { EngineOut } from './engine-out.js'
 import { cancelPurge } from './engine-purge.js'
 import { peerEntryRefusal, peerRecordRefusal } from './engine-peer.js'
-import type { EngineState, KernelAnswer, KernelRequest } from './engine-types.js'
+import type { CommitRun, EngineState, KernelAnswer, KernelRequest } from './engine-types.js'
 
 /** A ctCommit command: plan the commit and hand out its first batch. */
-export function startCommit (s: EngineState, id: number, budgetMs: number, now: Millis, out: EngineOut): void {
+export function startCommit (s: EngineState, id: number, budgetMs: number, takeover: boolean, now: Millis, out: EngineOut): void {
   if (s.commit?.running === true) {
     out.count('ct.commit.skippedRunning')
     out.complete(id)
@@ -32,8 +42,11 @@ export function startCommit (s: EngineState, id: number, budgetMs: number, now: 
     startedAt: now,
     budgetMs,
     waiting: id,
-    running: true
+    running: true,
+    // an empty external cache creates nothing: no reason to leave
+    newEventsOff: takeover && cacheSize(s.external) > 0
   }
+  if (s.commit.newEventsOff) out.push({ kind: 'listenNew', on: false })
   nextBatch(s, now, out)
 }
 
@@ -57,6 +70,15 @@ export function commitApplyFailed (s: EngineState, error: string, out: EngineOut
   c.batch = null
   c.running = false
   out.log('error', 'commit failed', { err: error, progress: commitProgress(c.plan) })
+  answer(c, out, error)
+}
+
+/** Answer the waiting ctCommit, NEW events back on first (module comment). */
+function answer (c: CommitRun, out: EngineOut, error?: string): void {
+  if (c.newEventsOff) {
+    c.newEventsOff = false
+    out.push({ kind: 'listenNew', on: true })
+  }
   if (c.waiting !== null) out.complete(c.waiting, error)
   c.waiting = null
 }
@@ -73,8 +95,7 @@ export function commitBudgetDue (s: EngineState, now: Millis, out: EngineOut): v
   if (c === null || c.waiting === null || now < c.startedAt + c.budgetMs) return
   out.count('ct.commit.overBudget')
   out.log('warn', 'commit budget spent: VIPs go up, the rest of the commit continues in the background', { budgetMs: c.budgetMs, progress: commitProgress(c.plan) })
-  out.complete(c.waiting)
-  c.waiting = null
+  answer(c, out)
 }
 
 function nextBatch (s: EngineState, now: Millis, out: EngineOut): void {
@@ -104,6 +125,5 @@ function finish (s: EngineState, now: Millis, out: EngineOut): void {
   out.count('ct.commit.entries', p.ok)
   if (p.failed > 0) out.count('ct.commit.failed', p.failed)
   out.log('info', 'external cache committed', { entries: p.total, ok: p.ok, failed: p.failed, failedBy: p.failedBy, ms: Math.round(ms * 10) / 10 })
-  if (c.waiting !== null) out.complete(c.waiting)
-  c.waiting = null
+  answer(c, out)
 }

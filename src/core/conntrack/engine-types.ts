@@ -144,6 +144,8 @@ export type EngineEffect =
   | { readonly kind: 'send', readonly datagram: Buffer }
   | { readonly kind: 'dump', readonly purpose: DumpPurpose }
   | { readonly kind: 'apply', readonly purpose: ApplyPurpose, readonly requests: readonly KernelRequest[] }
+  /** Leave (false) or join again (true) the kernel's NEW event group (engine-commit.ts says when). */
+  | { readonly kind: 'listenNew', readonly on: boolean }
   /** The VRRP priority offset of the startup bulk (source `bulkSync`). */
   | { readonly kind: 'demote', readonly offset: number }
   | { readonly kind: 'bulkTransition', readonly from: BulkState, readonly to: BulkState, readonly event: BulkEvent, readonly at: Millis }
@@ -172,6 +174,8 @@ export interface CommitRun {
   /** The ctCommit command still waiting for the commit or its budget (null once answered). */
   waiting: number | null
   running: boolean
+  /** NEW events are off for this takeover commit until its command is answered (engine-commit.ts). */
+  newEventsOff: boolean
 }
 
 /** The pending conntrackd -t: the kernel purge runs at `at` unless a commit or flush cancels it. */

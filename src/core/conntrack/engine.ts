@@ -189,7 +189,7 @@ function command (s: EngineState, id: number, e: ConntrackCommand, now: Millis, 
       // Not when only some units are master (an address owner is master at once, while a shared
       // router still waits for the peer), nor for an operator's commit (no role change).
       if (e.takeover === true && e.everyUnitMaster === true && s.bulk.state === 'requested') bulkInput(s, { kind: 'master', peerHeard: s.peer.heardAt !== null }, now, out)
-      startCommit(s, id, e.budgetMs, now, out)
+      startCommit(s, id, e.budgetMs, e.takeover === true, now, out)
       return
     case 'ctFlush':
       if (e.caches !== 'external') s.internal = flushCache(s.internal)

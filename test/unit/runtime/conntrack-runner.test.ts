@@ -63,6 +63,35 @@ t.test('ctCommit answers at its budget; the commit continues and finishes', asyn
   await rt.close()
 })
 
+t.test('a takeover commit leaves the NEW event group and joins it again before it answers', async t => {
+  const { rt, kernel, counters } = await node(10)
+  const done = rt.handlers().ctCommit?.({ kind: 'ctCommit', budgetMs: 60_000, takeover: true }) as Promise<void>
+  await new Promise(resolve => setImmediate(resolve))
+  t.same(kernel.listenNewCalls, [false], 'out of the group while the batch is in flight')
+  kernel.held.shift()?.()
+  await done
+  t.same(kernel.listenNewCalls, [false, true], 'back in the group when the commit is answered')
+  t.equal(kernel.table.size, 10)
+  t.equal(counters.get('ct.events.rejoinFailed'), 0)
+  await rt.close()
+})
+
+t.test('a refused membership change: leaving is skipped with a warning; a failed rejoin resyncs from the kernel', async t => {
+  const { rt, kernel, counters } = await node(3)
+  kernel.failListenNew = 'ENOMEM'
+  const done = rt.handlers().ctCommit?.({ kind: 'ctCommit', budgetMs: 60_000, takeover: true }) as Promise<void>
+  await new Promise(resolve => setImmediate(resolve))
+  t.equal(counters.get('ct.events.leaveFailed'), 1)
+  kernel.held.shift()?.()
+  await done
+  t.equal(counters.get('ct.events.rejoinFailed'), 1)
+  t.equal(kernel.table.size, 3, 'the commit itself is not affected')
+  // the resync the failed rejoin asked for: the kernel's 3 entries reach the internal cache
+  for (let i = 0; i < 50 && rt.status().internal.active < 3; i++) await new Promise(resolve => setImmediate(resolve))
+  t.equal(rt.status().internal.active, 3, 'resynced from the kernel')
+  await rt.close()
+})
+
 t.test('close fails a command that still waits and stops after the batch in flight', async t => {
   const { rt, kernel } = await node(10)
   const waiting = rt.handlers().ctCommit?.({ kind: 'ctCommit', budgetMs: 60_000 }) as Promise<void>

@@ -156,6 +156,57 @@ t.test('a commit whose batch the port could not apply fails its waiting command'
   t.same(of(b.fire(1000), 'complete'), [], 'nothing answered twice')
 })
 
+t.test('a takeover commit runs out of the NEW event group until its command is answered', async t => {
+  const kinds = (fx: readonly EngineEffect[]): string[] => fx.filter(e => e.kind === 'listenNew' || e.kind === 'apply' || e.kind === 'complete')
+    .map(e => e.kind === 'listenNew' ? `listenNew ${String(e.on)}` : e.kind)
+
+  await t.test('done: off before the first batch, on again just before the answer', async t => {
+    const { b } = replicate([1, 2, 3].map(n => tcpFlow(n)))
+    let fx = b.step({ kind: 'command', id: 1, effect: { kind: 'ctCommit', budgetMs: 1000, takeover: true } })
+    t.same(kinds(fx), ['listenNew false', 'apply'])
+    t.equal(b.state.commit?.newEventsOff, true)
+    fx = b.step({ kind: 'applied', purpose: { kind: 'commit' }, results: [{ ok: true }, { ok: true }] })
+    t.same(kinds(fx), ['apply'], 'still off between batches')
+    fx = b.step({ kind: 'applied', purpose: { kind: 'commit' }, results: [{ ok: true }] })
+    t.same(kinds(fx), ['listenNew true', 'complete'])
+    t.equal(b.state.commit?.newEventsOff, false)
+  })
+
+  await t.test('budget spent: on again with the answer; the rest of the commit keeps the group', async t => {
+    const { b } = replicate([1, 2, 3, 4, 5].map(n => tcpFlow(n)))
+    b.now = 5000
+    b.step({ kind: 'timeout' })
+    t.same(kinds(b.step({ kind: 'command', id: 2, effect: { kind: 'ctCommit', budgetMs: 100, takeover: true } })), ['listenNew false', 'apply'])
+    t.same(kinds(b.fire(5100)), ['listenNew true', 'complete'])
+    let fx = b.step({ kind: 'applied', purpose: { kind: 'commit' }, results: [{ ok: true }, { ok: true }] })
+    const seen = [...kinds(fx)]
+    while (of(fx, 'apply').length > 0) {
+      fx = b.step({ kind: 'applied', purpose: { kind: 'commit' }, results: of(fx, 'apply')[0]!.requests.map(() => ({ ok: true })) })
+      seen.push(...kinds(fx))
+    }
+    t.same(seen, ['apply', 'apply'], 'no second listenNew, no second answer')
+    t.match(engineStatus(b.state).lastCommit, { ok: 5 })
+  })
+
+  await t.test('failed: on again before the failure is answered', async t => {
+    const { b } = replicate([tcpFlow(1)])
+    b.step({ kind: 'command', id: 3, effect: { kind: 'ctCommit', budgetMs: 100, takeover: true } })
+    t.same(kinds(b.step({ kind: 'applyFailed', purpose: { kind: 'commit' }, error: 'ECLOSED' })), ['listenNew true', 'complete'])
+  })
+
+  await t.test('an empty external cache: nothing to create, the group is kept', async t => {
+    const b = new Driver()
+    t.same(kinds(b.step({ kind: 'command', id: 4, effect: { kind: 'ctCommit', budgetMs: 100, takeover: true } })), ['complete'])
+  })
+
+  await t.test('an operator\'s commit (no role change, no resync after it) keeps the group', async t => {
+    const { b } = replicate([tcpFlow(1)])
+    const fx = b.step({ kind: 'command', id: 5, effect: { kind: 'ctCommit', budgetMs: 100 } })
+    t.same(kinds(fx), ['apply'])
+    t.same(kinds(b.step({ kind: 'applied', purpose: { kind: 'commit' }, results: [{ ok: true }] })), ['complete'])
+  })
+})
+
 t.test('purge: after PurgeTimeout, dump, delete what the filter accepts, flush the internal cache', async t => {
   const d = new Driver()
   d.step({ kind: 'kernelEvent', event: 'new', flow: tcpFlow(1) })
