@@ -24,8 +24,8 @@
  *   cleanup hook: a uv handle left open at a Worker's exit aborts the process in uv_loop_close.
  *
  * Exports: open(opts), start(handle, onData, onError), send(handle, buffers), setOwnPortFilter(
- * handle, portId), setMembership(handle, group, join), stats(handle), close(handle). See
- * src/io/nfct.ts for the TypeScript view.
+ * handle, portId), setMembership(handle, group, join), stats(handle), close(handle), and
+ * mallocTrim(). See src/io/nfct.ts for the TypeScript view.
  */
 #define _GNU_SOURCE
 #include <node_api.h>
@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/netlink.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -621,6 +622,23 @@ static napi_value SetMembership(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * mallocTrim() → whether memory went back to the kernel: glibc's malloc_trim(0), for the whole
+ * process (src/runtime/memory-trim.ts says why and when). Here because this is the addon the daemon
+ * already builds and loads; false where there is no malloc_trim (not glibc).
+ */
+static napi_value MallocTrim(napi_env env, napi_callback_info info) {
+  (void)info;
+#ifdef __GLIBC__
+  int r = malloc_trim(0);
+#else
+  int r = 0;
+#endif
+  napi_value out;
+  napi_get_boolean(env, r != 0, &out);
+  return out;
+}
+
 /* stats(handle) → counters of the receive path. */
 static napi_value Stats(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -663,6 +681,7 @@ NAPI_MODULE_INIT() {
     { "send", NULL, Send, NULL, NULL, NULL, napi_default, NULL },
     { "setOwnPortFilter", NULL, SetOwnPortFilter, NULL, NULL, NULL, napi_default, NULL },
     { "setMembership", NULL, SetMembership, NULL, NULL, NULL, napi_default, NULL },
+    { "mallocTrim", NULL, MallocTrim, NULL, NULL, NULL, napi_default, NULL },
     { "stats", NULL, Stats, NULL, NULL, NULL, napi_default, NULL },
     { "close", NULL, Close, NULL, NULL, NULL, napi_default, NULL }
   };

@@ -64,6 +64,8 @@ export interface NfctAddon {
   /** Join (true) or leave (false) one multicast group; repeating either is not an error. */
   setMembership: (handle: NfctHandle, group: number, join: boolean) => void
   stats: (handle: NfctHandle) => NfctStats
+  /** glibc malloc_trim(0) for the whole process; whether memory went back to the kernel. */
+  mallocTrim: () => boolean
   /** Idempotent. */
   close: (handle: NfctHandle) => void
 }

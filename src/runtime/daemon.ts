@@ -4,6 +4,8 @@
  * start leaves the box as it was.
  */
 import { LoopDelayMonitor } from './loop-delay.js'
+import { startMemoryTrim } from './memory-trim.js'
+import { loadNfct } from '../io/nfct.js'
 import { arpingAvailable } from '../io/arping.js'
 import { RtnlLinkControl } from '../io/rtnl.js'
 import { RtnlRouteControl } from '../io/rtnl-route.js'
@@ -162,6 +164,10 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
   const commands = createDaemonCommands({ runner, conntrack: conntrack?.runtime ?? null, counters, log: log.child({ component: 'commands' }), model, configPath: opts.configPath ?? null, reload: async (m, dryRun) => await reload(m, dryRun) })
   // How late the VRRP thread's timers fire, beside the worker's (runtime/loop-delay.ts).
   const loop = new LoopDelayMonitor()
+  // Freed malloc memory back to the kernel now and then (runtime/memory-trim.ts); without the
+  // addon (not built) there is nothing to call, and nothing else depends on it.
+  const nfct = loadNfct().addon
+  const stopTrim = nfct === null ? () => {} : startMemoryTrim({ trim: () => nfct.mallocTrim(), count: (name) => { counters.inc(name) } })
   const source = runnerStatusSource({
     runner,
     counters,
@@ -313,6 +319,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
         await dropVmacs()
         links.close()
         loop.stop()
+        stopTrim()
       })()
       await stopping
     }
