@@ -138,7 +138,7 @@ export class Committer {
     while (!this.closed && this.queueHead < this.queue.length) {
       // The datagram's requests are encoded back to back into this committer's scratch buffer (one
       // pass each, no Buffer per request), which has room for one more request past maxDatagram
-      // (that one is then left for the next datagram); the datagram is sent as a copy of its bytes.
+      // (that one is then left for the next datagram).
       this.scratch ??= Buffer.allocUnsafe(this.maxDatagram + MAX_REQUEST_BYTES)
       const out = this.scratch
       const starts: number[] = []
@@ -181,7 +181,8 @@ export class Committer {
       this.stats.sent += starts.length
       this.stats.datagrams++
       this.arm()
-      this.sock.send([Buffer.from(out.subarray(0, bytes))]).catch((err: unknown) => {
+      // the socket takes the bytes before send returns (NlSocket.send): the scratch is free again
+      this.sock.send([out.subarray(0, bytes)]).catch((err: unknown) => {
         const errno = (err as { errno?: string }).errno ?? 'EIO'
         for (const s of sent) {
           if (this.outstanding.delete(s.seq)) {

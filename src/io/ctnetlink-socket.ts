@@ -81,7 +81,11 @@ export interface NlSocket {
   readonly recvBufferSize: number
   /** Effective send buffer in bytes. */
   readonly sendBufferSize: number
-  /** One datagram holding every buffer. Rejects with CtnlIoError CTNL_SEND (or CTNL_CLOSED). */
+  /**
+   * One datagram holding every buffer. The bytes are taken before it returns (sendmsg() runs in the
+   * call), so the caller may reuse the buffers at once; the promise is the outcome. Rejects with
+   * CtnlIoError CTNL_SEND (or CTNL_CLOSED).
+   */
   send: (msgs: readonly Buffer[]) => Promise<void>
   /** Received data: one or more whole datagrams, i.e. a stream of netlink messages. */
   onMessage: (handler: (buf: Buffer) => void) => void
