@@ -11,14 +11,32 @@
  * - `listenNew(false)` leaves the NEW group for a takeover commit (core/conntrack/engine-commit.ts
  *   says why it loses nothing): the filter drops our own events only after the kernel built them,
  *   while with no member in the group it builds none (native/nfct/nfct.c setMembership, measured
- *   there).
+ *   there). Not on kernels where that could cost the new entries their later events
+ *   (`newGroupLeaveSafe`).
  */
+import { release } from 'node:os'
 import { openNetfilterSocket, type NetfilterSocket } from './ctnetlink-socket.js'
 import type { NfctAddon } from './nfct.js'
 
 /** NFNLGRP_CONNTRACK_NEW, _UPDATE, _DESTROY. */
 export const CONNTRACK_GROUPS: readonly number[] = [1, 2, 3]
 const NFNLGRP_CONNTRACK_NEW = 1
+
+/**
+ * Whether leaving the NEW group keeps the entries created meanwhile reporting their updates and
+ * end. With `nf_conntrack_events=2` (the default since 5.19) the kernel gives a new entry its
+ * event extension only while ctnetlink has a listener; from 6.0 (and 5.19.4) that is a sticky mask
+ * of the groups ever joined, so staying in UPDATE/DESTROY is enough (test/e2e/nfct.test.ts checks
+ * the running kernel). 5.19.0–5.19.3 counted listeners per netns, and whether dropping one group
+ * could clear it is not worth the risk: there, the commit keeps the group. Before 5.19 events
+ * were always on. An unparseable release keeps the group.
+ */
+export function newGroupLeaveSafe (kernelRelease: string): boolean {
+  const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(kernelRelease)
+  if (m === null) return false
+  const [major, minor, patch] = [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)]
+  return !(major === 5 && minor === 19 && patch < 4)
+}
 
 /**
  * Default setsockopt value for the event socket's SO_RCVBUFFORCE: 64 MiB, which the kernel doubles
@@ -53,6 +71,8 @@ export interface EventSocketOptions {
   recvBufferSize?: number
   /** The commit socket's port id: its events are dropped in the kernel. 0: no filter. */
   ownPortId: number
+  /** For tests: the kernel release (default os.release()), for `newGroupLeaveSafe`. */
+  kernelRelease?: string
   /** For tests: a scripted addon. */
   addon?: NfctAddon
 }
@@ -104,10 +124,11 @@ export function openEventSocket (
   // ENOBUFS: the kernel dropped events; EMSGSIZE: the addon dropped one that did not fit its slot
   sock.onError((errno) => { if (errno === 'ENOBUFS' || errno === 'EMSGSIZE') onOverrun(); else onError(errno) })
   let newEvents = true
+  const mayLeave = newGroupLeaveSafe(opts.kernelRelease ?? release())
   return {
     portId: sock.portId,
     listenNew: (on) => {
-      if (on === newEvents) return
+      if (on === newEvents || (!on && !mayLeave)) return
       sock.setMembership(NFNLGRP_CONNTRACK_NEW, on)
       newEvents = on
     },

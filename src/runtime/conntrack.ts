@@ -113,20 +113,19 @@ const EFFECT_HANDLERS: HandlerTable = {
   },
   listenNew: (r, e) => {
     // An optimisation of the takeover commit: if the kernel refuses to let us leave, the commit
-    // goes on with the events. Failing to join again would lose NEW events until the next resync:
-    // an error, and a resync now (as for lost events) so the internal cache catches up.
-    try {
-      r.o.ct.listenNew?.(e.on)
-    } catch (err) {
-      r.o.counters.inc(e.on ? 'ct.events.rejoinFailed' : 'ct.events.leaveFailed', 1)
-      if (e.on) {
-        r.o.log.error({ err: String(err) }, 'cannot join the conntrack NEW event group again: resyncing from the kernel')
-        // the engine's own overrun path (a dump resync), as its next step, not inside this one
-        r.io(Promise.resolve().then(() => { r.step({ kind: 'overrun', count: 0, reason: 'new-events-off' }) }))
-      } else {
+    // goes on with the events. If it refuses to let us join again, NEW events stay lost until we
+    // are back in: an error, retried after every later step (runtime.retryJoinNew), then a resync.
+    if (!e.on) {
+      try {
+        r.o.ct.listenNew?.(false)
+      } catch (err) {
+        r.o.counters.inc('ct.events.leaveFailed', 1)
         r.o.log.warn({ err: String(err) }, 'cannot leave the conntrack NEW event group for the commit; committing with it')
       }
+      return
     }
+    r.joinNewOwed = true
+    r.retryJoinNew()
   },
   demote: (r, e) => { r.o.setDemotion(e.offset) },
   bulkTransition: (r, e) => { r.o.onBulkTransition({ from: e.from, to: e.to, event: e.event, at: e.at }) },
@@ -190,6 +189,31 @@ export class ConntrackRuntime {
   }
 
   /** Stop: no more inputs (a running commit stops after its batch in flight), waiting commands fail. */
+  /** A `listenNew on` the kernel refused, to retry (EFFECT_HANDLERS.listenNew). */
+  joinNewOwed = false
+  private joinNewFailures = 0
+
+  /**
+   * Join the NEW event group if a join is owed. The first failure is logged at error, each counted;
+   * once in again after failures, the internal cache missed NEW events: a resync, through the
+   * engine's overrun path, as its own step.
+   */
+  retryJoinNew (): void {
+    if (!this.joinNewOwed || this.closed) return
+    try {
+      this.o.ct.listenNew?.(true)
+    } catch (err) {
+      this.o.counters.inc('ct.events.rejoinFailed', 1)
+      if (this.joinNewFailures++ === 0) this.o.log.error({ err: String(err) }, 'cannot join the conntrack NEW event group again: new connections are not replicated until it works (retried at every step)')
+      return
+    }
+    this.joinNewOwed = false
+    if (this.joinNewFailures === 0) return
+    this.o.log.info({ failures: this.joinNewFailures }, 'joined the conntrack NEW event group again: resyncing from the kernel')
+    this.joinNewFailures = 0
+    this.io(Promise.resolve().then(() => { this.step({ kind: 'overrun', count: 0, reason: 'new-events-rejoined' }) }))
+  }
+
   async close (): Promise<void> {
     this.closed = true
     if (this.timer !== null) clearTimeout(this.timer)
@@ -209,6 +233,8 @@ export class ConntrackRuntime {
     const r = stepEngine(this.state, input, this.o.clock())
     this.state = r.state
     for (const e of r.effects) (EFFECT_HANDLERS[e.kind] as Handler<typeof e.kind>)(this, e as never)
+    // after a refused join of the NEW event group: try again at every step until it works
+    if (this.joinNewOwed && !r.effects.some(e => e.kind === 'listenNew')) this.retryJoinNew()
     this.arm(r.deadline)
   }
 

@@ -179,6 +179,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
     ...(conntrack !== null ? { conntrack: () => conntrack?.runtime.status() } : {})
   })
   const startupFailed = (err: unknown): never => {
+    stopTrim()
     routes.close()
     vrrp.close()
     void dropVmacs()

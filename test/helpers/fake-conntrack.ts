@@ -119,12 +119,15 @@ export class FakeConntrack implements ConntrackControl {
   newEvents = true
   /** Every listenNew call, in order. */
   readonly listenNewCalls: boolean[] = []
-  /** Errno listenNew throws (a refused setsockopt), or null. */
-  failListenNew: string | null = null
+  /** Errnos the next setsockopt calls throw, in order (a refused membership change), then none. */
+  readonly failListenNew: string[] = []
 
+  /** As the real event socket: a call that changes nothing makes no setsockopt (no call recorded). */
   listenNew (on: boolean): void {
+    if (on === this.newEvents) return
     this.listenNewCalls.push(on)
-    if (this.failListenNew !== null) throw Object.assign(new Error(`NETLINK membership: ${this.failListenNew}`), { code: 'CTNL_OPEN', errno: this.failListenNew })
+    const errno = this.failListenNew.shift()
+    if (errno !== undefined) throw Object.assign(new Error(`NETLINK membership: ${errno}`), { code: 'CTNL_OPEN', errno })
     this.newEvents = on
   }
 

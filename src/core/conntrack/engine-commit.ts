@@ -15,7 +15,11 @@
  * traffic in that window belong to the internal cache, and the MASTER plan flushes it and dumps the
  * kernel into it right after the announce (orchestrator.ts masterTail), after the group is joined
  * again. UPDATE and DESTROY stay on throughout. An operator's commit (no role change, no resync
- * after it) keeps the group.
+ * after it) keeps the group. A dump that refills the internal cache (the plan's resync, an overrun
+ * resync) joins the group first if it is still left: the main thread answers the ctCommit on its
+ * own clock (runtime/conntrack-client.ts), so the plan's resync can reach this thread before the
+ * commit's own budget deadline here, and a dump taken out of the group would miss what is created
+ * after it walked past.
  */
 import type { Deadline, Millis } from '../time.js'
 import { cacheSize, cacheSource } from './cache.js'
@@ -71,6 +75,13 @@ export function commitApplyFailed (s: EngineState, error: string, out: EngineOut
   c.running = false
   out.log('error', 'commit failed', { err: error, progress: commitProgress(c.plan) })
   answer(c, out, error)
+}
+
+/** Before a dump that refills the internal cache: NEW events back on, if a takeover commit left them (module comment). */
+export function joinNewBeforeDump (s: EngineState, out: EngineOut): void {
+  if (s.commit?.newEventsOff !== true) return
+  s.commit.newEventsOff = false
+  out.push({ kind: 'listenNew', on: true })
 }
 
 /** Answer the waiting ctCommit, NEW events back on first (module comment). */

@@ -40,7 +40,7 @@ import { flowSyncKey, newRecordAt, storeFlow, storeMeta, storeRecordAt, storeRef
 import type { CtEvent } from '../sync/types.js'
 import type { CacheChange, ResyncOptions } from './cache.js'
 import { commitProgress } from './commit.js'
-import { commitApplied, commitApplyFailed, commitBudgetDue, commitDeadline, startCommit } from './engine-commit.js'
+import { commitApplied, commitApplyFailed, commitBudgetDue, commitDeadline, joinNewBeforeDump, startCommit } from './engine-commit.js'
 import { EngineOut } from './engine-out.js'
 import { cancelPurge, purgeApplied, purgeDeadline, purgeDue, purgeDumped, purgeFailed, schedulePurge } from './engine-purge.js'
 import type { ConntrackCommand, ConntrackStatus, DumpPurpose, DumpRun, EngineConfig, EngineInput, EngineState, EngineStepResult } from './engine-types.js'
@@ -113,6 +113,7 @@ export function stepEngine (state: EngineState, input: EngineInput, now: Millis)
       if (!s.overrunPending) {
         s.overrunPending = true
         s.overrunFirst = true
+        joinNewBeforeDump(s, out)
         out.push({ kind: 'dump', purpose: { kind: 'overrun', requestedAt: now } })
       } else {
         s.overrunAgain = true
@@ -199,6 +200,7 @@ function command (s: EngineState, id: number, e: ConntrackCommand, now: Millis, 
       out.complete(id)
       return
     case 'ctResyncFromKernel':
+      joinNewBeforeDump(s, out)
       out.push({ kind: 'dump', purpose: { kind: 'resync', id } })
       return
     case 'syncBulkSend':
@@ -357,6 +359,7 @@ function overrunFollowUp (s: EngineState, now: Millis, out: EngineOut): void {
   s.overrunAgain = false
   s.overrunFirst = false
   s.overrunPending = true
+  joinNewBeforeDump(s, out)
   out.push({ kind: 'dump', purpose: { kind: 'overrun', requestedAt: now } })
 }
 

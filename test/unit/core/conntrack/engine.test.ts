@@ -194,6 +194,22 @@ t.test('a takeover commit runs out of the NEW event group until its command is a
     t.same(kinds(b.step({ kind: 'applyFailed', purpose: { kind: 'commit' }, error: 'ECLOSED' })), ['listenNew true', 'complete'])
   })
 
+  await t.test('a resync or an overrun dump before the commit is answered joins the group first', async t => {
+    const { b } = replicate([1, 2, 3].map(n => tcpFlow(n)))
+    b.step({ kind: 'command', id: 6, effect: { kind: 'ctCommit', budgetMs: 1000, takeover: true } })
+    // the main thread answered the ctCommit on its own clock and the plan went on to the resync
+    const fx = b.step({ kind: 'command', id: 7, effect: { kind: 'ctResyncFromKernel' } })
+    t.same(fx.filter(e => e.kind === 'listenNew' || e.kind === 'dump').map(e => e.kind === 'listenNew' ? `listenNew ${String(e.on)}` : e.kind), ['listenNew true', 'dump'])
+    let rest = b.step({ kind: 'applied', purpose: { kind: 'commit' }, results: [{ ok: true }, { ok: true }] })
+    rest = rest.concat(b.step({ kind: 'applied', purpose: { kind: 'commit' }, results: [{ ok: true }] }))
+    t.same(kinds(rest), ['apply', 'complete'], 'the answer does not join twice')
+
+    const c = replicate([1, 2, 3].map(n => tcpFlow(n))).b
+    c.step({ kind: 'command', id: 8, effect: { kind: 'ctCommit', budgetMs: 1000, takeover: true } })
+    const ov = c.step({ kind: 'overrun', count: 1, reason: 'enobufs' })
+    t.same(ov.filter(e => e.kind === 'listenNew' || e.kind === 'dump').map(e => e.kind), ['listenNew', 'dump'], 'an overrun resync too')
+  })
+
   await t.test('an empty external cache: nothing to create, the group is kept', async t => {
     const b = new Driver()
     t.same(kinds(b.step({ kind: 'command', id: 4, effect: { kind: 'ctCommit', budgetMs: 100, takeover: true } })), ['complete'])
