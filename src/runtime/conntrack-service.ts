@@ -10,7 +10,8 @@ import type { ConntrackModel } from '../config/normalize.js'
 import type { ConntrackControl } from '../io/conntrack-port.js'
 import type { SyncTransport } from '../io/ports.js'
 import type { FilterCidr } from '../core/conntrack/filter.js'
-import { ConntrackRuntime } from './conntrack.js'
+import { ConntrackRuntime, engineConfig } from './conntrack.js'
+import type { EngineConfig } from '../core/conntrack/engine.js'
 import { SNAPSHOT_INTERVAL_MS } from './conntrack-protocol.js'
 import type { ConntrackEffect, ConntrackRequest, FromWorker, Port, ToWorker } from './conntrack-protocol.js'
 import type { Clock } from './clock.js'
@@ -38,6 +39,12 @@ export interface ServiceDeps {
   readonly loopDelay?: () => LoopDelayMonitor
   /** Told whether a commit runs, at its start and with every snapshot (the real worker yields the CPU meanwhile). */
   readonly setCommitting?: (committing: boolean) => void
+  /**
+   * Run before the ports open, with the engine's config (the real worker: ./warm-up.ts, synthetic
+   * traffic through the byte paths so the first real second runs compiled code); what it returns is
+   * logged. Absent in tests.
+   */
+  readonly warmUp?: (cfg: EngineConfig) => Record<string, number>
 }
 
 interface Running {
@@ -62,6 +69,17 @@ export function serveConntrack (port: Port<ToWorker, FromWorker>, deps: ServiceD
     switch (req.type) {
       case 'open': {
         if (running !== null) throw new Error('the conntrack worker is already open')
+        const log = deps.logger(req.logLevel).child({ component: 'conntrack' })
+        if (deps.warmUp !== undefined) {
+          // an optimisation: whatever goes wrong in it is logged and the worker starts anyway
+          const t0 = deps.clock()
+          try {
+            const warmed = deps.warmUp(engineConfig(req.model, deps.unixSeconds()))
+            log.info({ ...warmed, ms: Math.round(deps.clock() - t0) }, 'conntrack paths warmed up on synthetic traffic')
+          } catch (err) {
+            log.warn({ err: String(err) }, 'conntrack warm-up failed; starting cold')
+          }
+        }
         const ports = await deps.open(req.model)
         const counters = new Counters()
         const runtime = new ConntrackRuntime({
@@ -69,7 +87,7 @@ export function serveConntrack (port: Port<ToWorker, FromWorker>, deps: ServiceD
           ct: ports.ct,
           sync: ports.sync,
           clock: deps.clock,
-          log: deps.logger(req.logLevel).child({ component: 'conntrack' }),
+          log,
           counters,
           unixSeconds: deps.unixSeconds(),
           localAddresses: req.localAddresses,

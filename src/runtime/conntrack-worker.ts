@@ -16,6 +16,7 @@ import { serveConntrack } from './conntrack-service.js'
 import type { ConntrackPorts } from './conntrack-service.js'
 import type { FromWorker, Port, ToWorker } from './conntrack-protocol.js'
 import { createLogger } from './log.js'
+import { warmUpConntrack } from './warm-up.js'
 
 /** The kernel and peer ports of a conntrack model; a refusal names the config key. */
 export async function openConntrackPorts (m: ConntrackModel): Promise<ConntrackPorts> {
@@ -73,6 +74,7 @@ if (parentPort !== null) {
     logger: (level) => createLogger(level),
     onClosed: () => { port.close() },
     loopDelay: () => new LoopDelayMonitor(),
-    setCommitting: commitNice()
+    setCommitting: commitNice(),
+    warmUp: (cfg) => ({ ...warmUpConntrack(cfg) })
   })
 }

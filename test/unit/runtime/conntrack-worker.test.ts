@@ -17,6 +17,7 @@ import type { SyncTransport } from '../../../src/io/ports.js'
 import type { ConntrackModel } from '../../../src/config/normalize.js'
 import { Counters } from '../../../src/runtime/stats.js'
 import { benchFlow } from '../../../src/bench/synthetic.js'
+import type { EngineConfig } from '../../../src/core/conntrack/engine.js'
 
 const silent = pino({ level: 'silent' })
 
@@ -48,17 +49,19 @@ interface Node {
   readonly ports: [MessagePort, MessagePort]
 }
 
-function node (t: Test, sync: SyncTransport, opts: { failOpen?: string } = {}): Node {
+function node (t: Test, sync: SyncTransport, opts: { failOpen?: string, warmUp?: (cfg: EngineConfig) => Record<string, number>, opened?: () => void } = {}): Node {
   const kernel = new FakeConntrack()
   const { port1, port2 } = new MessageChannel()
   serveConntrack(port2 as unknown as Port<ToWorker, FromWorker>, {
     open: async () => {
+      opts.opened?.()
       if (opts.failOpen !== undefined) throw new Error(opts.failOpen)
       return { ct: kernel, sync }
     },
     clock: () => performance.now(),
     unixSeconds: () => 1_700_000_000,
-    logger: () => silent
+    logger: () => silent,
+    ...(opts.warmUp === undefined ? {} : { warmUp: opts.warmUp })
   })
   const counters = new Counters()
   const demotions: number[] = []
@@ -109,6 +112,22 @@ t.test('kernel events on A reach B through the worker protocol; commit puts them
   await h.ctFlush?.({ kind: 'ctFlush', caches: 'external' })
   t.equal(b.client.status().external.active, 0, 'flushed')
   await a.client.close()
+  await b.client.close()
+})
+
+t.test('the warm-up runs before the ports open, with the engine config; a failing one does not stop the start', async t => {
+  const [sa, sb] = syncPair()
+  const order: string[] = []
+  let seen: EngineConfig | null = null
+  const a = node(t, sa, { warmUp: (cfg) => { order.push('warmUp'); seen = cfg; return { events: 1 } }, opened: () => { order.push('open') } })
+  await a.client.open(ctModel('192.168.100.1', '192.168.100.2'), [], 'silent')
+  t.same(order, ['warmUp', 'open'])
+  t.match(seen, { initialSeq: 1_700_000_000, syncSource: { kind: 'unicast', peer: '192.168.100.2' } }, 'the node\'s engine config')
+  await a.client.close()
+  const b = node(t, sb, { warmUp: () => { throw new Error('boom') } })
+  await b.client.open(ctModel('192.168.100.2', '192.168.100.1'), [], 'silent')
+  await b.client.start()
+  t.equal(b.client.status().internal.active, 0, 'opened and started anyway')
   await b.client.close()
 })
 
