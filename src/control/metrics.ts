@@ -71,6 +71,8 @@ const COUNTER_FAMILIES: readonly CounterFamily[] = [
   { re: /^ct\.overrun$/, name: 'conntrack_netlink_overruns_total', help: 'ctnetlink event socket overruns (ENOBUFS), each followed by a resync from a dump.', labels: [] },
   { re: /^ct\.purge\.(.+)$/, name: 'conntrack_purge_events_total', help: 'Purge after PurgeTimeout: deleted entries, cancelled purges.', labels: ['event'] },
   { re: /^ct\.resync\.kernel$/, name: 'conntrack_kernel_resyncs_total', help: 'Internal cache resyncs from the kernel table (conntrackd -R, overruns).', labels: [] },
+  { re: /^ct\.events\.(leaveFailed|rejoinFailed)$/, name: 'conntrack_new_group_failures_total', help: 'The kernel refused to let the event socket leave (leaveFailed: the takeover commit ran with its NEW events) or join again (rejoinFailed: retried at every step, then a resync) the NEW event group.', labels: ['op'] },
+  { re: /^memory\.trim\.(released|failed)$/, name: 'memory_trims_total', help: 'Periodic malloc_trim calls that gave memory back to the kernel (released) or failed.', labels: ['outcome'] },
   { re: /^sync\.tx\.error$/, name: 'sync_tx_errors_total', help: 'Sync datagrams the socket refused to send.', labels: [] },
   { re: /^sync\.rx\.expectationIgnored$/, name: 'sync_expectations_ignored_total', help: 'Expectation messages from the peer ignored (hafw does not replicate expectations).', labels: [] },
   { re: /^sync\.rx\.drop\.(.+)$/, name: 'sync_drops_total', help: 'Sync messages dropped, by reason (codec, FTFW and entry mapping codes).', labels: ['reason'] },

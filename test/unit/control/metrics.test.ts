@@ -152,6 +152,8 @@ function fullStatus (): Status {
       'ct.internal.refused.filtered.address': 5,
       'sync.rx.bytes': 123456,
       'sync.tx.error': 2,
+      'ct.events.rejoinFailed': 3,
+      'memory.trim.released': 9,
       'some.new-counter': 7
     },
     conntrack: conntrackStatus()
@@ -257,6 +259,8 @@ t.test('GET /metrics: runtime counters by family; no metric name inside a label 
   t.equal(value(p, 'hafw_conntrack_refused_total', { cache: 'internal', reason: 'filtered.address' }), 5)
   t.equal(value(p, 'hafw_sync_rx_bytes_total'), 123456, 'received sync bytes, from the conntrack worker\'s counter')
   t.equal(value(p, 'hafw_sync_tx_errors_total'), 2)
+  t.equal(value(p, 'hafw_conntrack_new_group_failures_total', { op: 'rejoinFailed' }), 3)
+  t.equal(value(p, 'hafw_memory_trims_total', { outcome: 'released' }), 9)
   t.equal(fallbackMetricName('some.new-counter'), 'hafw_counter_some_new_counter_total')
   t.equal(value(p, 'hafw_counter_some_new_counter_total'), 7, 'a counter nobody mapped gets a metric of its own')
   t.notOk(p.types.has('hafw_runtime_counter_total'), 'no generic counter family')
