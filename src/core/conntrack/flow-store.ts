@@ -331,7 +331,7 @@ export function storeRefs (s: FlowStore): Ref[] {
 export function storeFootprint (s: FlowStore): { readonly slabBytes: number, readonly indexBytes: number, readonly sideEntries: number, readonly loose: number } {
   return {
     slabBytes: slabBytes(s.v4) + slabBytes(s.v6),
-    indexBytes: s.v4.index.byteLength + s.v6.index.byteLength,
+    indexBytes: s.v4.index.byteLength + s.v6.index.byteLength + s.v4.hashes.byteLength + s.v6.hashes.byteLength,
     sideEntries: s.v4.side.size + s.v6.side.size,
     loose: s.loose.byKey.size
   }
