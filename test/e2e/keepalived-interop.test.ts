@@ -191,7 +191,9 @@ t.test('hafwd and keepalived as one pair', { skip }, async t => {
     t.not(await waitFor(async () => await holdsAll(fw1, false), 15_000, 20), null, 'hafwd on fw1 goes master')
     t.not(await waitFor(async () => await holdsAll(fw2, false), 15_000, 20), null, 'keepalived on fw2 goes master too')
     const fromPeer = (): Map<string, number> => dropCounts(advertDrops(hafwd.logFile), [fw2.inside, fw2.outside])
-    t.not(await waitFor(async () => (fromPeer().get('authMismatch') ?? 0) >= 4, 8000, 100), null, 'hafwd keeps dropping keepalived\'s adverts')
+    // returns as soon as the 4th is logged; the bound is for a loaded CI host (one run of 12-06,
+    // with the other e2e files in parallel, saw only 3 in 8 s after keepalived went master)
+    t.not(await waitFor(async () => (fromPeer().get('authMismatch') ?? 0) >= 4, 20_000, 100), null, 'hafwd keeps dropping keepalived\'s adverts')
     t.ok(await holdsAll(fw1, false) && await holdsAll(fw2, false), 'both hold the VIPs')
     t.ok(transitions(hafwd.logFile).every(x => x.to === 'master' || x.from === 'initialize'), 'hafwd never left master')
     const counted = fromPeer()
