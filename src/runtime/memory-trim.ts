@@ -6,11 +6,13 @@
  * The daemon frees a lot after bursts of work it then does not repeat: startup (config, modules,
  * compilation), the startup dump and bulk, a commit, a resync. Measured on the lab pair at idle,
  * conntrack on: the malloc heap 12.8–14.0 MiB without trimming, 9.2 MiB with, the daemon's RSS
- * 86–88 MiB → 82 MiB at 30 s after start. One call costs 0.1–0.3 ms.
+ * 86–88 MiB → 82 MiB at 30 s after start. One call costs 0.1–0.3 ms at idle; the first one after
+ * ~100 MB were freed (a cache flushed) took 7 ms, the next ones under 1 ms (a synthetic heap).
  *
  * When: once shortly after start (startup's garbage), then on a fixed period, so what a commit or
- * a resync freed goes back within one period. The call takes the malloc arena lock that the
- * conntrack thread also uses (MALLOC_ARENA_MAX=1, main/node-flags.ts) for that fraction of a ms.
+ * a resync freed goes back within one period. The call runs on the VRRP thread and takes the
+ * malloc arena lock that the conntrack thread also uses (MALLOC_ARENA_MAX=1, main/node-flags.ts)
+ * for that long: at most a few ms, against advert intervals of 100 ms and more.
  */
 export interface MemoryTrimOptions {
   /** malloc_trim(0); whether memory went back. Throws only if the addon is broken. */
