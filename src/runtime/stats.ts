@@ -24,10 +24,14 @@ export class Counters {
     this.sources.push(source)
   }
 
-  /** Sorted plain object, for snapshots and logs. */
+  /**
+   * Sorted plain object, for snapshots and logs. Sorted by code point, not localeCompare: the first
+   * Intl/ICU call maps ICU's data into the process, measured +8.4 MiB of RSS, and this runs in the
+   * daemon every snapshot.
+   */
   toJSON (): Record<string, number> {
     const all = new Map(this.values)
     for (const s of this.sources) for (const [k, v] of Object.entries(s())) all.set(k, (all.get(k) ?? 0) + v)
-    return Object.fromEntries([...all.entries()].sort(([a], [b]) => a.localeCompare(b)))
+    return Object.fromEntries([...all.entries()].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0))
   }
 }
