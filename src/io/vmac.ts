@@ -28,8 +28,10 @@
  * any other interface of that name is refused, never deleted.
  */
 import { readFile, writeFile } from 'node:fs/promises'
-import { createRtNetlink } from 'netlink'
-import type { RtNetlinkSocket } from 'netlink'
+// The rtnetlink part of the `netlink` package only: its index also loads the nl80211 (WiFi),
+// genetlink and WireGuard modules (~0.5 MiB of heap, ~0.9 MiB of RSS, measured) that hafwd never uses.
+import { createRtNetlink } from 'netlink/dist/rt/rt.js'
+import type { RtNetlinkSocket } from 'netlink/dist/rt/rt.js'
 
 const AF_INET6 = 10
 const NLM_F_EXCL = 0x200
