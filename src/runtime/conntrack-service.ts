@@ -75,7 +75,7 @@ export function serveConntrack (port: Port<ToWorker, FromWorker>, deps: ServiceD
           const t0 = deps.clock()
           try {
             const warmed = deps.warmUp(engineConfig(req.model, deps.unixSeconds()))
-            log.info({ ...warmed, ms: Math.round(deps.clock() - t0) }, 'conntrack paths warmed up on synthetic traffic')
+            log.info({ ...warmed, ms: Math.round(deps.clock() - t0) }, 'conntrack code warmed up on synthetic entries (in memory only: nothing sent, nothing in the kernel)')
           } catch (err) {
             log.warn({ err: String(err) }, 'conntrack warm-up failed; starting cold')
           }
