@@ -139,6 +139,15 @@ static NlSock *open_sock_arg(napi_env env, napi_value v, const char *what) {
   return h->s;
 }
 
+/* A call whose first argument is an open socket: its `want` arguments into argv and the socket, or
+ * NULL once a TypeError (fewer arguments: `usage`) or an EBADF error (`closed`) is thrown. */
+static NlSock *sock_call(napi_env env, napi_callback_info info, size_t want, napi_value *argv, const char *usage, const char *closed) {
+  size_t argc = want;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < want) { napi_throw_type_error(env, NULL, usage); return NULL; }
+  return open_sock_arg(env, argv[0], closed);
+}
+
 static void on_handle_gc(napi_env env, void *data, void *hint) {
   Handle *h = (Handle *)data;
   (void)env; (void)hint;
@@ -464,11 +473,8 @@ static napi_value Open(napi_env env, napi_callback_info info) {
 
 /* start(handle, onData(buf), onError(errnoName)): begin polling; once per socket. */
 static napi_value Start(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 3) { napi_throw_type_error(env, NULL, "start(handle, onData, onError)"); return NULL; }
-  NlSock *s = open_sock_arg(env, argv[0], "start on a closed socket");
+  NlSock *s = sock_call(env, info, 3, argv, "start(handle, onData, onError)", "start on a closed socket");
   if (s == NULL) return NULL;
   napi_valuetype t1, t2;
   napi_typeof(env, argv[1], &t1);
@@ -490,11 +496,8 @@ static napi_value Start(napi_env env, napi_callback_info info) {
 
 /* send(handle, buffers: Buffer[]) → bytes: one datagram to the kernel holding every buffer. */
 static napi_value Send(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 2) { napi_throw_type_error(env, NULL, "send(handle, buffers)"); return NULL; }
-  NlSock *s = open_sock_arg(env, argv[0], "send on a closed socket");
+  NlSock *s = sock_call(env, info, 2, argv, "send(handle, buffers)", "send on a closed socket");
   if (s == NULL) return NULL;
   bool is_array = false;
   uint32_t count = 0;
@@ -567,11 +570,8 @@ static napi_value Send(napi_env env, napi_callback_info info) {
  * compare against htonl(portId) (a byte swap on little-endian, nothing on big-endian).
  */
 static napi_value SetOwnPortFilter(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 2) { napi_throw_type_error(env, NULL, "setOwnPortFilter(handle, portId)"); return NULL; }
-  NlSock *s = open_sock_arg(env, argv[0], "setOwnPortFilter on a closed socket");
+  NlSock *s = sock_call(env, info, 2, argv, "setOwnPortFilter(handle, portId)", "setOwnPortFilter on a closed socket");
   if (s == NULL) return NULL;
   uint32_t port;
   if (get_u32(env, argv[1], &port) < 0) { napi_throw_type_error(env, NULL, "portId must be an integer in 0..2^32-1"); return NULL; }
@@ -603,11 +603,8 @@ static napi_value SetOwnPortFilter(napi_env env, napi_callback_info info) {
  * group not joined is not an error.
  */
 static napi_value SetMembership(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 3) { napi_throw_type_error(env, NULL, "setMembership(handle, group, join)"); return NULL; }
-  NlSock *s = open_sock_arg(env, argv[0], "setMembership on a closed socket");
+  NlSock *s = sock_call(env, info, 3, argv, "setMembership(handle, group, join)", "setMembership on a closed socket");
   if (s == NULL) return NULL;
   uint32_t group;
   if (get_u32(env, argv[1], &group) < 0 || group == 0) { napi_throw_type_error(env, NULL, "group must be a positive integer"); return NULL; }
@@ -641,11 +638,8 @@ static napi_value MallocTrim(napi_env env, napi_callback_info info) {
 
 /* stats(handle) → counters of the receive path. */
 static napi_value Stats(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 1) { napi_throw_type_error(env, NULL, "stats(handle)"); return NULL; }
-  NlSock *s = open_sock_arg(env, argv[0], "stats on a closed socket");
+  NlSock *s = sock_call(env, info, 1, argv, "stats(handle)", "stats on a closed socket");
   if (s == NULL) return NULL;
   napi_value o;
   napi_create_object(env, &o);

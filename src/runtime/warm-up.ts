@@ -121,8 +121,6 @@ export function warmUpConntrack (node: EngineConfig, entries = WARM_UP_ENTRIES):
         // encoded as the committer encodes them, answered with ACKs
         for (const req of e.requests) encodeRequestInto(req as CtRequest, ++seq, 0, scratch, 0)
         return [who, { kind: 'applied', purpose: e.purpose, results: e.requests.map(() => ({ ok: true as const })) }]
-      case 'dump':
-        return [who, { kind: 'dumped', purpose: e.purpose, flows: [] }]
       default:
         return null
     }

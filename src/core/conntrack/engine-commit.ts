@@ -79,17 +79,18 @@ export function commitApplyFailed (s: EngineState, error: string, out: EngineOut
 
 /** Before a dump that refills the internal cache: NEW events back on, if a takeover commit left them (module comment). */
 export function joinNewBeforeDump (s: EngineState, out: EngineOut): void {
-  if (s.commit?.newEventsOff !== true) return
-  s.commit.newEventsOff = false
+  if (s.commit !== null) joinNew(s.commit, out)
+}
+
+function joinNew (c: CommitRun, out: EngineOut): void {
+  if (!c.newEventsOff) return
+  c.newEventsOff = false
   out.push({ kind: 'listenNew', on: true })
 }
 
 /** Answer the waiting ctCommit, NEW events back on first (module comment). */
 function answer (c: CommitRun, out: EngineOut, error?: string): void {
-  if (c.newEventsOff) {
-    c.newEventsOff = false
-    out.push({ kind: 'listenNew', on: true })
-  }
+  joinNew(c, out)
   if (c.waiting !== null) out.complete(c.waiting, error)
   c.waiting = null
 }
