@@ -4,7 +4,8 @@
  * Connection failures become ControlClientError with a code and a sentence a person can act on.
  */
 import WebSocket from 'ws'
-import { encodeMessage, parseServerMessage, PROTOCOL_VERSION } from './protocol.js'
+import { encodeMessage, PROTOCOL_VERSION } from './protocol.js'
+import { parseServerMessage } from './server-messages.js'
 import type { CacheName, ControlEvent, CtEntryView, ErrorCode, IssueView, RequestBody, RequestType, ServerMessage, Status } from './protocol.js'
 
 export type ClientErrorCode =

@@ -1,7 +1,11 @@
 /**
  * The control protocol between hafwd and its clients (hafwctl, metrics, scripts): versioned JSON
- * text messages over a WebSocket (architecture decision 9). Pure: no sockets, no clock; the
- * server and the client both validate with the schemas here.
+ * text messages over a WebSocket (architecture decision 9). Pure: no sockets, no clock.
+ *
+ * The daemon validates requests here by hand (a dozen fields; REQUEST_FIELDS). Clients validate
+ * the daemon's messages with the zod schemas of control/server-messages.ts. The split keeps zod
+ * out of the daemon's VRRP thread: loading it cost ~2.5 MiB of heap that an idle daemon carried
+ * for nothing (test/arch/daemon-imports.test.ts holds the line).
  *
  * Every message is one JSON object `{ v: 1, type, ... }`.
  *
@@ -54,10 +58,8 @@
  * request budget: this error, then close 1008 rateLimited).
  */
 import type { LoopDelay } from '../runtime/loop-delay.js'
-import { z } from 'zod'
 import type { GroupSnapshot } from '../core/node.js'
 import type { GroupState, GroupTransitionReason } from '../core/group/sync-group.js'
-import { ROUTER_STATES } from '../core/vrrp/types.js'
 import type { RouterSnapshot, RouterState, TrackKind, TransitionReason } from '../core/vrrp/types.js'
 
 export const PROTOCOL_VERSION = 1
@@ -86,29 +88,6 @@ export const DUMP_CHUNK_ENTRIES = 1000
 /** Upper bound of `commit.waitMs`: the commit goes on in the background after it. */
 export const MAX_COMMIT_WAIT_MS = 600_000
 export const DEFAULT_COMMIT_WAIT_MS = 30_000
-
-const requestId = z.union([z.string().max(64), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)])
-
-const envelope = { v: z.literal(PROTOCOL_VERSION), id: requestId.optional() }
-const cacheName = z.enum(['internal', 'external'])
-
-/** Strict, so a misspelt field is an error, not ignored. */
-const bare = <T extends RequestType>(type: T) => z.strictObject({ ...envelope, type: z.literal(type) })
-const requestSchemas: Record<RequestType, z.ZodType> = {
-  status: bare('status'),
-  counters: bare('counters'),
-  subscribe: bare('subscribe'),
-  unsubscribe: bare('unsubscribe'),
-  reload: z.strictObject({ ...envelope, type: z.literal('reload'), dryRun: z.boolean().optional() }),
-  maintenance: z.strictObject({ ...envelope, type: z.literal('maintenance'), on: z.boolean() }),
-  commit: z.strictObject({ ...envelope, type: z.literal('commit'), waitMs: z.number().int().min(0).max(MAX_COMMIT_WAIT_MS).optional() }),
-  flush: z.strictObject({ ...envelope, type: z.literal('flush'), caches: z.enum(['internal', 'external', 'both']).optional() }),
-  resync: bare('resync'),
-  bulk: bare('bulk'),
-  requestResync: bare('requestResync'),
-  dump: z.strictObject({ ...envelope, type: z.literal('dump'), cache: cacheName }),
-  stats: bare('stats')
-}
 
 export type CacheName = 'internal' | 'external'
 
@@ -165,100 +144,6 @@ export interface Status {
   readonly loopDelay?: { readonly vrrp: LoopDelay, readonly conntrack: LoopDelay | null }
 }
 
-// Enumerations a newer daemon may extend are checked as strings, so an older client still reads
-// the snapshot; the states are a fixed part of VRRP and checked exactly.
-const routerState = z.enum(ROUTER_STATES as [RouterState, ...RouterState[]])
-const groupState = z.enum(['initialize', 'backup', 'master', 'fault'] satisfies GroupState[])
-const transitionReason = z.custom<TransitionReason>(v => typeof v === 'string')
-const groupReason = z.custom<GroupTransitionReason>(v => typeof v === 'string')
-const millis = z.number().finite()
-const deadline = millis.nullable()
-const count = z.number().int().min(0)
-const counterMap = z.record(z.string(), count)
-
-const transitionSchema = z.looseObject({
-  routerId: z.string(),
-  from: routerState,
-  to: routerState,
-  reason: transitionReason,
-  at: millis,
-  priority: z.number().int()
-})
-
-const groupTransitionSchema = z.looseObject({
-  group: z.string(),
-  from: groupState,
-  to: groupState,
-  reason: groupReason,
-  member: z.string().nullable(),
-  at: millis
-})
-
-const routerStatusSchema = z.looseObject({
-  id: z.string(),
-  ifname: z.string(),
-  family: z.enum(['ipv4', 'ipv6']),
-  vrid: z.number().int(),
-  version: z.union([z.literal(2), z.literal(3)]),
-  state: routerState,
-  want: routerState,
-  syncGroup: z.string().nullable(),
-  configuredPriority: z.number().int(),
-  effectivePriority: z.number().int(),
-  primaryAddress: z.string(),
-  advertIntervalCs: z.number().int(),
-  masterAdverIntervalCs: z.number().int(),
-  interfaceUp: z.boolean(),
-  faults: z.array(z.string()),
-  // Tracking (an older daemon sends none).
-  track: z.array(z.looseObject({
-    name: z.string(),
-    kind: z.custom<TrackKind>(v => typeof v === 'string'),
-    weight: z.number().int(),
-    up: z.boolean().nullable(),
-    value: z.number().nullable(),
-    contribution: z.number().int(),
-    fault: z.boolean()
-  })).default([]),
-  offsets: z.record(z.string(), z.number()).default({}),
-  lastMaster: z.looseObject({ address: z.string(), priority: z.number().int(), adverIntervalCs: z.number().int(), at: millis }).nullable(),
-  lastTransition: transitionSchema.nullable(),
-  counters: z.looseObject({
-    transitions: count,
-    advertsReceived: count,
-    advertsSent: count,
-    priorityZeroReceived: count,
-    priorityZeroSent: count,
-    addressListMismatch: count,
-    groupReleases: count.default(0),
-    drops: z.record(z.custom<keyof RouterSnapshot['counters']['drops']>(v => typeof v === 'string'), count)
-  }),
-  deadline,
-  vips: z.array(z.looseObject({ address: z.string(), prefix: z.number().int(), dev: z.string().nullable() }))
-})
-
-const groupStatusSchema = z.looseObject({
-  name: z.string(),
-  state: groupState,
-  members: z.array(z.looseObject({ id: z.string(), state: z.string(), want: z.string() })),
-  transitions: count,
-  lastTransition: groupTransitionSchema.nullable()
-})
-
-export const statusSchema: z.ZodType<Status> = z.looseObject({
-  node: z.string(),
-  pid: z.number().int(),
-  version: z.string(),
-  uptimeMs: millis,
-  now: millis,
-  time: z.string(),
-  routers: z.array(routerStatusSchema),
-  groups: z.array(groupStatusSchema),
-  counters: counterMap,
-  role: z.string().optional(),
-  maintenance: z.boolean().optional()
-})
-
 // ---------------------------------------------------------------------------------------------
 // Events and replies
 // ---------------------------------------------------------------------------------------------
@@ -300,16 +185,6 @@ export type ControlEvent =
   /** A router's effective priority changed; `cause` says which tracked object / offset / reload (readable). */
   | { readonly kind: 'priority', readonly routerId: string, readonly from: number, readonly to: number, readonly cause: string, readonly at: number, readonly time: string }
 
-const eventSchema: z.ZodType<ControlEvent> = z.discriminatedUnion('kind', [
-  transitionSchema.extend({ kind: z.literal('transition'), time: z.string() }),
-  groupTransitionSchema.extend({ kind: z.literal('groupTransition'), time: z.string() }),
-  z.looseObject({ kind: z.literal('role'), from: z.string(), to: z.string(), reason: z.string().optional(), at: millis, time: z.string() }),
-  z.looseObject({ kind: z.literal('bulk'), from: z.string(), to: z.string(), reason: z.string(), at: millis, time: z.string() }),
-  z.looseObject({ kind: z.literal('maintenance'), on: z.boolean(), at: millis, time: z.string() }),
-  z.looseObject({ kind: z.literal('peer'), from: z.string(), to: z.string(), at: millis, time: z.string() }),
-  z.looseObject({ kind: z.literal('priority'), routerId: z.string(), from: z.number().int(), to: z.number().int(), cause: z.string(), at: millis, time: z.string() })
-])
-
 // ---------------------------------------------------------------------------------------------
 // Command replies
 // ---------------------------------------------------------------------------------------------
@@ -348,34 +223,6 @@ export interface CtEntryView {
   readonly idleS: number
 }
 
-const port = z.number().int().min(0).max(65535)
-const tupleView = z.looseObject({
-  src: z.string(),
-  dst: z.string(),
-  sport: port.optional(),
-  dport: port.optional(),
-  icmpType: z.number().int().optional(),
-  icmpCode: z.number().int().optional(),
-  icmpId: z.number().int().optional()
-})
-const natBinding = z.looseObject({ ip: z.string().optional(), port: port.optional() })
-const ctEntrySchema: z.ZodType<CtEntryView> = z.looseObject({
-  family: z.enum(['ipv4', 'ipv6']),
-  proto: z.number().int().min(0).max(255),
-  orig: tupleView,
-  reply: tupleView,
-  state: z.string().optional(),
-  timeout: z.number().optional(),
-  mark: z.number().int().optional(),
-  zone: z.number().int().optional(),
-  statusBits: z.number().int().optional(),
-  nat: z.looseObject({ src: natBinding.optional(), dst: natBinding.optional() }).optional(),
-  helper: z.string().optional(),
-  status: z.enum(['new', 'alive']),
-  activeSinceS: count,
-  idleS: count
-})
-
 /** What a reload did to each router (core/reconfigure.ts RouterChangeKind). */
 export interface ReloadChange { readonly id: string, readonly change: string }
 
@@ -391,8 +238,6 @@ export interface RouterPlanView {
 
 /** A config problem as `invalidConfig` carries it (config/issue.ts ConfigIssue). */
 export interface IssueView { readonly path: string, readonly line?: number, readonly column?: number, readonly message: string }
-
-const issueSchema: z.ZodType<IssueView> = z.looseObject({ path: z.string(), line: z.number().int().optional(), column: z.number().int().optional(), message: z.string() })
 
 export type ReplyId = RequestId | null
 
@@ -415,32 +260,6 @@ export type ServerMessage =
 
 export type ErrorReply = Extract<ServerMessage, { type: 'error' }>
 
-const replyEnvelope = { v: z.literal(PROTOCOL_VERSION), id: requestId.nullable() }
-const errorCode = z.custom<ErrorCode>(v => typeof v === 'string')
-const commandType = z.custom<CommandType>(v => typeof v === 'string')
-
-const serverMessageSchema: z.ZodType<ServerMessage> = z.discriminatedUnion('type', [
-  z.looseObject({ ...replyEnvelope, type: z.literal('status'), status: statusSchema }),
-  z.looseObject({ ...replyEnvelope, type: z.literal('counters'), counters: counterMap }),
-  z.looseObject({ ...replyEnvelope, type: z.literal('subscribed') }),
-  z.looseObject({ ...replyEnvelope, type: z.literal('unsubscribed') }),
-  z.looseObject({
-    ...replyEnvelope,
-    type: z.literal('reloaded'),
-    file: z.string(),
-    changes: z.array(z.looseObject({ id: z.string(), change: z.string() })),
-    notes: z.array(z.string()),
-    routers: z.array(z.looseObject({ id: z.string(), change: z.string(), restart: z.array(z.string()), inPlace: z.array(z.string()) })).optional(),
-    dryRun: z.boolean().optional()
-  }),
-  z.looseObject({ ...replyEnvelope, type: z.literal('maintenance'), on: z.boolean(), changed: z.boolean() }),
-  z.looseObject({ ...replyEnvelope, type: z.literal('done'), command: commandType, message: z.string(), data: z.record(z.string(), z.unknown()).optional() }),
-  z.looseObject({ ...replyEnvelope, type: z.literal('stats'), conntrack: z.unknown(), counters: counterMap }),
-  z.looseObject({ ...replyEnvelope, type: z.literal('dump'), cache: cacheName, chunk: count, total: count, last: z.boolean(), entries: z.array(ctEntrySchema).max(DUMP_CHUNK_ENTRIES) }),
-  z.looseObject({ ...replyEnvelope, type: z.literal('error'), code: errorCode, message: z.string(), issues: z.array(issueSchema).optional() }),
-  z.looseObject({ v: z.literal(PROTOCOL_VERSION), type: z.literal('event'), event: eventSchema })
-])
-
 // ---------------------------------------------------------------------------------------------
 // Parsing and building
 // ---------------------------------------------------------------------------------------------
@@ -457,11 +276,60 @@ function isRecord (x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x)
 }
 
-function firstIssue (err: z.ZodError): string {
-  const i = err.issues[0]
-  if (i === undefined) return 'invalid message'
-  const path = i.path.map(String).join('.')
-  return path === '' ? i.message : `${path}: ${i.message}`
+/** A field's check: null when the value is valid, else what is wrong with it. */
+type FieldCheck = (value: unknown) => string | null
+
+const isBoolean: FieldCheck = v => typeof v === 'boolean' ? null : 'must be true or false'
+const oneOf = (values: readonly string[]): FieldCheck => v => typeof v === 'string' && values.includes(v) ? null : `must be one of ${values.map(s => `"${s}"`).join(', ')}`
+const integerIn = (min: number, max: number): FieldCheck => v => Number.isInteger(v) && (v as number) >= min && (v as number) <= max ? null : `must be an integer from ${min} to ${max}`
+
+interface FieldSpec { readonly check: FieldCheck, readonly required: boolean }
+const optional = (check: FieldCheck): FieldSpec => ({ check, required: false })
+const required = (check: FieldCheck): FieldSpec => ({ check, required: true })
+
+/**
+ * The fields each request type takes besides v, id and type. Anything else is refused, so a
+ * misspelt field is an error, not ignored.
+ */
+const REQUEST_FIELDS: Readonly<Record<RequestType, Readonly<Record<string, FieldSpec>>>> = {
+  status: {},
+  counters: {},
+  subscribe: {},
+  unsubscribe: {},
+  reload: { dryRun: optional(isBoolean) },
+  maintenance: { on: required(isBoolean) },
+  commit: { waitMs: optional(integerIn(0, MAX_COMMIT_WAIT_MS)) },
+  flush: { caches: optional(oneOf(['internal', 'external', 'both'])) },
+  resync: {},
+  bulk: {},
+  requestResync: {},
+  dump: { cache: required(oneOf(['internal', 'external'])) },
+  stats: {}
+}
+
+const MAX_ID_LENGTH = 64
+
+/** A request id: a string of at most 64 characters or a non-negative safe integer. */
+export function isRequestId (x: unknown): x is RequestId {
+  return (typeof x === 'string' && x.length <= MAX_ID_LENGTH) || (Number.isSafeInteger(x) && (x as number) >= 0)
+}
+
+/** The first problem of a known request type's fields (`key: what is wrong`), or null. */
+function fieldProblem (type: RequestType, data: Readonly<Record<string, unknown>>): string | null {
+  if ('id' in data && !isRequestId(data.id)) return `id: must be a string of at most ${MAX_ID_LENGTH} characters or an integer from 0 to ${Number.MAX_SAFE_INTEGER}`
+  const fields = REQUEST_FIELDS[type]
+  for (const key of Object.keys(data)) {
+    if (key !== 'v' && key !== 'id' && key !== 'type' && !Object.hasOwn(fields, key)) return `${JSON.stringify(key.slice(0, 64))}: a ${type} request has no such field`
+  }
+  for (const [key, spec] of Object.entries(fields)) {
+    if (!(key in data)) {
+      if (spec.required) return `${key}: missing (a ${type} request needs it)`
+      continue
+    }
+    const problem = spec.check(data[key])
+    if (problem !== null) return `${key}: ${problem}`
+  }
+  return null
 }
 
 /**
@@ -479,8 +347,7 @@ export function parseRequest (text: string, byteLength: number): ParsedRequest {
   }
   if (!isRecord(data)) return fail(null, 'badMessage', 'request must be a JSON object')
   // Echo the id in the error when it is readable, so the client can tell which request failed.
-  const idCheck = requestId.safeParse(data.id)
-  const id: ReplyId = idCheck.success ? idCheck.data : null
+  const id: ReplyId = isRequestId(data.id) ? data.id : null
   if (data.v !== PROTOCOL_VERSION) {
     return fail(id, 'badVersion', `protocol version ${JSON.stringify(data.v) ?? 'missing'} is not supported; this hafwd speaks v${PROTOCOL_VERSION}`)
   }
@@ -489,29 +356,15 @@ export function parseRequest (text: string, byteLength: number): ParsedRequest {
   if (!(REQUEST_TYPES as readonly string[]).includes(type)) {
     return fail(id, 'unknownType', `unknown request type "${type.slice(0, 64)}"; known: ${REQUEST_TYPES.join(', ')}`)
   }
-  const r = (requestSchemas[type as RequestType]).safeParse(data)
-  if (!r.success) return fail(id, 'badMessage', firstIssue(r.error))
-  return { ok: true, request: r.data as Request }
-}
-
-export type ParsedServerMessage =
-  | { readonly ok: true, readonly message: ServerMessage }
-  | { readonly ok: false, readonly message: string }
-
-/** Client side: validate a message from the daemon (a daemon of another version may send more fields, kept). */
-export function parseServerMessage (text: string): ParsedServerMessage {
-  let data: unknown
-  try {
-    data = JSON.parse(text)
-  } catch {
-    return { ok: false, message: 'message from hafwd is not valid JSON' }
-  }
-  if (isRecord(data) && data.v !== PROTOCOL_VERSION) {
-    return { ok: false, message: `hafwd speaks protocol version ${JSON.stringify(data.v) ?? 'unknown'}; this client speaks v${PROTOCOL_VERSION}` }
-  }
-  const r = serverMessageSchema.safeParse(data)
-  if (!r.success) return { ok: false, message: `unexpected message from hafwd: ${firstIssue(r.error)}` }
-  return { ok: true, message: r.data }
+  const known = type as RequestType
+  const problem = fieldProblem(known, data)
+  if (problem !== null) return fail(id, 'badMessage', problem)
+  // A fresh object of the checked fields only (JSON.parse may have made an own "__proto__").
+  const request: Record<string, unknown> = { v: PROTOCOL_VERSION }
+  if ('id' in data) request.id = data.id
+  request.type = known
+  for (const key of Object.keys(REQUEST_FIELDS[known])) if (key in data) request[key] = data[key]
+  return { ok: true, request: request as Request }
 }
 
 export function encodeMessage (m: ServerMessage | Request): string {

@@ -4,8 +4,9 @@
  *   SIGTERM / SIGINT  priority-0 adverts, VIPs removed, exit 0 (RFC 5798 §6.4.3 Shutdown);
  *   SIGHUP            reload (runtime/commands.ts, as `hafwctl reload`).
  */
-import { checkConfig, formatIssues, loadConfigFile } from '../config/load.js'
+import { formatIssues } from '../config/issue.js'
 import { packageVersion } from '../control/source.js'
+import { loadConfigInWorker } from '../runtime/config-loader.js'
 import { createLogger } from '../runtime/log.js'
 import { startDaemon, StartupError } from '../runtime/daemon.js'
 
@@ -50,11 +51,13 @@ export async function main (argv: readonly string[]): Promise<number> {
   if (args.mode === 'version') { process.stdout.write(`${versionLine()}\n`); return 0 }
   if (args.mode === 'check') {
     // One OK line by default (ExecStartPre output in the journal); the model only on request.
+    // In-process: this run exits right after, so zod and yaml need no thread of their own.
+    const { checkConfig } = await import('../config/load.js')
     const r = await checkConfig(args.config, { print: args.print, okLine: 'hafwd' })
     ;(r.exitCode === 0 ? process.stdout : process.stderr).write(r.output)
     return r.exitCode
   }
-  const loaded = await loadConfigFile(args.config)
+  const loaded = await loadConfigInWorker(args.config)
   if (!loaded.ok) {
     process.stderr.write(formatIssues(args.config, loaded.issues))
     process.stderr.write(`hafwd: ${loaded.issues.length} error(s) in ${args.config}; nothing applied\n`)

@@ -19,7 +19,6 @@
  * owner, priority 255, still goes MASTER at its Startup and leaves at once: RFC 5798 §6.4.1 lets
  * nothing hold an owner in Backup.)
  */
-import { loadConfigFile } from '../config/load.js'
 import { diffModels } from '../config/diff.js'
 import type { ReloadPlan } from '../config/diff.js'
 import type { Model } from '../config/normalize.js'
@@ -29,6 +28,8 @@ import { ctEntryView } from '../control/ct-view.js'
 import type { MaintenanceView } from '../control/source.js'
 import type { RestartReason, RouterChangeKind } from '../core/reconfigure.js'
 import { planLines, routerPlans } from './reload-plan.js'
+import { loadConfigInWorker } from './config-loader.js'
+import type { ModelResult } from './config-loader.js'
 import type { ConntrackHandle } from './conntrack-client.js'
 import type { EffectHandlers } from './executor.js'
 import type { Logger } from './log.js'
@@ -56,6 +57,8 @@ export interface DaemonCommandsOptions {
   readonly configPath: string | null
   /** runtime/daemon.ts reload: apply a validated model as a diff. */
   readonly reload: DaemonReload
+  /** Reads and validates the file (default: in a short-lived thread, runtime/config-loader.ts). */
+  readonly loadConfig?: (path: string) => Promise<ModelResult>
 }
 
 export interface DaemonCommands extends CommandHandler {
@@ -127,7 +130,7 @@ export function createDaemonCommands (o: DaemonCommandsOptions): DaemonCommands 
   const reload = async (dryRun: boolean): Promise<ReloadResult> => {
     const file = o.configPath
     if (file === null) throw new CommandError('notAvailable', 'hafwd was not started from a configuration file: nothing to reload')
-    const loaded = await loadConfigFile(file)
+    const loaded = await (o.loadConfig ?? loadConfigInWorker)(file)
     if (!loaded.ok) {
       o.counters.inc('reload.invalid')
       log.error({ file, issues: loaded.issues }, `reload refused: ${loaded.issues.length} error(s); running configuration kept`)

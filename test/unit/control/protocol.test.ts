@@ -1,7 +1,8 @@
 // Control protocol: request validation in its documented order, versions, sizes, ids; server
 // messages validated on the client side (forward compatible with extra fields).
 import t from 'tap'
-import { COMMAND_TYPES, CONNTRACK_COMMANDS, DUMP_CHUNK_ENTRIES, encodeMessage, ERROR_CODES, errorReply, MAX_REQUEST_BYTES, parseRequest, parseServerMessage, PROTOCOL_VERSION, REQUEST_TYPES, statusSchema } from '../../../src/control/protocol.js'
+import { COMMAND_TYPES, CONNTRACK_COMMANDS, DUMP_CHUNK_ENTRIES, encodeMessage, ERROR_CODES, errorReply, MAX_REQUEST_BYTES, parseRequest, PROTOCOL_VERSION, REQUEST_TYPES } from '../../../src/control/protocol.js'
+import { parseServerMessage, statusSchema } from '../../../src/control/server-messages.js'
 import type { ControlEvent, ParsedRequest } from '../../../src/control/protocol.js'
 import { stepEvents } from '../../../src/control/source.js'
 import { stepNode } from '../../../src/core/node.js'
@@ -115,6 +116,12 @@ t.test('commands: fields validated strictly', async t => {
   t.match(ok({ type: 'commit', waitMs: 1.5 }), /^waitMs: /)
   t.match(ok({ type: 'reload', file: '/etc/shadow' }), /file/, 'reload takes no file: the daemon reads its own')
   t.match(ok({ type: 'requestResync', now: true }), /now/)
+  t.equal(ok({ type: 'dump' }), 'cache: missing (a dump request needs it)', 'a missing field says so')
+  t.equal(ok({ type: 'flush', caches: 'all' }), 'caches: must be one of "internal", "external", "both"', 'an enum lists its values')
+  t.equal(ok({ type: 'status', extra: 1 }), '"extra": a status request has no such field')
+  t.equal(codeOf(req('{"v":1,"type":"status","__proto__":{"on":true}}')), 'badMessage', 'an own __proto__ key is an unknown field')
+  const parsed = req('{"v":1,"type":"maintenance","on":true,"id":"a"}')
+  t.ok(parsed.ok && Object.getPrototypeOf(parsed.request) === Object.prototype && Object.keys(parsed.request).join() === 'v,id,type,on', 'the request is a fresh plain object of the checked fields')
 })
 
 t.test('command replies and events round trip; bad ones refused', async t => {

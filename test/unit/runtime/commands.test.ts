@@ -14,6 +14,7 @@ import type { Effect } from '../../../src/core/effects.js'
 import type { RouterConfig } from '../../../src/core/vrrp/types.js'
 import type { Model } from '../../../src/config/normalize.js'
 import { createDaemonCommands, MAINTENANCE_OFFSET } from '../../../src/runtime/commands.js'
+import { loadConfigInWorker } from '../../../src/runtime/config-loader.js'
 import type { DaemonReload } from '../../../src/runtime/commands.js'
 import { Transitions } from '../../../src/runtime/transitions.js'
 import type { ConntrackHandle } from '../../../src/runtime/conntrack-client.js'
@@ -58,8 +59,11 @@ async function toMaster (r: Rig): Promise<void> {
 const noReload: DaemonReload = async () => { throw new Error('reload must not be called') }
 const baseModel = (): Model => modelOf(oneInstance())
 
+/** Reload reads the file in the configuration thread, as the daemon does (its sources, through the tests' shim). */
+const loadInThread = async (path: string): ReturnType<typeof loadConfigInWorker> => await loadConfigInWorker(path, { entry: new URL('../../helpers/config-worker-shim.mjs', import.meta.url) })
+
 function commands (r: Rig, over: Partial<Parameters<typeof createDaemonCommands>[0]> = {}): ReturnType<typeof createDaemonCommands> {
-  return createDaemonCommands({ runner: r.runner, conntrack: null, counters: r.counters, log, model: baseModel(), configPath: null, reload: noReload, ...over })
+  return createDaemonCommands({ runner: r.runner, conntrack: null, counters: r.counters, log, model: baseModel(), configPath: null, reload: noReload, loadConfig: loadInThread, ...over })
 }
 
 const flush = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
