@@ -1,12 +1,12 @@
 /**
- * Gratuitous ARP through iputils `arping` (Debian package iputils-arping), run with execa.
+ * Gratuitous ARP through iputils `arping` (Debian package iputils-arping), run by io/run-program.ts.
  *
  * `arping -U` sends unsolicited ARP requests whose sender and target are the VIP, which is what
  * updates neighbours' caches after a takeover (RFC 5798 §6.4.1 (o) / RFC 5227 §3 "ARP
  * Announcement"). Each call is bounded in time; failures are typed so the executor can count them
  * by reason instead of crashing.
  */
-import { execa } from 'execa'
+import { runProgram } from './run-program.js'
 
 export type ArpingFailure = 'ARPING_NOT_INSTALLED' | 'ARPING_TIMEOUT' | 'ARPING_FAILED'
 
@@ -36,12 +36,13 @@ export async function garpWithArping (ifname: string, address: string, count: nu
     // The first packet leaves at once; arping then lingers one interval per further packet, so
     // the round runs in the background of the executor. Only a signal, a timeout, or a message on
     // stderr means failure: the exit status in -U mode says nothing about replies we never expect.
-    const r = await execa(opts.binary ?? 'arping', arpingArgs(ifname, address, count, intervalS), { timeout: timeoutMs, reject: false, ...(opts.signal !== undefined ? { cancelSignal: opts.signal } : {}) })
-    if (r.isCanceled === true) return
-    if (r.timedOut === true) throw new ArpingError('ARPING_TIMEOUT', `arping for ${address} on ${ifname} took over ${timeoutMs} ms`)
-    if ((r as { code?: string }).code === 'ENOENT') throw new ArpingError('ARPING_NOT_INSTALLED', 'arping not found (install iputils-arping)')
-    const stderr = String(r.stderr ?? '').trim()
-    if (r.signal !== undefined || stderr !== '') throw new ArpingError('ARPING_FAILED', `arping ${address} on ${ifname}: ${stderr === '' ? `signal ${String(r.signal)}` : stderr}`)
+    const r = await runProgram(opts.binary ?? 'arping', arpingArgs(ifname, address, count, intervalS), { timeoutMs, stderr: 'capture', ...(opts.signal !== undefined ? { signal: opts.signal } : {}) })
+    if (r.canceled) return
+    if (r.timedOut) throw new ArpingError('ARPING_TIMEOUT', `arping for ${address} on ${ifname} took over ${timeoutMs} ms`)
+    if (r.startError?.code === 'ENOENT') throw new ArpingError('ARPING_NOT_INSTALLED', 'arping not found (install iputils-arping)')
+    if (r.startError !== undefined) throw new ArpingError('ARPING_FAILED', `arping cannot be run: ${r.startError.message}`)
+    const stderr = r.stderr.trim()
+    if (r.signal !== null || stderr !== '') throw new ArpingError('ARPING_FAILED', `arping ${address} on ${ifname}: ${stderr === '' ? `signal ${String(r.signal)}` : stderr}`)
   } catch (err) {
     if (err instanceof ArpingError) throw err
     throw new ArpingError('ARPING_FAILED', String(err))
@@ -50,6 +51,6 @@ export async function garpWithArping (ifname: string, address: string, count: nu
 
 /** True when an arping binary that understands iputils options can be run. */
 export async function arpingAvailable (binary = 'arping'): Promise<boolean> {
-  const r = await execa(binary, ['-V'], { reject: false, timeout: 3000 })
-  return r.exitCode === 0 && /iputils/.test(String(r.stdout) + String(r.stderr))
+  const r = await runProgram(binary, ['-V'], { timeoutMs: 3000, stdout: 'capture', stderr: 'capture' })
+  return r.exitCode === 0 && /iputils/.test(r.stdout + r.stderr)
 }

@@ -6,6 +6,7 @@
  */
 import { formatIssues } from '../config/issue.js'
 import { packageVersion } from '../control/source.js'
+import { runProgram } from '../io/run-program.js'
 import { loadConfigInWorker } from '../runtime/config-loader.js'
 import { createLogger } from '../runtime/log.js'
 import { startDaemon, StartupError } from '../runtime/daemon.js'
@@ -79,8 +80,7 @@ export async function main (argv: readonly string[]): Promise<number> {
   // systemd Type=notify: report readiness once the routers have started (NotifyAccess=all lets
   // the systemd-notify helper speak for us).
   if (process.env.NOTIFY_SOCKET !== undefined) {
-    const { execa } = await import('execa')
-    await execa('systemd-notify', ['--ready', `--pid=${process.pid}`], { reject: false, timeout: 5000 })
+    await runProgram('systemd-notify', ['--ready', `--pid=${process.pid}`], { timeoutMs: 5000 })
   }
   return await new Promise<number>((resolve) => {
     let stopping = false
@@ -90,8 +90,8 @@ export async function main (argv: readonly string[]): Promise<number> {
       log.info({ signal }, 'stopping: priority-0 adverts, removing VIPs')
       daemon.stop().then(() => { log.info('stopped'); resolve(0) }, (err: unknown) => { log.error({ err: String(err) }, 'stop failed'); resolve(1) })
     }
-    // `on`, not `once`: execa's exit handler (signal-exit) re-raises the signal when it sees no
-    // other listener left, which would kill us before the priority-0 adverts are out.
+    // `on`, not `once`: a second SIGTERM during the stop must not find node's default handler
+    // (exit at once, before the priority-0 adverts are out).
     process.on('SIGTERM', () => { stop('SIGTERM') })
     process.on('SIGINT', () => { stop('SIGINT') })
     // SIGHUP: reload as a diff, the same way as `hafwctl reload` (runtime/commands.ts: one at a

@@ -37,7 +37,7 @@ import { runnerStatusSource } from '../control/source.js'
 import { egress, ingress } from './vrrp-wire.js'
 import { VrrpIo } from './vrrp-io.js'
 import { linkEventHandler } from './link-events.js'
-import { execaSpawner, HookQueue, Notifier } from './notify.js'
+import { processSpawner, HookQueue, Notifier } from './notify.js'
 
 export class StartupError extends Error {
   override readonly name = 'StartupError'
@@ -156,7 +156,7 @@ export async function startDaemon (opts: DaemonOptions): Promise<Daemon> {
   const runner = new Runner(createNode(assembly.routers, assembly.groups), clock, executor, log.child({ component: 'vrrp' }), counters, transitions)
   running = runner
   // Notify hooks: queued at each transition, started once that step's effects have run.
-  const notifier = new Notifier(model, new HookQueue(execaSpawner, clock, log.child({ component: 'notify' }), counters))
+  const notifier = new Notifier(model, new HookQueue(processSpawner, clock, log.child({ component: 'notify' }), counters))
   runner.onEffectsQueued((r, done) => { notifier.step(r, done) })
   if (model.conntrack !== null) runner.setConntrackPlan(model.conntrack)
 

@@ -22,7 +22,7 @@
  * `hookJobs` (what to run for a transition) is pure; `HookQueue` (ordering) takes the spawner and
  * the clock as parameters, so both are tested without processes or real time.
  */
-import { execa } from 'execa'
+import { runProgram } from '../io/run-program.js'
 import type { Model, NotifyModel } from '../config/normalize.js'
 import type { NodeStepResult } from '../core/node.js'
 import type { Clock } from './clock.js'
@@ -184,36 +184,24 @@ export const KILL_GRACE_MS = 2000
 const STDERR_TAIL = 512
 
 /**
- * The real spawner: execa, no shell, stdin closed, stdout discarded. stderr is read as a stream
- * (not buffered by execa, whose maxBuffer would kill a chatty hook) and only its tail kept.
+ * The real spawner (io/run-program.ts): no shell, stdin closed, stdout discarded, only the tail
+ * of stderr kept (a chatty hook is neither killed nor buffered whole for it).
  */
-export const execaSpawner: Spawner = async (job) => {
-  const sub = execa(job.argv[0] as string, job.argv.slice(1), {
-    reject: false,
-    shell: false,
-    stdin: 'ignore',
-    stdout: 'ignore',
-    stderr: 'pipe',
-    buffer: false,
-    timeout: job.timeoutMs,
+export const processSpawner: Spawner = async (job) => {
+  const r = await runProgram(job.argv[0] as string, job.argv.slice(1), {
+    timeoutMs: job.timeoutMs,
     killSignal: 'SIGTERM',
-    forceKillAfterDelay: KILL_GRACE_MS,
+    forceKillAfterMs: KILL_GRACE_MS,
     env: job.env,
-    extendEnv: true
+    stderr: 'capture',
+    maxCaptureChars: STDERR_TAIL
   })
-  let stderr = ''
-  sub.stderr?.setEncoding('utf8')
-  sub.stderr?.on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-STDERR_TAIL) })
-  const r = await sub
-  const exitCode = typeof r.exitCode === 'number' ? r.exitCode : null
-  // No exit code, no signal, no timeout: the program never ran (ENOENT, EACCES, ...).
-  const notStarted = exitCode === null && r.signal === undefined && r.timedOut !== true
   return {
-    exitCode,
-    signal: r.signal ?? null,
-    timedOut: r.timedOut === true,
-    ...(notStarted ? { error: r.shortMessage } : {}),
-    stderr: stderr.trim()
+    exitCode: r.exitCode,
+    signal: r.signal,
+    timedOut: r.timedOut,
+    ...(r.startError !== undefined ? { error: `${job.argv[0] as string} cannot be run: ${r.startError.code}` } : {}),
+    stderr: r.stderr.trim()
   }
 }
 

@@ -15,7 +15,7 @@
  * removed one stops, and a weighted file no longer tracked by a router has its offset cleared.
  */
 import { readFile } from 'node:fs/promises'
-import { execa } from 'execa'
+import { runProgram } from '../io/run-program.js'
 import type { Model, TrackScriptModel } from '../config/normalize.js'
 import { INITIAL_CHECK, recordCheck } from '../core/track/check.js'
 import type { CheckState } from '../core/track/check.js'
@@ -68,10 +68,10 @@ export function startTrackers (model: Model, dispatch: (input: NodeInput) => voi
     let stopped = false
     const send = (): void => { if (!stopped) dispatch({ kind: 'track', name: `script:${s.name}`, up: state.ok }) }
     const p = periodic(() => s.intervalMs, async () => {
-      const r = await execa(s.command[0] as string, s.command.slice(1), { reject: false, timeout: s.timeoutMs, stdin: 'ignore' })
+      const r = await runProgram(s.command[0] as string, s.command.slice(1), { timeoutMs: s.timeoutMs })
       if (stopped) return
-      const success = r.exitCode === 0 && r.timedOut !== true
-      counters.inc(`track.script.${s.name}.${success ? 'ok' : r.timedOut === true ? 'timeout' : 'failed'}`)
+      const success = r.exitCode === 0 && !r.timedOut
+      counters.inc(`track.script.${s.name}.${success ? 'ok' : r.timedOut ? 'timeout' : 'failed'}`)
       const next = recordCheck(state, s, success)
       state = next.state
       // The first verdict is always sent: a router may hold an older one.

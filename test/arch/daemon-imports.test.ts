@@ -1,7 +1,9 @@
 // What the daemon's long-lived threads load. An ES module, once imported, stays in its isolate's
 // heap for the life of the thread: a package the VRRP thread or the conntrack worker imports only
 // to read the config once (zod, yaml) is carried for nothing. Those are loaded in the short-lived
-// configuration thread (src/runtime/config-loader.ts) or by the CLI. This test walks the static
+// configuration thread (src/runtime/config-loader.ts) or by the CLI. execa is left out too: the
+// daemon runs its few programs (arping, systemd-notify, notify scripts, trackers) through
+// src/io/run-program.ts, and execa stays for the lab and the benches. This test walks the static
 // imports (the ones evaluated at start; `import type` is erased, `await import()` is lazy) from
 // each thread's entry and fails on a package or module outside its allowance.
 import t from 'tap'
@@ -54,7 +56,7 @@ t.test('the import scanner (it can fail)', async t => {
 const CONFIG_ONLY = ['src/config/load.ts', 'src/config/validate.ts', 'src/config/schema.ts', 'src/config/locate.ts', 'src/control/server-messages.ts']
 
 for (const [thread, entry, allowed] of [
-  ['the daemon (VRRP thread)', 'src/main/hafwd-bin.ts', ['execa', 'netlink/dist/rt/rt.js', 'netlink/dist/rt/structs.js', 'pino', 'raw-socket', 'ws']],
+  ['the daemon (VRRP thread)', 'src/main/hafwd-bin.ts', ['netlink/dist/rt/rt.js', 'netlink/dist/rt/structs.js', 'pino', 'raw-socket', 'ws']],
   ['the conntrack worker', 'src/runtime/conntrack-worker.ts', ['pino']]
 ] as const) {
   t.test(`${thread} loads no config-only code`, async t => {

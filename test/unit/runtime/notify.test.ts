@@ -8,7 +8,7 @@ import { Writable } from 'node:stream'
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { execaSpawner, hookJobs, HookQueue, Notifier, notifyState, resultOf } from '../../../src/runtime/notify.js'
+import { processSpawner, hookJobs, HookQueue, Notifier, notifyState, resultOf } from '../../../src/runtime/notify.js'
 import type { HookJob, HookOutcome, NotifyEvent, Spawner } from '../../../src/runtime/notify.js'
 import type { NotifyModel } from '../../../src/config/normalize.js'
 import { Counters } from '../../../src/runtime/stats.js'
@@ -218,7 +218,7 @@ t.test('hooks start only after the step\'s effects ran in the executor (commit, 
   t.same(order, ['commit', 'vipAdd', 'hook:master'])
 })
 
-t.test('execaSpawner: argv without a shell, env, exit codes, timeout kill, missing program', async t => {
+t.test('processSpawner: argv without a shell, env, exit codes, timeout kill, missing program', async t => {
   const dir = mkdtempSync(join(tmpdir(), 'hafw-notify-unit-'))
   t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
   const out = join(dir, 'out')
@@ -226,20 +226,20 @@ t.test('execaSpawner: argv without a shell, env, exit codes, timeout kill, missi
   writeFileSync(script, `#!/bin/sh\nprintf '%s|' "$@" > ${out}\necho "$HAFW_STATE" >> ${out}\necho oops >&2\nexit "\${EXIT:-0}"\n`)
   chmodSync(script, 0o755)
   const base = { owner: 'INSTANCE A', hook: 'master' as const, timeoutMs: 5000 }
-  const ok = await execaSpawner({ ...base, argv: [script, '$HOME', 'a b', '*'], env: { HAFW_STATE: 'MASTER' } })
+  const ok = await processSpawner({ ...base, argv: [script, '$HOME', 'a b', '*'], env: { HAFW_STATE: 'MASTER' } })
   t.same(ok, { exitCode: 0, signal: null, timedOut: false, stderr: 'oops' })
   t.equal(readFileSync(out, 'utf8'), '$HOME|a b|*|MASTER\n', 'arguments reach the program as they are: no shell expansion')
-  const failed = await execaSpawner({ ...base, argv: [script], env: { EXIT: '3' } })
+  const failed = await processSpawner({ ...base, argv: [script], env: { EXIT: '3' } })
   t.equal(failed.exitCode, 3)
   t.equal(resultOf(failed), 'failed')
   const t0 = Date.now()
-  const slow = await execaSpawner({ ...base, argv: ['/bin/sleep', '30'], env: {}, timeoutMs: 200 })
+  const slow = await processSpawner({ ...base, argv: ['/bin/sleep', '30'], env: {}, timeoutMs: 200 })
   t.equal(resultOf(slow), 'timeout')
   t.ok(Date.now() - t0 < 5000, 'killed at its timeout, not after the sleep')
-  const chatty = await execaSpawner({ ...base, argv: ['/bin/sh', '-c', 'head -c 2000000 /dev/zero | tr "\\0" x >&2; echo last-words >&2'], env: {} })
+  const chatty = await processSpawner({ ...base, argv: ['/bin/sh', '-c', 'head -c 2000000 /dev/zero | tr "\\0" x >&2; echo last-words >&2'], env: {} })
   t.equal(resultOf(chatty), 'ok', 'a hook writing megabytes on stderr is not killed for it')
   t.ok(chatty.stderr?.endsWith('last-words') === true && (chatty.stderr?.length ?? 0) <= 512, 'only the tail of stderr is kept')
-  const missing = await execaSpawner({ ...base, argv: [join(dir, 'nope')], env: {} })
+  const missing = await processSpawner({ ...base, argv: [join(dir, 'nope')], env: {} })
   t.equal(resultOf(missing), 'failed')
   t.match(missing.error, /ENOENT|nope/)
 })
