@@ -70,3 +70,6 @@ export interface Port<In, Out> {
 
 /** How often the worker pushes a snapshot while nothing asks (the status API's freshness). */
 export const SNAPSHOT_INTERVAL_MS = 250
+
+/** The priority-offset source of the startup bulk's demotion (a `demotion` message), as the VRRP routers show it. */
+export const BULK_SYNC_SOURCE = 'bulkSync'

@@ -34,7 +34,6 @@ export type { ConntrackStatus, LastCommit } from '../core/conntrack/engine.js'
 
 /** Entries per commit batch: one netlink send of create requests. */
 export const COMMIT_BATCH = 2000
-export const BULK_SYNC_SOURCE = 'bulkSync'
 
 export interface ConntrackRuntimeOptions {
   readonly model: ConntrackModel

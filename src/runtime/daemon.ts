@@ -26,7 +26,9 @@ import { startTrackers } from './trackers.js'
 import { openConntrack } from './conntrack-wiring.js'
 import { loadSyncKeys } from '../io/sync-auth.js'
 import type { ConntrackWiring } from './conntrack-wiring.js'
-import { BULK_SYNC_SOURCE } from './conntrack.js'
+// The constant only: './conntrack.js' is the worker's runtime and would load the whole conntrack
+// engine into the VRRP thread's heap.
+import { BULK_SYNC_SOURCE } from './conntrack-protocol.js'
 import { Counters } from './stats.js'
 import { Transitions } from './transitions.js'
 import { startControlServer } from '../control/server.js'

@@ -53,6 +53,11 @@ t.test('the import scanner (it can fail)', async t => {
   t.same(staticImports("import { a, type B } from './mixed.js'"), ['./mixed.js'], 'a mixed import loads the module')
 })
 
+// The conntrack worker's runtime and engine: loaded by the VRRP thread, they would sit in its heap
+// unused (a constant imported from runtime/conntrack.ts once pulled in all of them: 213 KiB of
+// code). The VRRP thread talks to them through runtime/conntrack-protocol.ts only.
+const WORKER_ONLY = ['src/runtime/conntrack.ts', 'src/core/conntrack/engine.ts', 'src/core/conntrack/cache.ts', 'src/core/sync/ftfw.ts', 'src/codec/conntrackd.ts', 'src/codec/ctnetlink-request.ts', 'src/io/ctnetlink.ts']
+
 const CONFIG_ONLY = ['src/config/load.ts', 'src/config/validate.ts', 'src/config/schema.ts', 'src/config/locate.ts', 'src/control/server-messages.ts']
 
 for (const [thread, entry, allowed] of [
@@ -67,6 +72,12 @@ for (const [thread, entry, allowed] of [
     t.same(CONFIG_ONLY.filter(m => g.modules.has(m)), [], 'modules of the configuration thread and the CLI')
   })
 }
+
+t.test('the VRRP thread loads none of the conntrack worker\'s engine', async t => {
+  const g = graph('src/main/hafwd-bin.ts')
+  t.same(WORKER_ONLY.filter(m => g.modules.has(m)), [], 'worker-only modules reached from the daemon\'s entry')
+  t.same(WORKER_ONLY.filter(m => !graph('src/runtime/conntrack-worker.ts').modules.has(m)), [], 'the worker does load them (the list names real modules)')
+})
 
 t.test('the configuration thread does load the validator (the walk follows real imports)', async t => {
   const g = graph('src/runtime/config-worker.ts')
