@@ -177,6 +177,10 @@ export class ConntrackClient implements ConntrackHandle {
       case 'peer':
         this.o.onPeer?.({ from: m.from, to: m.to, at: m.at })
         return
+      case 'log':
+        if (m.fields === undefined) this.o.log[m.level](m.msg)
+        else this.o.log[m.level](m.fields, m.msg)
+        return
       case 'reply': {
         const p = this.pending.get(m.id)
         if (p === undefined) return

@@ -10,7 +10,7 @@
  *                   close
  *   worker → main   reply (to a request id), snapshot (status + counters, pushed), demotion
  *                   (the startup bulk's priority offset, architecture decision 5), bulk (its
- *                   state changes, for the one transition log)
+ *                   state changes, for the one transition log), log (a record to write)
  *
  * Every request carries an id and gets exactly one reply; the worker pushes a snapshot before
  * each reply, so a command that awaited its reply reads a status that includes its own effect.
@@ -21,6 +21,7 @@ import type { CacheDumpRow } from '../core/conntrack/cache.js'
 import type { FilterCidr } from '../core/conntrack/filter.js'
 import type { Effect } from '../core/effects.js'
 import type { ConntrackStatus } from './conntrack.js'
+import type { WorkerLogRecord } from './worker-log.js'
 
 /** The effects the conntrack worker executes (core/orchestrator.ts plans them). */
 export type ConntrackEffect = Extract<Effect, { kind: 'ctCommit' | 'ctFlush' | 'ctResyncFromKernel' | 'syncBulkSend' | 'syncRequestResync' | 'ctShortenTimers' }>
@@ -61,6 +62,8 @@ export type FromWorker =
   | { readonly type: 'bulk', readonly from: string, readonly to: string, readonly event: string, readonly at: number }
   /** The sync peer's liveness changed (heard / lost), for the same transition log. */
   | { readonly type: 'peer', readonly from: string, readonly to: string, readonly at: number }
+  /** A log record of the worker, written by the main thread's logger (./worker-log.ts says why). */
+  | WorkerLogRecord
 
 /** The slice of a MessagePort both ends use (a Worker, parentPort, or a MessageChannel port in tests). */
 export interface Port<In, Out> {

@@ -15,7 +15,7 @@ import type { EngineConfig } from '../core/conntrack/engine.js'
 import { SNAPSHOT_INTERVAL_MS } from './conntrack-protocol.js'
 import type { ConntrackEffect, ConntrackRequest, FromWorker, Port, ToWorker } from './conntrack-protocol.js'
 import type { Clock } from './clock.js'
-import type { Logger } from './log.js'
+import type { LogSink } from './worker-log.js'
 import { Counters } from './stats.js'
 import type { LoopDelayMonitor } from './loop-delay.js'
 
@@ -32,7 +32,8 @@ export interface ServiceDeps {
   readonly clock: Clock
   /** Unix time in seconds (the first FTFW sequence number). */
   readonly unixSeconds: () => number
-  readonly logger: (level: string) => Logger
+  /** The worker's log at a pino level name; the real worker's posts to the main thread, whose logger names the component. */
+  readonly logger: (level: string) => LogSink
   /** Called once the service closed its ports (the worker entry exits the thread). */
   readonly onClosed?: () => void
   /** A monitor of this thread's loop (the real worker); absent in tests over a MessageChannel. */
@@ -69,7 +70,7 @@ export function serveConntrack (port: Port<ToWorker, FromWorker>, deps: ServiceD
     switch (req.type) {
       case 'open': {
         if (running !== null) throw new Error('the conntrack worker is already open')
-        const log = deps.logger(req.logLevel).child({ component: 'conntrack' })
+        const log = deps.logger(req.logLevel)
         if (deps.warmUp !== undefined) {
           // an optimisation: whatever goes wrong in it is logged and the worker starts anyway
           const t0 = deps.clock()

@@ -1,8 +1,8 @@
 /**
  * Entry of the conntrack worker thread (./conntrack-protocol.ts says why it is a thread): the
  * service over `parentPort`, with the real ports — ctnetlink (native socket, loadable in a
- * Worker) and the UDP/multicast sync channel — and its own logger writing straight to fd 2
- * (never through the main thread's stderr stream).
+ * Worker) and the UDP/multicast sync channel — and a log whose records the main thread writes
+ * (./worker-log.ts: pino stays out of this thread's heap).
  */
 import { getPriority, setPriority } from 'node:os'
 import { parentPort } from 'node:worker_threads'
@@ -15,7 +15,7 @@ import { LoopDelayMonitor } from './loop-delay.js'
 import { serveConntrack } from './conntrack-service.js'
 import type { ConntrackPorts } from './conntrack-service.js'
 import type { FromWorker, Port, ToWorker } from './conntrack-protocol.js'
-import { createLogger } from './log.js'
+import { portLogger } from './worker-log.js'
 import { warmUpConntrack } from './warm-up.js'
 
 /** The kernel and peer ports of a conntrack model; a refusal names the config key. */
@@ -71,7 +71,7 @@ if (parentPort !== null) {
     open: openConntrackPorts,
     clock: monotonicClock,
     unixSeconds: () => Math.floor(Date.now() / 1000),
-    logger: (level) => createLogger(level),
+    logger: (level) => portLogger(port as unknown as Port<ToWorker, FromWorker>, level),
     onClosed: () => { port.close() },
     loopDelay: () => new LoopDelayMonitor(),
     setCommitting: commitNice(),

@@ -27,7 +27,7 @@ import { BULK_DEFAULTS } from '../core/sync/bulk.js'
 import type { BulkState } from '../core/sync/bulk.js'
 import type { EffectHandlers } from './executor.js'
 import type { Clock } from './clock.js'
-import type { Logger } from './log.js'
+import type { LogSink } from './worker-log.js'
 import type { Counters } from './stats.js'
 
 export type { ConntrackStatus, LastCommit } from '../core/conntrack/engine.js'
@@ -40,7 +40,7 @@ export interface ConntrackRuntimeOptions {
   readonly ct: ConntrackControl
   readonly sync: SyncTransport
   readonly clock: Clock
-  readonly log: Logger
+  readonly log: LogSink
   readonly counters: Counters
   /** Unix time in seconds: the first FTFW sequence number, as conntrackd's (spec §3.1). */
   readonly unixSeconds: number
