@@ -71,7 +71,7 @@ if (parentPort !== null) {
     open: openConntrackPorts,
     clock: monotonicClock,
     unixSeconds: () => Math.floor(Date.now() / 1000),
-    logger: (level) => portLogger(port as unknown as Port<ToWorker, FromWorker>, level),
+    logger: (level) => portLogger(port as unknown as Port<ToWorker, FromWorker>, level, { clock: monotonicClock }),
     onClosed: () => { port.close() },
     loopDelay: () => new LoopDelayMonitor(),
     setCommitting: commitNice(),

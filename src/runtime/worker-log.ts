@@ -8,7 +8,8 @@
  * target (issue 9). The worker logs rarely (a refused NEW-group rejoin, a failed send, the
  * warm-up, a failed step), so one structured clone per record costs nothing that matters, and
  * records below the level are dropped here, before the clone. A record reaches the journal a few
- * milliseconds later than a direct write would, with the main thread's timestamp.
+ * milliseconds later than a direct write would, with the main thread's timestamp. A message that
+ * repeats fast is limited per window (portLogger), so no flood reaches the VRRP thread.
  *
  * `LogSink` is the slice of a logger the worker's code uses; pino's Logger fits it, so the
  * service's tests can pass a real or silent pino logger.
@@ -60,15 +61,52 @@ function cloneable (fields: Record<string, unknown>): Record<string, unknown> {
   return out
 }
 
-/** A LogSink that posts every record at or above `level` on `port`. */
-export function portLogger (port: Pick<Port<unknown, WorkerLogRecord>, 'postMessage'>, level: string, bindings: Readonly<Record<string, unknown>> = {}): LogSink {
+/** How many records of one message pass per window; the rest are counted and summed up once. */
+export interface LogLimit {
+  /** Monotonic milliseconds (runtime/clock.ts in the worker, a fake in tests). */
+  readonly clock: () => number
+  /** Records of one message text per window [20]. */
+  readonly burst?: number
+  /** [10 000 ms] */
+  readonly windowMs?: number
+}
+
+interface Window { start: number, sent: number, dropped: number }
+
+/**
+ * A LogSink that posts every record at or above `level` on `port`, at most `burst` records of one
+ * message text per window. A message that repeats per datagram or per entry (a sync send failing
+ * while the peer's link is down) would otherwise put a record per datagram on the VRRP thread's
+ * loop; its counter (e.g. sync.tx.error) still counts every one. The first record of that message
+ * after its window carries `suppressed`: how many were dropped in between.
+ */
+export function portLogger (port: Pick<Port<unknown, WorkerLogRecord>, 'postMessage'>, level: string, limit: LogLimit, bindings: Readonly<Record<string, unknown>> = {}, windows = new Map<string, Window>()): LogSink {
   const threshold = levelRank(level)
+  const burst = limit.burst ?? 20
+  const windowMs = limit.windowMs ?? 10_000
+  /** Whether a record of `msg` goes now, and how many before it were dropped. */
+  const admit = (msg: string): { go: boolean, suppressed: number } => {
+    const now = limit.clock()
+    let w = windows.get(msg)
+    let suppressed = 0
+    if (w === undefined || now - w.start >= windowMs) {
+      suppressed = w?.dropped ?? 0
+      w = { start: now, sent: 0, dropped: 0 }
+      windows.set(msg, w)
+    }
+    if (w.sent >= burst) { w.dropped++; return { go: false, suppressed: 0 } }
+    w.sent++
+    return { go: true, suppressed }
+  }
   const call = (lvl: WorkerLogLevel): LogCall => {
     if (levelRank(lvl) < threshold) return () => {}
     return ((a: object | string, msg?: string) => {
       const own = typeof a === 'string' ? null : a as Record<string, unknown>
       const text = typeof a === 'string' ? a : (msg ?? '')
-      const merged = own === null ? bindings : { ...bindings, ...own }
+      const { go, suppressed } = admit(text)
+      if (!go) return
+      const base = own === null ? bindings : { ...bindings, ...own }
+      const merged = suppressed === 0 ? base : { ...base, suppressed }
       const fields = Object.keys(merged).length === 0 ? undefined : cloneable(merged)
       try {
         port.postMessage(fields === undefined ? { type: 'log', level: lvl, msg: text } : { type: 'log', level: lvl, msg: text, fields })
@@ -83,6 +121,7 @@ export function portLogger (port: Pick<Port<unknown, WorkerLogRecord>, 'postMess
     info: call('info'),
     warn: call('warn'),
     error: call('error'),
-    child: (more) => portLogger(port, level, { ...bindings, ...more })
+    // a child shares the windows: the limit is per message text, whoever logs it
+    child: (more) => portLogger(port, level, limit, { ...bindings, ...more }, windows)
   }
 }
