@@ -52,6 +52,7 @@ import { openNetfilterSocket } from '../io/ctnetlink-socket.js'
 import { encodeRequest } from '../codec/ctnetlink.js'
 import { splitMessages, NlMsgType, NlmF } from '../codec/netlink.js'
 import type { ApplyResult } from '../io/conntrack-port.js'
+import { arg } from './proc.js'
 
 const self = fileURLToPath(import.meta.url)
 const tag = String(process.pid % 100000)
@@ -390,10 +391,6 @@ async function conntrackdCommit (n: number, dir: string): Promise<ConntrackdResu
   }
 }
 
-function arg (name: string): string | undefined {
-  const i = process.argv.indexOf(name)
-  return i >= 0 ? process.argv[i + 1] : undefined
-}
 
 const fmt = (ms: number): string => ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`
 

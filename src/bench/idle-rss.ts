@@ -15,7 +15,7 @@
  * Everything runs in namespaces created here (prefix hidl) and removed at the end; the only traffic
  * is VRRP and the sync protocol inside them. Numbers are printed, never asserted.
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { applyRuleset, create, destroy, topology } from '../lab/topology.js'
@@ -26,46 +26,14 @@ import { keepalivedConfig, startKeepalived } from '../lab/keepalived.js'
 import { waitFor, whoIsMaster } from '../lab/observe.js'
 import { sleep } from './clock.js'
 import { fmt, table } from './stats.js'
+import { arg, treeMemory } from './proc.js'
+import type { TreeMemory } from './proc.js'
 
 type Impl = 'hafwd' | 'classic'
 const LABEL: Record<Impl, string> = { hafwd: 'hafwd', classic: 'keepalived + conntrackd' }
 const SAMPLE_MS = 5000
 const SETTLED_MS = 15_000
 
-function arg (name: string): string | undefined {
-  const i = process.argv.indexOf(name)
-  return i < 0 ? undefined : process.argv[i + 1]
-}
-
-/** The pid and every descendant, from /proc's ppid fields. */
-function family (pid: number): number[] {
-  const parent = new Map<number, number>()
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8')
-      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]))
-    } catch { /* gone */ }
-  }
-  const out = [pid]
-  for (let i = 0; i < out.length; i++) for (const [c, p] of parent) if (p === out[i]) out.push(c)
-  return out
-}
-
-interface Rss { readonly total: number, readonly file: number, readonly anon: number }
-
-/** RSS of a process tree in MiB, split into file-backed and anonymous pages (/proc/PID/status). */
-function rss (pid: number): Rss | null {
-  let total = 0; let file = 0; let anon = 0
-  try {
-    for (const p of family(pid)) {
-      const text = readFileSync(`/proc/${p}/status`, 'utf8')
-      const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? 0)
-      total += kb('VmRSS'); file += kb('RssFile'); anon += kb('RssAnon') + kb('RssShmem')
-    }
-  } catch { return null }
-  return { total: total / 1024, file: file / 1024, anon: anon / 1024 }
-}
 
 interface Node { readonly name: string, readonly pids: number[], stop: () => Promise<void> }
 
@@ -91,7 +59,7 @@ async function startImpl (impl: Impl, t: Topology, dir: string): Promise<Node[]>
   }
 }
 
-interface Row { readonly impl: Impl, readonly node: string, readonly last: Rss | null, readonly min: number, readonly max: number, readonly error?: string }
+interface Row { readonly impl: Impl, readonly node: string, readonly last: TreeMemory | null, readonly min: number, readonly max: number, readonly error?: string }
 
 async function runImpl (impl: Impl, seconds: number, dir: string): Promise<Row[]> {
   const t = topology(`hidl${process.pid % 1000}${impl === 'hafwd' ? 'h' : 'c'}`)
@@ -101,13 +69,13 @@ async function runImpl (impl: Impl, seconds: number, dir: string): Promise<Row[]
     await applyRuleset(t)
     nodes = await startImpl(impl, t, dir)
     const started = performance.now()
-    const samples = nodes.map(() => [] as Array<{ at: number, r: Rss }>)
+    const samples = nodes.map(() => [] as Array<{ at: number, r: TreeMemory }>)
     while (performance.now() - started < seconds * 1000) {
       await sleep(SAMPLE_MS)
       nodes.forEach((n, i) => {
-        const parts = n.pids.map(rss)
+        const parts = n.pids.map(treeMemory)
         if (parts.some(p => p === null)) return
-        const r = (parts as Rss[]).reduce((a, b) => ({ total: a.total + b.total, file: a.file + b.file, anon: a.anon + b.anon }))
+        const r = (parts as TreeMemory[]).reduce((a, b) => ({ total: a.total + b.total, file: a.file + b.file, anon: a.anon + b.anon }))
         samples[i]?.push({ at: performance.now() - started, r })
         process.stderr.write(`${LABEL[impl]} ${n.name} t=${((performance.now() - started) / 1000).toFixed(0)}s RSS ${r.total.toFixed(1)} MiB\n`)
       })

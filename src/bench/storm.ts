@@ -71,6 +71,7 @@ import { calibrate, realNow, sleep } from './clock.js'
 import { createProbe, destroyProbe, ipBatch, macOf, probeNs, startPingers } from './probe.js'
 import type { Pingers } from './probe.js'
 import { fmt, table } from './stats.js'
+import { arg } from './proc.js'
 import { startObserver } from './wire.js'
 import type { Observer } from './wire.js'
 
@@ -569,10 +570,6 @@ function parseRates (s: string): Rate[] {
   })
 }
 
-function arg (name: string): string | undefined {
-  const i = process.argv.indexOf(name)
-  return i >= 0 ? process.argv[i + 1] : undefined
-}
 
 async function main (): Promise<void> {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {

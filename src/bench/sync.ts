@@ -38,7 +38,7 @@ import { benchFlow } from './synthetic.js'
 import { SNAPSHOT_INTERVAL_MS } from '../runtime/conntrack-protocol.js'
 import { execa } from 'execa'
 import type { ResultPromise } from 'execa'
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -56,6 +56,7 @@ import { encodeRequest } from '../codec/ctnetlink.js'
 import { NlMsgType, NlmF, splitMessages } from '../codec/netlink.js'
 import { calibrate, realNow, sleep } from './clock.js'
 import { fmt, table } from './stats.js'
+import { arg, treeMemory } from './proc.js'
 
 const self = fileURLToPath(import.meta.url)
 const MiB = 1024 * 1024
@@ -244,23 +245,7 @@ async function startPair (impl: Impl, t: Topology, dir: string): Promise<Pair> {
 }
 
 /** VmRSS of a process and its descendants, in MiB; null when it is gone. */
-function rssMiB (pid: number): number | null {
-  const status = `/proc/${pid}/status`
-  if (!existsSync(status)) return null
-  const kb = (p: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0)
-  let total = 0
-  const walk = (p: number): void => {
-    try {
-      total += kb(p)
-      for (const task of readdirSync(`/proc/${p}/task`)) {
-        const children = readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim()
-        for (const c of children === '' ? [] : children.split(/\s+/)) walk(Number(c))
-      }
-    } catch { /* exited meanwhile */ }
-  }
-  walk(pid)
-  return total / 1024
-}
+const rssMiB = (pid: number): number | null => treeMemory(pid)?.total ?? null
 
 // ------------------------------------------------------------------------------------------------
 // One implementation, all phases
@@ -398,10 +383,6 @@ function parsePhases (s: string): Phase[] {
   })
 }
 
-function arg (name: string): string | undefined {
-  const i = process.argv.indexOf(name)
-  return i >= 0 ? process.argv[i + 1] : undefined
-}
 
 async function main (): Promise<void> {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {

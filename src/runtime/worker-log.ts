@@ -14,6 +14,7 @@
  * `LogSink` is the slice of a logger the worker's code uses; pino's Logger fits it, so the
  * service's tests can pass a real or silent pino logger.
  */
+import type { Clock } from './clock.js'
 import type { Port } from './conntrack-protocol.js'
 
 export type LogCall = {
@@ -64,7 +65,7 @@ function cloneable (fields: Record<string, unknown>): Record<string, unknown> {
 /** How many records of one message pass per window; the rest are counted and summed up once. */
 export interface LogLimit {
   /** Monotonic milliseconds (runtime/clock.ts in the worker, a fake in tests). */
-  readonly clock: () => number
+  readonly clock: Clock
   /** Records of one message text per window [20]. */
   readonly burst?: number
   /** [10 000 ms] */
