@@ -40,10 +40,12 @@ mkdir -p "$stage/DEBIAN" "$lib" "$stage/usr/bin" "$stage/lib/systemd/system" "$d
   "$stage/etc/hafw" "$stage/usr/share/lintian/overrides"
 
 # --- the program: compiled JavaScript without the lab and the benchmarks, no source maps ---
+# The daemon runs from its bundle (dist/daemon, scripts/bundle-daemon.mjs), the CLI from dist/main.
 if [ -z "$dist" ]; then
   npx tsc -p tsconfig.json --outDir "$lib/dist" --sourceMap false
+  node scripts/bundle-daemon.mjs --from "$lib/dist" --no-sourcemap
 else
-  [ -f "$dist/main/hafwd-bin.js" ] || { echo "build.sh: $dist has no main/hafwd-bin.js: run npm run build" >&2; exit 1; }
+  [ -f "$dist/daemon/hafwd-bin.js" ] || { echo "build.sh: $dist has no daemon/hafwd-bin.js: run npm run build" >&2; exit 1; }
   (cd "$dist" && find . -name '*.js' -print0 | tar --null -T - -cf -) | tar -C "$lib" --one-top-level=dist -xf -
   find "$lib/dist" -name '*.js' -exec sed -i '/^\/\/# sourceMappingURL=/d' {} +
 fi
@@ -91,13 +93,15 @@ for cmd in hafwd hafwctl; do
   env=""
   [ "$cmd" = hafwd ] && flags="--max-semi-space-size=1 "
   [ "$cmd" = hafwd ] && env="export MALLOC_ARENA_MAX=1"
+  dir=main
+  [ "$cmd" = hafwd ] && dir=daemon
   cat > "$stage/usr/bin/$cmd" <<SHIM
 #!/bin/sh
 # $cmd from the hafw package: the bundled node runs the code in /usr/lib/hafw (found relative to
 # this script, so an unpacked package runs from where it was unpacked).
 here=\$(dirname "\$(readlink -f "\$0")")
 $env
-exec "\$here/../lib/hafw/node" $flags"\$here/../lib/hafw/dist/main/$cmd-bin.js" "\$@"
+exec "\$here/../lib/hafw/node" $flags"\$here/../lib/hafw/dist/$dir/$cmd-bin.js" "\$@"
 SHIM
   chmod 0755 "$stage/usr/bin/$cmd"
 done

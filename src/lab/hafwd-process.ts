@@ -20,9 +20,9 @@ export function repoRoot (): string {
   return dir
 }
 
-/** The built daemon (npm run build); tests and the lab run what users run. */
+/** The built daemon (npm run build: the bundle in dist/daemon); tests and the lab run what users run. */
 export function hafwdEntry (): string {
-  const entry = join(repoRoot(), 'dist', 'main', 'hafwd-bin.js')
+  const entry = join(repoRoot(), 'dist', 'daemon', 'hafwd-bin.js')
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run npm run build`)
   return entry
 }

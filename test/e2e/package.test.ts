@@ -18,7 +18,7 @@ import { waitFor, whoIsMaster } from '../../src/lab/observe.js'
 
 const skip = skipUnlessRoot() ||
   ((['/usr/bin/dpkg-deb', '/usr/sbin/chroot', '/usr/bin/unshare'].find(p => !existsSync(p)) ?? false)) ||
-  (existsSync(join(repoRoot(), 'dist/main/hafwd-bin.js')) ? false : 'npm run build first (the package takes dist/)')
+  (existsSync(join(repoRoot(), 'dist/daemon/hafwd-bin.js')) ? false : 'npm run build first (the package takes dist/)')
 
 /** The command line of a unit directive, e.g. ExecReload= (our unit quotes nothing). */
 function directive (unit: string, key: string): string[] {
@@ -53,7 +53,7 @@ t.test('Debian package in a clean root', { skip }, async t => {
   t.match(depends, /iputils-arping/)
   t.notMatch(depends, /nodejs/, 'no dependency on a nodejs package (the runtime is bundled)')
   const contents = (await execa('dpkg-deb', ['-c', deb])).stdout
-  for (const path of ['./usr/lib/hafw/node', './usr/lib/hafw/node_modules/raw-socket/build/Release/raw.node', './usr/lib/hafw/native/nfct/build/Release/nfct.node', './etc/hafw/hafw.yaml', './usr/share/doc/hafw/changelog.Debian.gz', './usr/share/doc/hafw/copyright']) {
+  for (const path of ['./usr/lib/hafw/node', './usr/lib/hafw/dist/daemon/hafwd-bin.js', './usr/lib/hafw/dist/daemon/conntrack-worker.js', './usr/lib/hafw/dist/main/hafwctl-bin.js', './usr/lib/hafw/node_modules/raw-socket/build/Release/raw.node', './usr/lib/hafw/native/nfct/build/Release/nfct.node', './etc/hafw/hafw.yaml', './usr/share/doc/hafw/changelog.Debian.gz', './usr/share/doc/hafw/copyright']) {
     t.match(contents, path, `package holds ${path}`)
   }
   for (const stray of ['prebuilds/linux-arm', '@types/', '.js.map', 'obj.target', 'dist/lab/']) {

@@ -17,7 +17,14 @@ t.test('the package shim runs the bundled node with the daemon flags, hafwctl wi
   const build = read('packaging/deb/build.sh')
   t.match(build, `[ "$cmd" = hafwd ] && flags="${HAFWD_NODE_FLAGS.join(' ')} "`)
   for (const [k, v] of Object.entries(HAFWD_ENV)) t.match(build, `[ "$cmd" = hafwd ] && env="export ${k}=${v}"`)
-  t.match(build, 'exec "\\$here/../lib/hafw/node" $flags"\\$here/../lib/hafw/dist/main/$cmd-bin.js"')
+  t.match(build, 'exec "\\$here/../lib/hafw/node" $flags"\\$here/../lib/hafw/dist/$dir/$cmd-bin.js"')
+  t.match(build, '[ "$cmd" = hafwd ] && dir=daemon', 'the daemon runs from its bundle (scripts/bundle-daemon.mjs), hafwctl from dist/main')
+})
+
+t.test('bin/hafwd, the lab and the package run the same daemon entry: the bundle', async t => {
+  t.equal(read('bin/hafwd').split('\n')[1], "import '../dist/daemon/hafwd-bin.js'")
+  t.match(read('src/lab/hafwd-process.ts'), "join(repoRoot(), 'dist', 'daemon', 'hafwd-bin.js')")
+  t.match(read('package.json'), '"build": "tsc -p tsconfig.json && node scripts/bundle-daemon.mjs"')
 })
 
 t.test('the lab and the tests start hafwd with the same flags (plus HAFW_LAB_NODE_FLAGS, empty unless set for profiling)', async t => {
