@@ -3,7 +3,7 @@
  * conntrackd, on the lab topology (fw1 = sender A, fw2 = receiver B, FTFW over UDP on the eth2
  * sync link, the lab's conntrack config for both).
  *
- *   node dist/bench/sync.js [--phases 2000x5,10000x3,20000x3] [--only hafwd|conntrackd] [--keep]
+ *   node dist/bench/sync.js [--phases 2000x5,10000x3,20000x3] [--only hafwd|conntrackd] [--keep] [--tenths]
  *
  * Each phase is RATE×SECONDS: new connections created in A's kernel at RATE per second for SECONDS.
  * The generator is this file run inside fw1 (`--worker`): pre-encoded ctnetlink creates (TCP
@@ -28,8 +28,9 @@
  *   includes B's processing but has the poll period as its resolution (printed).
  * - bytes/entry: UDP payload bytes A → B during the phase (data and control) / created; data
  *   bytes/entry: only the NEW/UPD/DEL messages; datagrams A → B.
- * - RSS: VmRSS of each daemon and its child processes (hafwd's ctnetlink event listener is a child)
- *   from /proc, when the cumulative count of entries created in A reaches 10k and 100k.
+ * - --tenths: the wire latencies again, split into ten slices of each phase by send time (where in
+ *   a phase the tail comes from).
+ * - RSS: VmRSS of each daemon and its child processes from /proc, when the cumulative count of entries created in A reaches 10k and 100k.
  *
  * Everything runs in namespaces created here (prefix hsyb) and removed at the end; all traffic
  * stays inside them. Numbers are printed, never asserted; what could not be measured says why.
@@ -257,6 +258,8 @@ interface PhaseRow {
   readonly arrived: number
   readonly drainMs: number | null
   readonly wireLat: number[]
+  /** wireLat split by when the entry's batch was sent: ten equal slices of the phase. */
+  readonly wireByTenth: number[][]
   readonly wireMissing: number
   readonly cacheLat: number[]
   readonly pollMs: number
@@ -329,7 +332,7 @@ async function runImpl (impl: Impl, phases: readonly Phase[], dir: string): Prom
       rows.push({
         phase, gen, arrived: (samples[samples.length - 1]?.[1] ?? base) - base,
         drainMs: arrivedAt === undefined ? null : Math.max(0, arrivedAt - genEnd),
-        wireLat: [], wireMissing: 0, cacheLat: [], pollMs: samples.length > 1 ? ((samples[samples.length - 1]?.[0] ?? 0) - (samples[0]?.[0] ?? 0)) / (samples.length - 1) : NaN,
+        wireLat: [], wireByTenth: [], wireMissing: 0, cacheLat: [], pollMs: samples.length > 1 ? ((samples[samples.length - 1]?.[0] ?? 0) - (samples[0]?.[0] ?? 0)) / (samples.length - 1) : NaN,
         wire: { bytesAB: 0, dataBytesAB: 0, datagramsAB: 0, bytesBA: 0, datagramsBA: 0 }
       })
       offset += gen.created + gen.failed
@@ -346,22 +349,26 @@ async function runImpl (impl: Impl, phases: readonly Phase[], dir: string): Prom
     windows.forEach((w, k) => {
       const row = rows[k] as PhaseRow
       const wireLat: number[] = []
+      const wireByTenth: number[][] = Array.from({ length: 10 }, () => [])
       const cacheLat: number[] = []
       let missing = 0
       let kth = 0
       let s = 0
+      const start = w.batches[0]?.[0] ?? 0
+      const tenthMs = row.phase.seconds * 100
       for (const [at, firstIndex, count] of w.batches) {
+        const tenth = wireByTenth[Math.min(9, Math.floor((at - start) / tenthMs))] as number[]
         for (let i = firstIndex; i < firstIndex + count; i++) {
           const seen = wire.first.get(i)
           if (seen === undefined) missing++
-          else wireLat.push(seen - at)
+          else { wireLat.push(seen - at); tenth.push(seen - at) }
           kth++
           while (s < w.samples.length && ((w.samples[s]?.[1] ?? 0) - w.base) < kth) s++
           const sample = w.samples[s]
           if (sample !== undefined) cacheLat.push(sample[0] - at)
         }
       }
-      rows[k] = { ...row, wireLat, wireMissing: missing, cacheLat, wire: wire.stats(w.from, w.to) }
+      rows[k] = { ...row, wireLat, wireByTenth, wireMissing: missing, cacheLat, wire: wire.stats(w.from, w.to) }
     })
     return { impl, rows, rss }
   } catch (err) {
@@ -416,6 +423,11 @@ async function main (): Promise<void> {
   console.log('\n## replication: kernel NEW in A → B (latencies in ms)')
   console.log(table(['impl', 'phase', 'achieved/s', 'created', 'in B cache', 'wire p50', 'wire p99', 'not on wire', 'cache p50', 'cache p99', 'poll ms', 'drain ms', 'B/entry', 'data B/entry', 'dgrams A→B', 'dgrams B→A'], rows, 2))
   console.log(`(hafwd's cache columns read its status API, a snapshot the conntrack worker pushes every ${SNAPSHOT_INTERVAL_MS} ms: they include up to that much staleness, ~${SNAPSHOT_INTERVAL_MS / 2} ms on average; the wire columns do not.)`)
+  if (process.argv.includes('--tenths')) {
+    console.log('\n## wire latency by tenth of each phase (ms, p99 / max of the entries whose batch was sent in it)')
+    const tenthRows = results.flatMap(r => r.rows.map(x => [r.impl, `${x.phase.rate}×${x.phase.seconds}s`, ...x.wireByTenth.map(l => `${fmt(pct(l, 99), 1)} / ${fmt(pct(l, 100), 1)}`)]))
+    console.log(table(['impl', 'phase', ...Array.from({ length: 10 }, (_, k) => `${k + 1}/10`)], tenthRows, 2))
+  }
   console.log('\n## RSS (daemon + children, MiB) when A has created N entries')
   const rssRows: string[][] = []
   for (const r of results) {
