@@ -7,8 +7,8 @@
  * Each implementation runs as the lab pair (fw1 master, fw2 backup; the lab's VRRP instances and
  * its conntrack sync over UDP on eth2) with no traffic. RSS is VmRSS of every process of the node
  * (the daemon and its descendants; keepalived's VRRP child, conntrackd), read from /proc every 5 s
- * for `--seconds` (default 45: hafwd's first malloc_trim runs 10 s after start, the next 30 s
- * later). The table prints the last sample and the min–max of the samples after 15 s. For hafwd it
+ * for `--seconds` (default 45: hafwd's malloc_trim runs 10 s after start and every 10 s after,
+ * so the window holds several). The table prints the last sample and the min–max of the samples after 15 s. For hafwd it
  * also splits the RSS by /proc/PID/status (RssFile, RssAnon): file-backed pages (mostly the node
  * binary) and anonymous pages (the V8 heaps of both threads, malloc).
  *
