@@ -24,8 +24,8 @@
  *   cleanup hook: a uv handle left open at a Worker's exit aborts the process in uv_loop_close.
  *
  * Exports: open(opts), start(handle, onData, onError), send(handle, buffers), setOwnPortFilter(
- * handle, portId), setMembership(handle, group, join), stats(handle), close(handle), and
- * mallocTrim(). See src/io/nfct.ts for the TypeScript view.
+ * handle, portId), setMembership(handle, group, join), stats(handle), close(handle),
+ * mallocTrim() and copyBuffer(buf). See src/io/nfct.ts for the TypeScript view.
  */
 #define _GNU_SOURCE
 #include <node_api.h>
@@ -636,6 +636,32 @@ static napi_value MallocTrim(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/*
+ * copyBuffer(buf) → a new Buffer with buf's bytes, made the way the receive path makes its batches
+ * (napi_create_buffer_copy). Why: V8 gives a Buffer made in C++ (node::Buffer, then its prototype
+ * set) another hidden class than one made in JavaScript (FastBuffer). The worker's warm-up
+ * (src/runtime/warm-up.ts) fed JavaScript-made buffers, so the first real batch deoptimised every
+ * byte-path function it had compiled ("wrong map"); fed through this, the warm-up compiles them for
+ * the buffers the kernel path and the UDP socket hand over.
+ */
+static napi_value CopyBuffer(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bool is_buffer = false;
+  if (argc < 1 || napi_is_buffer(env, argv[0], &is_buffer) != napi_ok || !is_buffer) {
+    napi_throw_type_error(env, NULL, "copyBuffer(buf: Buffer)");
+    return NULL;
+  }
+  void *data = NULL;
+  size_t len = 0;
+  if (napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok) return NULL;
+  napi_value out;
+  void *copy = NULL;
+  if (napi_create_buffer_copy(env, len, data, &copy, &out) != napi_ok) return NULL;
+  return out;
+}
+
 /* stats(handle) → counters of the receive path. */
 static napi_value Stats(napi_env env, napi_callback_info info) {
   napi_value argv[1];
@@ -676,6 +702,7 @@ NAPI_MODULE_INIT() {
     { "setOwnPortFilter", NULL, SetOwnPortFilter, NULL, NULL, NULL, napi_default, NULL },
     { "setMembership", NULL, SetMembership, NULL, NULL, NULL, napi_default, NULL },
     { "mallocTrim", NULL, MallocTrim, NULL, NULL, NULL, napi_default, NULL },
+    { "copyBuffer", NULL, CopyBuffer, NULL, NULL, NULL, napi_default, NULL },
     { "stats", NULL, Stats, NULL, NULL, NULL, napi_default, NULL },
     { "close", NULL, Close, NULL, NULL, NULL, napi_default, NULL }
   };

@@ -66,6 +66,12 @@ export interface NfctAddon {
   stats: (handle: NfctHandle) => NfctStats
   /** glibc malloc_trim(0) for the whole process; whether memory went back to the kernel. */
   mallocTrim: () => boolean
+  /**
+   * A copy of `buf` made as the receive path makes its batches (in C++, like the UDP socket's
+   * datagrams): V8 gives such Buffers another hidden class than JavaScript-made ones, so the
+   * warm-up (runtime/warm-up.ts) feeds these to compile the byte paths for what they really get.
+   */
+  copyBuffer: (buf: Buffer) => Buffer
   /** Idempotent. */
   close: (handle: NfctHandle) => void
 }

@@ -16,7 +16,8 @@ import { serveConntrack } from './conntrack-service.js'
 import type { ConntrackPorts } from './conntrack-service.js'
 import type { FromWorker, Port, ToWorker } from './conntrack-protocol.js'
 import { portLogger } from './worker-log.js'
-import { warmUpConntrack } from './warm-up.js'
+import { WARM_UP_ENTRIES, warmUpConntrack } from './warm-up.js'
+import { loadNfct } from '../io/nfct.js'
 
 /** The kernel and peer ports of a conntrack model; a refusal names the config key. */
 export async function openConntrackPorts (m: ConntrackModel): Promise<ConntrackPorts> {
@@ -75,6 +76,11 @@ if (parentPort !== null) {
     onClosed: () => { port.close() },
     loopDelay: () => new LoopDelayMonitor(),
     setCommitting: commitNice(),
-    warmUp: (cfg) => ({ ...warmUpConntrack(cfg) })
+    warmUp: (cfg) => {
+      // Buffers of the kind real input arrives in (./warm-up.ts says why); without the addon the
+      // ports cannot open anyway, and the warm-up runs on JavaScript-made Buffers.
+      const { addon } = loadNfct()
+      return { ...warmUpConntrack(cfg, WARM_UP_ENTRIES, addon === null ? undefined : (b) => addon.copyBuffer(b)), addonBuffers: addon === null ? 0 : 1 }
+    }
   })
 }

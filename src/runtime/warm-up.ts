@@ -91,8 +91,16 @@ function scratchConfig (node: EngineConfig): EngineConfig {
   }
 }
 
-/** Run the warm-up (module comment); `entries` synthetic flows. */
-export function warmUpConntrack (node: EngineConfig, entries = WARM_UP_ENTRIES): WarmUpResult {
+/**
+ * Run the warm-up (module comment); `entries` synthetic flows. `asReceived` makes each kernel event
+ * batch and each datagram the receiving engine gets into the kind of Buffer real input arrives in:
+ * the worker passes the nfct addon's copyBuffer (io/nfct.ts). V8 gives Buffers made in C++ (the
+ * addon's batches, the UDP socket's datagrams) another hidden class than Buffers made in JavaScript;
+ * warmed on the latter, every byte-path function deoptimised at the first real batch ("wrong map",
+ * 24 of the 31 deopts after a warm-up on the sync bench's first phase) and was compiled again while
+ * that batch waited.
+ */
+export function warmUpConntrack (node: EngineConfig, entries = WARM_UP_ENTRIES, asReceived: (b: Buffer) => Buffer = (b) => b): WarmUpResult {
   const cfg = scratchConfig(node)
   let now = 0
   const engines: Record<'a' | 'b', EngineState> = { a: createEngine(cfg, [], now), b: createEngine(cfg, [], now) }
@@ -116,7 +124,7 @@ export function warmUpConntrack (node: EngineConfig, entries = WARM_UP_ENTRIES):
     switch (e.kind) {
       case 'send':
         datagrams++
-        return [who === 'a' ? 'b' : 'a', { kind: 'datagram', buf: e.datagram, from: SCRATCH_PEER }]
+        return [who === 'a' ? 'b' : 'a', { kind: 'datagram', buf: asReceived(e.datagram), from: SCRATCH_PEER }]
       case 'apply':
         // encoded as the committer encodes them, answered with ACKs
         for (const req of e.requests) encodeRequestInto(req as CtRequest, ++seq, 0, scratch, 0)
@@ -132,7 +140,7 @@ export function warmUpConntrack (node: EngineConfig, entries = WARM_UP_ENTRIES):
   const builder = new EventBatchBuilder()
   const counters = { events: 0, ownEvents: 0, eventDecodeErrors: 0 }
   for (let i = 0; i < entries; i += EVENTS_PER_BATCH) {
-    decodeEventRecords(eventBatch(i, Math.min(EVENTS_PER_BATCH, entries - i)), 0, counters, builder,
+    decodeEventRecords(asReceived(eventBatch(i, Math.min(EVENTS_PER_BATCH, entries - i))), 0, counters, builder,
       (batch) => { run('a', { kind: 'kernelRecords', batch }) },
       (ev) => { run('a', { kind: 'kernelEvent', event: ev.event, flow: ev.flow }) },
       () => {})

@@ -51,6 +51,7 @@ function fakeAddon (opts: { failOpen?: string, failSend?: string, failFilter?: s
       },
       stats: () => ({ ...stats }),
       mallocTrim: () => false,
+      copyBuffer: (b) => Buffer.from(b),
       close: () => { f.closes++ }
     }
   }
@@ -186,6 +187,11 @@ t.test('the real addon: argument checks and handle lifecycle', { skip: loaded.ad
   t.throws(() => { nfct.setOwnPortFilter(o.handle, 1) }, { code: 'EBADF' })
   t.throws(() => { nfct.setMembership(o.handle, 1, true) }, { code: 'EBADF' })
   t.type(nfct.mallocTrim(), 'boolean', 'mallocTrim needs no socket')
+  const src = Buffer.from([1, 2, 3, 250])
+  const copy = nfct.copyBuffer(src)
+  t.ok(Buffer.isBuffer(copy) && copy.equals(src) && copy.buffer !== src.buffer, 'copyBuffer: a Buffer with the same bytes, its own memory')
+  t.equal(nfct.copyBuffer(Buffer.alloc(0)).length, 0, 'copyBuffer of an empty Buffer')
+  t.throws(() => { nfct.copyBuffer('abc' as unknown as Buffer) }, TypeError, 'copyBuffer of a string: TypeError, not a crash')
   // let libuv finish the close before the next test
   await new Promise(resolve => setImmediate(resolve))
   t.throws(() => { nfct.stats(o.handle) }, { code: 'EBADF' }, 'and still after the socket memory is gone')

@@ -37,3 +37,13 @@ t.test('the default size, and a size that is not a multiple of the batch', async
 t.test('twice in a row gives the same: no state is kept between runs', async t => {
   t.same(warmUpConntrack(nodeConfig(), 300), warmUpConntrack(nodeConfig(), 300))
 })
+
+t.test('every kernel batch and every datagram the other engine gets goes through asReceived (the kind of Buffer real input is)', async t => {
+  let calls = 0
+  const seen = new Set<Buffer>()
+  const r = warmUpConntrack(nodeConfig(), 300, (b) => { calls++; const c = Buffer.from(b); seen.add(c); return c })
+  const batches = Math.ceil(300 / 128)
+  t.equal(calls, batches + r.datagrams, `${batches} event batches + ${r.datagrams} datagrams`)
+  t.equal(seen.size, calls, 'each one a new Buffer')
+  t.same(r, warmUpConntrack(nodeConfig(), 300), 'copied input gives the same result')
+})
