@@ -91,7 +91,7 @@ for cmd in hafwd hafwctl; do
   # The daemon's V8 flags and environment (src/main/node-flags.ts says why); the CLI needs none.
   flags=""
   env=""
-  [ "$cmd" = hafwd ] && flags="--max-semi-space-size=1 "
+  [ "$cmd" = hafwd ] && flags="--max-semi-space-size=1 --expose-gc "
   [ "$cmd" = hafwd ] && env="export MALLOC_ARENA_MAX=1"
   dir=main
   [ "$cmd" = hafwd ] && dir=daemon

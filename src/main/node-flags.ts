@@ -8,8 +8,12 @@
  * 88 MiB measured on the lab, conntrack on), and smaller scavenges are shorter pauses for the
  * advert timers. The conntrack worker, which allocates per event, keeps V8's default young
  * generation through its own resourceLimits (runtime/conntrack-wiring.ts).
+ *
+ * --expose-gc: the conntrack worker collects its heap once, 5 s after its start
+ * (runtime/heap-settle.ts): its start-up garbage otherwise stayed until V8's memory reducer came
+ * round ~17 s after start, 3–5 MiB of RSS. Nothing else calls gc().
  */
-export const HAFWD_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1']
+export const HAFWD_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--expose-gc']
 
 /**
  * Environment of the daemon's process. MALLOC_ARENA_MAX=1: glibc gives each thread that mallocs

@@ -13,6 +13,7 @@ import type { FilterCidr } from '../core/conntrack/filter.js'
 import { ConntrackRuntime, engineConfig } from './conntrack.js'
 import type { EngineConfig } from '../core/conntrack/engine.js'
 import { SNAPSHOT_INTERVAL_MS } from './conntrack-protocol.js'
+import { SETTLE_AFTER_START_MS } from './heap-settle.js'
 import type { ConntrackEffect, ConntrackRequest, FromWorker, Port, ToWorker } from './conntrack-protocol.js'
 import type { Clock } from './clock.js'
 import type { LogSink } from './worker-log.js'
@@ -46,18 +47,27 @@ export interface ServiceDeps {
    * logged. Absent in tests.
    */
   readonly warmUp?: (cfg: EngineConfig) => Record<string, number>
+  /**
+   * One full collection of this thread's heap, SETTLE_AFTER_START_MS after the start (./heap-settle.ts
+   * says why); false when it cannot run. Absent in tests.
+   */
+  readonly settleHeap?: () => boolean
+  /** When settleHeap runs after the start (default SETTLE_AFTER_START_MS; tests shorten it). */
+  readonly settleAfterMs?: number
 }
 
 interface Running {
   readonly runtime: ConntrackRuntime
   readonly ports: ConntrackPorts
   readonly counters: Counters
+  readonly log: LogSink
 }
 
 export function serveConntrack (port: Port<ToWorker, FromWorker>, deps: ServiceDeps): void {
   let running: Running | null = null
   let snapshotTimer: NodeJS.Timeout | null = null
   let loop: LoopDelayMonitor | null = null
+  let settleTimer: NodeJS.Timeout | null = null
 
   const pushSnapshot = (): void => {
     if (running === null) return
@@ -96,7 +106,7 @@ export function serveConntrack (port: Port<ToWorker, FromWorker>, deps: ServiceD
           onBulkTransition: (t) => { port.postMessage({ type: 'bulk', ...t }) },
           onPeerTransition: (t) => { port.postMessage({ type: 'peer', ...t }) }
         })
-        running = { runtime, ports, counters }
+        running = { runtime, ports, counters, log }
         return { type: 'reply', id: req.id, ok: true }
       }
       case 'start': {
@@ -104,6 +114,15 @@ export function serveConntrack (port: Port<ToWorker, FromWorker>, deps: ServiceD
         loop ??= deps.loopDelay?.() ?? null
         snapshotTimer = setInterval(pushSnapshot, SNAPSHOT_INTERVAL_MS)
         snapshotTimer.unref()
+        const settle = deps.settleHeap
+        if (settle !== undefined && settleTimer === null) {
+          settleTimer = setTimeout(() => {
+            const t0 = deps.clock()
+            const done = settle()
+            running?.log.debug({ ms: Math.round(deps.clock() - t0), collected: done }, done ? 'conntrack worker heap collected after the start' : 'conntrack worker heap not collected after the start: node runs without --expose-gc')
+          }, deps.settleAfterMs ?? SETTLE_AFTER_START_MS)
+          settleTimer.unref()
+        }
         return { type: 'reply', id: req.id, ok: true }
       }
       case 'effect': {
@@ -118,6 +137,8 @@ export function serveConntrack (port: Port<ToWorker, FromWorker>, deps: ServiceD
       case 'close': {
         if (snapshotTimer !== null) clearInterval(snapshotTimer)
         snapshotTimer = null
+        if (settleTimer !== null) clearTimeout(settleTimer)
+        settleTimer = null
         loop?.stop()
         loop = null
         const r = running

@@ -18,6 +18,7 @@ import type { FromWorker, Port, ToWorker } from './conntrack-protocol.js'
 import { portLogger } from './worker-log.js'
 import { WARM_UP_ENTRIES, warmUpConntrack } from './warm-up.js'
 import { loadNfct } from '../io/nfct.js'
+import { settleHeap } from './heap-settle.js'
 
 /** The kernel and peer ports of a conntrack model; a refusal names the config key. */
 export async function openConntrackPorts (m: ConntrackModel): Promise<ConntrackPorts> {
@@ -81,6 +82,7 @@ if (parentPort !== null) {
       // ports cannot open anyway, and the warm-up runs on JavaScript-made Buffers.
       const { addon } = loadNfct()
       return { ...warmUpConntrack(cfg, WARM_UP_ENTRIES, addon === null ? undefined : (b) => addon.copyBuffer(b)), addonBuffers: addon === null ? 0 : 1 }
-    }
+    },
+    settleHeap
   })
 }

@@ -49,7 +49,7 @@ interface Node {
   readonly ports: [MessagePort, MessagePort]
 }
 
-function node (t: Test, sync: SyncTransport, opts: { failOpen?: string, warmUp?: (cfg: EngineConfig) => Record<string, number>, opened?: () => void } = {}): Node {
+function node (t: Test, sync: SyncTransport, opts: { failOpen?: string, warmUp?: (cfg: EngineConfig) => Record<string, number>, opened?: () => void, settleHeap?: () => boolean, settleAfterMs?: number } = {}): Node {
   const kernel = new FakeConntrack()
   const { port1, port2 } = new MessageChannel()
   serveConntrack(port2 as unknown as Port<ToWorker, FromWorker>, {
@@ -61,7 +61,9 @@ function node (t: Test, sync: SyncTransport, opts: { failOpen?: string, warmUp?:
     clock: () => performance.now(),
     unixSeconds: () => 1_700_000_000,
     logger: () => silent,
-    ...(opts.warmUp === undefined ? {} : { warmUp: opts.warmUp })
+    ...(opts.warmUp === undefined ? {} : { warmUp: opts.warmUp }),
+    ...(opts.settleHeap === undefined ? {} : { settleHeap: opts.settleHeap }),
+    ...(opts.settleAfterMs === undefined ? {} : { settleAfterMs: opts.settleAfterMs })
   })
   const counters = new Counters()
   const demotions: number[] = []
@@ -188,4 +190,16 @@ t.test('a client re-attached to a new worker after a failure serves again, with 
   a.client.fail('test over') // the node's teardown must not wait on this channel
   port1.close()
   port2.close()
+})
+
+t.test('the worker collects its heap once after the start, not before it', async t => {
+  const [sa] = syncPair()
+  let settled = 0
+  const a = node(t, sa, { settleHeap: () => { settled++; return true }, settleAfterMs: 0 })
+  await a.client.open(ctModel('192.168.100.1', '192.168.100.2'), [], 'silent')
+  t.equal(settled, 0, 'not at open')
+  await a.client.start()
+  await until('the collection after the start', () => settled === 1)
+  for (let i = 0; i < 50; i++) await new Promise(resolve => setImmediate(resolve))
+  t.equal(settled, 1, 'once')
 })
