@@ -391,7 +391,6 @@ async function conntrackdCommit (n: number, dir: string): Promise<ConntrackdResu
   }
 }
 
-
 const fmt = (ms: number): string => ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`
 
 async function main (): Promise<void> {

@@ -8,9 +8,9 @@
  * its conntrack sync over UDP on eth2) with no traffic. RSS is VmRSS of every process of the node
  * (the daemon and its descendants; keepalived's VRRP child, conntrackd), read from /proc every 5 s
  * for `--seconds` (default 45: hafwd's malloc_trim runs 10 s after start and every 10 s after,
- * so the window holds several). The table prints the last sample and the min–max of the samples after 15 s. For hafwd it
- * also splits the RSS by /proc/PID/status (RssFile, RssAnon): file-backed pages (mostly the node
- * binary) and anonymous pages (the V8 heaps of both threads, malloc).
+ * so the window holds several). The table prints the last sample and the min–max of the samples
+ * after 15 s. It also splits the RSS by /proc/PID/status (RssFile, RssAnon): file-backed pages
+ * (mostly the node binary) and anonymous pages (the V8 heaps of both threads, malloc).
  *
  * Everything runs in namespaces created here (prefix hidl) and removed at the end; the only traffic
  * is VRRP and the sync protocol inside them. Numbers are printed, never asserted.
@@ -33,7 +33,6 @@ type Impl = 'hafwd' | 'classic'
 const LABEL: Record<Impl, string> = { hafwd: 'hafwd', classic: 'keepalived + conntrackd' }
 const SAMPLE_MS = 5000
 const SETTLED_MS = 15_000
-
 
 interface Node { readonly name: string, readonly pids: number[], stop: () => Promise<void> }
 

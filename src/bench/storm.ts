@@ -570,7 +570,6 @@ function parseRates (s: string): Rate[] {
   })
 }
 
-
 async function main (): Promise<void> {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     say('the storm benchmark needs root (network namespaces)')

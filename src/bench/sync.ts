@@ -30,7 +30,8 @@
  *   bytes/entry: only the NEW/UPD/DEL messages; datagrams A → B.
  * - --tenths: the wire latencies again, split into ten slices of each phase by send time (where in
  *   a phase the tail comes from).
- * - RSS: VmRSS of each daemon and its child processes from /proc, when the cumulative count of entries created in A reaches 10k and 100k.
+ * - RSS: VmRSS of each daemon and its child processes from /proc (bench/proc.ts), when the
+ *   cumulative count of entries created in A reaches 10k and 100k.
  *
  * Everything runs in namespaces created here (prefix hsyb) and removed at the end; all traffic
  * stays inside them. Numbers are printed, never asserted; what could not be measured says why.
@@ -245,8 +246,6 @@ async function startPair (impl: Impl, t: Topology, dir: string): Promise<Pair> {
   }
 }
 
-/** VmRSS of a process and its descendants, in MiB; null when it is gone. */
-const rssMiB = (pid: number): number | null => treeMemory(pid)?.total ?? null
 
 // ------------------------------------------------------------------------------------------------
 // One implementation, all phases
@@ -337,7 +336,7 @@ async function runImpl (impl: Impl, phases: readonly Phase[], dir: string): Prom
       })
       offset += gen.created + gen.failed
       for (const mark of [10_000, 100_000]) {
-        if (offset === mark) rss.push({ entries: mark, a: rssMiB(p.a.pid), b: rssMiB(p.b.pid), inB: await p.external() })
+        if (offset === mark) rss.push({ entries: mark, a: treeMemory(p.a.pid)?.total ?? null, b: treeMemory(p.b.pid)?.total ?? null, inB: await p.external() })
       }
     }
     // stop the capture, then attribute wire timestamps and bytes to the phases
@@ -389,7 +388,6 @@ function parsePhases (s: string): Phase[] {
     return { rate: Number(m[1]), seconds: Number(m[2]) }
   })
 }
-
 
 async function main (): Promise<void> {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
